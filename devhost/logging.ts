@@ -1,0 +1,41 @@
+// Console logging for the local host, in the spirit of Core Tools' output: one line per event, prefixed with the
+// function name for invocation logs.
+import type { LogHandler } from '@azure/functions';
+
+export interface HostLogger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string, err?: unknown): void;
+  debug(message: string): void;
+}
+
+function time(): string {
+  return new Date().toISOString().slice(11, 23);
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return err.stack ?? err.message;
+  return String(err);
+}
+
+export function consoleLogger(options: { verbose?: boolean } = {}): HostLogger {
+  return {
+    info: (m) => console.log(`[${time()}] ${m}`),
+    warn: (m) => console.warn(`[${time()}] WARN ${m}`),
+    error: (m, err) => console.error(`[${time()}] ERROR ${m}${err === undefined ? '' : `: ${describe(err)}`}`),
+    debug: (m) => {
+      if (options.verbose) console.log(`[${time()}] ${m}`);
+    },
+  };
+}
+
+export function invocationLogHandler(logger: HostLogger, functionName: string): LogHandler {
+  return (level, ...args) => {
+    const text = args.map((a) => (typeof a === 'string' ? a : a instanceof Error ? describe(a) : JSON.stringify(a))).join(' ');
+    const line = `${functionName}: ${text}`;
+    if (level === 'error' || level === 'critical') logger.error(line);
+    else if (level === 'warning') logger.warn(line);
+    else if (level === 'debug' || level === 'trace') logger.debug(line);
+    else logger.info(line);
+  };
+}

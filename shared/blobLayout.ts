@@ -1,0 +1,71 @@
+// The blob layout of DESIGN.md, defined once. Every path the app reads or writes is built here.
+
+export const CONTAINERS = {
+  models: 'models',
+  baselines: 'baselines',
+  inferenceLogs: 'inference-logs',
+  driftReports: 'drift-reports',
+} as const;
+
+export type ContainerName = (typeof CONTAINERS)[keyof typeof CONTAINERS];
+
+export const ENVIRONMENTS = ['production', 'staging'] as const;
+export type Environment = (typeof ENVIRONMENTS)[number];
+
+export function isEnvironment(value: string): value is Environment {
+  return (ENVIRONMENTS as readonly string[]).includes(value);
+}
+
+/** `models/{model}/{version}/` */
+export function modelPrefix(model: string, version: string): string {
+  return `${model}/${version}/`;
+}
+
+/** `baselines/{model}/{version}/baseline.json` */
+export function baselinePath(model: string, version: string): string {
+  return `${model}/${version}/baseline.json`;
+}
+
+/** `date=yyyy-mm-dd/hour=hh` in UTC. */
+export function hourPartition(time: Date): { date: string; hour: string } {
+  const iso = time.toISOString();
+  return { date: iso.slice(0, 10), hour: iso.slice(11, 13) };
+}
+
+/** `raw/env={env}/date={yyyy-mm-dd}/hour={hh}/` */
+export function rawLogPrefix(env: Environment, time: Date): string {
+  const { date, hour } = hourPartition(time);
+  return `raw/env=${env}/date=${date}/hour=${hour}/`;
+}
+
+/** `parquet/env={env}/date={yyyy-mm-dd}/hour={hh}/` */
+export function parquetLogPrefix(env: Environment, time: Date): string {
+  const { date, hour } = hourPartition(time);
+  return `parquet/env=${env}/date=${date}/hour=${hour}/`;
+}
+
+/** `env={env}/date={yyyy-mm-dd}/{runId}.{json|html}` */
+export function driftReportPath(env: Environment, time: Date, runId: string, ext: 'json' | 'html'): string {
+  return `env=${env}/date=${hourPartition(time).date}/${runId}.${ext}`;
+}
+
+export interface LogPartition {
+  readonly kind: 'raw' | 'parquet';
+  readonly env: Environment;
+  readonly date: string;
+  readonly hour: string;
+}
+
+const partitionPattern = /^(raw|parquet)\/env=([a-z]+)\/date=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})\//;
+
+/** The partition of a blob under `inference-logs/`, or undefined when the name is not in the layout. */
+export function parseLogPartition(blobName: string): LogPartition | undefined {
+  const m = partitionPattern.exec(blobName);
+  if (!m || !isEnvironment(m[2])) return undefined;
+  return { kind: m[1] as 'raw' | 'parquet', env: m[2], date: m[3], hour: m[4] };
+}
+
+/** Start of the hour a partition covers. */
+export function partitionStart(p: Pick<LogPartition, 'date' | 'hour'>): Date {
+  return new Date(`${p.date}T${p.hour}:00:00.000Z`);
+}

@@ -1,0 +1,65 @@
+// One BlobServiceClient for the whole app, built on first use from the same connection settings the Functions
+// host reads for its blob triggers: identity-based (`AzureWebJobsStorage__accountName` / `__blobServiceUri`,
+// optional `__clientId`) in Azure, a connection string (Azurite's `UseDevelopmentStorage=true`) locally.
+import { DefaultAzureCredential } from '@azure/identity';
+import { BlobServiceClient, ContainerClient, StoragePipelineOptions } from '@azure/storage-blob';
+import { Config, getConfig } from './config';
+
+export type StorageAuth = { kind: 'connectionString' } | { kind: 'identity'; url: string; clientId?: string };
+
+export function storageAuth(config: Config = getConfig()): StorageAuth {
+  const url =
+    config.storageBlobServiceUri ??
+    (config.storageAccountName ? `https://${config.storageAccountName}.blob.core.windows.net` : undefined);
+  if (url) return { kind: 'identity', url, clientId: config.storageClientId };
+  return { kind: 'connectionString' };
+}
+
+export function createBlobServiceClient(config: Config = getConfig()): BlobServiceClient {
+  const auth = storageAuth(config);
+  const options: StoragePipelineOptions = {
+    retryOptions: { maxTries: 3, tryTimeoutInMs: config.blobTimeoutMs },
+  };
+  if (auth.kind === 'identity') {
+    const credential = new DefaultAzureCredential(auth.clientId ? { managedIdentityClientId: auth.clientId } : {});
+    return new BlobServiceClient(auth.url, credential, options);
+  }
+  // Checked by the config parser only for presence: a malformed string fails here, on first use, with the SDK's message.
+  return BlobServiceClient.fromConnectionString(config.storageConnectionString ?? 'UseDevelopmentStorage=true', options);
+}
+
+let client: BlobServiceClient | undefined;
+
+export function getBlobServiceClient(): BlobServiceClient {
+  client ??= createBlobServiceClient();
+  return client;
+}
+
+export function getContainerClient(container: string): ContainerClient {
+  return getBlobServiceClient().getContainerClient(container);
+}
+
+/** Drop the cached client (tests point the app at another Azurite). */
+export function resetBlobServiceClient(): void {
+  client = undefined;
+}
+
+/** Read a whole blob into memory; undefined when it does not exist. */
+export async function downloadBuffer(container: string, blobName: string): Promise<Buffer | undefined> {
+  try {
+    return await getContainerClient(container).getBlobClient(blobName).downloadToBuffer();
+  } catch (err) {
+    if (isBlobNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+export function isBlobNotFound(err: unknown): boolean {
+  const e = err as { statusCode?: number; code?: string };
+  return e?.statusCode === 404 || e?.code === 'BlobNotFound' || e?.code === 'ContainerNotFound';
+}
+
+/** Create the app's containers when missing (the Bicep creates them in Azure; Azurite starts empty). */
+export async function ensureContainers(names: readonly string[]): Promise<void> {
+  await Promise.all(names.map((name) => getContainerClient(name).createIfNotExists()));
+}

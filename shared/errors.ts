@@ -1,0 +1,82 @@
+// Typed errors and their one mapping to HTTP. Handlers throw these; `toErrorResponse` turns anything thrown into
+// the JSON error contract of DESIGN.md ({ error: { code, message } }) without ever exposing a stack trace.
+import type { HttpResponseInit, InvocationContext } from '@azure/functions';
+import { ConfigError } from './config';
+
+export class AppError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class BadRequestError extends AppError {
+  constructor(message: string, code = 'bad_request') {
+    super(400, code, message);
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(message: string) {
+    super(404, 'not_found', message);
+  }
+}
+
+export class ConflictError extends AppError {
+  constructor(message: string) {
+    super(409, 'conflict', message);
+  }
+}
+
+export class PayloadTooLargeError extends AppError {
+  constructor(limitBytes: number) {
+    super(413, 'payload_too_large', `Request body exceeds the limit of ${limitBytes} bytes`);
+  }
+}
+
+export class UnsupportedMediaTypeError extends AppError {
+  constructor(got: string | null, expected = 'application/json') {
+    super(415, 'unsupported_media_type', `Content-Type must be ${expected}, got ${got ? JSON.stringify(got) : 'none'}`);
+  }
+}
+
+/** A dependency answered with an error of its own (KServe's `{ error }` body, for example). */
+export class BadGatewayError extends AppError {
+  constructor(message: string) {
+    super(502, 'bad_gateway', message);
+  }
+}
+
+export class ServiceUnavailableError extends AppError {
+  constructor(message: string, retryAfterSeconds?: number) {
+    super(503, 'service_unavailable', message, retryAfterSeconds ? { 'Retry-After': String(retryAfterSeconds) } : {});
+  }
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+export function errorResponse(status: number, code: string, message: string, headers: Record<string, string> = {}): HttpResponseInit {
+  const body: ErrorBody = { error: { code, message } };
+  return { status, jsonBody: body, headers };
+}
+
+/** The single place where thrown values become HTTP responses. */
+export function toErrorResponse(err: unknown, context?: InvocationContext): HttpResponseInit {
+  if (err instanceof AppError) {
+    if (err.status >= 500) context?.warn(`${err.code}: ${err.message}`);
+    return errorResponse(err.status, err.code, err.message, err.headers);
+  }
+  if (err instanceof ConfigError) {
+    context?.error(err.message);
+    return errorResponse(503, 'misconfigured', err.message);
+  }
+  context?.error('Unhandled error', err);
+  return errorResponse(500, 'internal', 'Internal error; see the function logs for details');
+}

@@ -1,0 +1,67 @@
+// Runs `node dist/cli/start.js` (what `npm start` runs) as a child process on a free port and returns its URL.
+import { ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+export interface RunningHost {
+  readonly url: string;
+  readonly output: () => string;
+  /** Send SIGINT (Ctrl-C) and resolve with the exit code. */
+  stop(): Promise<number | null>;
+  readonly process: ChildProcess;
+}
+
+export async function startHostProcess(options: {
+  env: Record<string, string>;
+  projectDir?: string;
+  timeoutMs?: number;
+}): Promise<RunningHost> {
+  const args = [path.join(REPO_ROOT, 'dist', 'cli', 'start.js')];
+  if (options.projectDir) args.push(options.projectDir);
+  const child = spawn(process.execPath, args, {
+    cwd: REPO_ROOT,
+    env: { ...process.env, LOCAL_HOST_PORT: '0', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`host did not start in time:\n${output}`)), options.timeoutMs ?? 30000);
+    const onData = () => {
+      const m = /Host listening on (\S+)/.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1].replace('localhost', '127.0.0.1'));
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`host exited with ${code}:\n${output}`));
+    });
+  });
+  return {
+    url,
+    output: () => output,
+    process: child,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        child.removeAllListeners('exit');
+        child.once('exit', (code) => resolve(code));
+        child.kill('SIGINT');
+      }),
+  };
+}
+
+export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
