@@ -136,6 +136,21 @@ export function ncrontabSetting(name: string, meta: Meta & { default: string }):
   );
 }
 
+/** One of a fixed set of words (case-insensitive on input, returned as written in `values`). */
+export function enumSetting<V extends string>(name: string, meta: Meta & { default: V }, values: readonly V[]): SettingSpec<V> {
+  const expected = `one of ${values.join(', ')}`;
+  return spec(
+    name,
+    meta,
+    (raw) => {
+      const found = values.find((v) => v.toLowerCase() === raw.trim().toLowerCase());
+      if (!found) throw new ConfigError(name, raw, expected);
+      return found;
+    },
+    () => requiredValue(name, expected),
+  );
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The settings. Group by concept; the property name is what the code uses, the first argument is the app setting.
 
@@ -174,6 +189,129 @@ export const settingSpecs = {
     120000,
   ),
 
+  // Predict gateway (issue 8): request limits, KServe V2 backends, embedded fallback, Feast online features.
+  predictMaxBodyBytes: intSetting(
+    'PREDICT_MAX_BODY_BYTES',
+    { description: 'Largest request body /api/predict and /api/transform accept (413 above).', default: '1048576', azure: 'optional' },
+    1024,
+    16777216,
+  ),
+  predictMaxBatch: intSetting(
+    'PREDICT_MAX_BATCH',
+    { description: 'Largest number of instances in one batch request (400 above).', default: '64', azure: 'optional' },
+    1,
+    1024,
+  ),
+  predictThreshold: numberSetting(
+    'PREDICT_THRESHOLD',
+    { description: 'Spam probability at or above which the prediction is "spam".', default: '0.5', azure: 'optional' },
+    0,
+    1,
+  ),
+  predictFallbackEnabled: boolSetting('PREDICT_FALLBACK_ENABLED', {
+    description: "Answer from the embedded ONNX model (degraded: true) when the environment's KServe backend is down; false gives 503 with Retry-After.",
+    default: 'true',
+    azure: 'optional',
+  }),
+  modelDirProduction: optionalStringSetting('MODEL_DIR_PRODUCTION', {
+    description: 'Model directory (model.onnx + model.json) of the production environment: the embedded fallback, and what the local V2 server serves. Relative paths start at the project root; unset means the committed model.',
+    azure: 'optional',
+  }),
+  modelDirStaging: optionalStringSetting('MODEL_DIR_STAGING', {
+    description: 'Model directory of the staging environment (as MODEL_DIR_PRODUCTION).',
+    azure: 'optional',
+  }),
+  kserveProductionUrl: urlSetting(
+    'KSERVE_PRODUCTION_URL',
+    { description: 'Base URL of the production KServe V2 endpoint (in AKS http://spam-detector-predictor.<ns>.svc or its ingress).', default: 'http://127.0.0.1:8080', azure: 'bicep' },
+    ['http', 'https'],
+  ),
+  kserveStagingUrl: urlSetting(
+    'KSERVE_STAGING_URL',
+    { description: 'Base URL of the staging KServe V2 endpoint (spam-detector-staging).', default: 'http://127.0.0.1:8081', azure: 'bicep' },
+    ['http', 'https'],
+  ),
+  kserveModelName: stringSetting('KSERVE_MODEL_NAME', {
+    description: 'Model name in the V2 URL path (/v2/models/{name}/infer); the Triton repository directory name.',
+    default: 'spam-detector',
+    azure: 'optional',
+  }),
+  kserveTimeoutMs: intSetting(
+    'KSERVE_TIMEOUT_MS',
+    { description: 'Timeout of one KServe request attempt.', default: '2000', azure: 'optional' },
+    10,
+    60000,
+  ),
+  kserveMaxRetries: intSetting(
+    'KSERVE_MAX_RETRIES',
+    { description: 'Retries of one KServe call after a connection failure, timeout or 502/503/504 (also bounded by the retry budget).', default: '2', azure: 'optional' },
+    0,
+    10,
+  ),
+  kserveRetryBudgetRatio: numberSetting(
+    'KSERVE_RETRY_BUDGET_RATIO',
+    { description: 'Retries allowed per request over time (0.2 = at most one retry per five calls, plus a small reserve), so retries cannot multiply load on a struggling backend.', default: '0.2', azure: 'optional' },
+    0,
+    1,
+  ),
+  kserveBreakerFailures: intSetting(
+    'KSERVE_BREAKER_FAILURES',
+    { description: 'Consecutive failed KServe calls that open the circuit breaker of an environment.', default: '5', azure: 'optional' },
+    1,
+    1000,
+  ),
+  kserveBreakerCooldownMs: intSetting(
+    'KSERVE_BREAKER_COOLDOWN_MS',
+    { description: 'How long an open breaker fails fast before it lets one probe request through (half-open).', default: '5000', azure: 'optional' },
+    50,
+    600000,
+  ),
+  kserveMaxSockets: intSetting(
+    'KSERVE_MAX_SOCKETS',
+    { description: 'Keep-alive connections per KServe backend and Function App instance.', default: '64', azure: 'optional' },
+    1,
+    4096,
+  ),
+  redisUrl: optionalUrlSetting(
+    'REDIS_URL',
+    { description: 'Feast online store (redis:// or rediss://; Azure Managed Redis listens on TLS port 10000). When it is unreachable, predictions use the unknown-sender defaults (degraded: true).', default: 'redis://127.0.0.1:6379', azure: 'bicep', secret: true },
+    ['redis', 'rediss'],
+  ),
+  feastProject: stringSetting('FEAST_PROJECT', {
+    description: 'Feast project name; the suffix of every Redis key (aks/feast/feature_store.yaml `project`).',
+    default: 'spam_detection',
+    azure: 'optional',
+  }),
+  feastTimeoutMs: intSetting(
+    'FEAST_TIMEOUT_MS',
+    { description: 'Budget of the online feature read; slower or failed reads use the unknown-sender defaults (degraded: true).', default: '100', azure: 'optional' },
+    1,
+    10000,
+  ),
+  senderHashKey: stringSetting('SENDER_HASH_KEY', {
+    description: 'Secret key of the HMAC-SHA256 of the sender domain: the Feast entity key and the only sender trace in logs. Gateway and materializer must share it.',
+    default: 'local-development-sender-hash-key',
+    azure: 'bicep',
+    secret: true,
+  }),
+  localModelServers: boolSetting('LOCAL_MODEL_SERVERS', {
+    description: '`npm start` runs a local V2 model server per environment (stand-ins for KServe) on the ports below.',
+    default: 'true',
+    azure: 'optional',
+  }),
+  localKserveProductionPort: intSetting(
+    'LOCAL_KSERVE_PRODUCTION_PORT',
+    { description: 'Port of the local production V2 model server (npm start); KSERVE_PRODUCTION_URL must point at it.', default: '8080', azure: 'optional' },
+    0,
+    65535,
+  ),
+  localKserveStagingPort: intSetting(
+    'LOCAL_KSERVE_STAGING_PORT',
+    { description: 'Port of the local staging V2 model server (npm start); KSERVE_STAGING_URL must point at it.', default: '8081', azure: 'optional' },
+    0,
+    65535,
+  ),
+
   // Local development host (devhost/), read by `npm start` only.
   localHostPort: intSetting(
     'LOCAL_HOST_PORT',
@@ -187,6 +325,130 @@ export const settingSpecs = {
     50,
     600000,
   ),
+
+  // Model lifecycle on AKS (issue 6, docs/aks.md): Kubernetes API access, the KServe InferenceServices,
+  // promotion (shared/promotion/) and the MLflow registry.
+  kubeConnection: enumSetting(
+    'KUBE_CONNECTION',
+    {
+      description:
+        "How the app reaches the Kubernetes API: 'auto' (in-cluster when KUBERNETES_SERVICE_HOST is set, else the kubeconfig file), 'in-cluster', 'kubeconfig', or 'aks' (AKS_SERVER_URL + AKS_CA_DATA with an Entra token of the managed identity).",
+      default: 'auto',
+      azure: 'bicep',
+    },
+    ['auto', 'in-cluster', 'kubeconfig', 'aks'] as const,
+  ),
+  kubeconfigPath: optionalStringSetting('KUBECONFIG', {
+    description: "Kubeconfig file(s) for KUBE_CONNECTION=kubeconfig or auto, as kubectl reads them; unset: ~/.kube/config.",
+    azure: 'optional',
+  }),
+  kubeContext: optionalStringSetting('KUBE_CONTEXT', {
+    description: 'Kubeconfig context to use instead of the current one.',
+    azure: 'optional',
+  }),
+  aksServerUrl: optionalUrlSetting(
+    'AKS_SERVER_URL',
+    { description: 'API server URL of the AKS cluster (KUBE_CONNECTION=aks); the Bicep output.', azure: 'bicep' },
+    ['https', 'http'],
+  ),
+  aksCaData: optionalStringSetting('AKS_CA_DATA', {
+    description: 'Base64-encoded PEM CA certificate of the AKS API server (KUBE_CONNECTION=aks).',
+    azure: 'bicep',
+  }),
+  aksClientId: optionalStringSetting('AKS_CLIENT_ID', {
+    description: 'Client ID of the user-assigned managed identity whose Entra token the app presents to AKS; unset: DefaultAzureCredential chooses.',
+    azure: 'bicep',
+  }),
+  aksTokenScope: stringSetting('AKS_TOKEN_SCOPE', {
+    description: 'Entra scope of the AKS API server (the AKS AAD server application, the same for every Entra-enabled cluster).',
+    default: '6dae42f8-4368-4678-94ff-3960e28e3630/.default',
+    azure: 'optional',
+  }),
+  kserveNamespace: stringSetting('KSERVE_NAMESPACE', {
+    description: 'Namespace of the InferenceServices (aks/serving/).',
+    default: 'kserve',
+    azure: 'optional',
+  }),
+  kserveStagingName: stringSetting('KSERVE_STAGING_ISVC', {
+    description: 'Name of the staging InferenceService.',
+    default: 'spam-detector-staging',
+    azure: 'optional',
+  }),
+  kserveProductionName: stringSetting('KSERVE_PRODUCTION_ISVC', {
+    description: 'Name of the production InferenceService.',
+    default: 'spam-detector',
+    azure: 'optional',
+  }),
+  kserveModelsUri: optionalUrlSetting(
+    'KSERVE_MODELS_URI',
+    {
+      description:
+        "URL of the models container as KServe's storage initializer reads it (https://{account}.blob.core.windows.net/models); unset: the app's own Blob endpoint.",
+      azure: 'optional',
+    },
+    ['https', 'http'],
+  ),
+  promotionReadyTimeoutS: intSetting(
+    'PROMOTION_READY_TIMEOUT_S',
+    { description: 'How long a promotion waits for an InferenceService to become Ready after a change.', default: '900', azure: 'optional' },
+    1,
+    86400,
+  ),
+  promotionReadyPollMs: intSetting(
+    'PROMOTION_READY_POLL_MS',
+    { description: 'How often the Ready condition is read while waiting.', default: '5000', azure: 'optional' },
+    10,
+    600000,
+  ),
+  promotionApprovalTimeoutS: intSetting(
+    'PROMOTION_APPROVAL_TIMEOUT_S',
+    { description: 'How long a promotion waits for approve/reject after staging passed; then it rolls back.', default: '86400', azure: 'optional' },
+    1,
+    2592000,
+  ),
+  promotionGatewayUrl: urlSetting(
+    'PROMOTION_GATEWAY_URL',
+    { description: "Base URL (…/api) of the predict gateway that the smoke evaluation calls with X-Environment: staging; in Azure the app's own URL.", default: 'http://localhost:7071/api', azure: 'bicep' },
+    ['https', 'http'],
+  ),
+  promotionGatewayKey: optionalStringSetting('PROMOTION_GATEWAY_KEY', {
+    description: 'Function key sent as x-functions-key to the predict function (function-level auth in Azure).',
+    azure: 'optional',
+    secret: true,
+  }),
+  promotionSmokeSamples: intSetting(
+    'PROMOTION_SMOKE_SAMPLES',
+    { description: 'Held-out corpus messages the smoke evaluation sends through the staging model.', default: '300', azure: 'optional' },
+    10,
+    10000,
+  ),
+  promotionAccuracyMargin: numberSetting(
+    'PROMOTION_ACCURACY_MARGIN',
+    { description: "How far the smoke evaluation's accuracy may fall below the model card's before the promotion is rolled back.", default: '0.03', azure: 'optional' },
+    0,
+    1,
+  ),
+  promotionAucMargin: numberSetting(
+    'PROMOTION_AUC_MARGIN',
+    { description: "How far the smoke evaluation's ROC AUC may fall below the model card's before the promotion is rolled back.", default: '0.02', azure: 'optional' },
+    0,
+    1,
+  ),
+  mlflowTrackingUri: optionalUrlSetting(
+    'MLFLOW_TRACKING_URI',
+    { description: 'MLflow tracking server; when set, each trained model version is registered in its model registry.', azure: 'optional' },
+    ['https', 'http'],
+  ),
+  mlflowToken: optionalStringSetting('MLFLOW_TRACKING_TOKEN', {
+    description: 'Bearer token for the MLflow server, when it requires one.',
+    azure: 'optional',
+    secret: true,
+  }),
+  mlflowModelName: stringSetting('MLFLOW_MODEL_NAME', {
+    description: 'Registered model name in MLflow.',
+    default: 'spam-detector',
+    azure: 'optional',
+  }),
 } as const;
 
 type SpecValue<S> = S extends SettingSpec<infer T> ? T : never;

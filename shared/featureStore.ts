@@ -1,0 +1,225 @@
+// The Feast online store, read and written directly in Redis with Feast's own layout (shared/feast/*), so a real
+// Feast deployment (aks/feast/) and this gateway share one store. The entity of the sender feature view is the
+// keyed hash of the sender domain (shared/predict/senderHash.ts): addresses never reach Redis or the logs.
+//
+// Reads are best effort by design: Redis down, slow or returning garbage gives the unknown-sender defaults and
+// `degraded: true`, never a failed prediction.
+import Redis from 'ioredis';
+import { getConfig } from './config';
+import { feastRedisKey } from './feast/entityKey';
+import { featureField, timestampField } from './feast/hashFields';
+import { decodeTimestamp, decodeValue, encodeTimestamp, encodeValue, FeastValue, numericValue } from './feast/valueProto';
+import { SENDER_FEAST_FEATURES, SENDER_FEATURE_VIEW, SenderFeatures, UNKNOWN_SENDER } from './features/featureList';
+import type { CheckResult, HealthCheck } from './health';
+
+/** Join key of the `sender` entity (aks/feast/features.py): the keyed hash of the sender domain, hex. */
+export const SENDER_JOIN_KEY = 'sender_domain_hash';
+
+/** Feast value types the sender features are stored with (aks/feast/features.py schema). */
+const SENDER_FEATURE_KINDS: Record<(typeof SENDER_FEAST_FEATURES)[number], 'int64' | 'double'> = {
+  message_count_30d: 'int64',
+  spam_rate_30d: 'double',
+};
+
+export interface SenderLookup {
+  /** One entry per requested entity, in order: the stored features or the unknown-sender defaults. */
+  readonly features: SenderFeatures[];
+  /** Whether each entity had a row in the store. */
+  readonly found: boolean[];
+  /** True when the store could not be read (down, slow, malformed); every entry is then the defaults. */
+  readonly degraded: boolean;
+  readonly reason?: string;
+}
+
+export interface SenderFeatureRow {
+  /** Value of the join key (the sender domain hash). */
+  readonly entity: string;
+  readonly features: SenderFeatures;
+  readonly eventTime: Date;
+}
+
+function senderKey(project: string, entity: string): Buffer {
+  return feastRedisKey(project, { [SENDER_JOIN_KEY]: entity });
+}
+
+const senderFields: Buffer[] = [
+  ...SENDER_FEAST_FEATURES.map((f) => featureField(SENDER_FEATURE_VIEW, f)),
+  timestampField(SENDER_FEATURE_VIEW),
+];
+
+/** Decode one HMGET answer (features..., _ts) into sender features; undefined when the entity has no row. */
+export function decodeSenderRow(values: (Buffer | null)[]): SenderFeatures | undefined {
+  const features = SENDER_FEAST_FEATURES.map((_, i) => numericValue(decodeValue(values[i])));
+  if (features.every((v) => v === undefined)) return undefined;
+  const out: Record<string, number> = { ...UNKNOWN_SENDER };
+  SENDER_FEAST_FEATURES.forEach((name, i) => {
+    if (features[i] !== undefined) out[name] = features[i];
+  });
+  return out as unknown as SenderFeatures;
+}
+
+export interface FeatureStoreOptions {
+  url: string;
+  project: string;
+  timeoutMs: number;
+}
+
+export class FeatureStore {
+  readonly project: string;
+  private readonly timeoutMs: number;
+  private readonly redis: Redis;
+  private lastError: string | undefined;
+
+  constructor(options: FeatureStoreOptions) {
+    this.project = options.project;
+    this.timeoutMs = options.timeoutMs;
+    this.redis = new Redis(options.url, {
+      // Commands never queue behind a dead connection: a read either goes out now or falls back to defaults.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: Math.max(1000, options.timeoutMs),
+      retryStrategy: (times) => Math.min(100 * times, 2000),
+      lazyConnect: true,
+    });
+    this.redis.on('error', (err: Error) => {
+      this.lastError = err.message;
+    });
+    this.redis.on('ready', () => {
+      this.lastError = undefined;
+    });
+    this.redis.connect().catch(() => undefined);
+  }
+
+  get status(): string {
+    return this.redis.status;
+  }
+
+  /** Wait for the first connection within the budget; a store already known to be down fails at once. */
+  private async ready(deadline: number): Promise<void> {
+    const status = this.redis.status;
+    if (status === 'ready') return;
+    if (status !== 'connecting' && status !== 'connect' && status !== 'wait') {
+      throw new Error(`Redis is ${status}${this.lastError ? ` (${this.lastError})` : ''}`);
+    }
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.redis.off('ready', onReady);
+        reject(new Error(`Redis not connected within ${this.timeoutMs} ms`));
+      }, Math.max(0, deadline - Date.now()));
+      const onReady = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.redis.once('ready', onReady);
+    });
+  }
+
+  /** Sender features of `entities`: one HMGET per entity, all in one pipeline, within the timeout. */
+  async getSenderFeatures(entities: readonly string[]): Promise<SenderLookup> {
+    const deadline = Date.now() + this.timeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await this.ready(deadline);
+      const pipeline = this.redis.pipeline();
+      for (const e of entities) pipeline.hmgetBuffer(senderKey(this.project, e), ...senderFields);
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`Redis did not answer within ${this.timeoutMs} ms`)), Math.max(0, deadline - Date.now()));
+      });
+      const results = await Promise.race([pipeline.exec(), timeout]);
+      if (!results) throw new Error('Redis pipeline was discarded');
+      const features: SenderFeatures[] = [];
+      const found: boolean[] = [];
+      for (const [err, values] of results) {
+        if (err) throw err;
+        const row = decodeSenderRow(values as (Buffer | null)[]);
+        features.push(row ?? UNKNOWN_SENDER);
+        found.push(row !== undefined);
+      }
+      return { features, found, degraded: false };
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      return { features: entities.map(() => UNKNOWN_SENDER), found: entities.map(() => false), degraded: true, reason };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Write rows as Feast's `online_write_batch` does: skip a row whose stored event time is newer, otherwise HSET the
+   * features and `_ts:<view>`; optional key TTL (Feast's `key_ttl_seconds`). Returns how many rows were written.
+   */
+  async writeSenderFeatures(rows: readonly SenderFeatureRow[], options: { ttlSeconds?: number } = {}): Promise<number> {
+    await this.ready(Date.now() + Math.max(this.timeoutMs, 5000));
+    const keys = rows.map((r) => senderKey(this.project, r.entity));
+    const tsField = timestampField(SENDER_FEATURE_VIEW);
+    const check = this.redis.pipeline();
+    for (const key of keys) check.hmgetBuffer(key, tsField);
+    const stored = (await check.exec()) ?? [];
+    const write = this.redis.pipeline();
+    let written = 0;
+    rows.forEach((row, i) => {
+      const [err, value] = stored[i] ?? [null, null];
+      if (err) throw err;
+      const previous = decodeTimestamp((value as (Buffer | null)[])[0]);
+      if (previous && previous.getTime() > row.eventTime.getTime()) return;
+      const fields: Buffer[] = [];
+      for (const name of SENDER_FEAST_FEATURES) {
+        const v: FeastValue = { kind: SENDER_FEATURE_KINDS[name], value: row.features[name] } as FeastValue;
+        fields.push(featureField(SENDER_FEATURE_VIEW, name), encodeValue(v));
+      }
+      fields.push(tsField, encodeTimestamp(row.eventTime));
+      write.hset(keys[i], ...fields);
+      if (options.ttlSeconds) write.expire(keys[i], options.ttlSeconds);
+      written++;
+    });
+    for (const [err] of (await write.exec()) ?? []) if (err) throw err;
+    return written;
+  }
+
+  /** The raw Redis key of an entity (tests, tools). */
+  redisKey(entity: string): Buffer {
+    return senderKey(this.project, entity);
+  }
+
+  async ping(): Promise<CheckResult> {
+    try {
+      await this.ready(Date.now() + this.timeoutMs);
+      const started = performance.now();
+      await this.redis.ping();
+      return { status: 'ok', info: { project: this.project, ping_ms: Math.round((performance.now() - started) * 100) / 100 } };
+    } catch (err) {
+      return {
+        status: 'degraded',
+        detail: `${err instanceof Error ? err.message : String(err)}; sender features use their defaults`,
+        info: { project: this.project },
+      };
+    }
+  }
+
+  async close(): Promise<void> {
+    this.redis.disconnect();
+  }
+}
+
+let store: FeatureStore | undefined;
+
+/** The app's feature store, built on first use from configuration. */
+export function getFeatureStore(): FeatureStore {
+  if (!store) {
+    const config = getConfig();
+    store = new FeatureStore({ url: config.redisUrl ?? 'redis://127.0.0.1:6379', project: config.feastProject, timeoutMs: config.feastTimeoutMs });
+  }
+  return store;
+}
+
+export async function resetFeatureStore(): Promise<void> {
+  const s = store;
+  store = undefined;
+  await s?.close();
+}
+
+/** Redis is optional: down means degraded predictions, not an app that cannot serve. */
+export const redisHealthCheck: HealthCheck = {
+  required: false,
+  run: () => getFeatureStore().ping(),
+};
