@@ -69,3 +69,44 @@ export function parseLogPartition(blobName: string): LogPartition | undefined {
 export function partitionStart(p: Pick<LogPartition, 'date' | 'hour'>): Date {
   return new Date(`${p.date}T${p.hour}:00:00.000Z`);
 }
+
+// Inference-log compaction (shared/logs/): raw micro-batch names, the per-hour manifest and lock, Parquet parts and
+// the quarantine for corrupt raw blobs, all relative to the `inference-logs` container.
+
+/** `{kind}/env={env}/date={date}/hour={hour}/` of a partition. */
+export function logPartitionPrefix(kind: LogPartition['kind'], p: Pick<LogPartition, 'env' | 'date' | 'hour'>): string {
+  return `${kind}/env=${p.env}/date=${p.date}/hour=${p.hour}/`;
+}
+
+/** `yyyymmddThhmmssSSSZ`: sorts like the time it encodes. */
+function compactTime(time: Date): string {
+  return time.toISOString().replace(/[-:.]/g, '');
+}
+
+/**
+ * `raw/env=.../hour=hh/{flushTime}-{writer}-{seq}.ndjson`: the flush time first so that names sort by time across
+ * writers; writer id and sequence make the name unique per process and batch.
+ */
+export function rawLogBlobName(env: Environment, recordHour: Date, flushTime: Date, writer: string, seq: number): string {
+  return `${rawLogPrefix(env, recordHour)}${compactTime(flushTime)}-${writer}-${String(seq).padStart(8, '0')}.ndjson`;
+}
+
+/** The commit record of a compacted hour: which Parquet parts hold which raw blobs' rows. */
+export function compactionManifestPath(p: Pick<LogPartition, 'env' | 'date' | 'hour'>): string {
+  return `${logPartitionPrefix('parquet', p)}_manifest.json`;
+}
+
+/** Zero-length blob whose lease serializes compactions of one hour. */
+export function compactionLockPath(p: Pick<LogPartition, 'env' | 'date' | 'hour'>): string {
+  return `locks/env=${p.env}/date=${p.date}/hour=${p.hour}.lock`;
+}
+
+/** `parquet/env=.../hour=hh/part-{generation}-{id}.parquet` */
+export function parquetPartPath(p: Pick<LogPartition, 'env' | 'date' | 'hour'>, generation: number, id: string): string {
+  return `${logPartitionPrefix('parquet', p)}part-${String(generation).padStart(5, '0')}-${id}.parquet`;
+}
+
+/** Where a corrupt raw blob is moved: `quarantine/` + its raw name. */
+export function quarantinePath(rawBlobName: string): string {
+  return `quarantine/${rawBlobName}`;
+}

@@ -312,6 +312,67 @@ export const settingSpecs = {
     65535,
   ),
 
+  // Drift detection (issue 5, docs/drift.md): schedule, window, decision rules, alerts.
+  driftSchedule: ncrontabSetting('DRIFT_SCHEDULE', {
+    description: 'NCRONTAB (UTC) of the drift check timer (functions/driftTimer.ts, binding %DRIFT_SCHEDULE%); default daily at 06:00.',
+    default: '0 0 6 * * *',
+    azure: 'optional',
+  }),
+  driftWindowHours: intSetting(
+    'DRIFT_WINDOW_HOURS',
+    { description: 'Length of the window of inference logs a drift check compares with the baseline, ending at the run time.', default: '24', azure: 'optional' },
+    1,
+    24 * 90,
+  ),
+  driftEnvironments: stringSetting('DRIFT_ENVIRONMENTS', {
+    description: 'Comma-separated environments the timer checks (production, staging).',
+    default: 'production,staging',
+    azure: 'optional',
+  }),
+  driftModelName: stringSetting('DRIFT_MODEL_NAME', {
+    description: 'Model name whose logs and baselines the drift check compares (model.json `name`; the first level under baselines/).',
+    default: 'spam-detector',
+    azure: 'optional',
+  }),
+  driftMinRows: intSetting(
+    'DRIFT_MIN_ROWS',
+    { description: 'Fewest finite current values of a feature (and rows of the window) needed for a verdict; below it the status is insufficient_data, not an alarm.', default: '100', azure: 'optional' },
+    1,
+    100000000,
+  ),
+  driftAlpha: numberSetting(
+    'DRIFT_ALPHA',
+    { description: 'False discovery rate of the Benjamini-Hochberg correction over the features: a feature drifts only when its adjusted KS p-value is below this and its PSI reaches the thresholds.', default: '0.05', azure: 'optional' },
+    0,
+    1,
+  ),
+  driftCriticalFeatureShare: numberSetting(
+    'DRIFT_CRITICAL_FEATURE_SHARE',
+    { description: 'Share of features that must be critical for the run as a whole to be critical (one drifted feature alone makes it a warning).', default: '0.1', azure: 'optional' },
+    0,
+    1,
+  ),
+  driftOrchestration: enumSetting(
+    'DRIFT_ORCHESTRATION',
+    { description: "How the timer and baseline event run a check: 'in-process' (the same activities in the function invocation) or 'durable' (the Durable fan-out over log partitions; needs the Azure Functions host).", default: 'in-process', azure: 'optional' },
+    ['in-process', 'durable'] as const,
+  ),
+  alertWebhookUrl: optionalUrlSetting(
+    'ALERT_WEBHOOK_URL',
+    { description: 'Webhook that receives drift alerts as JSON with a Slack/Teams-friendly `text` field; unset: alerts are only logged.', azure: 'optional', secret: true },
+    ['https', 'http'],
+  ),
+  alertWebhookTimeoutMs: intSetting(
+    'ALERT_WEBHOOK_TIMEOUT_MS',
+    { description: 'Timeout of one webhook POST; a failed POST is retried by the next run.', default: '5000', azure: 'optional' },
+    100,
+    120000,
+  ),
+  buildCommit: optionalStringSetting('BUILD_COMMIT', {
+    description: 'Git commit of the deployed code, recorded in drift reports; unset: read from .git when the app runs from a checkout.',
+    azure: 'optional',
+  }),
+
   // Local development host (devhost/), read by `npm start` only.
   localHostPort: intSetting(
     'LOCAL_HOST_PORT',
@@ -447,6 +508,55 @@ export const settingSpecs = {
   mlflowModelName: stringSetting('MLFLOW_MODEL_NAME', {
     description: 'Registered model name in MLflow.',
     default: 'spam-detector',
+    azure: 'optional',
+  }),
+
+  // Inference logs (issue 4, docs/logs.md): the async logger's buffer and flushes, compaction to Parquet.
+  logBufferMaxRecords: intSetting(
+    'LOG_BUFFER_MAX_RECORDS',
+    { description: 'Records the inference logger holds in memory (pending and being retried, about 1.3 KB each) before it drops new ones.', default: '50000', azure: 'optional' },
+    100,
+    1000000,
+  ),
+  logBatchMaxRecords: intSetting(
+    'LOG_BATCH_MAX_RECORDS',
+    { description: 'Records per raw micro-batch blob; a full batch is flushed at once.', default: '2000', azure: 'optional' },
+    1,
+    100000,
+  ),
+  logFlushIntervalMs: intSetting(
+    'LOG_FLUSH_INTERVAL_MS',
+    { description: 'Longest time a logged record waits in memory before its batch is flushed.', default: '5000', azure: 'optional' },
+    10,
+    600000,
+  ),
+  logRetryMaxDelayMs: intSetting(
+    'LOG_RETRY_MAX_DELAY_MS',
+    { description: 'Cap of the exponential backoff between retries of a failed flush.', default: '30000', azure: 'optional' },
+    10,
+    600000,
+  ),
+  compactionGraceMinutes: intSetting(
+    'COMPACTION_GRACE_MINUTES',
+    { description: 'An hour is compacted once it ended this many minutes ago (late flushes of that hour are compacted by later runs).', default: '5', azure: 'optional' },
+    0,
+    1440,
+  ),
+  compactionRowGroupRows: intSetting(
+    'COMPACTION_ROW_GROUP_ROWS',
+    { description: 'Rows per Parquet row group (the window reader holds one row group of the projected columns at a time).', default: '100000', azure: 'optional' },
+    1000,
+    10000000,
+  ),
+  compactionMemoryLimitMb: intSetting(
+    'COMPACTION_MEMORY_LIMIT_MB',
+    { description: "DuckDB's memory_limit while compacting and reading Parquet; beyond it DuckDB spills to the temp folder.", default: '192', azure: 'optional' },
+    32,
+    16384,
+  ),
+  compactionSweepSchedule: ncrontabSetting('COMPACTION_SWEEP_SCHEDULE', {
+    description: 'NCRONTAB of the sweep that compacts closed hours no blob event has compacted yet.',
+    default: '0 */15 * * * *',
     azure: 'optional',
   }),
 } as const;

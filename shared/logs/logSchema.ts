@@ -1,0 +1,194 @@
+// The inference-log record, defined once: the gateway's logger writes it, the compactor turns it into Parquet
+// columns, the window reader reads those columns back, and the tests compare all of them. DESIGN.md: never the
+// email text or an address; `sender_key` is at most a keyed hash of the sender domain (the Feast entity key).
+import { ENVIRONMENTS, Environment, isEnvironment } from '../blobLayout';
+import { FEATURE_NAMES, FeatureName } from '../features/featureList';
+
+/** Bumped when a column is added, removed or changes type; stored in every Parquet file's key-value metadata. */
+export const LOG_SCHEMA_VERSION = 1;
+/** Key of the schema version in the Parquet footer's key-value metadata. */
+export const SCHEMA_VERSION_KEY = 'schema_version';
+
+export const PREDICTIONS = ['ham', 'spam'] as const;
+export type Prediction = (typeof PREDICTIONS)[number];
+
+/** One logged prediction, as the gateway hands it to `InferenceLogger.log`. */
+export interface InferenceLogRecord {
+  /** When the prediction was made (ISO 8601 UTC, millisecond precision); decides the hour partition. */
+  time: string;
+  request_id: string;
+  environment: Environment;
+  model_name: string;
+  model_version: string;
+  /** The 50 model inputs, in `FEATURE_NAMES` order (float32 values). */
+  features: ArrayLike<number>;
+  /** P(spam). */
+  probability: number;
+  prediction: Prediction;
+  latency_ms: number;
+  degraded: boolean;
+  /** Keyed hash of the sender domain (Feast entity key of `sender_stats`); null when unknown. */
+  sender_key: string | null;
+}
+
+/** Parquet/DuckDB column types of the log. FLOAT is float32, as the model sees the features. */
+export type LogColumnType = 'TIMESTAMPTZ' | 'VARCHAR' | 'FLOAT' | 'DOUBLE' | 'BOOLEAN';
+
+export interface LogColumn {
+  readonly name: string;
+  readonly type: LogColumnType;
+  readonly nullable: boolean;
+}
+
+const leading: LogColumn[] = [
+  { name: 'time', type: 'TIMESTAMPTZ', nullable: false },
+  { name: 'request_id', type: 'VARCHAR', nullable: false },
+  { name: 'environment', type: 'VARCHAR', nullable: false },
+  { name: 'model_name', type: 'VARCHAR', nullable: false },
+  { name: 'model_version', type: 'VARCHAR', nullable: false },
+];
+const trailing: LogColumn[] = [
+  { name: 'probability', type: 'DOUBLE', nullable: false },
+  { name: 'prediction', type: 'VARCHAR', nullable: false },
+  { name: 'latency_ms', type: 'DOUBLE', nullable: false },
+  { name: 'degraded', type: 'BOOLEAN', nullable: false },
+  { name: 'sender_key', type: 'VARCHAR', nullable: true },
+];
+
+/** Every column of the log, in file order: the raw NDJSON keys and the Parquet columns are these names. */
+export const LOG_COLUMNS: readonly LogColumn[] = [
+  ...leading,
+  ...FEATURE_NAMES.map((name): LogColumn => ({ name, type: 'FLOAT', nullable: false })),
+  ...trailing,
+];
+
+export const LOG_COLUMN_NAMES: readonly string[] = LOG_COLUMNS.map((c) => c.name);
+
+/** A flat row: one key per column (features by name). This is one line of a raw NDJSON blob. */
+export type FlatLogRow = {
+  time: string;
+  request_id: string;
+  environment: Environment;
+  model_name: string;
+  model_version: string;
+  probability: number;
+  prediction: Prediction;
+  latency_ms: number;
+  degraded: boolean;
+  sender_key: string | null;
+} & Record<FeatureName, number>;
+
+export class LogRecordError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LogRecordError';
+  }
+}
+
+const isoUtc = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
+
+function fail(what: string): never {
+  throw new LogRecordError(what);
+}
+
+function checkString(row: Record<string, unknown>, key: string, max = 256): string {
+  const v = row[key];
+  if (typeof v !== 'string' || v.length === 0 || v.length > max) fail(`'${key}' must be a non-empty string of at most ${max} characters`);
+  return v;
+}
+
+function checkNumber(row: Record<string, unknown>, key: string): number {
+  const v = row[key];
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail(`'${key}' must be a finite number`);
+  return v;
+}
+
+/** Canonical time: `new Date(...).toISOString()` of a valid ISO UTC string. */
+function checkTime(value: unknown): string {
+  if (typeof value !== 'string' || !isoUtc.test(value)) fail(`'time' must be an ISO 8601 UTC timestamp, got ${JSON.stringify(value)}`);
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) fail(`'time' is not a valid date: ${value}`);
+  return d.toISOString();
+}
+
+/**
+ * Check a record from the gateway and flatten it into a row. Features are rounded to float32 here, once, so the
+ * raw blob, the Parquet file and every reader hold the same value.
+ */
+export function toFlatRow(record: InferenceLogRecord): FlatLogRow {
+  const r = record as unknown as Record<string, unknown>;
+  const time = checkTime(r.time);
+  if (!isEnvironment(String(r.environment))) fail(`'environment' must be one of ${ENVIRONMENTS.join(', ')}`);
+  const features = record.features;
+  if (!features || typeof features.length !== 'number' || features.length !== FEATURE_NAMES.length) {
+    fail(`'features' must hold ${FEATURE_NAMES.length} numbers`);
+  }
+  const row: Record<string, unknown> = {
+    time,
+    request_id: checkString(r, 'request_id'),
+    environment: record.environment,
+    model_name: checkString(r, 'model_name'),
+    model_version: checkString(r, 'model_version'),
+  };
+  for (let i = 0; i < FEATURE_NAMES.length; i++) {
+    const v = features[i];
+    if (typeof v !== 'number' || !Number.isFinite(v)) fail(`feature '${FEATURE_NAMES[i]}' must be a finite number`);
+    row[FEATURE_NAMES[i]] = Math.fround(v);
+  }
+  row.probability = checkNumber(r, 'probability');
+  if (!(PREDICTIONS as readonly unknown[]).includes(r.prediction)) fail(`'prediction' must be one of ${PREDICTIONS.join(', ')}`);
+  row.prediction = r.prediction;
+  row.latency_ms = checkNumber(r, 'latency_ms');
+  if (typeof r.degraded !== 'boolean') fail(`'degraded' must be a boolean`);
+  row.degraded = r.degraded;
+  const sk = r.sender_key;
+  if (sk !== null && sk !== undefined && (typeof sk !== 'string' || sk.length > 256)) fail(`'sender_key' must be a string or null`);
+  row.sender_key = sk ?? null;
+  return row as FlatLogRow;
+}
+
+/**
+ * Validate one parsed NDJSON line of a raw blob against the schema (what the compactor accepts). Strict: an
+ * unknown key, a missing column or a wrong type makes the whole blob corrupt, so a bad writer is noticed.
+ */
+export function checkFlatRow(value: unknown): FlatLogRow {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('a line must be a JSON object');
+  const row = value as Record<string, unknown>;
+  for (const key of Object.keys(row)) if (!columnByName.has(key)) fail(`unknown column '${key}'`);
+  if (checkTime(row.time) !== row.time) fail(`'time' must be in canonical form (toISOString)`);
+  for (const col of LOG_COLUMNS) {
+    const v = row[col.name];
+    if (v === null || v === undefined) {
+      if (col.nullable) continue;
+      fail(`missing value for '${col.name}'`);
+    }
+    switch (col.type) {
+      case 'TIMESTAMPTZ':
+        break;
+      case 'VARCHAR':
+        if (typeof v !== 'string') fail(`'${col.name}' must be a string`);
+        break;
+      case 'FLOAT':
+        if (typeof v !== 'number' || !Number.isFinite(v) || Math.fround(v) !== v) fail(`'${col.name}' must be a float32 number`);
+        break;
+      case 'DOUBLE':
+        if (typeof v !== 'number' || !Number.isFinite(v)) fail(`'${col.name}' must be a finite number`);
+        break;
+      case 'BOOLEAN':
+        if (typeof v !== 'boolean') fail(`'${col.name}' must be a boolean`);
+        break;
+    }
+  }
+  if (!isEnvironment(row.environment as string)) fail(`'environment' must be one of ${ENVIRONMENTS.join(', ')}`);
+  if (!(PREDICTIONS as readonly unknown[]).includes(row.prediction)) fail(`'prediction' must be one of ${PREDICTIONS.join(', ')}`);
+  return row as FlatLogRow;
+}
+
+const columnByName = new Map(LOG_COLUMNS.map((c) => [c.name, c]));
+
+export function logColumn(name: string): LogColumn | undefined {
+  return columnByName.get(name);
+}
+
+export { FEATURE_NAMES };
+export type { FeatureName };
