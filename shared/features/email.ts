@@ -1,0 +1,206 @@
+// An email as the API receives it (structured fields or raw RFC 822) and as the features see it after one parse.
+// Both input forms go through the same parser: a structured email is first written as the RFC 822 message it
+// describes, so the raw and structured forms of one email give the same features by construction.
+//
+// Parsing is done by libraries, not regexes over the raw text: mailparser decodes headers (RFC 2047), bodies
+// (base64, quoted-printable, charsets via iconv) and converts HTML to text; its MIME splitter (@zone-eu/mailsplit)
+// walks the MIME tree for the part metadata mailparser does not expose (transfer encodings, charsets per part).
+import type { Transform } from 'node:stream';
+import { Splitter } from '@zone-eu/mailsplit';
+import { simpleParser } from 'mailparser';
+import type { AddressObject } from 'mailparser';
+import { z } from 'zod';
+
+export interface StructuredEmail {
+  readonly subject: string;
+  readonly from: string;
+  readonly to: string | readonly string[];
+  /** Further headers by name (e.g. In-Reply-To, List-Id, X-Mailer). From/To/Subject/Content-Type come from the fields. */
+  readonly headers?: Readonly<Record<string, string | readonly string[]>>;
+  /** The body as text; with a multipart `contentType`, the MIME body including its boundaries. */
+  readonly body: string;
+  /** Content-Type of the body; `text/plain` when absent. */
+  readonly contentType?: string;
+}
+
+export interface RawEmail {
+  /** The whole RFC 822 message. */
+  readonly raw: string | Buffer;
+}
+
+export type EmailInput = StructuredEmail | RawEmail;
+
+export function isRawEmail(input: EmailInput): input is RawEmail {
+  return 'raw' in input;
+}
+
+const headerValue = z.union([z.string(), z.array(z.string())]);
+
+/** The JSON shape of one email in the predict/transform APIs (DESIGN.md "Predict API"). */
+export const emailInputSchema = z.union([
+  z.object({ raw: z.string().min(1, 'raw must be a non-empty RFC 822 message') }),
+  z.object({
+    subject: z.string(),
+    from: z.string(),
+    to: z.union([z.string(), z.array(z.string())]),
+    headers: z.record(z.string(), headerValue).optional(),
+    body: z.string(),
+    contentType: z.string().optional(),
+  }),
+]);
+
+/** One leaf of the MIME tree. */
+export interface MimePart {
+  readonly contentType: string;
+  /** Content-Transfer-Encoding, lower case; '' when absent. */
+  readonly encoding: string;
+  /** Declared charset, lower case; '' when absent. */
+  readonly charset: string;
+  readonly disposition: string;
+}
+
+export interface Mailbox {
+  readonly address: string;
+  readonly name: string;
+  /** Lower case; '' when the address has no domain. */
+  readonly domain: string;
+}
+
+/** What the feature transformer needs from an email, computed once per message. */
+export interface ParsedEmail {
+  readonly subject: string;
+  readonly from?: Mailbox;
+  /** The From domain, lower case: the Feast entity (before keyed hashing). Undefined when there is no usable From. */
+  readonly senderDomain?: string;
+  readonly replyTo?: Mailbox;
+  readonly recipientCount: number;
+  /** Top-level headers by lower-case name, values unfolded and trimmed, in order of appearance. */
+  readonly headers: ReadonlyMap<string, readonly string[]>;
+  /** Decoded text of the body: the text/plain parts, or the HTML converted to text when there is none. */
+  readonly text: string;
+  /** Decoded HTML of the body, when it has an HTML part. */
+  readonly html?: string;
+  readonly parts: readonly MimePart[];
+  readonly hasTextPart: boolean;
+  readonly hasHtmlPart: boolean;
+  readonly attachmentCount: number;
+}
+
+/** First value of a top-level header, or undefined. */
+export function header(email: ParsedEmail, name: string): string | undefined {
+  return email.headers.get(name.toLowerCase())?.[0];
+}
+
+// Header values reach the message as single lines: a CR or LF in a structured field must not start a new header.
+function oneLine(value: string): string {
+  return value.replace(/[\r\n]+/g, ' ');
+}
+
+const fieldHeaders = new Set(['from', 'to', 'subject', 'content-type', 'mime-version']);
+
+/**
+ * The RFC 822 message a structured email describes. Text bodies are JS strings, so they are written as UTF-8 and
+ * declared so; a Content-Transfer-Encoding among `headers` is honoured (the body is then taken as encoded).
+ */
+export function toRfc822(email: StructuredEmail): Buffer {
+  const lines: string[] = [];
+  let encodingGiven = false;
+  for (const [name, value] of Object.entries(email.headers ?? {})) {
+    if (!/^[!-9;-~]+$/.test(name) || fieldHeaders.has(name.toLowerCase())) continue;
+    if (name.toLowerCase() === 'content-transfer-encoding') encodingGiven = true;
+    for (const v of typeof value === 'string' ? [value] : value) lines.push(`${name}: ${oneLine(v)}`);
+  }
+  const to = typeof email.to === 'string' ? email.to : email.to.join(', ');
+  lines.push(`From: ${oneLine(email.from)}`, `To: ${oneLine(to)}`, `Subject: ${oneLine(email.subject)}`);
+  lines.push('MIME-Version: 1.0', `Content-Type: ${utf8ContentType(oneLine(email.contentType ?? 'text/plain'))}`);
+  if (!encodingGiven) lines.push('Content-Transfer-Encoding: 8bit');
+  return Buffer.from(`${lines.join('\r\n')}\r\n\r\n${email.body}`, 'utf8');
+}
+
+// A text/* body given as a JS string is UTF-8 on the wire, whatever charset the caller named.
+function utf8ContentType(contentType: string): string {
+  if (!/^\s*text\//i.test(contentType)) return contentType;
+  const base = contentType.replace(/;\s*charset\s*=\s*("[^"]*"|[^;]*)/i, '');
+  return `${base}; charset=utf-8`;
+}
+
+/** The bytes of an email as RFC 822. */
+export function emailSource(input: EmailInput): Buffer {
+  if (isRawEmail(input)) return typeof input.raw === 'string' ? Buffer.from(input.raw, 'utf8') : input.raw;
+  return toRfc822(input);
+}
+
+function mailbox(addresses: AddressObject | AddressObject[] | undefined): Mailbox | undefined {
+  const first = (Array.isArray(addresses) ? addresses : addresses ? [addresses] : [])
+    .flatMap((a) => a.value)
+    .find((v) => v.address);
+  if (!first?.address) return undefined;
+  const at = first.address.lastIndexOf('@');
+  const domain = at >= 0 ? first.address.slice(at + 1).toLowerCase().replace(/[>\].\s]+$/, '') : '';
+  return { address: first.address, name: first.name ?? '', domain };
+}
+
+function addressCount(addresses: AddressObject | AddressObject[] | undefined): number {
+  const list = Array.isArray(addresses) ? addresses : addresses ? [addresses] : [];
+  return list.reduce((n, a) => n + a.value.reduce((m, v) => m + (v.group ? v.group.length : v.address ? 1 : 0), 0), 0);
+}
+
+function headerMap(headerLines: ReadonlyArray<{ key: string; line: string }>): Map<string, string[]> {
+  const map = new Map<string, string[]>();
+  for (const { key, line } of headerLines) {
+    const colon = line.indexOf(':');
+    const value = (colon >= 0 ? line.slice(colon + 1) : '').replace(/\r?\n[ \t]+/g, ' ').trim();
+    const list = map.get(key);
+    if (list) list.push(value);
+    else map.set(key, [value]);
+  }
+  return map;
+}
+
+/** The leaves of the MIME tree, in order. */
+export function mimeParts(source: Buffer): Promise<MimePart[]> {
+  return new Promise((resolve, reject) => {
+    const parts: MimePart[] = [];
+    const splitter = new Splitter();
+    splitter.on('data', (chunk) => {
+      if (chunk.type !== 'node' || chunk.multipart) return;
+      parts.push({
+        contentType: (chunk.contentType || 'text/plain').toLowerCase(),
+        encoding: (chunk.encoding || '').toLowerCase(),
+        charset: (chunk.charset || '').toLowerCase(),
+        disposition: (chunk.disposition || '').toLowerCase(),
+      });
+    });
+    // The package types declare only the 'data' event; Splitter is a Transform stream like any other.
+    const stream = splitter as unknown as Transform;
+    stream.once('error', reject);
+    stream.once('end', () => resolve(parts));
+    splitter.end(source);
+  });
+}
+
+/** Parse an email once; everything the features and the Feast lookup need. */
+export async function parseEmail(input: EmailInput): Promise<ParsedEmail> {
+  const source = emailSource(input);
+  // keepCidLinks: embedded images stay `cid:` references instead of being inlined as data: URLs (size, speed).
+  const [mail, parts] = await Promise.all([
+    simpleParser(source, { keepCidLinks: true, skipImageLinks: true, skipTextToHtml: true }),
+    mimeParts(source),
+  ]);
+  const from = mailbox(mail.from);
+  const html = typeof mail.html === 'string' ? mail.html : undefined;
+  return {
+    subject: mail.subject ?? '',
+    from,
+    senderDomain: from?.domain || undefined,
+    replyTo: mailbox(mail.replyTo),
+    recipientCount: addressCount(mail.to) + addressCount(mail.cc),
+    headers: headerMap(mail.headerLines ?? []),
+    text: mail.text ?? '',
+    html,
+    parts,
+    hasTextPart: parts.some((p) => p.contentType === 'text/plain' && p.disposition !== 'attachment'),
+    hasHtmlPart: html !== undefined || parts.some((p) => p.contentType === 'text/html'),
+    attachmentCount: mail.attachments.filter((a) => !a.related && a.contentDisposition !== 'inline').length,
+  };
+}
