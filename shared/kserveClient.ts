@@ -1,0 +1,299 @@
+// Client of the Open Inference Protocol (KServe V2 REST) for the spam-detector model: infer, model metadata and
+// readiness, per environment. The same client talks to Triton behind KServe in AKS and to the local V2 server
+// (devhost/modelServer.ts). Keep-alive connections, a timeout per attempt, bounded retries of idempotent failures
+// under a retry budget, and a circuit breaker; errors map to 502 (the server refused our request: its message) or
+// 503 (the backend is unavailable: fall back or retry later). Inference is a pure function of its input, so an
+// infer POST is safe to retry.
+import http from 'node:http';
+import https from 'node:https';
+import { Environment } from './blobLayout';
+import { CircuitBreaker, RetryBudget } from './circuitBreaker';
+import { getConfig } from './config';
+import { BadGatewayError, ServiceUnavailableError } from './errors';
+import type { CheckResult } from './health';
+
+/** The backend could not answer (down, timed out, 5xx, breaker open): the caller may fall back. */
+export class KServeUnavailableError extends ServiceUnavailableError {
+  constructor(
+    readonly environment: Environment,
+    detail: string,
+    retryAfterSeconds = 1,
+  ) {
+    super(`KServe ${environment} backend unavailable: ${detail}`, retryAfterSeconds);
+  }
+}
+
+/** The backend answered, but refused the request or answered something that is not a V2 response. */
+export class KServeResponseError extends BadGatewayError {
+  constructor(
+    readonly environment: Environment,
+    readonly upstreamStatus: number,
+    detail: string,
+  ) {
+    super(`KServe ${environment} backend answered ${upstreamStatus}: ${detail}`);
+  }
+}
+
+export interface V2Tensor {
+  name: string;
+  shape: number[];
+  datatype: string;
+  parameters?: Record<string, unknown>;
+  data: unknown[];
+}
+
+export interface V2InferResponse {
+  model_name: string;
+  model_version?: string;
+  id?: string;
+  parameters?: Record<string, unknown>;
+  outputs: V2Tensor[];
+}
+
+export interface V2ModelMetadata {
+  name: string;
+  versions?: string[];
+  platform: string;
+  inputs: { name: string; datatype: string; shape: number[] }[];
+  outputs: { name: string; datatype: string; shape: number[] }[];
+}
+
+export interface InferResult {
+  modelName: string;
+  modelVersion: string | undefined;
+  id: string | undefined;
+  /** rows x 2, [p_ham, p_spam] per row. */
+  probabilities: [number, number][];
+}
+
+export interface KServeClientOptions {
+  environment: Environment;
+  baseUrl: string;
+  modelName: string;
+  inputName?: string;
+  outputName?: string;
+  timeoutMs: number;
+  maxRetries: number;
+  retryBudgetRatio: number;
+  breakerFailures: number;
+  breakerCooldownMs: number;
+  maxSockets: number;
+}
+
+interface RawResponse {
+  status: number;
+  body: Buffer;
+}
+
+const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
+const RETRYABLE_STATUS = new Set([502, 503, 504]);
+
+class TransportError extends Error {}
+
+function flatten(data: unknown[]): unknown[] {
+  return data.some(Array.isArray) ? (data as unknown[]).flat(Infinity) : data;
+}
+
+/** The `error` message of a V2 error body, or a short excerpt of whatever came back. */
+function errorMessage(body: Buffer): string {
+  const text = body.toString('utf8');
+  try {
+    const parsed = JSON.parse(text) as { error?: unknown };
+    if (typeof parsed.error === 'string') return parsed.error;
+  } catch {
+    // not JSON: fall through
+  }
+  return text.length ? text.slice(0, 200) : '(empty body)';
+}
+
+export class KServeClient {
+  readonly environment: Environment;
+  readonly baseUrl: string;
+  readonly modelName: string;
+  readonly breaker: CircuitBreaker;
+  private readonly inputName: string;
+  private readonly outputName: string;
+  private readonly budget: RetryBudget;
+  private readonly agent: http.Agent;
+  private readonly transport: typeof http | typeof https;
+  private lastVersion: string | undefined;
+  private counters = { requests: 0, retries: 0, failures: 0, rejected_by_breaker: 0 };
+
+  constructor(private readonly options: KServeClientOptions) {
+    this.environment = options.environment;
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.modelName = options.modelName;
+    this.inputName = options.inputName ?? 'features';
+    this.outputName = options.outputName ?? 'probabilities';
+    this.breaker = new CircuitBreaker({ failureThreshold: options.breakerFailures, cooldownMs: options.breakerCooldownMs });
+    this.budget = new RetryBudget(options.retryBudgetRatio);
+    const secure = this.baseUrl.startsWith('https:');
+    this.transport = secure ? https : http;
+    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: options.maxSockets, scheduling: 'lifo' as const };
+    this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+  }
+
+  /** The model version the backend last reported (infer or metadata). */
+  get knownVersion(): string | undefined {
+    return this.lastVersion;
+  }
+
+  private once(method: 'GET' | 'POST', path: string, body?: Buffer): Promise<RawResponse> {
+    return new Promise((resolve, reject) => {
+      const req = this.transport.request(
+        `${this.baseUrl}${path}`,
+        {
+          method,
+          agent: this.agent,
+          headers: body ? { 'content-type': 'application/json', 'content-length': body.length } : {},
+          timeout: this.options.timeoutMs,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > MAX_RESPONSE_BYTES) {
+              req.destroy(new TransportError(`response larger than ${MAX_RESPONSE_BYTES} bytes`));
+              return;
+            }
+            chunks.push(c);
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+          res.on('error', (e) => reject(new TransportError(e.message)));
+        },
+      );
+      req.on('timeout', () => req.destroy(new TransportError(`no answer within ${this.options.timeoutMs} ms`)));
+      req.on('error', (e: NodeJS.ErrnoException) => reject(e instanceof TransportError ? e : new TransportError(e.code ? `${e.code} ${e.message}` : e.message)));
+      req.end(body);
+    });
+  }
+
+  /**
+   * One logical call: breaker check, attempts with retries of transport failures and 502/503/504 while the retry
+   * budget allows, then the breaker learns the outcome. 4xx answers are returned (the backend is alive).
+   */
+  private async call(method: 'GET' | 'POST', path: string, body?: Buffer): Promise<RawResponse> {
+    this.counters.requests++;
+    if (!this.breaker.tryAcquire()) {
+      this.counters.rejected_by_breaker++;
+      throw new KServeUnavailableError(this.environment, 'circuit breaker open', this.breaker.retryAfterSeconds());
+    }
+    this.budget.deposit();
+    let lastProblem = '';
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await this.once(method, path, body);
+        if (!RETRYABLE_STATUS.has(res.status) && res.status < 500) {
+          this.breaker.onSuccess();
+          return res;
+        }
+        lastProblem = `${res.status} ${errorMessage(res.body)}`;
+      } catch (err) {
+        if (!(err instanceof TransportError)) throw err;
+        lastProblem = err.message;
+      }
+      if (attempt >= this.options.maxRetries || !this.budget.tryWithdraw()) break;
+      this.counters.retries++;
+      await new Promise((r) => setTimeout(r, Math.min(200, 20 * 2 ** attempt) * (0.5 + Math.random() / 2)));
+    }
+    this.counters.failures++;
+    this.breaker.onFailure();
+    throw new KServeUnavailableError(this.environment, lastProblem, this.breaker.retryAfterSeconds());
+  }
+
+  private parseJson<T>(res: RawResponse): T {
+    if (res.status < 200 || res.status >= 300) throw new KServeResponseError(this.environment, res.status, errorMessage(res.body));
+    try {
+      return JSON.parse(res.body.toString('utf8')) as T;
+    } catch {
+      throw new KServeResponseError(this.environment, res.status, 'response is not JSON');
+    }
+  }
+
+  /** POST /v2/models/{name}/infer with `rows` x `width` FP32 features; returns [p_ham, p_spam] per row. */
+  async infer(features: Float32Array, rows: number, options: { id?: string } = {}): Promise<InferResult> {
+    const width = features.length / rows;
+    const request = {
+      ...(options.id !== undefined ? { id: options.id } : {}),
+      inputs: [{ name: this.inputName, shape: [rows, width], datatype: 'FP32', data: Array.from(features) }],
+      outputs: [{ name: this.outputName }],
+    };
+    const res = await this.call('POST', `/v2/models/${encodeURIComponent(this.modelName)}/infer`, Buffer.from(JSON.stringify(request)));
+    const body = this.parseJson<V2InferResponse>(res);
+    const output = Array.isArray(body?.outputs) ? body.outputs.find((o) => o?.name === this.outputName) : undefined;
+    if (!output || !Array.isArray(output.data)) {
+      throw new KServeResponseError(this.environment, res.status, `response has no '${this.outputName}' output`);
+    }
+    const data = flatten(output.data);
+    if (data.length !== rows * 2 || !data.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+      throw new KServeResponseError(this.environment, res.status, `'${this.outputName}' should hold ${rows}x2 numbers, got shape ${JSON.stringify(output.shape)}`);
+    }
+    const probabilities: [number, number][] = [];
+    for (let i = 0; i < rows; i++) probabilities.push([data[2 * i] as number, data[2 * i + 1] as number]);
+    if (typeof body.model_version === 'string') this.lastVersion = body.model_version;
+    return { modelName: body.model_name, modelVersion: body.model_version, id: body.id, probabilities };
+  }
+
+  /** GET /v2/models/{name}. */
+  async metadata(): Promise<V2ModelMetadata> {
+    const res = await this.call('GET', `/v2/models/${encodeURIComponent(this.modelName)}`);
+    const body = this.parseJson<V2ModelMetadata>(res);
+    if (Array.isArray(body.versions) && typeof body.versions[0] === 'string') this.lastVersion = body.versions[body.versions.length - 1];
+    return body;
+  }
+
+  /** GET /v2/health/ready, judged by status 200 as the protocol says. */
+  async ready(): Promise<boolean> {
+    try {
+      const res = await this.once('GET', '/v2/health/ready');
+      return res.status === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Health of this backend for /api/health: ready, the model's metadata, breaker and counters. */
+  async health(): Promise<CheckResult> {
+    const info: Record<string, unknown> = { url: this.baseUrl, breaker: this.breaker.snapshot(), ...this.counters };
+    if (!(await this.ready())) return { status: 'down', detail: `${this.baseUrl}/v2/health/ready is not 200`, info };
+    try {
+      const meta = await this.metadata();
+      return { status: 'ok', info: { ...info, model: meta.name, versions: meta.versions ?? [] } };
+    } catch (err) {
+      return { status: 'degraded', detail: err instanceof Error ? err.message : String(err), info };
+    }
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+const clients = new Map<Environment, KServeClient>();
+
+/** The KServe client of an environment, built on first use from configuration. */
+export function getKServeClient(environment: Environment): KServeClient {
+  let client = clients.get(environment);
+  if (!client) {
+    const c = getConfig();
+    client = new KServeClient({
+      environment,
+      baseUrl: environment === 'production' ? c.kserveProductionUrl : c.kserveStagingUrl,
+      modelName: c.kserveModelName,
+      timeoutMs: c.kserveTimeoutMs,
+      maxRetries: c.kserveMaxRetries,
+      retryBudgetRatio: c.kserveRetryBudgetRatio,
+      breakerFailures: c.kserveBreakerFailures,
+      breakerCooldownMs: c.kserveBreakerCooldownMs,
+      maxSockets: c.kserveMaxSockets,
+    });
+    clients.set(environment, client);
+  }
+  return client;
+}
+
+export function resetKServeClients(): void {
+  for (const c of clients.values()) c.close();
+  clients.clear();
+}
