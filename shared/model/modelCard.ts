@@ -1,0 +1,93 @@
+// The model card (`model.json` beside `model.onnx`): what the model is, the 50 features it expects (names and
+// descriptions), its token table, how it was trained and on what data, every evaluation figure, and the decision
+// threshold with how it was chosen. Serving reads `name`, `version`, `features`, `threshold`; people read the rest.
+import { z } from 'zod';
+import { FEATURE_NAMES } from '../features/featureList';
+
+export const MODEL_CARD_SCHEMA_VERSION = 1 as const;
+
+const featureSchema = z.object({ name: z.string(), description: z.string(), group: z.string() });
+
+export const classificationMetricsSchema = z.object({
+  rows: z.number().int(),
+  spam: z.number().int(),
+  ham: z.number().int(),
+  rocAuc: z.number(),
+  /** At the card's threshold. */
+  threshold: z.number(),
+  spamRecall: z.number(),
+  hamFalsePositiveRate: z.number(),
+  precision: z.number(),
+  accuracy: z.number(),
+  f1: z.number(),
+  logLoss: z.number(),
+  confusion: z.object({ tp: z.number().int(), fp: z.number().int(), tn: z.number().int(), fn: z.number().int() }),
+});
+
+export type ClassificationMetrics = z.infer<typeof classificationMetricsSchema>;
+
+export const modelCardSchema = z.object({
+  schemaVersion: z.literal(MODEL_CARD_SCHEMA_VERSION),
+  name: z.string().min(1),
+  version: z.string().min(1),
+  /** ISO time; deterministic (see `createdFrom`) so that retraining gives byte-identical artifacts. */
+  created: z.string(),
+  createdFrom: z.string(),
+  description: z.string(),
+  signature: z.object({
+    input: z.object({ name: z.string(), datatype: z.literal('FP32'), shape: z.tuple([z.literal(-1), z.number().int()]) }),
+    output: z.object({ name: z.string(), datatype: z.literal('FP32'), shape: z.tuple([z.literal(-1), z.literal(2)]), classes: z.tuple([z.literal('ham'), z.literal('spam')]) }),
+  }),
+  features: z.array(featureSchema),
+  files: z.object({
+    onnx: z.string(),
+    tokens: z.string(),
+    triton: z.string(),
+    baseline: z.string(),
+    sha256: z.record(z.string(), z.string()),
+  }),
+  threshold: z.object({
+    value: z.number().min(0).max(1),
+    targetHamFalsePositiveRate: z.number(),
+    chosenOn: z.string(),
+    validationRows: z.number().int(),
+    validationHamFalsePositiveRate: z.number(),
+    validationSpamRecall: z.number(),
+  }),
+  training: z.record(z.string(), z.unknown()),
+  metrics: z.record(z.string(), classificationMetricsSchema),
+  baseline: z.record(z.string(), z.unknown()),
+});
+
+export type ModelCard = z.infer<typeof modelCardSchema>;
+
+/** The card does not describe a model this code can serve. */
+export class ModelCardError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelCardError';
+  }
+}
+
+/** Validate a parsed `model.json` and refuse a model whose feature list differs from FEATURE_NAMES. */
+export function parseModelCard(json: unknown, source = 'model.json'): ModelCard {
+  const parsed = modelCardSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ModelCardError(`${source}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  const card = parsed.data;
+  assertSameFeatures(card.features.map((f) => f.name), source);
+  return card;
+}
+
+/** Throws unless `names` is exactly FEATURE_NAMES, in order (no training/serving skew). */
+export function assertSameFeatures(names: readonly string[], source: string): void {
+  if (names.length === FEATURE_NAMES.length && names.every((n, i) => n === FEATURE_NAMES[i])) return;
+  const firstDiff = FEATURE_NAMES.findIndex((n, i) => names[i] !== n);
+  const detail =
+    names.length !== FEATURE_NAMES.length
+      ? `it lists ${names.length} features, this code computes ${FEATURE_NAMES.length}`
+      : `feature ${firstDiff} is '${names[firstDiff]}', this code computes '${FEATURE_NAMES[firstDiff]}' there`;
+  throw new ModelCardError(`${source}: the model's feature list differs from this code's (${detail}); refusing to serve it`);
+}
