@@ -91,14 +91,9 @@ export function rawLogBlobName(env: Environment, recordHour: Date, flushTime: Da
   return `${rawLogPrefix(env, recordHour)}${compactTime(flushTime)}-${writer}-${String(seq).padStart(8, '0')}.ndjson`;
 }
 
-/** The commit record of a compacted hour: which Parquet parts hold which raw blobs' rows. */
+/** The commit record of a compacted hour (which Parquet parts hold which raw blobs' rows); its lease is the hour's lock. */
 export function compactionManifestPath(p: Pick<LogPartition, 'env' | 'date' | 'hour'>): string {
   return `${logPartitionPrefix('parquet', p)}_manifest.json`;
-}
-
-/** Zero-length blob whose lease serializes compactions of one hour. */
-export function compactionLockPath(p: Pick<LogPartition, 'env' | 'date' | 'hour'>): string {
-  return `locks/env=${p.env}/date=${p.date}/hour=${p.hour}.lock`;
 }
 
 /** `parquet/env=.../hour=hh/part-{generation}-{id}.parquet` */
@@ -109,4 +104,62 @@ export function parquetPartPath(p: Pick<LogPartition, 'env' | 'date' | 'hour'>, 
 /** Where a corrupt raw blob is moved: `quarantine/` + its raw name. */
 export function quarantinePath(rawBlobName: string): string {
   return `quarantine/${rawBlobName}`;
+}
+
+// Drift detection (shared/drift/): its state lives under `state/` in the drift-reports container, beside the reports
+// and outside `baselines/`, so that writing it never fires the baseline trigger.
+
+/** Copy of the validated baseline a model version is checked against (the last valid upload, kept when a later
+ * upload is rejected). */
+export function activeBaselinePath(model: string, version: string): string {
+  return `state/active-baselines/${model}/${version}/baseline.json`;
+}
+
+/** Which upload is active for a model version: content hash, source blob, activation time. */
+export function activeBaselineRecordPath(model: string, version: string): string {
+  return `state/active-baselines/${model}/${version}/active.json`;
+}
+
+/** Every model version with an active baseline, newest activation last. */
+export function activeBaselineIndexPath(model: string): string {
+  return `state/active-baselines/${model}/index.json`;
+}
+
+/** Last alerted drift state of an environment and model version (alert suppression). */
+export function driftAlertStatePath(env: Environment, model: string, version: string): string {
+  return `state/alerts/env=${env}/${model}/${version}.json`;
+}
+
+/** Partial counts of one log partition in a fanned-out drift run. */
+export function driftPartialPath(runId: string, index: number): string {
+  return `state/partials/${runId}/${String(index).padStart(6, '0')}.json`;
+}
+
+/** Why an uploaded baseline was rejected; `id` identifies the upload (its content hash). */
+export function baselineRejectionPath(model: string, version: string, id: string): string {
+  return `baseline-rejections/${model}/${version}/${id}.json`;
+}
+
+// Model lifecycle (shared/promotion/): the files a model version must have before it can be served, and the
+// promotion records. Records live under `promotions/` in the models container, beside the versions they promote.
+
+/** The blobs of a model version (DESIGN.md): the ONNX file, its card, and the Triton model repository. */
+export function modelVersionBlobs(model: string, version: string): { onnx: string; card: string; tritonModel: string; tritonConfig: string } {
+  const prefix = modelPrefix(model, version);
+  return {
+    onnx: `${prefix}model.onnx`,
+    card: `${prefix}model.json`,
+    tritonModel: `${tritonRepositoryPrefix(model, version)}${model}/1/model.onnx`,
+    tritonConfig: `${tritonRepositoryPrefix(model, version)}${model}/config.pbtxt`,
+  };
+}
+
+/** `{model}/{version}/triton/`: the Triton model repository an InferenceService's storageUri points at (with the slash). */
+export function tritonRepositoryPrefix(model: string, version: string): string {
+  return `${modelPrefix(model, version)}triton/`;
+}
+
+/** `promotions/{model}/{promotionId}.json` in the models container. */
+export function promotionRecordPath(model: string, promotionId: string): string {
+  return `promotions/${model}/${promotionId}.json`;
 }
