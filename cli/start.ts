@@ -10,6 +10,9 @@ import { AZURITE_DEFAULT_BLOB_PORT, AzuriteProcess, isPortOpen, startAzurite } f
 import { startLocalHost } from '../devhost/host';
 import { loadLocalSettings } from '../devhost/localSettings';
 import { consoleLogger } from '../devhost/logging';
+import { ModelServerProcess, startModelServerProcess } from '../devhost/modelServer';
+import { getFeatureStore } from '../shared/featureStore';
+import { modelDirFor } from '../shared/predict/environmentModels';
 
 const projectDir = path.resolve(process.argv[2] ?? path.join(__dirname, '..', '..'));
 
@@ -34,6 +37,33 @@ async function main(): Promise<void> {
     logger.info(`Blob: ${storageAuth(config).kind === 'identity' ? 'identity-based connection' : 'connection string from settings'}`);
   }
   await ensureContainers(Object.values(CONTAINERS));
+
+  // Stand-ins for KServe: one V2 model server per environment, each serving that environment's model directory.
+  const modelServers: ModelServerProcess[] = [];
+  process.once('exit', () => modelServers.forEach((m) => m.kill()));
+  if (config.localModelServers) {
+    const servers = [
+      { environment: 'production' as const, port: config.localKserveProductionPort, url: config.kserveProductionUrl },
+      { environment: 'staging' as const, port: config.localKserveStagingPort, url: config.kserveStagingUrl },
+    ];
+    await Promise.all(
+      servers.map(async (s) => {
+        const server = await startModelServerProcess({ port: s.port, modelDir: modelDirFor(s.environment), environment: s.environment });
+        modelServers.push(server);
+        const note = new URL(s.url).port === String(server.port) ? '' : ` (KSERVE_${s.environment.toUpperCase()}_URL is ${s.url}: the gateway will not use it)`;
+        logger.info(`KServe ${s.environment}: local V2 model server on ${server.url}, model version ${server.version}${note}`);
+      }),
+    );
+  } else {
+    logger.info(`KServe: production ${config.kserveProductionUrl}, staging ${config.kserveStagingUrl} (LOCAL_MODEL_SERVERS=false)`);
+  }
+  const redis = await getFeatureStore().ping();
+  logger.info(
+    redis.status === 'ok'
+      ? `Redis (Feast online store, project ${config.feastProject}): available`
+      : `Redis (Feast online store): NOT available (${redis.detail}); predictions use the unknown-sender defaults and say degraded: true`,
+  );
+
   const host = await startLocalHost({
     projectDir,
     port: config.localHostPort,
@@ -57,6 +87,7 @@ async function main(): Promise<void> {
     force.unref();
     try {
       await host.stop();
+      await Promise.all(modelServers.map((m) => m.stop()));
       await azurite?.stop();
       logger.info('Stopped');
       process.exit(0);

@@ -9,8 +9,14 @@
 //
 // Run standalone (what `npm start` does, one child process per environment):
 //   node dist/devhost/modelServer.js --port 8080 --model-dir models/spam-detector/<version> [--environment production]
+import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { FEATURE_COUNT } from '../shared/features/featureList';
+import { INPUT_NAME, OUTPUT_NAME } from '../shared/model/onnxModel';
+import { projectRoot } from '../shared/model/modelArtifacts';
+import { loadServingModel } from '../shared/predict/environmentModels';
 
 export interface TensorSpec {
   name: string;
@@ -211,5 +217,108 @@ export function startModelServer(model: ModelBackend, options: { port: number; h
           }),
       });
     });
+  });
+}
+
+/** A model directory (model.json + tokens + ONNX) as a V2 backend, run through the project's OnnxModel. */
+export async function loadModelBackend(dir: string, options: { name?: string; version?: string } = {}): Promise<ModelBackend & { close(): Promise<void> }> {
+  const m = await loadServingModel(dir);
+  return {
+    name: options.name ?? m.name,
+    version: options.version ?? m.version,
+    platform: 'onnxruntime_onnx',
+    input: { name: INPUT_NAME, datatype: 'FP32', shape: [-1, FEATURE_COUNT], width: FEATURE_COUNT },
+    outputs: [{ name: OUTPUT_NAME, datatype: 'FP32', shape: [-1, 2] }],
+    run: async (input) => ({ [OUTPUT_NAME]: await m.onnx.predict(input) }),
+    close: () => m.onnx.close(),
+  };
+}
+
+export interface ModelServerProcess {
+  readonly url: string;
+  readonly port: number;
+  readonly version: string;
+  readonly pid: number | undefined;
+  stop(): Promise<void>;
+  kill(): void;
+}
+
+/**
+ * Run the server as a child process (`npm start` and the tests): KServe is a separate process in AKS, and a
+ * separate process can be stopped and started to inject an outage.
+ */
+export async function startModelServerProcess(options: { port: number; modelDir: string; environment: string; timeoutMs?: number }): Promise<ModelServerProcess> {
+  // The compiled file, also when the caller runs from TypeScript sources (jest): the child runs plain Node.
+  const script = path.join(projectRoot(), 'dist', 'devhost', 'modelServer.js');
+  const child = spawn(process.execPath, [script, '--port', String(options.port), '--model-dir', options.modelDir, '--environment', options.environment], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stderr!.on('data', (d) => (output += d));
+  const ready = await new Promise<{ url: string; version: string }>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`V2 model server (${options.environment}) did not start in time: ${output}`));
+    }, options.timeoutMs ?? 20000);
+    child.stdout!.on('data', (d) => {
+      output += d;
+      const m = /V2 model server listening on (\S+) serving \S+ version (\S+)/.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ url: m[1], version: m[2] });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`V2 model server (${options.environment}) exited with ${code}: ${output.trim()}`));
+    });
+  });
+  child.removeAllListeners('exit');
+  const port = Number(new URL(ready.url).port);
+  return {
+    url: ready.url,
+    port,
+    version: ready.version,
+    pid: child.pid,
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      }),
+  };
+}
+
+function argValue(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const dir = argValue(args, '--model-dir');
+  if (!dir) throw new Error('usage: modelServer --model-dir DIR [--port N] [--environment NAME] [--model-name NAME]');
+  const backend = await loadModelBackend(dir, { name: argValue(args, '--model-name') });
+  const server = await startModelServer(backend, { port: Number(argValue(args, '--port') ?? 8080) });
+  const env = argValue(args, '--environment') ?? 'local';
+  console.log(`V2 model server listening on ${server.url} serving ${backend.name} version ${backend.version} (${env})`);
+  const stop = () => {
+    server
+      .close()
+      .then(() => backend.close())
+      .finally(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(`V2 model server failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
   });
 }

@@ -1,10 +1,19 @@
 import { app, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { toErrorResponse } from '../shared/errors';
+import { redisHealthCheck } from '../shared/featureStore';
 import { blobHealthCheck, HealthCheck, healthTimeoutMs, runHealthChecks } from '../shared/health';
+import { kserveHealthCheck } from '../shared/kserveClient';
+import { inferenceLoggerHealthCheck } from '../shared/logs/inferenceLogger';
 
 /** The dependencies `GET /api/health` reports on. */
 export function healthChecks(): Record<string, HealthCheck> {
-  return { blob: blobHealthCheck };
+  return {
+    blob: blobHealthCheck,
+    kserve_production: kserveHealthCheck('production'),
+    kserve_staging: kserveHealthCheck('staging'),
+    redis: redisHealthCheck,
+    inference_logger: inferenceLoggerHealthCheck(),
+  };
 }
 
 export async function health(_request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {

@@ -10,7 +10,7 @@ import { Environment } from './blobLayout';
 import { CircuitBreaker, RetryBudget } from './circuitBreaker';
 import { getConfig } from './config';
 import { BadGatewayError, ServiceUnavailableError } from './errors';
-import type { CheckResult } from './health';
+import type { CheckResult, HealthCheck } from './health';
 
 /** The backend could not answer (down, timed out, 5xx, breaker open): the caller may fall back. */
 export class KServeUnavailableError extends ServiceUnavailableError {
@@ -296,4 +296,14 @@ export function getKServeClient(environment: Environment): KServeClient {
 export function resetKServeClients(): void {
   for (const c of clients.values()) c.close();
   clients.clear();
+}
+
+/** `/api/health` entry of an environment's backend; required only when there is no fallback to answer instead. */
+export function kserveHealthCheck(environment: Environment): HealthCheck {
+  return {
+    get required() {
+      return !getConfig().predictFallbackEnabled;
+    },
+    run: () => getKServeClient(environment).health(),
+  };
 }

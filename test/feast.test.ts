@@ -107,7 +107,7 @@ describe('FeatureStore on the real Redis', () => {
   });
 
   afterAll(async () => {
-    const keys = await raw.keysBuffer(Buffer.concat([Buffer.from('*'), Buffer.from(project)]));
+    const keys = await raw.keysBuffer(`*${project}`);
     if (keys.length) await raw.del(...keys);
     await store.close();
     raw.disconnect();
