@@ -1,0 +1,52 @@
+#!/bin/sh
+# azd postdeploy hook: one Event Grid subscription per blob-triggered function, on the storage account's system
+# topic, delivering BlobCreated events for the trigger's container and path prefix to the function's webhook.
+# The list of functions comes from the registrations in the compiled code (cli/azureBindings.ts), so a new blob
+# trigger gets its subscription without touching this script. Safe to run again: `create` replaces a subscription
+# with the same name.
+set -eu
+
+: "${AZURE_RESOURCE_GROUP:?run through azd, or export the azd environment (azd env get-values)}"
+: "${AZURE_FUNCTION_APP_NAME:?}"
+: "${AZURE_EVENTGRID_SYSTEM_TOPIC_NAME:?}"
+
+cd "$(dirname "$0")/../.."
+[ -f dist/cli/azureBindings.js ] || npm run build
+
+subscriptions=$(npm exec --silent -- node dist/cli/azureBindings.js event-grid)
+if [ -z "$subscriptions" ]; then
+  echo "No blob-triggered functions: no Event Grid subscription to create."
+  exit 0
+fi
+
+# The blobs_extension system key appears once the host has started with a blob trigger: wait for it.
+key=""
+attempt=0
+while [ -z "$key" ] && [ "$attempt" -lt 30 ]; do
+  key=$(az functionapp keys list -g "$AZURE_RESOURCE_GROUP" -n "$AZURE_FUNCTION_APP_NAME" \
+    --query "systemKeys.blobs_extension" -o tsv 2>/dev/null || true)
+  if [ -z "$key" ]; then
+    attempt=$((attempt + 1))
+    echo "Waiting for the blobs_extension key of $AZURE_FUNCTION_APP_NAME ($attempt/30)..."
+    sleep 10
+  fi
+done
+[ -n "$key" ] || { echo "The blobs_extension system key never appeared: is the code deployed and the host running?" >&2; exit 1; }
+
+host=$(az functionapp show -g "$AZURE_RESOURCE_GROUP" -n "$AZURE_FUNCTION_APP_NAME" --query defaultHostName -o tsv)
+
+printf '%s\n' "$subscriptions" | while IFS="$(printf '\t')" read -r name function subject; do
+  echo "Event Grid subscription $name: BlobCreated under $subject -> $function"
+  az eventgrid system-topic event-subscription create \
+    --name "$name" \
+    --resource-group "$AZURE_RESOURCE_GROUP" \
+    --system-topic-name "$AZURE_EVENTGRID_SYSTEM_TOPIC_NAME" \
+    --endpoint-type webhook \
+    --endpoint "https://$host/runtime/webhooks/blobs?functionName=Host.Functions.$function&code=$key" \
+    --included-event-types Microsoft.Storage.BlobCreated \
+    --subject-begins-with "$subject" \
+    --max-delivery-attempts 30 \
+    --event-ttl 1440 \
+    --output none
+done
+echo "Event Grid subscriptions are in place."

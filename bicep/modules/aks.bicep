@@ -1,0 +1,211 @@
+// AKS for KServe: workload identity and the OIDC issuer (the KServe storage initializer reads models/ with a
+// federated credential instead of a key), Entra-integrated Kubernetes authorization, the metrics server (always on
+// in AKS; the KServe HPAs scale on CPU through it), a system pool and a separate autoscaled pool for the model
+// replicas, Azure CNI overlay in the shared VNet, and ACR with AcrPull for the kubelet identity.
+import { roleIds } from 'roles.bicep'
+
+@description('Azure region.')
+param location string
+
+@description('Tags for every resource.')
+param tags object
+
+@description('Cluster name.')
+param clusterName string
+
+@description('Container registry name (5-50 letters and digits).')
+param registryName string
+
+@description('Kubernetes version; empty for the region default.')
+param kubernetesVersion string
+
+@description('Subnet of the node pools.')
+param nodesSubnetId string
+
+@description('VNet ID: the cluster identity needs Network Contributor on it to place the internal load balancer.')
+param vnetName string
+
+@description('VM size of the system pool.')
+param systemNodeVmSize string
+
+@description('VM size of the KServe pool.')
+param servingNodeVmSize string
+
+@description('Minimum node count of the KServe pool.')
+param servingNodeMinCount int
+
+@description('Maximum node count of the KServe pool: enough for every replica the InferenceServices may scale to.')
+param servingNodeMaxCount int
+
+@description('Name of the user-assigned identity KServe pods use to read models/.')
+param kserveIdentityName string
+
+@description('Namespace of the KServe InferenceServices (aks/).')
+param kserveNamespace string
+
+@description('Service account the InferenceServices run as (aks/); federated with the KServe identity.')
+param kserveServiceAccount string
+
+@description('Principal that applies aks/ (gets AKS RBAC Cluster Admin); empty to skip.')
+param adminPrincipalId string
+
+@description('Type of adminPrincipalId.')
+param adminPrincipalType string
+
+@description('Log Analytics workspace for Container Insights.')
+param logAnalyticsWorkspaceId string
+
+resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' existing = {
+  name: vnetName
+}
+
+resource cluster 'Microsoft.ContainerService/managedClusters@2025-05-01' = {
+  name: clusterName
+  location: location
+  tags: tags
+  identity: {
+    type: 'SystemAssigned'
+  }
+  sku: {
+    name: 'Base'
+    tier: 'Standard'
+  }
+  properties: {
+    kubernetesVersion: empty(kubernetesVersion) ? null : kubernetesVersion
+    dnsPrefix: clusterName
+    enableRBAC: true
+    disableLocalAccounts: true
+    aadProfile: {
+      managed: true
+      enableAzureRBAC: true
+      tenantID: subscription().tenantId
+    }
+    oidcIssuerProfile: {
+      enabled: true
+    }
+    securityProfile: {
+      workloadIdentity: {
+        enabled: true
+      }
+    }
+    networkProfile: {
+      networkPlugin: 'azure'
+      networkPluginMode: 'overlay'
+      podCidr: '192.168.0.0/16'
+      serviceCidr: '172.16.0.0/16'
+      dnsServiceIP: '172.16.0.10'
+      loadBalancerSku: 'standard'
+      outboundType: 'loadBalancer'
+    }
+    autoUpgradeProfile: {
+      upgradeChannel: 'patch'
+      nodeOSUpgradeChannel: 'NodeImage'
+    }
+    addonProfiles: {
+      omsagent: {
+        enabled: true
+        config: {
+          logAnalyticsWorkspaceResourceID: logAnalyticsWorkspaceId
+          useAADAuth: 'true'
+        }
+      }
+    }
+    agentPoolProfiles: [
+      {
+        name: 'system'
+        mode: 'System'
+        osType: 'Linux'
+        vmSize: systemNodeVmSize
+        count: 2
+        vnetSubnetID: nodesSubnetId
+        type: 'VirtualMachineScaleSets'
+        // Keep application pods (KServe replicas) off the system pool.
+        nodeTaints: ['CriticalAddonsOnly=true:NoSchedule']
+      }
+      {
+        name: 'kserve'
+        mode: 'User'
+        osType: 'Linux'
+        vmSize: servingNodeVmSize
+        count: servingNodeMinCount
+        minCount: servingNodeMinCount
+        maxCount: servingNodeMaxCount
+        enableAutoScaling: true
+        vnetSubnetID: nodesSubnetId
+        type: 'VirtualMachineScaleSets'
+        nodeLabels: {
+          workload: 'kserve'
+        }
+      }
+    ]
+  }
+}
+
+resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
+  name: registryName
+  location: location
+  tags: tags
+  sku: {
+    name: 'Standard'
+  }
+  properties: {
+    adminUserEnabled: false
+    anonymousPullEnabled: false
+  }
+}
+
+resource kubeletAcrPull 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: registry
+  name: guid(registry.id, cluster.id, roleIds.acrPull)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.acrPull)
+    principalId: cluster.properties.identityProfile.kubeletidentity.objectId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// The cloud provider creates the internal load balancer's frontend in the ingress subnet with the cluster identity.
+resource clusterNetworkContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: vnet
+  name: guid(vnet.id, cluster.id, roleIds.networkContributor)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.networkContributor)
+    principalId: cluster.identity.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource adminClusterAdmin 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(adminPrincipalId)) {
+  scope: cluster
+  name: guid(cluster.id, adminPrincipalId, roleIds.aksRbacClusterAdmin)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.aksRbacClusterAdmin)
+    principalId: adminPrincipalId
+    principalType: adminPrincipalType
+  }
+}
+
+resource kserveIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: kserveIdentityName
+  location: location
+  tags: tags
+}
+
+resource kserveFederation 'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials@2023-01-31' = {
+  parent: kserveIdentity
+  name: 'aks-${kserveNamespace}-${kserveServiceAccount}'
+  properties: {
+    issuer: cluster.properties.oidcIssuerProfile.issuerURL
+    subject: 'system:serviceaccount:${kserveNamespace}:${kserveServiceAccount}'
+    audiences: ['api://AzureADTokenExchange']
+  }
+}
+
+output clusterName string = cluster.name
+output clusterId string = cluster.id
+output oidcIssuerUrl string = cluster.properties.oidcIssuerProfile.issuerURL
+output apiServerFqdn string = cluster.properties.fqdn
+output registryName string = registry.name
+output registryLoginServer string = registry.properties.loginServer
+output kserveIdentityClientId string = kserveIdentity.properties.clientId
+output kserveIdentityPrincipalId string = kserveIdentity.properties.principalId
