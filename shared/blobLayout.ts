@@ -109,10 +109,10 @@ export function quarantinePath(rawBlobName: string): string {
 // Drift detection (shared/drift/): its state lives under `state/` in the drift-reports container, beside the reports
 // and outside `baselines/`, so that writing it never fires the baseline trigger.
 
-/** Copy of the validated baseline a model version is checked against (the last valid upload, kept when a later
- * upload is rejected). */
-export function activeBaselinePath(model: string, version: string): string {
-  return `state/active-baselines/${model}/${version}/baseline.json`;
+/** Copy of a validated baseline upload, by content hash: the active record points at one, so that a rejected later
+ * upload (which overwrites `baselines/...`) leaves the previous valid baseline in force. */
+export function activeBaselinePath(model: string, version: string, sha256: string): string {
+  return `state/active-baselines/${model}/${version}/${sha256}.json`;
 }
 
 /** Which upload is active for a model version: content hash, source blob, activation time. */
@@ -140,19 +140,8 @@ export function baselineRejectionPath(model: string, version: string, id: string
   return `baseline-rejections/${model}/${version}/${id}.json`;
 }
 
-// Model lifecycle (shared/promotion/): the files a model version must have before it can be served, and the
-// promotion records. Records live under `promotions/` in the models container, beside the versions they promote.
-
-/** The blobs of a model version (DESIGN.md): the ONNX file, its card, and the Triton model repository. */
-export function modelVersionBlobs(model: string, version: string): { onnx: string; card: string; tritonModel: string; tritonConfig: string } {
-  const prefix = modelPrefix(model, version);
-  return {
-    onnx: `${prefix}model.onnx`,
-    card: `${prefix}model.json`,
-    tritonModel: `${tritonRepositoryPrefix(model, version)}${model}/1/model.onnx`,
-    tritonConfig: `${tritonRepositoryPrefix(model, version)}${model}/config.pbtxt`,
-  };
-}
+// Model lifecycle (shared/promotion/; the files of a version are MODEL_FILES in shared/model/modelArtifacts.ts):
+// the Triton repository KServe reads, and the promotion records. Records live under `promotions/` in the models container, beside the versions they promote.
 
 /** `{model}/{version}/triton/`: the Triton model repository an InferenceService's storageUri points at (with the slash). */
 export function tritonRepositoryPrefix(model: string, version: string): string {

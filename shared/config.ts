@@ -554,11 +554,6 @@ export const settingSpecs = {
     32,
     16384,
   ),
-  compactionSweepSchedule: ncrontabSetting('COMPACTION_SWEEP_SCHEDULE', {
-    description: 'NCRONTAB of the sweep that compacts closed hours no blob event has compacted yet.',
-    default: '0 */15 * * * *',
-    azure: 'optional',
-  }),
 } as const;
 
 type SpecValue<S> = S extends SettingSpec<infer T> ? T : never;

@@ -1,0 +1,412 @@
+// Compaction of raw inference-log micro-batches into one Parquet part per run and hour, with a manifest as the
+// commit record. docs/logs.md explains the protocol; in short, per hour partition:
+//
+//   lock     lease the hour's manifest blob (created empty when absent); the lease id is a fencing token: every
+//            manifest write carries it, so a compactor whose lease lapsed can never commit
+//   recover  delete parts the manifest does not list (a crashed or fenced-off run's output) and raw blobs the
+//            manifest lists (a run that crashed after its commit, or a writer's retried upload)
+//   convert  download the remaining raw blobs to temp files, validate each one (corrupt → quarantine with a
+//            reason), convert the valid ones with DuckDB into one Parquet file
+//   upload   the part under a new unique name (If-None-Match: *)
+//   commit   rewrite the manifest with the part and the raw names it holds (If-Match + lease): this is the moment
+//            the rows move from raw to Parquet, atomically, for every reader
+//   delete   the committed raw blobs
+//
+// A crash between any two steps leaves either an uncommitted part (ignored by readers, deleted by the next run)
+// or committed raw blobs (ignored by readers, deleted by the next run): never a lost or doubled row.
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ContainerClient } from '@azure/storage-blob';
+import {
+  compactionManifestPath,
+  CONTAINERS,
+  ENVIRONMENTS,
+  Environment,
+  LogPartition,
+  logPartitionPrefix,
+  parquetPartPath,
+  parseLogPartition,
+  partitionStart,
+  quarantinePath,
+} from '../blobLayout';
+import { getContainerClient, isBlobNotFound } from '../blobStorage';
+import { getConfig } from '../config';
+import { LOG_SCHEMA_VERSION } from './logSchema';
+import { writeParquetFromRawFiles } from './parquet';
+import { CorruptRawLogError, scanRawLogFile } from './rawLogFormat';
+
+export type HourPartition = Pick<LogPartition, 'env' | 'date' | 'hour'>;
+
+export const MANIFEST_VERSION = 1;
+
+export interface ManifestPart {
+  /** Blob name of the Parquet part, relative to the container. */
+  path: string;
+  rows: number;
+  /** Raw blob names whose rows this part holds. */
+  raw_blobs: string[];
+  committed_at: string;
+}
+
+export interface CompactionManifest {
+  manifest_version: number;
+  schema_version: number;
+  env: Environment;
+  date: string;
+  hour: string;
+  /** Incremented by every commit; names new parts. */
+  generation: number;
+  rows: number;
+  parts: ManifestPart[];
+}
+
+/** Fault injection points for tests (a throw there is a crash at that step). */
+export interface CompactionHooks {
+  afterQuarantineCopy?(rawBlob: string): void | Promise<void>;
+  afterPartUpload?(partPath: string): void | Promise<void>;
+  afterCommit?(manifest: CompactionManifest): void | Promise<void>;
+  afterRawDelete?(rawBlob: string): void | Promise<void>;
+}
+
+export interface CompactionOptions {
+  rowGroupRows: number;
+  graceMinutes: number;
+  /** Lease length on the manifest (15-60 s); renewed while the run works. */
+  leaseSeconds: number;
+  /** How long a run waits for another run's lease on the same hour before it leaves the hour to that run. */
+  busyWaitMs: number;
+  now: () => Date;
+  hooks?: CompactionHooks;
+  log?: (message: string) => void;
+  container?: ContainerClient;
+  tempDir?: string;
+}
+
+export interface PartitionResult {
+  partition: HourPartition;
+  status: 'compacted' | 'nothing-to-do' | 'busy';
+  rows: number;
+  rawBlobs: number;
+  quarantined: { blob: string; reason: string }[];
+  /** Raw blobs already in the manifest, deleted by this run (recovery). */
+  recoveredRaw: number;
+  /** Uncommitted parts deleted by this run (recovery). */
+  orphanParts: number;
+  part?: string;
+}
+
+export function compactionOptionsFromConfig(overrides: Partial<CompactionOptions> = {}): CompactionOptions {
+  const c = getConfig();
+  return {
+    rowGroupRows: c.compactionRowGroupRows,
+    graceMinutes: c.compactionGraceMinutes,
+    leaseSeconds: 60,
+    busyWaitMs: 20000,
+    now: () => new Date(),
+    ...overrides,
+  };
+}
+
+function containerOf(o: CompactionOptions): ContainerClient {
+  return o.container ?? getContainerClient(CONTAINERS.inferenceLogs);
+}
+
+export function partitionKey(p: HourPartition): string {
+  return `${p.env}/${p.date}/${p.hour}`;
+}
+
+/** An hour is compacted once it ended `graceMinutes` ago; later raw blobs of it are compacted by later runs. */
+export function isPartitionClosed(p: HourPartition, now: Date, graceMinutes: number): boolean {
+  return now.getTime() >= partitionStart(p).getTime() + 3600_000 + graceMinutes * 60_000;
+}
+
+function statusOf(err: unknown): number | undefined {
+  return (err as { statusCode?: number })?.statusCode;
+}
+
+function codeOf(err: unknown): string | undefined {
+  return (err as { code?: string })?.code;
+}
+
+function emptyManifest(p: HourPartition): CompactionManifest {
+  return { manifest_version: MANIFEST_VERSION, schema_version: LOG_SCHEMA_VERSION, env: p.env, date: p.date, hour: p.hour, generation: 0, rows: 0, parts: [] };
+}
+
+/** The committed manifest of an hour and its ETag; undefined when the hour was never compacted. */
+export async function readManifest(
+  p: HourPartition,
+  container: ContainerClient = getContainerClient(CONTAINERS.inferenceLogs),
+): Promise<{ manifest: CompactionManifest; etag: string } | undefined> {
+  try {
+    const blob = container.getBlobClient(compactionManifestPath(p));
+    const res = await blob.download();
+    const body = await streamToBuffer(res.readableStreamBody!);
+    return { manifest: JSON.parse(body.toString('utf8')) as CompactionManifest, etag: res.etag! };
+  } catch (err) {
+    if (isBlobNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+async function streamToBuffer(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks);
+}
+
+export async function listRawBlobs(container: ContainerClient, p: HourPartition): Promise<string[]> {
+  const names: string[] = [];
+  for await (const item of container.listBlobsFlat({ prefix: logPartitionPrefix('raw', p) })) {
+    if (item.name.endsWith('.ndjson')) names.push(item.name);
+  }
+  return names.sort();
+}
+
+async function listParts(container: ContainerClient, p: HourPartition): Promise<string[]> {
+  const names: string[] = [];
+  for await (const item of container.listBlobsFlat({ prefix: `${logPartitionPrefix('parquet', p)}part-` })) names.push(item.name);
+  return names;
+}
+
+/** The hour partitions that have raw blobs, for one environment or all. */
+export async function listRawPartitions(container: ContainerClient, env?: Environment): Promise<HourPartition[]> {
+  const seen = new Map<string, HourPartition>();
+  const envs = env ? [env] : ENVIRONMENTS;
+  for (const e of envs) {
+    for await (const item of container.listBlobsFlat({ prefix: `raw/env=${e}/` })) {
+      const p = parseLogPartition(item.name);
+      if (p && p.kind === 'raw') seen.set(partitionKey(p), { env: p.env, date: p.date, hour: p.hour });
+    }
+  }
+  return [...seen.values()].sort((a, b) => partitionKey(a).localeCompare(partitionKey(b)));
+}
+
+interface Lease {
+  readonly id: string;
+  release(): Promise<void>;
+  /** Throws when the lease was lost (renewal failed): the run must stop before it commits. */
+  check(): void;
+}
+
+async function acquireManifestLease(container: ContainerClient, p: HourPartition, o: CompactionOptions): Promise<Lease | undefined> {
+  const blob = container.getBlockBlobClient(compactionManifestPath(p));
+  const body = JSON.stringify(emptyManifest(p));
+  const deadline = Date.now() + o.busyWaitMs;
+  const leaseClient = blob.getBlobLeaseClient(randomUUID());
+  for (;;) {
+    try {
+      await leaseClient.acquireLease(o.leaseSeconds);
+      break;
+    } catch (err) {
+      if (isBlobNotFound(err)) {
+        try {
+          await blob.upload(body, Buffer.byteLength(body), {
+            conditions: { ifNoneMatch: '*' },
+            blobHTTPHeaders: { blobContentType: 'application/json' },
+          });
+        } catch (e) {
+          if (isBlobNotFound(e)) await container.createIfNotExists();
+          else if (statusOf(e) !== 409 && statusOf(e) !== 412) throw e;
+        }
+        continue;
+      }
+      if (statusOf(err) === 409 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250 + Math.random() * 500));
+        continue;
+      }
+      if (statusOf(err) === 409) return undefined;
+      throw err;
+    }
+  }
+  let lost: unknown;
+  const renew = setInterval(
+    () => {
+      leaseClient.renewLease().catch((err: unknown) => {
+        lost = err;
+      });
+    },
+    Math.max(1000, (o.leaseSeconds * 1000) / 3),
+  );
+  renew.unref?.();
+  return {
+    id: leaseClient.leaseId,
+    async release() {
+      clearInterval(renew);
+      await leaseClient.releaseLease().catch(() => undefined);
+    },
+    check() {
+      if (lost) throw new Error(`lost the lease on ${compactionManifestPath(p)}: ${(lost as Error).message}`);
+    },
+  };
+}
+
+/** Move a corrupt raw blob aside: copy (with the reason in metadata) first, delete second; both idempotent. */
+async function quarantine(container: ContainerClient, rawBlob: string, file: string, reason: string, o: CompactionOptions): Promise<void> {
+  await container.getBlockBlobClient(quarantinePath(rawBlob)).uploadFile(file, {
+    metadata: { reason: reason.slice(0, 1024).replace(/[^\x20-\x7e]/g, '?'), source: rawBlob, quarantined_at: o.now().toISOString() },
+  });
+  await o.hooks?.afterQuarantineCopy?.(rawBlob);
+  await container.getBlobClient(rawBlob).deleteIfExists();
+}
+
+/** Compact one hour partition; safe to call any number of times, concurrently, after any crash. */
+export async function compactPartition(p: HourPartition, o: CompactionOptions): Promise<PartitionResult> {
+  const container = containerOf(o);
+  const result: PartitionResult = { partition: p, status: 'nothing-to-do', rows: 0, rawBlobs: 0, quarantined: [], recoveredRaw: 0, orphanParts: 0 };
+  const lease = await acquireManifestLease(container, p, o);
+  if (!lease) {
+    result.status = 'busy';
+    return result;
+  }
+  const work = fs.mkdtempSync(path.join(o.tempDir ?? os.tmpdir(), 'compact-'));
+  try {
+    // New raw blobs of a closed hour can arrive while a run works (late flushes): go round until none are left.
+    for (let round = 0; round < 5; round++) {
+      const progressed = await compactRound(container, p, o, lease, work, result);
+      if (!progressed) break;
+    }
+    return result;
+  } finally {
+    await lease.release();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** One pass of the protocol; returns true when it committed a part. */
+async function compactRound(
+  container: ContainerClient,
+  p: HourPartition,
+  o: CompactionOptions,
+  lease: Lease,
+  work: string,
+  result: PartitionResult,
+): Promise<boolean> {
+  const current = await readManifest(p, container);
+  const manifest = current?.manifest ?? emptyManifest(p);
+  const committedParts = new Set(manifest.parts.map((x) => x.path));
+  const committedRaw = new Set(manifest.parts.flatMap((x) => x.raw_blobs));
+
+  // Recovery: uncommitted parts (we hold the lease, so no live run can still commit them).
+  for (const part of await listParts(container, p)) {
+    if (!committedParts.has(part)) {
+      await container.getBlobClient(part).deleteIfExists();
+      result.orphanParts++;
+    }
+  }
+  const raw = await listRawBlobs(container, p);
+  const pending: string[] = [];
+  for (const name of raw) {
+    if (committedRaw.has(name)) {
+      await container.getBlobClient(name).deleteIfExists();
+      result.recoveredRaw++;
+    } else {
+      pending.push(name);
+    }
+  }
+  if (pending.length === 0) return false;
+
+  const valid: { name: string; file: string; rows: number }[] = [];
+  for (const [i, name] of pending.entries()) {
+    const file = path.join(work, `${i}.ndjson`);
+    try {
+      await container.getBlobClient(name).downloadToFile(file);
+    } catch (err) {
+      if (isBlobNotFound(err)) continue; // deleted since the listing (another run before our lease): nothing to do
+      throw err;
+    }
+    try {
+      const rows = await scanRawLogFile(file, p);
+      valid.push({ name, file, rows });
+    } catch (err) {
+      if (!(err instanceof CorruptRawLogError)) throw err;
+      await quarantine(container, name, file, err.reason, o);
+      result.quarantined.push({ blob: name, reason: err.reason });
+      o.log?.(`quarantined ${name}: ${err.reason}`);
+      fs.rmSync(file, { force: true });
+    }
+  }
+  if (valid.length === 0) return false;
+
+  const expected = valid.reduce((s, v) => s + v.rows, 0);
+  const out = path.join(work, `part-${manifest.generation + 1}.parquet`);
+  const written = await writeParquetFromRawFiles(
+    valid.map((v) => v.file),
+    out,
+    { rowGroupRows: o.rowGroupRows },
+  );
+  if (written !== expected) throw new Error(`Parquet conversion wrote ${written} rows, the raw blobs hold ${expected}`);
+  for (const v of valid) fs.rmSync(v.file, { force: true });
+
+  const generation = manifest.generation + 1;
+  const partPath = parquetPartPath(p, generation, randomUUID().slice(0, 8));
+  await container.getBlockBlobClient(partPath).uploadFile(out, {
+    conditions: { ifNoneMatch: '*' },
+    blobHTTPHeaders: { blobContentType: 'application/vnd.apache.parquet' },
+    metadata: { schema_version: String(LOG_SCHEMA_VERSION), rows: String(written) },
+    blockSize: 8 * 1024 * 1024,
+    concurrency: 2,
+  });
+  fs.rmSync(out, { force: true });
+  await o.hooks?.afterPartUpload?.(partPath);
+
+  const next: CompactionManifest = {
+    ...manifest,
+    schema_version: LOG_SCHEMA_VERSION,
+    generation,
+    rows: manifest.rows + written,
+    parts: [...manifest.parts, { path: partPath, rows: written, raw_blobs: valid.map((v) => v.name), committed_at: o.now().toISOString() }],
+  };
+  const body = JSON.stringify(next);
+  lease.check();
+  try {
+    await container.getBlockBlobClient(compactionManifestPath(p)).upload(body, Buffer.byteLength(body), {
+      conditions: { leaseId: lease.id, ...(current ? { ifMatch: current.etag } : {}) },
+      blobHTTPHeaders: { blobContentType: 'application/json' },
+    });
+  } catch (err) {
+    // Fenced off (lease lost) or raced: our part is not committed; remove it and let the lease holder finish.
+    await container.getBlobClient(partPath).deleteIfExists().catch(() => undefined);
+    throw new Error(`commit of ${compactionManifestPath(p)} refused (${statusOf(err)} ${codeOf(err)}); the part was discarded`);
+  }
+  await o.hooks?.afterCommit?.(next);
+
+  for (const v of valid) {
+    await container.getBlobClient(v.name).deleteIfExists();
+    await o.hooks?.afterRawDelete?.(v.name);
+  }
+  result.status = 'compacted';
+  result.rows += written;
+  result.rawBlobs += valid.length;
+  result.part = partPath;
+  o.log?.(`compacted ${partitionKey(p)}: ${valid.length} raw blobs, ${written} rows → ${partPath}`);
+  return true;
+}
+
+/** Compact every closed hour that still has raw blobs (one environment or all); errors of one hour do not stop the others. */
+export async function compactClosedPartitions(o: CompactionOptions, env?: Environment): Promise<{ results: PartitionResult[]; errors: { partition: HourPartition; error: string }[] }> {
+  const container = containerOf(o);
+  const now = o.now();
+  const results: PartitionResult[] = [];
+  const errors: { partition: HourPartition; error: string }[] = [];
+  for (const p of await listRawPartitions(container, env)) {
+    if (!isPartitionClosed(p, now, o.graceMinutes)) continue;
+    try {
+      results.push(await compactPartition(p, o));
+    } catch (err) {
+      errors.push({ partition: p, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  return { results, errors };
+}
+
+/**
+ * What the blob trigger does for a new raw blob: compact the closed hours of its environment (its own hour when
+ * that is already closed — a late flush — and any earlier hour still raw). Names outside the layout are ignored.
+ */
+export async function compactAfterRawBlob(blobName: string, o: CompactionOptions) {
+  const p = parseLogPartition(blobName);
+  if (!p || p.kind !== 'raw') return { results: [], errors: [], ignored: true as const };
+  return { ...(await compactClosedPartitions(o, p.env)), ignored: false as const };
+}

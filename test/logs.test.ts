@@ -1,0 +1,176 @@
+// The async inference logger against a private Azurite: batching by size and time, blob names, exact contents,
+// a Blob outage (Azurite stopped) losing nothing and duplicating nothing, bounded memory and its counters.
+import { CONTAINERS, parseLogPartition } from '../shared/blobLayout';
+import { getContainerClient } from '../shared/blobStorage';
+import { FEATURE_NAMES } from '../shared/features/featureList';
+import {
+  blobBatchUploader,
+  InferenceLogger,
+  InferenceLoggerOptions,
+  inferenceLoggerHealthCheck,
+  newWriterId,
+} from '../shared/logs/inferenceLogger';
+import { InferenceLogRecord, LogRecordError, toFlatRow } from '../shared/logs/logSchema';
+import { parseRawLog } from '../shared/logs/rawLogFormat';
+import { syntheticRecords } from '../shared/logs/syntheticRecords';
+import { startTestAzurite, TestAzurite } from './helpers/azurite';
+import { setAppEnv } from './helpers/env';
+
+let azurite: TestAzurite;
+let restoreEnv: () => void;
+
+beforeAll(async () => {
+  azurite = await startTestAzurite();
+  restoreEnv = setAppEnv({ AzureWebJobsStorage: azurite.connectionString, BLOB_TIMEOUT_MS: '2000' });
+  await getContainerClient(CONTAINERS.inferenceLogs).createIfNotExists();
+});
+
+afterAll(async () => {
+  restoreEnv();
+  await azurite.dispose();
+});
+
+function options(overrides: Partial<InferenceLoggerOptions> = {}): InferenceLoggerOptions {
+  return {
+    maxBufferedRecords: 10000,
+    maxBatchRecords: 500,
+    flushIntervalMs: 60000,
+    retryBaseDelayMs: 20,
+    retryMaxDelayMs: 200,
+    maxConcurrentUploads: 2,
+    writerId: newWriterId(),
+    upload: blobBatchUploader,
+    ...overrides,
+  };
+}
+
+async function rawBlobsOf(writer: string): Promise<{ name: string; rows: Record<string, unknown>[] }[]> {
+  const container = getContainerClient(CONTAINERS.inferenceLogs);
+  const out: { name: string; rows: Record<string, unknown>[] }[] = [];
+  for await (const item of container.listBlobsFlat({ prefix: 'raw/' })) {
+    if (!item.name.includes(`-${writer}-`)) continue;
+    const p = parseLogPartition(item.name)!;
+    const rows = parseRawLog(await container.getBlobClient(item.name).downloadToBuffer(), p);
+    out.push({ name: item.name, rows: rows as unknown as Record<string, unknown>[] });
+  }
+  return out;
+}
+
+function records(n: number, prefix: string, start = new Date('2026-11-26T03:59:58.000Z')): InferenceLogRecord[] {
+  return [...syntheticRecords(n, { env: 'production', start, stepMs: 1, seed: 7, idPrefix: prefix })];
+}
+
+describe('InferenceLogger', () => {
+  test('log() buffers without I/O; flush() writes NDJSON micro-batches holding exactly the logged rows', async () => {
+    const logger = new InferenceLogger(options());
+    // 2,000 ms of records at 1 ms spacing starting 2 s before 04:00: rows of two hour partitions.
+    const input = records(3000, 'a');
+    const stagingInput = [...syntheticRecords(120, { env: 'staging', start: new Date('2026-11-26T04:10:00Z'), stepMs: 5, seed: 8, idPrefix: 's' })];
+    for (const r of [...input, ...stagingInput]) expect(logger.log(r)).toBe(true);
+    expect(logger.stats().written).toBe(0);
+    expect(logger.stats().buffered).toBe(3120);
+
+    const stats = await logger.flush();
+    expect(stats).toMatchObject({ written: 3120, dropped: 0, buffered: 0, failed_uploads: 0 });
+
+    const blobs = await rawBlobsOf(logger.writerId);
+    // Per partition, batches of at most 500 rows: 04h has 1,000 rows → 2 blobs, 03h 2,000 → 4, staging 1.
+    expect(blobs.map((b) => b.rows.length).every((n) => n <= 500)).toBe(true);
+    expect(blobs.filter((b) => b.name.startsWith('raw/env=production/date=2026-11-26/hour=03/'))).toHaveLength(4);
+    expect(blobs.filter((b) => b.name.startsWith('raw/env=production/date=2026-11-26/hour=04/'))).toHaveLength(2);
+    expect(blobs.filter((b) => b.name.startsWith('raw/env=staging/date=2026-11-26/hour=04/'))).toHaveLength(1);
+    for (const b of blobs) expect(b.name).toMatch(/\/\d{8}T\d{9}Z-w[0-9a-z]+-\d{8}\.ndjson$/);
+
+    const byId = new Map(blobs.flatMap((b) => b.rows).map((r) => [r.request_id as string, r]));
+    expect(byId.size).toBe(3120);
+    for (const r of [...input, ...stagingInput]) expect(byId.get(r.request_id)).toEqual(toFlatRow(r));
+    // Features are float32 in the raw blob already: exactly what the model saw.
+    const first = byId.get('a-0')!;
+    FEATURE_NAMES.forEach((f, i) => expect(first[f]).toBe(input[0].features[i]));
+  });
+
+  test('a partially filled batch is flushed by time, without flush()', async () => {
+    const logger = new InferenceLogger(options({ flushIntervalMs: 100 }));
+    for (const r of records(10, 't')) logger.log(r);
+    const deadline = Date.now() + 20000;
+    while (logger.stats().written < 10 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(logger.stats()).toMatchObject({ written: 10, buffered: 0, batches_written: 1 });
+    expect((await rawBlobsOf(logger.writerId)).flatMap((b) => b.rows)).toHaveLength(10);
+  });
+
+  test('a Blob outage shorter than the buffer loses nothing and duplicates nothing', async () => {
+    const logger = new InferenceLogger(options({ maxBatchRecords: 200, flushIntervalMs: 50 }));
+    const input = records(2000, 'o');
+    await azurite.stop();
+    try {
+      for (const r of input.slice(0, 1500)) expect(logger.log(r)).toBe(true);
+      const deadline = Date.now() + 30000;
+      while (logger.stats().failed_uploads === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(logger.stats().failed_uploads).toBeGreaterThan(0);
+      expect(logger.stats().failing).toBe(true);
+      expect(logger.stats().written).toBe(0);
+      const health = await inferenceLoggerHealthCheck(() => logger).run();
+      expect(health.status).toBe('degraded');
+    } finally {
+      await azurite.restart();
+    }
+    for (const r of input.slice(1500)) logger.log(r);
+    const stats = await logger.flush(60000);
+    expect(stats).toMatchObject({ written: 2000, dropped: 0, buffered: 0, failing: false });
+    expect(stats.retried).toBeGreaterThan(0);
+    const rows = (await rawBlobsOf(logger.writerId)).flatMap((b) => b.rows);
+    expect(rows).toHaveLength(2000);
+    expect(new Set(rows.map((r) => r.request_id)).size).toBe(2000);
+    expect((await inferenceLoggerHealthCheck(() => logger).run()).status).toBe('ok');
+  });
+
+  test('a retried upload whose first attempt did reach Blob is written once (same name, If-None-Match)', async () => {
+    let calls = 0;
+    const logger = new InferenceLogger(
+      options({
+        upload: async (name, body) => {
+          calls++;
+          await blobBatchUploader(name, body);
+          if (calls === 1) throw new Error('response lost after the blob was written');
+        },
+      }),
+    );
+    for (const r of records(300, 'i')) logger.log(r);
+    const stats = await logger.flush();
+    expect(calls).toBe(2);
+    expect(stats).toMatchObject({ written: 300, retried: 300, batches_written: 1, failed_uploads: 1 });
+    const blobs = await rawBlobsOf(logger.writerId);
+    expect(blobs).toHaveLength(1);
+    expect(blobs[0].rows).toHaveLength(300);
+  });
+
+  test('memory is bounded: beyond the capacity records are dropped and counted, log() never blocks or throws', async () => {
+    const logger = new InferenceLogger(
+      options({ maxBufferedRecords: 250, maxBatchRecords: 100, upload: async () => Promise.reject(new Error('Blob is down')) }),
+    );
+    const results = records(400, 'd').map((r) => logger.log(r));
+    expect(results.filter((x) => x)).toHaveLength(250);
+    expect(logger.stats()).toMatchObject({ buffered: 250, dropped: 150, capacity: 250 });
+    const health = await inferenceLoggerHealthCheck(() => logger).run();
+    expect(health).toMatchObject({ status: 'degraded', info: { dropped: 150, buffered: 250 } });
+    // Shutdown that cannot reach Blob: what is left is reported as dropped, not silently lost.
+    const closed = await logger.close(300);
+    expect(closed).toMatchObject({ written: 0, buffered: 0, dropped: 400 });
+    expect(logger.log(records(1, 'late')[0])).toBe(false);
+  });
+
+  test('a record that breaks the schema is refused synchronously with the reason', () => {
+    const logger = new InferenceLogger(options());
+    const good = records(1, 'bad')[0];
+    expect(() => logger.log({ ...good, features: [1, 2, 3] })).toThrow(LogRecordError);
+    expect(() => logger.log({ ...good, environment: 'dev' as never })).toThrow(/environment/);
+    expect(() => logger.log({ ...good, time: 'yesterday' })).toThrow(/time/);
+    expect(() => logger.log({ ...good, probability: Number.NaN })).toThrow(/probability/);
+    expect(logger.stats().buffered).toBe(0);
+  });
+
+  test('writer ids differ between loggers, so concurrent processes never write the same blob name', () => {
+    const ids = new Set(Array.from({ length: 100 }, () => newWriterId()));
+    expect(ids.size).toBe(100);
+  });
+});
