@@ -1,20 +1,9 @@
 // Deterministic synthetic inference-log records for the compaction benchmark and the log tests: realistic value
 // shapes (counts, logs of counts, ratios, flags) so that Parquet compression and sizes resemble real logs.
 import { Environment } from '../blobLayout';
+import { mulberry32 } from '../drift/baseline';
 import { FEATURE_NAMES } from '../features/featureList';
 import { InferenceLogRecord } from './logSchema';
-
-/** mulberry32: small, fast, reproducible. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface SyntheticOptions {
   env: Environment;
@@ -27,7 +16,7 @@ export interface SyntheticOptions {
 }
 
 export function* syntheticRecords(count: number, o: SyntheticOptions): Generator<InferenceLogRecord> {
-  const rnd = seededRandom(o.seed);
+  const rnd = mulberry32(o.seed);
   const t0 = o.start.getTime();
   for (let i = 0; i < count; i++) {
     const features = new Float32Array(FEATURE_NAMES.length);
