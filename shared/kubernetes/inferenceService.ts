@@ -121,6 +121,21 @@ function toAppError(err: unknown, what: string): Error {
   return new BadGatewayError(`${text} (Kubernetes API ${e.code})`);
 }
 
+/**
+ * Ready for the latest spec, failed (a reason naming a failure — a crashing storage initializer, a model Triton
+ * cannot load — will not heal by waiting), or not yet.
+ */
+export function readinessVerdict(s: InferenceServiceStatus): 'ready' | 'failed' | 'pending' {
+  if (s.reconciled && s.ready) return 'ready';
+  if (s.reconciled && s.readyReason && /Fail|Error|CrashLoop/i.test(s.readyReason)) return 'failed';
+  return 'pending';
+}
+
+export function describeReadiness(s: InferenceServiceStatus): string {
+  if (!s.reconciled) return `the controller has not reconciled generation ${s.generation} (observed ${s.observedGeneration ?? 'none'})`;
+  return `Ready is ${s.ready ? 'True' : 'not True'}${s.readyReason ? ` (${s.readyReason}${s.readyMessage ? `: ${s.readyMessage}` : ''})` : ''}`;
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class InferenceServiceClient {
@@ -237,23 +252,16 @@ export class InferenceServiceClient {
     let last: InferenceServiceStatus | undefined;
     for (;;) {
       last = await this.getStatus(name);
-      if (last.reconciled && last.ready) return last;
-      // A reason naming a failure (a crashing storage initializer, a model Triton cannot load) will not heal by
-      // waiting; "not ready yet" reasons keep the wait going until the timeout.
-      if (last.reconciled && !last.ready && last.readyReason && /Fail|Error|CrashLoop/i.test(last.readyReason)) {
-        throw new InferenceServiceNotReadyError(
-          `InferenceService ${this.namespace}/${name} failed: ${last.readyReason}${last.readyMessage ? `: ${last.readyMessage}` : ''}`,
-          last,
-        );
+      const verdict = readinessVerdict(last);
+      if (verdict === 'ready') return last;
+      if (verdict === 'failed') {
+        throw new InferenceServiceNotReadyError(`InferenceService ${this.namespace}/${name} failed: ${describeReadiness(last)}`, last);
       }
       if (Date.now() >= deadline) break;
       await sleep(Math.min(options.pollMs, Math.max(0, deadline - Date.now())));
     }
-    const why = last.reconciled
-      ? `Ready is ${last.ready ? 'True' : 'not True'}${last.readyReason ? ` (${last.readyReason}${last.readyMessage ? `: ${last.readyMessage}` : ''})` : ''}`
-      : `the controller has not reconciled generation ${last.generation} (observed ${last.observedGeneration ?? 'none'})`;
     throw new InferenceServiceNotReadyError(
-      `InferenceService ${this.namespace}/${name} not Ready after ${Math.round(options.timeoutMs / 1000)} s: ${why}`,
+      `InferenceService ${this.namespace}/${name} not Ready after ${Math.round(options.timeoutMs / 1000)} s: ${describeReadiness(last)}`,
       last,
     );
   }

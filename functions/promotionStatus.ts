@@ -1,0 +1,22 @@
+import { app, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { toErrorResponse } from '../shared/errors';
+import { getPromotionStatus } from '../shared/promotion/service';
+import { promotionBackend } from './promoteModel';
+
+/** GET /api/promotions/{id} — where the promotion is, and its record once finished. */
+export async function promotionStatus(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  try {
+    return { status: 200, jsonBody: await getPromotionStatus(promotionBackend(context), request.params.id ?? '') };
+  } catch (err) {
+    return toErrorResponse(err, context);
+  }
+}
+
+app.http('promotionStatus', {
+  methods: ['GET'],
+  authLevel: 'admin',
+  route: 'promotions/{id}',
+  extraInputs: [df.input.durableClient()],
+  handler: promotionStatus,
+});
