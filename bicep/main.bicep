@@ -35,10 +35,10 @@ param functionInstanceMemoryMB int = 2048
 param functionMaximumInstanceCount int = 100
 
 @description('Address space of the VNet shared by the Function App and AKS.')
-param vnetAddressPrefix string = '10.42.0.0/16'
+param vnetAddressPrefix string = '10.10.0.0/16'
 
-@description('Private DNS zone of the KServe hostnames; must match the ingress hosts in aks/.')
-param kserveDnsZoneName string = 'spam.internal'
+@description('Private DNS zone of the KServe hostnames; must match the hosts of aks/ingress/gateway.yaml.')
+param kserveDnsZoneName string = 'ml.internal'
 
 @description('Host label of the production InferenceService in kserveDnsZoneName (aks/).')
 param kserveProductionHostLabel string = 'spam-detector'
@@ -46,11 +46,20 @@ param kserveProductionHostLabel string = 'spam-detector'
 @description('Host label of the staging InferenceService in kserveDnsZoneName (aks/).')
 param kserveStagingHostLabel string = 'spam-detector-staging'
 
-@description('Namespace of the InferenceServices (aks/).')
-param kserveNamespace string = 'spam-detection'
+@description('Namespace of the InferenceServices (aks/serving/).')
+param kserveNamespace string = 'kserve'
 
-@description('Service account the InferenceServices run as; federated with the identity that reads models/ (aks/).')
-param kserveServiceAccount string = 'kserve-models-reader'
+@description('Service account the InferenceServices run as; federated with the identity that reads models/ (aks/serving/serviceaccount.yaml).')
+param kserveServiceAccount string = 'spam-detector-models'
+
+@description('Namespace of the training job (aks/training/).')
+param trainerNamespace string = 'kubeflow'
+
+@description('Service account of the training job; federated with the identity that publishes models and baselines (aks/training/).')
+param trainerServiceAccount string = 'spam-detector-trainer'
+
+@description('Path of a PEM bundle inside the deployed app that Node.js should trust in addition to its own CAs (NODE_EXTRA_CA_CERTS), e.g. /home/site/wwwroot/certs/ml-internal-ca.pem when the KServe ingress certificate comes from a private CA; empty when it comes from a public CA.')
+param nodeExtraCaCertsPath string = ''
 
 @description('Kubernetes version; empty for the region default.')
 param kubernetesVersion string = ''
@@ -79,6 +88,7 @@ var functionAppName = 'func-spam-${resourceToken}'
 var dataContainers = ['models', 'baselines', 'inference-logs', 'drift-reports']
 var deploymentContainerName = 'deployment-package'
 var senderHashKeySecretName = 'sender-hash-key'
+var gatewayKeySecretName = 'promotion-gateway-key'
 var kserveProductionHost = '${kserveProductionHostLabel}.${kserveDnsZoneName}'
 var kserveStagingHost = '${kserveStagingHostLabel}.${kserveDnsZoneName}'
 
@@ -199,6 +209,9 @@ module aks 'modules/aks.bicep' = {
     kserveIdentityName: 'id-kserve-${resourceToken}'
     kserveNamespace: kserveNamespace
     kserveServiceAccount: kserveServiceAccount
+    trainerIdentityName: 'id-trainer-${resourceToken}'
+    trainerNamespace: trainerNamespace
+    trainerServiceAccount: trainerServiceAccount
     adminPrincipalId: principalId
     adminPrincipalType: principalType
     logAnalyticsWorkspaceId: logAnalytics.outputs.resourceId
@@ -211,10 +224,12 @@ module rbac 'modules/rbac.bicep' = {
   params: {
     storageAccountName: storage.outputs.name
     modelsContainerName: dataContainers[0]
+    baselinesContainerName: dataContainers[1]
     appInsightsName: appInsights.outputs.name
     keyVaultName: keyVault.outputs.name
     appPrincipalId: appIdentity.outputs.principalId
     kservePrincipalId: aks.outputs.kserveIdentityPrincipalId
+    trainerPrincipalId: aks.outputs.trainerIdentityPrincipalId
     deployerPrincipalId: principalId
     deployerPrincipalType: principalType
   }
@@ -226,12 +241,15 @@ module rbac 'modules/rbac.bicep' = {
 // is not set, or when a secret is anything but a Key Vault reference or an identity-based connection).
 // Flex Consumption sets the runtime in functionAppConfig: FUNCTIONS_WORKER_RUNTIME and FUNCTIONS_EXTENSION_VERSION
 // must not be app settings there.
-var platformSettings = {
-  APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.outputs.connectionString
-  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${appIdentity.outputs.clientId};Authorization=AAD'
-  // DefaultAzureCredential picks the user-assigned identity (Redis Entra tokens, AKS API tokens).
-  AZURE_CLIENT_ID: appIdentity.outputs.clientId
-}
+var platformSettings = union(
+  {
+    APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.outputs.connectionString
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${appIdentity.outputs.clientId};Authorization=AAD'
+    // DefaultAzureCredential picks the user-assigned identity (Redis Entra tokens).
+    AZURE_CLIENT_ID: appIdentity.outputs.clientId
+  },
+  empty(nodeExtraCaCertsPath) ? {} : { NODE_EXTRA_CA_CERTS: nodeExtraCaCertsPath }
+)
 
 var appSettings = {
   AzureWebJobsStorage__accountName: storage.outputs.name
@@ -242,6 +260,15 @@ var appSettings = {
   // No password in the URL: access keys are off and the app authenticates with an Entra token of its identity.
   REDIS_URL: 'rediss://${redis.outputs.hostName}:${redis.outputs.port}'
   SENDER_HASH_KEY: '@Microsoft.KeyVault(VaultName=${keyVault.outputs.name};SecretName=${senderHashKeySecretName})'
+  // Promotion (shared/promotion/): the Kubernetes API with an Entra token of the app's identity, and the app's own
+  // predict endpoint for the smoke evaluation. The host name is the Function App's default one.
+  KUBE_CONNECTION: 'aks'
+  AKS_SERVER_URL: 'https://${aks.outputs.apiServerFqdn}'
+  AKS_CA_DATA: aks.outputs.apiServerCaData
+  AKS_CLIENT_ID: appIdentity.outputs.clientId
+  PROMOTION_GATEWAY_URL: 'https://${functionAppName}.azurewebsites.net/api'
+  // predict has function-level auth; postdeploy.sh stores the app's default function key under this name.
+  PROMOTION_GATEWAY_KEY: '@Microsoft.KeyVault(VaultName=${keyVault.outputs.name};SecretName=${gatewayKeySecretName})'
 }
 
 module functionApp 'modules/functionApp.bicep' = {
@@ -278,6 +305,7 @@ output AZURE_STORAGE_BLOB_ENDPOINT string = storage.outputs.blobEndpoint
 output AZURE_EVENTGRID_SYSTEM_TOPIC_NAME string = eventGrid.outputs.name
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output AZURE_SENDER_HASH_KEY_SECRET_NAME string = senderHashKeySecretName
+output AZURE_GATEWAY_KEY_SECRET_NAME string = gatewayKeySecretName
 output AZURE_REDIS_HOST string = redis.outputs.hostName
 output AZURE_AKS_CLUSTER_NAME string = aks.outputs.clusterName
 output AZURE_AKS_OIDC_ISSUER_URL string = aks.outputs.oidcIssuerUrl
@@ -289,6 +317,8 @@ output KSERVE_SERVICE_ACCOUNT string = kserveServiceAccount
 output KSERVE_IDENTITY_CLIENT_ID string = aks.outputs.kserveIdentityClientId
 output KSERVE_STORAGE_URI string = '${storage.outputs.blobEndpoint}${dataContainers[0]}/'
 output KSERVE_INGRESS_PRIVATE_IP string = network.outputs.ingressPrivateIp
-output KSERVE_INGRESS_SUBNET string = network.outputs.ingressSubnetName
+output TRAINER_NAMESPACE string = trainerNamespace
+output TRAINER_SERVICE_ACCOUNT string = trainerServiceAccount
+output TRAINER_IDENTITY_CLIENT_ID string = aks.outputs.trainerIdentityClientId
 output KSERVE_PRODUCTION_HOST string = kserveProductionHost
 output KSERVE_STAGING_HOST string = kserveStagingHost

@@ -10,3 +10,4 @@ param functionInstanceMemoryMB = int(readEnvironmentVariable('FUNCTION_INSTANCE_
 param functionMaximumInstanceCount = int(readEnvironmentVariable('FUNCTION_MAXIMUM_INSTANCE_COUNT', '100'))
 param redisSkuName = readEnvironmentVariable('REDIS_SKU_NAME', 'Balanced_B1')
 param aksServingNodeMaxCount = int(readEnvironmentVariable('AKS_SERVING_NODE_MAX_COUNT', '6'))
+param nodeExtraCaCertsPath = readEnvironmentVariable('NODE_EXTRA_CA_CERTS_PATH', '')

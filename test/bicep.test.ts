@@ -39,6 +39,21 @@ beforeAll(async () => {
   for (const f of bicepFiles()) files.set(rel(f), await parseBicep(f));
 });
 
+/** The string default of a parameter of main.bicep. */
+function paramDefault(name: string): string {
+  const p = main().params.find((x) => x.name === name)!;
+  return stringValue(p.node.namedChild(p.node.namedChildCount - 1))!;
+}
+
+const ipToInt = (ip: string) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+const intToIp = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
+/** Bicep's cidrSubnet(network, newCidr, index) and cidrHost(network, index) (index 0 = first usable address). */
+function cidrSubnet(network: string, newCidr: number, index: number): string {
+  const base = ipToInt(network.split('/')[0]);
+  return `${intToIp(base + index * 2 ** (32 - newCidr))}/${newCidr}`;
+}
+const cidrHost = (network: string, index: number) => intToIp(ipToInt(network.split('/')[0]) + 1 + index);
+
 /** `| `Microsoft.X/y` | 2024-01-01 | ... |` rows of the version table in docs/deploy.md. */
 function documentedVersions(): Map<string, string> {
   const rows = new Map<string, string>();
@@ -246,5 +261,34 @@ describe('wiring to the app, azd, the hooks and CI', () => {
     expect(wf.jobs.deploy.needs).toEqual(['test', 'bicep']);
     expect(runs('deploy')).toMatch(/azd provision --no-prompt/);
     expect(runs('deploy')).toMatch(/azd deploy --no-prompt/);
+  });
+});
+
+describe('alignment with aks/', () => {
+  const manifests = (file: string) => yaml.loadAll(read(file)) as { kind: string; metadata: { name: string; namespace?: string; annotations?: Record<string, string> }; spec?: { servers?: { hosts: string[] }[] } }[];
+
+  it('the private DNS records point at the address the internal load balancer Service asks for', () => {
+    const network = files.get('modules/network.bicep')!.source;
+    // The Bicep's arithmetic, reproduced: AKS node subnet = first /20, ingress = host index 249 of it.
+    expect(network).toMatch(/var aksNodesSubnetPrefix = cidrSubnet\(addressPrefix, 20, 0\)/);
+    expect(network).toMatch(/var ingressPrivateIp = cidrHost\(aksNodesSubnetPrefix, 249\)/);
+    const ip = cidrHost(cidrSubnet(paramDefault('vnetAddressPrefix'), 20, 0), 249);
+    const [service] = manifests('aks/ingress/internal-loadbalancer.yaml');
+    expect(service.metadata.annotations?.['service.beta.kubernetes.io/azure-load-balancer-internal']).toBe('true');
+    expect(service.metadata.annotations?.['service.beta.kubernetes.io/azure-load-balancer-ipv4']).toBe(ip);
+  });
+
+  it('the KServe hostnames in the Bicep are the hosts the ingress gateway serves', () => {
+    const zone = paramDefault('kserveDnsZoneName');
+    const hosts = [paramDefault('kserveProductionHostLabel'), paramDefault('kserveStagingHostLabel')].map((l) => `${l}.${zone}`);
+    const gateway = manifests('aks/ingress/gateway.yaml').find((m) => m.kind === 'Gateway')!;
+    expect(gateway.spec!.servers!.flatMap((s) => s.hosts).sort()).toEqual(hosts.sort());
+  });
+
+  it('the federated credentials name the service accounts the pods run as', () => {
+    const models = manifests('aks/serving/serviceaccount.yaml').find((m) => m.kind === 'ServiceAccount')!;
+    expect([models.metadata.namespace, models.metadata.name]).toEqual([paramDefault('kserveNamespace'), paramDefault('kserveServiceAccount')]);
+    const trainer = manifests('aks/training/train-job.yaml').find((m) => m.kind === 'ServiceAccount')!;
+    expect([trainer.metadata.namespace, trainer.metadata.name]).toEqual([paramDefault('trainerNamespace'), paramDefault('trainerServiceAccount')]);
   });
 });

@@ -1,14 +1,35 @@
 #!/bin/sh
-# azd postdeploy hook: one Event Grid subscription per blob-triggered function, on the storage account's system
-# topic, delivering BlobCreated events for the trigger's container and path prefix to the function's webhook.
-# The list of functions comes from the registrations in the compiled code (cli/azureBindings.ts), so a new blob
-# trigger gets its subscription without touching this script. Safe to run again: `create` replaces a subscription
-# with the same name.
+# azd postdeploy hook, safe to run again:
+# 1. one Event Grid subscription per blob-triggered function, on the storage account's system topic, delivering
+#    BlobCreated events for the trigger's container and path prefix to the function's webhook. The functions come
+#    from the registrations in the compiled code (cli/azureBindings.ts), so a new blob trigger gets its
+#    subscription without touching this script; `create` replaces a subscription of the same name;
+# 2. the app's default function key in Key Vault (PROMOTION_GATEWAY_KEY: the promotion's smoke evaluation calls
+#    the function-level predict endpoint), restarting the app when the stored key changed.
 set -eu
 
 : "${AZURE_RESOURCE_GROUP:?run through azd, or export the azd environment (azd env get-values)}"
 : "${AZURE_FUNCTION_APP_NAME:?}"
 : "${AZURE_EVENTGRID_SYSTEM_TOPIC_NAME:?}"
+: "${AZURE_KEY_VAULT_NAME:?}"
+: "${AZURE_GATEWAY_KEY_SECRET_NAME:?}"
+
+store_gateway_key() {
+  function_key=$(az functionapp keys list -g "$AZURE_RESOURCE_GROUP" -n "$AZURE_FUNCTION_APP_NAME" --query "functionKeys.default" -o tsv)
+  stored=$(az keyvault secret show --vault-name "$AZURE_KEY_VAULT_NAME" --name "$AZURE_GATEWAY_KEY_SECRET_NAME" --query value -o tsv 2>/dev/null || true)
+  if [ -n "$function_key" ] && [ "$function_key" != "$stored" ]; then
+    old_umask=$(umask)
+    umask 077
+    file=$(mktemp)
+    printf '%s' "$function_key" >"$file"
+    umask "$old_umask"
+    az keyvault secret set --vault-name "$AZURE_KEY_VAULT_NAME" --name "$AZURE_GATEWAY_KEY_SECRET_NAME" --file "$file" --encoding utf-8 --output none
+    rm -f "$file"
+    # Key Vault references are read at start: restart so PROMOTION_GATEWAY_KEY resolves to the new value.
+    az functionapp restart -g "$AZURE_RESOURCE_GROUP" -n "$AZURE_FUNCTION_APP_NAME" --output none
+    echo "Stored the default function key as $AZURE_GATEWAY_KEY_SECRET_NAME and restarted the app."
+  fi
+}
 
 cd "$(dirname "$0")/../.."
 [ -f dist/cli/azureBindings.js ] || npm run build
@@ -16,6 +37,7 @@ cd "$(dirname "$0")/../.."
 subscriptions=$(npm exec --silent -- node dist/cli/azureBindings.js event-grid)
 if [ -z "$subscriptions" ]; then
   echo "No blob-triggered functions: no Event Grid subscription to create."
+  store_gateway_key
   exit 0
 fi
 
@@ -50,3 +72,4 @@ printf '%s\n' "$subscriptions" | while IFS="$(printf '\t')" read -r name functio
     --output none
 done
 echo "Event Grid subscriptions are in place."
+store_gateway_key

@@ -1,7 +1,9 @@
 // AKS for KServe: workload identity and the OIDC issuer (the KServe storage initializer reads models/ with a
 // federated credential instead of a key), Entra-integrated Kubernetes authorization, the metrics server (always on
 // in AKS; the KServe HPAs scale on CPU through it), a system pool and a separate autoscaled pool for the model
-// replicas, Azure CNI overlay in the shared VNet, and ACR with AcrPull for the kubelet identity.
+// replicas, Azure CNI overlay in the shared VNet, and ACR with AcrPull for the kubelet identity. Two workload
+// identities: KServe's (reads models/) and the training job's (writes models/ and baselines/); rbac.bicep gives
+// them their Blob roles.
 import { roleIds } from 'roles.bicep'
 
 @description('Azure region.')
@@ -45,6 +47,15 @@ param kserveNamespace string
 
 @description('Service account the InferenceServices run as (aks/); federated with the KServe identity.')
 param kserveServiceAccount string
+
+@description('Name of the user-assigned identity the training job uses to publish models and baselines.')
+param trainerIdentityName string
+
+@description('Namespace of the training job (aks/training/).')
+param trainerNamespace string
+
+@description('Service account of the training job (aks/training/); federated with the trainer identity.')
+param trainerServiceAccount string
 
 @description('Principal that applies aks/ (gets AKS RBAC Cluster Admin); empty to skip.')
 param adminPrincipalId string
@@ -201,6 +212,27 @@ resource kserveFederation 'Microsoft.ManagedIdentity/userAssignedIdentities/fede
   }
 }
 
+resource trainerIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: trainerIdentityName
+  location: location
+  tags: tags
+}
+
+resource trainerFederation 'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials@2023-01-31' = {
+  parent: trainerIdentity
+  name: 'aks-${trainerNamespace}-${trainerServiceAccount}'
+  properties: {
+    issuer: cluster.properties.oidcIssuerProfile.issuerURL
+    subject: 'system:serviceaccount:${trainerNamespace}:${trainerServiceAccount}'
+    audiences: ['api://AzureADTokenExchange']
+  }
+}
+
+// The API server's CA, for the Function App's Kubernetes client (AKS_CA_DATA): the cluster user kubeconfig
+// carries it as certificate-authority-data (with Entra integration this kubeconfig holds no credential).
+var userKubeconfig = base64ToString(cluster.listClusterUserCredential().kubeconfigs[0].value)
+var apiServerCaData = trim(split(split(userKubeconfig, 'certificate-authority-data:')[1], '\n')[0])
+
 output clusterName string = cluster.name
 output clusterId string = cluster.id
 output oidcIssuerUrl string = cluster.properties.oidcIssuerProfile.issuerURL
@@ -209,3 +241,7 @@ output registryName string = registry.name
 output registryLoginServer string = registry.properties.loginServer
 output kserveIdentityClientId string = kserveIdentity.properties.clientId
 output kserveIdentityPrincipalId string = kserveIdentity.properties.principalId
+output trainerIdentityClientId string = trainerIdentity.properties.clientId
+output trainerIdentityPrincipalId string = trainerIdentity.properties.principalId
+#disable-next-line outputs-should-not-contain-secrets // a CA certificate is public; the rule flags every list*() value
+output apiServerCaData string = apiServerCaData

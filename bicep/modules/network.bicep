@@ -1,7 +1,8 @@
-// The private network the Function App and AKS share: the Function App's VNet integration subnet, the AKS node
-// subnet, a subnet for the internal load balancer in front of the KServe ingress, and one for private endpoints
-// (Azure Managed Redis). A private DNS zone gives the per-environment KServe hostnames; its A records point at
-// the internal load balancer's fixed address (output ingressPrivateIp), which the aks/ ingress Service requests.
+// The private network the Function App and AKS share: the AKS node subnet (which also holds the internal load
+// balancer of the Istio ingress gateway, aks/ingress/internal-loadbalancer.yaml), the Function App's VNet
+// integration subnet, and a subnet for private endpoints (Azure Managed Redis). A private DNS zone gives the
+// per-environment KServe hostnames (aks/ingress/gateway.yaml); its A records point at the load balancer's fixed
+// address (output ingressPrivateIp), which is the address the aks/ Service requests.
 
 @description('Azure region.')
 param location string
@@ -21,13 +22,13 @@ param kserveDnsZoneName string
 @description('Host labels (relative to the zone) that resolve to the ingress, one per model environment.')
 param kserveHostLabels array
 
-// Subnet layout inside the /16: functions .0.0/24, private endpoints .2.0/24, ingress .3.0/24, AKS nodes .16.0/20.
-var functionsSubnetPrefix = cidrSubnet(addressPrefix, 24, 0)
-var privateEndpointSubnetPrefix = cidrSubnet(addressPrefix, 24, 2)
-var ingressSubnetPrefix = cidrSubnet(addressPrefix, 24, 3)
-var aksNodesSubnetPrefix = cidrSubnet(addressPrefix, 20, 1)
-// cidrHost counts from the first usable address, so index 9 is .10 (Azure keeps .1-.3 of every subnet).
-var ingressPrivateIp = cidrHost(ingressSubnetPrefix, 9)
+// Subnet layout inside the /16 (10.10.0.0/16 by default): AKS nodes x.x.0.0/20, functions x.x.16.0/24, private
+// endpoints x.x.17.0/24. Pods use the overlay network, so the node subnet only holds nodes and the load balancer.
+var aksNodesSubnetPrefix = cidrSubnet(addressPrefix, 20, 0)
+var functionsSubnetPrefix = cidrSubnet(addressPrefix, 24, 16)
+var privateEndpointSubnetPrefix = cidrSubnet(addressPrefix, 24, 17)
+// cidrHost counts from the first usable address: index 249 is x.x.0.250, far above the addresses nodes take.
+var ingressPrivateIp = cidrHost(aksNodesSubnetPrefix, 249)
 
 // Explicit egress for the Function App's integrated subnet (App Insights, Key Vault, Storage and the AKS API are
 // reached on public endpoints), rather than relying on default outbound access, which new subnets no longer get.
@@ -94,12 +95,6 @@ resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
         }
       }
       {
-        name: 'snet-ingress'
-        properties: {
-          addressPrefix: ingressSubnetPrefix
-        }
-      }
-      {
         name: 'snet-aks-nodes'
         properties: {
           addressPrefix: aksNodesSubnetPrefix
@@ -145,9 +140,8 @@ resource kserveHosts 'Microsoft.Network/privateDnsZones/A@2024-06-01' = [
 
 output vnetId string = vnet.id
 output vnetName string = vnet.name
-output functionsSubnetId string = vnet.properties.subnets[0].id
-output privateEndpointSubnetId string = vnet.properties.subnets[1].id
-output ingressSubnetName string = vnet.properties.subnets[2].name
-output aksNodesSubnetId string = vnet.properties.subnets[3].id
+output functionsSubnetId string = '${vnet.id}/subnets/snet-functions'
+output privateEndpointSubnetId string = '${vnet.id}/subnets/snet-private-endpoints'
+output aksNodesSubnetId string = '${vnet.id}/subnets/snet-aks-nodes'
 output kserveDnsZoneName string = kserveZone.name
 output ingressPrivateIp string = ingressPrivateIp

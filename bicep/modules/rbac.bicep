@@ -3,6 +3,7 @@
 //   Contributor (Durable Functions' task hub, blob-trigger receipts), Monitoring Metrics Publisher (App Insights with
 //   local auth off) and Key Vault Secrets User (Key Vault references);
 // - the KServe identity: Blob Data Reader on the models container only;
+// - the training job's identity: Blob Data Contributor on the models and baselines containers only;
 // - the deployer (optional): Blob Data Contributor to upload models and baselines, Secrets Officer to seed secrets.
 import { roleIds } from 'roles.bicep'
 
@@ -11,6 +12,9 @@ param storageAccountName string
 
 @description('Container KServe reads model repositories from.')
 param modelsContainerName string
+
+@description('Container the training job publishes baselines to.')
+param baselinesContainerName string
 
 @description('Application Insights component name.')
 param appInsightsName string
@@ -23,6 +27,9 @@ param appPrincipalId string
 
 @description('Principal ID of the KServe workload identity.')
 param kservePrincipalId string
+
+@description('Principal ID of the training job\'s workload identity.')
+param trainerPrincipalId string
 
 @description('Principal that deploys and operates (azd user or CI service principal); empty to skip.')
 param deployerPrincipalId string
@@ -38,6 +45,10 @@ resource storage 'Microsoft.Storage/storageAccounts@2024-01-01' existing = {
 
     resource models 'containers' existing = {
       name: modelsContainerName
+    }
+
+    resource baselines 'containers' existing = {
+      name: baselinesContainerName
     }
   }
 }
@@ -94,6 +105,26 @@ resource kserveModels 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageBlobDataReader)
     principalId: kservePrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource trainerModels 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: storage::blobService::models
+  name: guid(storage::blobService::models.id, trainerPrincipalId, roleIds.storageBlobDataContributor)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageBlobDataContributor)
+    principalId: trainerPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource trainerBaselines 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: storage::blobService::baselines
+  name: guid(storage::blobService::baselines.id, trainerPrincipalId, roleIds.storageBlobDataContributor)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageBlobDataContributor)
+    principalId: trainerPrincipalId
     principalType: 'ServicePrincipal'
   }
 }

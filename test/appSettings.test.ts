@@ -1,0 +1,142 @@
+// The app settings the Bicep gives the Function App against the settings the app defines (shared/config.ts
+// `settingSpecs`) and the ones its bindings reference: a setting cannot exist in one place and not the other.
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import type { Node as SyntaxNode } from 'web-tree-sitter';
+import { SettingSpec, settingSpecs } from '../shared/config';
+import { BICEP_DIR, BicepFile, parseBicep, propertyKey, variableObject } from './helpers/bicepParser';
+
+const REPO = path.resolve(__dirname, '..');
+
+// Settings of the Functions platform and the Azure SDKs, not of the app. FUNCTIONS_WORKER_RUNTIME and
+// FUNCTIONS_EXTENSION_VERSION are absent on purpose: Flex Consumption rejects them (functionAppConfig.runtime).
+const PLATFORM_SETTINGS = new Set([
+  'APPLICATIONINSIGHTS_CONNECTION_STRING',
+  'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+  'AZURE_CLIENT_ID',
+  'NODE_EXTRA_CA_CERTS',
+  'AzureFunctionsJobHost__logging__logLevel__default',
+]);
+const FLEX_REJECTED = ['FUNCTIONS_WORKER_RUNTIME', 'FUNCTIONS_EXTENSION_VERSION', 'WEBSITE_NODE_DEFAULT_VERSION', 'WEBSITE_RUN_FROM_PACKAGE'];
+
+// Secret settings whose Azure value carries no credential because the app authenticates with its managed identity.
+const IDENTITY_AUTHENTICATED: Record<string, RegExp> = {
+  // Azure Managed Redis with access keys disabled: the URL names host and port only; the password is an Entra token.
+  REDIS_URL: /^rediss:\/\/\$\{[^}@]+\}:\$\{[^}@]+\}$/,
+};
+
+const specs = Object.values(settingSpecs) as SettingSpec<unknown>[];
+const specByName = new Map(specs.map((s) => [s.name, s]));
+
+let main: BicepFile;
+let appSettings: Map<string, SyntaxNode>;
+let platformSettings: Map<string, SyntaxNode>;
+
+beforeAll(async () => {
+  main = await parseBicep(path.join(BICEP_DIR, 'main.bicep'));
+  appSettings = variableObject(main, 'appSettings');
+  platformSettings = propertiesIn(main, 'platformSettings');
+});
+
+/** Every property of the object literals a variable is built from (`union({...}, cond ? {} : {...})`). */
+function propertiesIn(file: BicepFile, variable: string): Map<string, SyntaxNode> {
+  const decl = file.variables.find((v) => v.name === variable)!;
+  return new Map(decl.node.descendantsOfType('object_property').map((p) => [propertyKey(p!), p!.namedChild(1)!]));
+}
+
+/** Settings the app needs from the Bicep but does not get, and settings the Bicep sets that the app does not define. */
+function compareSettings(list: SettingSpec<unknown>[], bicep: Set<string>): { missing: string[]; undefinedInApp: string[] } {
+  const names = new Set(list.map((s) => s.name));
+  return {
+    missing: list.filter((s) => s.azure === 'bicep' && !bicep.has(s.name)).map((s) => s.name),
+    undefinedInApp: [...bicep].filter((k) => !names.has(k)),
+  };
+}
+
+/** A string value with every `${...}` replaced by `1`: what the setting looks like, for the app's own parser. */
+function sampleValue(node: SyntaxNode): string | undefined {
+  if (node.type !== 'string') return undefined;
+  return node.namedChildren.map((c) => (c!.type === 'interpolation' ? '1' : c!.text)).join('');
+}
+
+describe('app settings in bicep/main.bicep', () => {
+  it('sets every setting the app marks azure: "bicep", and no setting the app does not define', () => {
+    expect(compareSettings(specs, new Set(appSettings.keys()))).toEqual({ missing: [], undefinedInApp: [] });
+  });
+
+  it('keeps platform settings apart and sets none that Flex Consumption rejects', () => {
+    expect([...platformSettings.keys()].filter((k) => !PLATFORM_SETTINGS.has(k))).toEqual([]);
+    expect([...platformSettings.keys()].filter((k) => specByName.has(k))).toEqual([]);
+    expect([...platformSettings.keys(), ...appSettings.keys()].filter((k) => FLEX_REJECTED.includes(k))).toEqual([]);
+    // Both objects reach the site, and nothing else does.
+    expect(main.source).toMatch(/appSettings: union\(platformSettings, appSettings\)/);
+  });
+
+  it('gives secrets only as Key Vault references or identity-based connections, never literals', () => {
+    for (const [name, value] of appSettings) {
+      const spec = specByName.get(name)!;
+      if (!spec.secret) continue;
+      const keyVault = /^'@Microsoft\.KeyVault\(VaultName=\$\{[^}]+\};SecretName=\$\{[^}]+\}\)'$/.test(value.text);
+      const identity = IDENTITY_AUTHENTICATED[name]?.test(value.text.slice(1, -1)) ?? false;
+      expect({ name, value: value.text, safe: keyVault || identity }).toEqual({ name, value: value.text, safe: true });
+    }
+  });
+
+  it('gives the storage connection identity-based settings only (no connection string in Azure)', () => {
+    expect(appSettings.has('AzureWebJobsStorage')).toBe(false);
+    expect(appSettings.get('AzureWebJobsStorage__credential')?.text).toBe("'managedidentity'");
+    expect(appSettings.get('AzureWebJobsStorage__clientId')?.text).toBe('appIdentity.outputs.clientId');
+    expect(platformSettings.get('AZURE_CLIENT_ID')?.text).toBe('appIdentity.outputs.clientId');
+  });
+
+  it('gives literal-shaped values that the app\'s own parser accepts', () => {
+    for (const [name, value] of appSettings) {
+      const sample = sampleValue(value);
+      if (sample === undefined || sample.startsWith('@Microsoft.KeyVault(')) continue;
+      expect(() => specByName.get(name)!.parse(sample)).not.toThrow();
+    }
+  });
+
+  it('the comparison reports both directions on a made-up configuration', () => {
+    const made = [
+      { ...settingSpecs.storageAccountName, name: 'ONLY_IN_APP', azure: 'bicep' as const },
+      { ...settingSpecs.storageAccountName, name: 'OPTIONAL_ONE', azure: 'optional' as const },
+    ];
+    expect(compareSettings(made, new Set(['OPTIONAL_ONE', 'ONLY_IN_BICEP']))).toEqual({ missing: ['ONLY_IN_APP'], undefinedInApp: ['ONLY_IN_BICEP'] });
+  });
+});
+
+describe('settings and Event Grid subscriptions the registered functions need', () => {
+  let bindings: {
+    eventGridSubscriptions: { name: string; functionName: string; container: string; subjectBeginsWith: string }[];
+    settingReferences: Record<string, string[]>;
+    problems: string[];
+  };
+
+  beforeAll(() => {
+    // The compiled registrations (npm test builds first), read the way the postdeploy hook reads them.
+    const out = execFileSync(process.execPath, [path.join(REPO, 'dist', 'cli', 'azureBindings.js'), 'json', REPO], { encoding: 'utf8' });
+    bindings = JSON.parse(out);
+  });
+
+  it('sets every app setting a binding expression (%NAME%) references, and the app defines it', () => {
+    for (const [name, functions] of Object.entries(bindings.settingReferences)) {
+      expect({ name, functions, inBicep: appSettings.has(name) || platformSettings.has(name), defined: specByName.has(name) }).toEqual({
+        name,
+        functions,
+        inBicep: true,
+        defined: true,
+      });
+    }
+  });
+
+  it('every blob trigger uses the Event Grid source and a container the Bicep creates', () => {
+    expect(bindings.problems).toEqual([]);
+    const containers = main.variables.find((v) => v.name === 'dataContainers')!.node.text;
+    for (const s of bindings.eventGridSubscriptions) {
+      expect(containers).toContain(`'${s.container}'`);
+      expect(s.subjectBeginsWith).toMatch(new RegExp(`^/blobServices/default/containers/${s.container}/blobs/`));
+      expect(s.name).toMatch(/^[A-Za-z0-9-]{3,64}$/);
+    }
+  });
+});
