@@ -1,15 +1,21 @@
 // The model each environment serves, as the gateway needs it: the model card (name, version, threshold, feature
 // list — refused when it differs from this code's), the token table the features are computed with, and the
-// embedded ONNX session that answers when KServe is unavailable. One model directory per environment
-// (MODEL_DIR_PRODUCTION / MODEL_DIR_STAGING), loaded once on first use; the local V2 server of that environment
-// serves the same directory, and in Azure the deployment puts the version KServe serves there.
+// embedded ONNX session that answers when KServe is unavailable.
+//
+// The gateway starts with one model directory per environment (MODEL_DIR_PRODUCTION / MODEL_DIR_STAGING, default
+// the committed model; the local V2 server of that environment serves the same directory). KServe is the
+// authority on which version an environment serves: when it answers with another version (a promotion or a
+// rollback happened), the gateway switches to that version — from `models/spam-detector/{version}/` in the
+// repository when present, else from the models container in Blob — so features are always computed with the
+// token table of the model that scores them.
 import path from 'node:path';
 import { Environment } from '../blobLayout';
 import { getConfig } from '../config';
 import { ServiceUnavailableError } from '../errors';
 import { TokenTable } from '../features/tokenStats';
 import { ModelCard } from '../model/modelCard';
-import { committedModelDir, loadModelDirectory, projectRoot } from '../model/modelArtifacts';
+import { committedModelDir, loadModelDirectory, loadModelFromBlob, LoadedModel, modelDirectory, projectRoot } from '../model/modelArtifacts';
+import fs from 'node:fs';
 import { OnnxModel } from '../model/onnxModel';
 
 export interface ServingModel {
@@ -30,13 +36,11 @@ export function modelDirFor(env: Environment): string {
   return configured ? path.resolve(projectRoot(), configured) : committedModelDir();
 }
 
-/** Load a model directory through the model's own loader (card, checksums, token table, ONNX signature). */
-export async function loadServingModel(dir: string): Promise<ServingModel> {
-  const { card, tokens, onnx } = await loadModelDirectory(dir);
+function servingModel({ card, tokens, onnx, source }: LoadedModel): ServingModel {
   return {
     name: card.name,
     version: card.version,
-    dir,
+    dir: source,
     card,
     threshold: card.threshold.value,
     tokens,
@@ -50,29 +54,70 @@ export async function loadServingModel(dir: string): Promise<ServingModel> {
   };
 }
 
-const loaded = new Map<Environment, Promise<ServingModel>>();
+/** Load a model directory through the model's own loader (card, checksums, token table, ONNX signature). */
+export async function loadServingModel(dir: string): Promise<ServingModel> {
+  return servingModel(await loadModelDirectory(dir));
+}
 
-/** The environment's model, loaded on first use; a failed load is retried on the next request. */
-export function getEnvironmentModel(env: Environment): Promise<ServingModel> {
-  let p = loaded.get(env);
-  if (!p) {
-    p = (async () => {
-      const dir = modelDirFor(env);
+/** A specific version: the repository's copy when there is one, else the models container. */
+export async function loadServingModelVersion(version: string): Promise<ServingModel> {
+  const local = modelDirectory(version);
+  if (fs.existsSync(`${local}/model.json`)) return loadServingModel(local);
+  return servingModel(await loadModelFromBlob(version));
+}
+
+const current = new Map<Environment, Promise<ServingModel>>();
+
+function unavailable(env: Environment, where: string, err: unknown): ServiceUnavailableError {
+  if (err instanceof ServiceUnavailableError) return err;
+  return new ServiceUnavailableError(`the ${env} model (${where}) cannot be loaded: ${(err as Error).message}`, 30);
+}
+
+/**
+ * The environment's model; with `version`, that version (switching the environment to it when KServe reports it).
+ * Loaded once; a failed load is retried on the next request.
+ */
+export function getEnvironmentModel(env: Environment, version?: string): Promise<ServingModel> {
+  const existing = current.get(env);
+  if (existing && version === undefined) return existing;
+  const load = async (): Promise<ServingModel> => {
+    if (existing && version !== undefined) {
+      const model = await existing.catch(() => undefined);
+      if (model?.version === version) return model;
+    }
+    if (version !== undefined) {
       try {
-        return await loadServingModel(dir);
+        return await loadServingModelVersion(version);
       } catch (err) {
-        if (err instanceof ServiceUnavailableError) throw err;
-        throw new ServiceUnavailableError(`the ${env} model in ${dir} cannot be loaded: ${(err as Error).message}`, 30);
+        throw unavailable(env, `version ${version}`, err);
       }
-    })();
-    p.catch(() => loaded.delete(env));
-    loaded.set(env, p);
-  }
+    }
+    const dir = modelDirFor(env);
+    try {
+      return await loadServingModel(dir);
+    } catch (err) {
+      throw unavailable(env, dir, err);
+    }
+  };
+  const p = load();
+  current.set(env, p);
+  p.then(
+    (model) => {
+      // The previous version's session is released once nothing new can pick it up.
+      if (existing) void existing.then((old) => (old !== model ? setTimeout(() => void old.onnx.close(), 10_000).unref() : undefined), () => undefined);
+    },
+    () => {
+      if (current.get(env) === p) {
+        if (existing) current.set(env, existing);
+        else current.delete(env);
+      }
+    },
+  );
   return p;
 }
 
 export async function resetEnvironmentModels(): Promise<void> {
-  const all = [...loaded.values()];
-  loaded.clear();
+  const all = [...current.values()];
+  current.clear();
   await Promise.all(all.map((p) => p.then((m) => m.onnx.close()).catch(() => undefined)));
 }

@@ -7,7 +7,7 @@ import { Environment } from '../blobLayout';
 import { Config, getConfig } from '../config';
 import { BadGatewayError, BadRequestError, ServiceUnavailableError } from '../errors';
 import { FeatureStore, getFeatureStore } from '../featureStore';
-import { FEATURE_COUNT, FeatureName } from '../features/featureList';
+import { FEATURE_COUNT, FeatureName, SenderFeatures } from '../features/featureList';
 import { namedFeatures, computeFeatures, parseEmail, ParsedEmail } from '../features/transformer';
 import { getKServeClient, KServeClient, KServeUnavailableError } from '../kserveClient';
 import { getInferenceLogger } from '../logs/inferenceLogger';
@@ -50,15 +50,17 @@ export interface PredictDependencies {
   config(): Config;
   kserve(env: Environment): KServeClient;
   featureStore(): FeatureStore;
-  model(env: Environment): Promise<ServingModel>;
+  /** The environment's model; with a version, that version (KServe reported it). */
+  model(env: Environment, version?: string): Promise<ServingModel>;
   /** The async inference logger's `log`; returns false when the record was dropped. */
   log(record: InferenceLogRecord): boolean;
   warn(message: string): void;
 }
 
-interface Prepared {
-  rows: number;
-  features: Float32Array;
+/** What a request needs before any model is involved: parsed emails and their senders' Feast features. */
+interface Lookup {
+  emails: ParsedEmail[];
+  senders: (SenderFeatures | undefined)[];
   senderKeys: (string | null)[];
   known: boolean[];
   featureStoreDegraded: boolean;
@@ -82,56 +84,71 @@ export class PredictService {
     );
   }
 
-  /** Parse, look the senders up in Feast (one pipeline), compute the feature matrix. */
-  private async prepare(instances: readonly PredictInstance[], model: ServingModel): Promise<Prepared> {
+  /** Parse, and look the senders up in Feast (one pipelined read for the whole request). */
+  private async lookup(instances: readonly PredictInstance[]): Promise<Lookup> {
     const emails = await this.parse(instances);
     const senderKeys = emails.map((e) => (e.senderDomain ? senderDomainHash(e.senderDomain, this.deps.config().senderHashKey) : null));
     const lookupKeys = senderKeys.filter((k): k is string => k !== null);
-    const lookup = lookupKeys.length ? await this.deps.featureStore().getSenderFeatures(lookupKeys) : undefined;
-    const features = new Float32Array(emails.length * FEATURE_COUNT);
+    const found = lookupKeys.length ? await this.deps.featureStore().getSenderFeatures(lookupKeys) : undefined;
+    const senders: (SenderFeatures | undefined)[] = [];
     const known: boolean[] = [];
     let j = 0;
-    emails.forEach((email, i) => {
-      const sender = senderKeys[i] !== null ? lookup!.features[j] : undefined;
-      known.push(senderKeys[i] !== null ? lookup!.found[j] : false);
-      if (senderKeys[i] !== null) j++;
-      features.set(computeFeatures(email, model.tokens, sender), i * FEATURE_COUNT);
-    });
-    if (lookup?.degraded) this.deps.warn(`Feast online features unavailable (${lookup.reason}); using the unknown-sender defaults`);
-    return { rows: emails.length, features, senderKeys, known, featureStoreDegraded: lookup?.degraded ?? false };
+    for (const key of senderKeys) {
+      senders.push(key !== null ? found!.features[j] : undefined);
+      known.push(key !== null ? found!.found[j] : false);
+      if (key !== null) j++;
+    }
+    if (found?.degraded) this.deps.warn(`Feast online features unavailable (${found.reason}); using the unknown-sender defaults`);
+    return { emails, senders, senderKeys, known, featureStoreDegraded: found?.degraded ?? false };
   }
 
-  /** KServe for the environment, or the embedded model of the same version when KServe is unavailable. */
-  private async infer(env: Environment, model: ServingModel, prepared: Prepared, requestId: string): Promise<{ probabilities: [number, number][]; fallback: boolean }> {
+  /** The n x 50 feature matrix, with the token table of `model`. */
+  private features(lookup: Lookup, model: ServingModel): Float32Array {
+    const out = new Float32Array(lookup.emails.length * FEATURE_COUNT);
+    lookup.emails.forEach((email, i) => out.set(computeFeatures(email, model.tokens, lookup.senders[i]), i * FEATURE_COUNT));
+    return out;
+  }
+
+  /**
+   * KServe for the environment, or the embedded model of the same version when KServe is unavailable. When KServe
+   * answers with another model version than the features were computed for, the gateway switches to that version
+   * and scores once more with matching features.
+   */
+  private async infer(env: Environment, lookup: Lookup, requestId: string): Promise<{ model: ServingModel; features: Float32Array; probabilities: [number, number][]; fallback: boolean }> {
     const client = this.deps.kserve(env);
-    try {
-      const result = await client.infer(prepared.features, prepared.rows, { id: requestId });
-      if (result.modelVersion !== undefined && result.modelVersion !== model.version) {
-        // The features were computed with this version's token table; another version's model would be fed skewed input.
-        throw new BadGatewayError(
-          `KServe ${env} serves ${model.name} version ${result.modelVersion}, but the gateway's features are for version ${model.version}; deploy matching versions`,
-        );
+    let model = await this.deps.model(env);
+    for (let attempt = 0; ; attempt++) {
+      const features = this.features(lookup, model);
+      const rows = lookup.emails.length;
+      try {
+        const result = await client.infer(features, rows, { id: requestId });
+        if (result.modelVersion === undefined || result.modelVersion === model.version) {
+          return { model, features, probabilities: result.probabilities, fallback: false };
+        }
+        if (attempt > 0) {
+          throw new BadGatewayError(`KServe ${env} changed model version twice during one request (${model.version}, ${result.modelVersion})`);
+        }
+        this.deps.warn(`KServe ${env} serves ${model.name} ${result.modelVersion}; the gateway switches from ${model.version}`);
+        model = await this.deps.model(env, result.modelVersion);
+      } catch (err) {
+        if (!(err instanceof KServeUnavailableError)) throw err;
+        const config = this.deps.config();
+        if (!config.predictFallbackEnabled) throw err;
+        const served = client.knownVersion;
+        if (served !== undefined && served !== model.version) {
+          throw new ServiceUnavailableError(`${err.message}; no embedded fallback for version ${served} (embedded: ${model.version})`, err.headers['Retry-After'] ? Number(err.headers['Retry-After']) : 5);
+        }
+        this.deps.warn(`${err.message}; answering from the embedded model ${model.name} ${model.version}`);
+        return { model, features, probabilities: await model.predict(features, rows), fallback: true };
       }
-      return { probabilities: result.probabilities, fallback: false };
-    } catch (err) {
-      if (!(err instanceof KServeUnavailableError)) throw err;
-      const config = this.deps.config();
-      if (!config.predictFallbackEnabled) throw err;
-      const served = client.knownVersion;
-      if (served !== undefined && served !== model.version) {
-        throw new ServiceUnavailableError(`${err.message}; no embedded fallback for version ${served} (embedded: ${model.version})`, 5);
-      }
-      this.deps.warn(`${err.message}; answering from the embedded model ${model.name} ${model.version}`);
-      return { probabilities: await model.predict(prepared.features, prepared.rows), fallback: true };
     }
   }
 
   private async run(instances: readonly PredictInstance[], env: Environment, requestId: string, started: number) {
-    const model = await this.deps.model(env);
-    const prepared = await this.prepare(instances, model);
-    const { probabilities, fallback } = await this.infer(env, model, prepared, requestId);
+    const lookup = await this.lookup(instances);
+    const { model, features, probabilities, fallback } = await this.infer(env, lookup, requestId);
     const threshold = model.threshold ?? this.deps.config().predictThreshold;
-    const degraded = fallback || prepared.featureStoreDegraded;
+    const degraded = fallback || lookup.featureStoreDegraded;
     const results: PredictionResult[] = probabilities.map(([pHam, pSpam], i) => ({
       ...(instances[i].id !== undefined ? { id: instances[i].id } : {}),
       prediction: pSpam >= threshold ? 'spam' : 'ham',
@@ -151,12 +168,12 @@ export class PredictService {
         environment: env,
         model_name: model.name,
         model_version: model.version,
-        features: prepared.features.subarray(i * FEATURE_COUNT, (i + 1) * FEATURE_COUNT),
+        features: features.subarray(i * FEATURE_COUNT, (i + 1) * FEATURE_COUNT),
         probability: probabilities[i][1],
         prediction: r.prediction,
         latency_ms: latency,
         degraded,
-        sender_key: prepared.senderKeys[i],
+        sender_key: lookup.senderKeys[i],
       };
       try {
         if (!this.deps.log(record)) this.deps.warn('inference log buffer full: record dropped');
@@ -186,14 +203,15 @@ export class PredictService {
   async transform(request: PredictRequest, env: Environment): Promise<{ model: { name: string; version: string }; results: TransformResult[]; degraded: boolean }> {
     const instances = request.kind === 'single' ? [request.instance] : request.instances;
     const model = await this.deps.model(env);
-    const prepared = await this.prepare(instances, model);
+    const lookup = await this.lookup(instances);
+    const features = this.features(lookup, model);
     const results = instances.map((inst, i) => ({
       ...(inst.id !== undefined ? { id: inst.id } : {}),
-      features: namedFeatures(prepared.features.subarray(i * FEATURE_COUNT, (i + 1) * FEATURE_COUNT)),
-      sender: { known: prepared.known[i], sender_key: prepared.senderKeys[i] },
-      degraded: prepared.featureStoreDegraded,
+      features: namedFeatures(features.subarray(i * FEATURE_COUNT, (i + 1) * FEATURE_COUNT)),
+      sender: { known: lookup.known[i], sender_key: lookup.senderKeys[i] },
+      degraded: lookup.featureStoreDegraded,
     }));
-    return { model: { name: model.name, version: model.version }, results, degraded: prepared.featureStoreDegraded };
+    return { model: { name: model.name, version: model.version }, results, degraded: lookup.featureStoreDegraded };
   }
 }
 
