@@ -51,7 +51,7 @@ export interface AlertPayload {
   window: DriftReport['window'];
   rows: number;
   drifted_features: Array<{ name: string; status: DriftStatus; psi: number | null; ks_statistic: number | null; pvalue_adjusted: number | null }>;
-  prediction: { status: DriftStatus; psi: number | null };
+  prediction: { status: DriftStatus; psi: number | null } | null;
   report: DriftReport['paths'];
 }
 
@@ -78,7 +78,7 @@ export function alertPayload(report: DriftReport, kind: 'drift' | 'resolved', pr
     const change = previous && previous !== 'healthy' ? ` (was ${previous})` : '';
     text =
       `*${report.status.toUpperCase()}* drift in ${where}${change}: ${drifted.length} of ${report.features.length} features drifted, ` +
-      `score ${fmt(report.score)}, prediction ${report.prediction.status} (PSI ${fmt(report.prediction.psi)}), ${report.rows.current} rows` +
+      `score ${fmt(report.score)}${report.prediction ? `, prediction ${report.prediction.status} (PSI ${fmt(report.prediction.psi)})` : ''}, ${report.rows.current} rows` +
       `${report.window ? ` from ${report.window.start} to ${report.window.end}` : ''}.${top ? ` Most drifted: ${top}.` : ''}${link}`;
   }
   return {
@@ -99,7 +99,7 @@ export function alertPayload(report: DriftReport, kind: 'drift' | 'resolved', pr
       ks_statistic: f.ks.statistic,
       pvalue_adjusted: f.ks.pvalue_adjusted,
     })),
-    prediction: { status: report.prediction.status, psi: report.prediction.psi },
+    prediction: report.prediction ? { status: report.prediction.status, psi: report.prediction.psi } : null,
     report: report.paths,
   };
 }

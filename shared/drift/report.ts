@@ -137,8 +137,9 @@ export interface DriftReport {
     /** Names of warning and critical features, most drifted (PSI) first. */
     drifted: string[];
   };
-  /** The model's predicted spam probability against its training distribution. */
-  prediction: DistributionDrift;
+  /** The model's predicted spam probability against its training distribution; null when the current data has no
+   * `probability` column (file mode). */
+  prediction: DistributionDrift | null;
   features: FeatureDrift[];
   alert: AlertOutcome;
   /** Where this report and its HTML page are stored; null when not stored (CLI without --out). */
@@ -220,7 +221,7 @@ export function formatReportSummary(report: DriftReport, options: { limit?: numb
   const sorted = [...report.features].sort((a, b) => rank[a.status] - rank[b.status] || (b.psi ?? -1) - (a.psi ?? -1));
   const shown = sorted.filter((f, i) => i < (options.limit ?? sorted.length) || f.status === 'warning' || f.status === 'critical');
   const header = ['distribution', 'status', 'psi', 'ks_d', 'p', 'p_adj', 'rows', 'nan/inf'];
-  const rows = [report.prediction, ...shown].map((d) => [
+  const rows = [...(report.prediction ? [report.prediction] : []), ...shown].map((d) => [
     d.name,
     d.status,
     fmt(d.psi, 4),

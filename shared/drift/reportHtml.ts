@@ -131,6 +131,7 @@ document.querySelectorAll('table.sortable th').forEach(function (th, col) {
 /** The whole page. Charts are ordered most drifted first; the table starts in the same order and sorts on click. */
 export function renderReportHtml(report: DriftReport): string {
   const ordered = [...report.features].sort((a, b) => STATUS_RANK[b.status] - STATUS_RANK[a.status] || (b.psi ?? -1) - (a.psi ?? -1));
+  const all = [...(report.prediction ? [report.prediction] : []), ...ordered];
   const where = report.environment ? `environment <b>${escapeHtml(report.environment)}</b>` : `file <b>${escapeHtml(report.current_source)}</b>`;
   const window = report.window ? `<br>window ${escapeHtml(report.window.start)} → ${escapeHtml(report.window.end)} (${report.window.hours} h)` : '';
   const t = report.thresholds;
@@ -161,7 +162,7 @@ th[aria-sort=ascending]::after{content:" ▲"} th[aria-sort=descending]::after{c
 <div>current rows<b>${report.rows.current}</b></div>
 <div>reference rows<b>${report.rows.reference}</b></div>
 <div>critical / warning<b>${report.summary.critical} / ${report.summary.warning}</b></div>
-<div>prediction drift<b>${badge(report.prediction.status)}</b></div>
+<div>prediction drift<b>${report.prediction ? badge(report.prediction.status) : '–'}</b></div>
 <div>alert<b>${escapeHtml(report.alert.action.replace('_', ' '))}</b><span class="meta">${escapeHtml(report.alert.reason)}</span></div>
 </div>
 <div class="meta">Baseline ${escapeHtml(report.baseline.source)}${report.baseline.sha256 ? ` (sha256 ${escapeHtml(report.baseline.sha256.slice(0, 12))})` : ''}, created ${escapeHtml(report.baseline.created_at)}.
@@ -170,12 +171,12 @@ ${otherVersions.length ? `<br>Rows of other model versions left out: ${otherVers
 <h2>Summary</h2>
 <table class="sortable"><thead><tr><th>distribution</th><th>status</th><th>PSI</th><th>KS D</th><th>p</th><th>p adj</th><th>rows</th><th>NaN/Inf</th><th>ref mean</th><th>cur mean</th></tr></thead>
 <tbody>
-${[report.prediction, ...ordered].map(tableRow).join('\n')}
+${all.map(tableRow).join('\n')}
 </tbody></table>
 <h2>Distributions</h2>
 <div class="legend meta"><span style="background:${REFERENCE_COLOUR}"></span>reference (baseline)<span style="background:${CURRENT_COLOUR}"></span>current</div>
 <div class="grid">
-${[report.prediction, ...ordered].map(chartCard).join('\n')}
+${all.map(chartCard).join('\n')}
 </div>
 <script>${SORT_SCRIPT}</script>
 </body></html>
