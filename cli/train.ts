@@ -1,0 +1,80 @@
+// `npm run train [-- options]`: train the spam model on the SpamAssassin corpus and write its artifacts.
+//
+//   --seed N            seed of the folds and the random split (default 42)
+//   --version V         model version (default: the committed version, so the defaults reproduce models/)
+//   --out DIR           output root in the blob layout (default: the repository's models/)
+//   --created ISO       card/baseline creation time (default: derived from the data, so reruns are identical)
+//   --target-fpr F      ham false-positive rate the threshold is chosen for (default 0.01)
+//   --subsample K       every K-th corpus message only (quick experiments; default 1)
+//   --upload            also upload to Blob: models/{name}/{version}/ and baselines/{name}/{version}/baseline.json,
+//                       with the app's storage settings (AzureWebJobsStorage or the identity-based ones)
+//   --overwrite         with --upload, replace blobs that exist (default: keep them)
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { baselineFile, localModelsRoot, modelDirectory, publishModel } from '../shared/model/modelArtifacts';
+import { DEFAULT_TRAIN_OPTIONS, TrainOptions, trainModel, writeArtifacts } from '../shared/model/training';
+import { ensureContainers } from '../shared/blobStorage';
+import { CONTAINERS } from '../shared/blobLayout';
+
+function number(name: string, raw: string | undefined, fallback: number, check: (n: number) => boolean): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || !check(n)) throw new Error(`--${name} ${JSON.stringify(raw)} is not valid`);
+  return n;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      seed: { type: 'string' },
+      version: { type: 'string' },
+      out: { type: 'string' },
+      created: { type: 'string' },
+      'target-fpr': { type: 'string' },
+      subsample: { type: 'string' },
+      upload: { type: 'boolean', default: false },
+      overwrite: { type: 'boolean', default: false },
+    },
+  });
+  if (values.created !== undefined && !Number.isFinite(Date.parse(values.created))) throw new Error(`--created ${values.created} is not a date`);
+  const options: Partial<TrainOptions> = {
+    seed: number('seed', values.seed, DEFAULT_TRAIN_OPTIONS.seed, (n) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff),
+    version: values.version ?? DEFAULT_TRAIN_OPTIONS.version,
+    targetHamFpr: number('target-fpr', values['target-fpr'], DEFAULT_TRAIN_OPTIONS.targetHamFpr, (n) => n > 0 && n < 0.5),
+    subsample: number('subsample', values.subsample, 1, (n) => Number.isInteger(n) && n >= 1),
+    ...(values.created ? { created: new Date(values.created).toISOString() } : {}),
+  };
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(options.version!)) throw new Error(`--version ${options.version} must be a simple name (letters, digits, . _ -)`);
+  const root = path.resolve(values.out ?? localModelsRoot());
+
+  const started = performance.now();
+  const progress = (line: string) => console.log(`[train ${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}`);
+  const result = await trainModel(options, progress);
+  for (const file of writeArtifacts(result, root)) progress(`wrote ${path.relative(process.cwd(), file)}`);
+
+  const m = result.card.metrics;
+  console.log('');
+  console.log(`model ${result.card.name} ${result.card.version}, threshold ${result.card.threshold.value} (ham FPR target ${result.card.threshold.targetHamFalsePositiveRate})`);
+  for (const [name, r] of Object.entries(m)) {
+    console.log(
+      `  ${name.padEnd(22)} rows ${String(r.rows).padStart(5)} (spam ${String(r.spam).padStart(4)})  ROC AUC ${r.rocAuc.toFixed(4)}  spam recall ${r.spamRecall.toFixed(4)}  ham FPR ${r.hamFalsePositiveRate.toFixed(4)}  precision ${r.precision.toFixed(4)}  accuracy ${r.accuracy.toFixed(4)}`,
+    );
+  }
+
+  if (values.upload) {
+    const version = result.card.version;
+    await ensureContainers([CONTAINERS.models, CONTAINERS.baselines]);
+    const published = await publishModel(modelDirectory(version, root, result.card.name), baselineFile(version, root, result.card.name), {
+      name: result.card.name,
+      version,
+      overwrite: values.overwrite,
+    });
+    for (const blob of published.uploaded) progress(`uploaded ${blob}`);
+    for (const blob of published.skipped) progress(`kept existing ${blob} (pass --overwrite to replace)`);
+  }
+}
+
+main().catch((err) => {
+  console.error(`train failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

