@@ -1,7 +1,9 @@
 // The app settings the Bicep gives the Function App against the settings the app defines (shared/config.ts
 // `settingSpecs`) and the ones its bindings reference: a setting cannot exist in one place and not the other.
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
+import { bindingSettings as bindingSettingsFor, renderBindingSettings } from '../cli/appSettings';
 import type { Node as SyntaxNode } from 'web-tree-sitter';
 import { SettingSpec, settingSpecs } from '../shared/config';
 import { BICEP_DIR, BicepFile, parseBicep, propertyKey, variableObject } from './helpers/bicepParser';
@@ -31,12 +33,17 @@ const specByName = new Map(specs.map((s) => [s.name, s]));
 let main: BicepFile;
 let appSettings: Map<string, SyntaxNode>;
 let platformSettings: Map<string, SyntaxNode>;
+let bindingSettings: Record<string, string>;
 
 beforeAll(async () => {
   main = await parseBicep(path.join(BICEP_DIR, 'main.bicep'));
   appSettings = variableObject(main, 'appSettings');
   platformSettings = propertiesIn(main, 'platformSettings');
+  bindingSettings = JSON.parse(fs.readFileSync(path.join(BICEP_DIR, 'bindingSettings.json'), 'utf8'));
 });
+
+/** Every app setting of the app that the Bicep sets: the literal ones and the generated binding ones. */
+const bicepAppSettings = () => new Set([...appSettings.keys(), ...Object.keys(bindingSettings)]);
 
 /** Every property of the object literals a variable is built from (`union({...}, cond ? {} : {...})`). */
 function propertiesIn(file: BicepFile, variable: string): Map<string, SyntaxNode> {
@@ -61,7 +68,9 @@ function sampleValue(node: SyntaxNode): string | undefined {
 
 describe('app settings in bicep/main.bicep', () => {
   it('sets every setting the app marks azure: "bicep", and no setting the app does not define', () => {
-    expect(compareSettings(specs, new Set(appSettings.keys()))).toEqual({ missing: [], undefinedInApp: [] });
+    expect(compareSettings(specs, bicepAppSettings())).toEqual({ missing: [], undefinedInApp: [] });
+    // One place per setting: a generated binding setting is not also written by hand.
+    expect([...appSettings.keys()].filter((k) => k in bindingSettings)).toEqual([]);
   });
 
   it('keeps platform settings apart and sets none that Flex Consumption rejects', () => {
@@ -69,7 +78,8 @@ describe('app settings in bicep/main.bicep', () => {
     expect([...platformSettings.keys()].filter((k) => specByName.has(k))).toEqual([]);
     expect([...platformSettings.keys(), ...appSettings.keys()].filter((k) => FLEX_REJECTED.includes(k))).toEqual([]);
     // Both objects reach the site, and nothing else does.
-    expect(main.source).toMatch(/appSettings: union\(platformSettings, appSettings\)/);
+    expect(main.source).toMatch(/appSettings: union\(platformSettings, bindingSettings, appSettings\)/);
+    expect(main.source).toMatch(/var bindingSettings = loadJsonContent\('bindingSettings\.json'\)/);
   });
 
   it('gives secrets only as Key Vault references or identity-based connections, never literals', () => {
@@ -119,15 +129,15 @@ describe('settings and Event Grid subscriptions the registered functions need', 
     bindings = JSON.parse(out);
   });
 
-  it('sets every app setting a binding expression (%NAME%) references, and the app defines it', () => {
+  it('sets every app setting a binding expression (%NAME%) references, with the app\'s default (bicep/bindingSettings.json is current)', () => {
     for (const [name, functions] of Object.entries(bindings.settingReferences)) {
-      expect({ name, functions, inBicep: appSettings.has(name) || platformSettings.has(name), defined: specByName.has(name) }).toEqual({
-        name,
-        functions,
-        inBicep: true,
-        defined: true,
-      });
+      expect({ name, functions, defined: specByName.has(name) }).toEqual({ name, functions, defined: true });
     }
+    // What `npm run bicep:settings` would write now.
+    expect(renderBindingSettings(bindingSettingsFor(Object.keys(bindings.settingReferences)))).toBe(
+      fs.readFileSync(path.join(BICEP_DIR, 'bindingSettings.json'), 'utf8'),
+    );
+    for (const [name, value] of Object.entries(bindingSettings)) expect(() => specByName.get(name)!.parse(value)).not.toThrow();
   });
 
   it('every blob trigger uses the Event Grid source and a container the Bicep creates', () => {

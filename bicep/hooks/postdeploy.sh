@@ -42,6 +42,7 @@ if [ -z "$subscriptions" ]; then
 fi
 
 # The blobs_extension system key appears once the host has started with a blob trigger: wait for it.
+retry_seconds=${HOOK_RETRY_SECONDS:-10}
 key=""
 attempt=0
 while [ -z "$key" ] && [ "$attempt" -lt 30 ]; do
@@ -50,7 +51,7 @@ while [ -z "$key" ] && [ "$attempt" -lt 30 ]; do
   if [ -z "$key" ]; then
     attempt=$((attempt + 1))
     echo "Waiting for the blobs_extension key of $AZURE_FUNCTION_APP_NAME ($attempt/30)..."
-    sleep 10
+    sleep "$retry_seconds"
   fi
 done
 [ -n "$key" ] || { echo "The blobs_extension system key never appeared: is the code deployed and the host running?" >&2; exit 1; }

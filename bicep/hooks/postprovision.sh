@@ -28,6 +28,6 @@ until az keyvault secret set --vault-name "$AZURE_KEY_VAULT_NAME" --name "$AZURE
   attempt=$((attempt + 1))
   [ "$attempt" -lt 20 ] || { echo "Could not write $AZURE_SENDER_HASH_KEY_SECRET_NAME to $AZURE_KEY_VAULT_NAME" >&2; exit 1; }
   echo "Waiting for Key Vault access ($attempt/20)..."
-  sleep 15
+  sleep "${HOOK_RETRY_SECONDS:-15}"
 done
 echo "Created Key Vault secret $AZURE_SENDER_HASH_KEY_SECRET_NAME (64 hex characters)."
