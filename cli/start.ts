@@ -13,6 +13,7 @@ import { consoleLogger } from '../devhost/logging';
 import { ModelServerProcess, startModelServerProcess } from '../devhost/modelServer';
 import { getFeatureStore } from '../shared/featureStore';
 import { modelDirFor } from '../shared/predict/environmentModels';
+import { publishCommittedModel } from '../shared/model/modelArtifacts';
 
 const projectDir = path.resolve(process.argv[2] ?? path.join(__dirname, '..', '..'));
 
@@ -37,6 +38,9 @@ async function main(): Promise<void> {
     logger.info(`Blob: ${storageAuth(config).kind === 'identity' ? 'identity-based connection' : 'connection string from settings'}`);
   }
   await ensureContainers(Object.values(CONTAINERS));
+  // As a deployment would: the committed model and its baseline go to Blob when missing (the baseline write is the
+  // event that activates it, so drift detection works on a fresh machine).
+  await publishCommittedModel((line) => logger.info(line));
 
   // Stand-ins for KServe: one V2 model server per environment, each serving that environment's model directory.
   const modelServers: ModelServerProcess[] = [];
