@@ -4,6 +4,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { bindingSettings as bindingSettingsFor, renderBindingSettings } from '../cli/appSettings';
+import { describeAzureBindings } from '../cli/azureBindings';
+import { FunctionRegistry } from '../devhost/functionsCore';
 import type { Node as SyntaxNode } from 'web-tree-sitter';
 import { SettingSpec, settingSpecs } from '../shared/config';
 import { BICEP_DIR, BicepFile, parseBicep, propertyKey, variableObject } from './helpers/bicepParser';
@@ -148,5 +150,38 @@ describe('settings and Event Grid subscriptions the registered functions need', 
       expect(s.subjectBeginsWith).toMatch(new RegExp(`^/blobServices/default/containers/${s.container}/blobs/`));
       expect(s.name).toMatch(/^[A-Za-z0-9-]{3,64}$/);
     }
+  });
+});
+
+describe('reading the registrations (cli/azureBindings.ts, cli/appSettings.ts)', () => {
+  const registry = () => {
+    const r = new FunctionRegistry();
+    const noop = () => undefined;
+    r.register({ name: 'onRaw', bindings: { t: { type: 'blobTrigger', direction: 'in', path: 'inference-logs/raw/{name}', source: 'EventGrid' } } }, noop);
+    r.register({ name: 'scanned', bindings: { t: { type: 'blobTrigger', direction: 'in', path: 'baselines/{name}' } } }, noop);
+    r.register({ name: 'nightly', bindings: { t: { type: 'timerTrigger', direction: 'in', schedule: '%DRIFT_SCHEDULE%' } } }, noop);
+    r.register({ name: 'Odd_Name.v2', bindings: { t: { type: 'blobTrigger', direction: 'in', path: '%CONTAINER%/x/{name}', source: 'EventGrid' } } }, noop);
+    return r;
+  };
+
+  it('turns Event Grid blob triggers into subscriptions and reports the ones Flex Consumption would not fire', () => {
+    const b = describeAzureBindings(registry());
+    expect(b.eventGridSubscriptions[0]).toEqual({
+      name: 'blob-onraw',
+      functionName: 'onRaw',
+      container: 'inference-logs',
+      subjectBeginsWith: '/blobServices/default/containers/inference-logs/blobs/raw/',
+    });
+    expect(b.eventGridSubscriptions[1].name).toBe('blob-odd-name-v2');
+    expect(b.problems).toEqual([
+      "scanned: blob trigger source is LogsAndContainerScan, Flex Consumption needs 'EventGrid'",
+      'Odd_Name.v2: blob path %CONTAINER%/x/{name} uses an app setting; the subscription filters on its literal start only',
+    ]);
+    expect(b.settingReferences).toEqual({ DRIFT_SCHEDULE: ['nightly'], CONTAINER: ['Odd_Name.v2'] });
+  });
+
+  it('generates binding settings from the app defaults and refuses a setting without one', () => {
+    expect(bindingSettingsFor(['DRIFT_SCHEDULE'])).toEqual({ DRIFT_SCHEDULE: settingSpecs.driftSchedule.default });
+    expect(() => bindingSettingsFor(['NO_SUCH_SETTING'])).toThrow(/%NO_SUCH_SETTING%/);
   });
 });
