@@ -147,8 +147,14 @@ export class InferenceLogger {
       this.releaseRetries();
       this.pump();
       if (this.inflight.size === 0 && this.ready.length === 0 && this.retryWaiting.length === 0 && this.pending.size === 0) break;
-      if (this.inflight.size) await Promise.race([...this.inflight, sleep(Math.max(0, deadline - Date.now()))]);
-      else await sleep(Math.min(50, Math.max(0, deadline - Date.now())));
+      if (this.inflight.size) {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))));
+        await Promise.race([...this.inflight, timeout]);
+        clearTimeout(timer);
+      } else {
+        await sleep(Math.min(50, Math.max(0, deadline - Date.now())));
+      }
     }
     return this.stats();
   }

@@ -42,7 +42,6 @@ async function getInstance(): Promise<DuckDBInstance> {
       memory_limit: `${o.memoryLimitMb}MB`,
       temp_directory: o.tempDirectory,
       preserve_insertion_order: 'true',
-      TimeZone: 'UTC',
       // Only local files the app created itself are read; no extension downloads, no remote paths.
       autoinstall_known_extensions: 'false',
       autoload_known_extensions: 'false',
@@ -54,6 +53,13 @@ async function getInstance(): Promise<DuckDBInstance> {
     instance = undefined;
     throw err;
   }
+}
+
+/** Close the process's DuckDB instance (tests and benchmarks; the next use opens a new one). */
+export async function closeParquetEngine(): Promise<void> {
+  const current = instance;
+  instance = undefined;
+  if (current) (await current.catch(() => undefined))?.closeSync();
 }
 
 async function withConnection<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {

@@ -1,0 +1,283 @@
+// Compaction on a private Azurite: raw blobs written by the gateway's logger → Parquet with exactly the same rows
+// (every value compared, read by DuckDB and by parquetjs-lite), repeated and parallel deliveries, a crash at
+// every step, corrupt blobs, fencing of a compactor that lost its lease.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { InvocationContext } from '@azure/functions';
+import type { ContainerClient } from '@azure/storage-blob';
+import { compactLogs } from '../functions/compactLogs';
+import { compactionManifestPath, CONTAINERS, quarantinePath } from '../shared/blobLayout';
+import { getContainerClient } from '../shared/blobStorage';
+import { FEATURE_NAMES } from '../shared/features/featureList';
+import {
+  CompactionHooks,
+  CompactionOptions,
+  compactClosedPartitions,
+  compactionOptionsFromConfig,
+  compactPartition,
+  HourPartition,
+  listRawBlobs,
+  readManifest,
+} from '../shared/logs/compaction';
+import { blobBatchUploader, InferenceLogger, newWriterId } from '../shared/logs/inferenceLogger';
+import { FlatLogRow, InferenceLogRecord, LOG_COLUMN_NAMES, LOG_SCHEMA_VERSION, toFlatRow } from '../shared/logs/logSchema';
+import { closeParquetEngine, parquetFileInfo, queryParquet } from '../shared/logs/parquet';
+import { syntheticRecords } from '../shared/logs/syntheticRecords';
+import { startTestAzurite, TestAzurite } from './helpers/azurite';
+import { setAppEnv } from './helpers/env';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const parquetjs = require('parquetjs-lite');
+
+let azurite: TestAzurite;
+let restoreEnv: () => void;
+let container: ContainerClient;
+const NOW = new Date('2026-11-26T12:00:00.000Z');
+let seed = 1;
+
+beforeAll(async () => {
+  azurite = await startTestAzurite();
+  restoreEnv = setAppEnv({ AzureWebJobsStorage: azurite.connectionString, COMPACTION_ROW_GROUP_ROWS: '1000' });
+  container = getContainerClient(CONTAINERS.inferenceLogs);
+  await container.createIfNotExists();
+});
+
+afterAll(async () => {
+  await closeParquetEngine();
+  restoreEnv();
+  await azurite.dispose();
+});
+
+function opts(hooks?: CompactionHooks, extra: Partial<CompactionOptions> = {}): CompactionOptions {
+  return compactionOptionsFromConfig({ now: () => NOW, hooks, leaseSeconds: 15, busyWaitMs: 60000, ...extra });
+}
+
+/** Log `blobs` × `perBlob` records of one hour through the gateway's logger; returns the flat rows. */
+async function writeRaw(p: HourPartition, blobs: number, perBlob: number): Promise<FlatLogRow[]> {
+  const logger = new InferenceLogger({
+    maxBufferedRecords: 1_000_000,
+    maxBatchRecords: perBlob,
+    flushIntervalMs: 60000,
+    retryBaseDelayMs: 20,
+    retryMaxDelayMs: 200,
+    maxConcurrentUploads: 4,
+    writerId: newWriterId(),
+    upload: blobBatchUploader,
+  });
+  const start = new Date(`${p.date}T${p.hour}:00:00.000Z`);
+  const records: InferenceLogRecord[] = [
+    ...syntheticRecords(blobs * perBlob, { env: p.env, start, stepMs: Math.floor(3_599_000 / (blobs * perBlob)), seed: seed++, idPrefix: `${p.env}${p.hour}-${seed}` }),
+  ];
+  for (const r of records) logger.log(r);
+  const stats = await logger.flush();
+  expect(stats.written).toBe(records.length);
+  return records.map(toFlatRow);
+}
+
+async function downloadParts(p: HourPartition): Promise<string[]> {
+  const m = await readManifest(p, container);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'compaction-test-'));
+  const files: string[] = [];
+  for (const [i, part] of (m?.manifest.parts ?? []).entries()) {
+    const file = path.join(dir, `${i}.parquet`);
+    await container.getBlobClient(part.path).downloadToFile(file);
+    files.push(file);
+  }
+  return files;
+}
+
+/** All rows of the hour's committed parts, as DuckDB reads them, in the logger's flat form. */
+async function parquetRows(p: HourPartition): Promise<FlatLogRow[]> {
+  const files = await downloadParts(p);
+  if (!files.length) return [];
+  const cols = LOG_COLUMN_NAMES.map((c) => (c === 'time' ? `strftime("time", '%Y-%m-%dT%H:%M:%S.%gZ') AS "time"` : `"${c}"`)).join(', ');
+  const rows = await queryParquet(`SELECT ${cols} FROM read_parquet([${files.map((f) => `'${f}'`).join(', ')}])`);
+  return rows as unknown as FlatLogRow[];
+}
+
+function byId(rows: FlatLogRow[]): FlatLogRow[] {
+  return [...rows].sort((a, b) => a.request_id.localeCompare(b.request_id));
+}
+
+async function partsInStorage(p: HourPartition): Promise<string[]> {
+  const out: string[] = [];
+  for await (const b of container.listBlobsFlat({ prefix: `parquet/env=${p.env}/date=${p.date}/hour=${p.hour}/part-` })) out.push(b.name);
+  return out;
+}
+
+/** The end state every run must reach: no raw blobs, only committed parts, exactly the logged rows. */
+async function expectClean(p: HourPartition, expected: FlatLogRow[]): Promise<void> {
+  expect(await listRawBlobs(container, p)).toEqual([]);
+  const m = (await readManifest(p, container))!.manifest;
+  expect((await partsInStorage(p)).sort()).toEqual(m.parts.map((x) => x.path).sort());
+  const raws = m.parts.flatMap((x) => x.raw_blobs);
+  expect(new Set(raws).size).toBe(raws.length);
+  expect(m.rows).toBe(expected.length);
+  expect(byId(await parquetRows(p))).toEqual(byId(expected));
+}
+
+describe('compaction', () => {
+  test('N raw blobs → one Parquet part per hour with exactly the same rows (all values), readable by DuckDB and parquetjs-lite', async () => {
+    const p03: HourPartition = { env: 'production', date: '2026-11-26', hour: '03' };
+    const p04: HourPartition = { env: 'production', date: '2026-11-26', hour: '04' };
+    const s04: HourPartition = { env: 'staging', date: '2026-11-26', hour: '04' };
+    const rows03 = await writeRaw(p03, 12, 250);
+    const rows04 = await writeRaw(p04, 3, 100);
+    const rowsS = await writeRaw(s04, 2, 10);
+    const { results, errors } = await compactClosedPartitions(opts());
+    expect(errors).toEqual([]);
+    expect(results.map((r) => [r.partition.env, r.partition.hour, r.status, r.rows, r.rawBlobs])).toEqual([
+      ['production', '03', 'compacted', 3000, 12],
+      ['production', '04', 'compacted', 300, 3],
+      ['staging', '04', 'compacted', 20, 2],
+    ]);
+    await expectClean(p03, rows03);
+    await expectClean(p04, rows04);
+    await expectClean(s04, rowsS);
+
+    const [file] = await downloadParts(p03);
+    const info = await parquetFileInfo(file);
+    expect(info).toMatchObject({ rows: 3000, rowGroups: 3, schemaVersion: LOG_SCHEMA_VERSION });
+    const types = Object.fromEntries(info.columns.map((c) => [c.name, c.type]));
+    for (const f of FEATURE_NAMES) expect(types[f]).toBe('FLOAT');
+    expect(types).toMatchObject({ time: 'INT64', probability: 'DOUBLE', latency_ms: 'DOUBLE', degraded: 'BOOLEAN', request_id: 'BYTE_ARRAY' });
+    expect(info.columns.find((c) => c.name === 'time')!.logicalType).toMatch(/isAdjustedToUTC=1.*MICROS/);
+
+    // An independent Parquet implementation reads the same values.
+    const reader = await parquetjs.ParquetReader.openFile(file);
+    const cursor = reader.getCursor();
+    const seen: Record<string, unknown>[] = [];
+    for (let r = await cursor.next(); r; r = await cursor.next()) seen.push(r);
+    await reader.close();
+    expect(seen).toHaveLength(3000);
+    const expected = new Map(rows03.map((r) => [r.request_id, r]));
+    for (const r of seen) {
+      const e = expected.get(String(r.request_id))!;
+      expect(e).toBeDefined();
+      // parquetjs-lite hands dictionary-encoded FLOAT values back as their decimal strings: same value, other type.
+      for (const f of FEATURE_NAMES) expect(Number(r[f])).toBe(e[f]);
+      expect(Number(r.probability)).toBe(e.probability);
+      expect(Number(r.latency_ms)).toBe(e.latency_ms);
+      expect(Number(r.time)).toBe(Date.parse(e.time));
+      expect(r.degraded).toBe(e.degraded);
+    }
+  });
+
+  test('every raw blob delivered three times, in parallel, through the function → every row exactly once', async () => {
+    // The function compacts the hours that are closed by the real clock: use one three hours ago.
+    const hourAgo = new Date(Date.now() - 3 * 3600_000).toISOString();
+    const p: HourPartition = { env: 'staging', date: hourAgo.slice(0, 10), hour: hourAgo.slice(11, 13) };
+    const rows = await writeRaw(p, 10, 200);
+    const names = await listRawBlobs(container, p);
+    expect(names).toHaveLength(10);
+    const deliveries = [...names, ...names, ...names].map((name) =>
+      compactLogs(Buffer.alloc(0), new InvocationContext({ functionName: 'compactLogs', logHandler: () => undefined, triggerMetadata: { name: name.slice('raw/'.length) } })),
+    );
+    await Promise.all(deliveries);
+    await expectClean(p, rows);
+    expect((await readManifest(p, container))!.manifest.generation).toBe(1);
+    // And once more after the end: nothing changes.
+    const again = await compactPartition(p, opts());
+    expect(again.status).toBe('nothing-to-do');
+    await expectClean(p, rows);
+  });
+
+  test('parallel compactions of one hour: one commits, the others wait for the lease and find nothing left', async () => {
+    const p: HourPartition = { env: 'staging', date: '2026-11-26', hour: '07' };
+    const rows = await writeRaw(p, 8, 150);
+    const results = await Promise.all([1, 2, 3, 4].map(() => compactPartition(p, opts())));
+    expect(results.filter((r) => r.status === 'compacted').map((r) => r.rows)).toEqual([1200]);
+    await expectClean(p, rows);
+  });
+
+  const crashPoints: [string, (fail: () => never) => CompactionHooks][] = [
+    ['after the Parquet upload, before the commit', (fail) => ({ afterPartUpload: fail })],
+    ['after the commit, before the raw deletes', (fail) => ({ afterCommit: fail })],
+    ['after deleting some raw blobs', (fail) => ({ afterRawDelete: (() => { let n = 0; return () => { if (++n === 3) fail(); }; })() })],
+    ['after copying a corrupt blob to quarantine, before deleting it', (fail) => ({ afterQuarantineCopy: fail })],
+  ];
+
+  test.each(crashPoints)('a crash %s → the next run ends clean, no loss, no duplicate', async (_name, hooksFor) => {
+    const hour = String(10 + crashPoints.findIndex(([n]) => n === _name)).padStart(2, '0');
+    const p: HourPartition = { env: 'production', date: '2026-11-25', hour };
+    const rows = await writeRaw(p, 6, 100);
+    const corrupt = `raw/env=production/date=2026-11-25/hour=${hour}/00000000T000000000Z-corrupt-00000001.ndjson`;
+    await container.getBlockBlobClient(corrupt).upload('{"not":"a log row"}\n', 20);
+    const crash = () => {
+      throw new Error('injected crash');
+    };
+    await expect(compactPartition(p, opts(hooksFor(crash)))).rejects.toThrow('injected crash');
+    const second = await compactPartition(p, opts());
+    expect(second.status === 'compacted' || second.recoveredRaw > 0 || second.orphanParts > 0 || second.quarantined.length > 0).toBe(true);
+    await expectClean(p, rows);
+    expect(await container.getBlobClient(quarantinePath(corrupt)).exists()).toBe(true);
+  });
+
+  test('a corrupt raw blob is quarantined with its reason; the rest of the hour is compacted', async () => {
+    const p: HourPartition = { env: 'staging', date: '2026-11-26', hour: '08' };
+    const rows = await writeRaw(p, 4, 50);
+    const prefix = 'raw/env=staging/date=2026-11-26/hour=08/';
+    const good = JSON.stringify(rows[0]).replace(rows[0].request_id, 'x');
+    const bad: Record<string, string> = {
+      [`${prefix}0-bad-1.ndjson`]: 'this is not json\n',
+      [`${prefix}0-bad-2.ndjson`]: `${good}\n{"time":"2026-11-26T08:00:00.000Z"`, // truncated upload
+      [`${prefix}0-bad-3.ndjson`]: `${good.replace('"2026-11-26T08', '"2026-11-26T09')}\n`, // row of another hour
+      [`${prefix}0-bad-4.ndjson`]: '',
+      [`${prefix}0-bad-5.ndjson`]: `${good.replace(`"${FEATURE_NAMES[0]}":`, '"email_text":"hello","x":')}\n`,
+    };
+    for (const [name, body] of Object.entries(bad)) await container.getBlockBlobClient(name).upload(body, Buffer.byteLength(body));
+    const result = await compactPartition(p, opts());
+    expect(result.status).toBe('compacted');
+    expect(result.rows).toBe(200);
+    expect(result.quarantined.map((q) => q.blob).sort()).toEqual(Object.keys(bad).sort());
+    const reasons = Object.fromEntries(result.quarantined.map((q) => [q.blob, q.reason]));
+    expect(reasons[`${prefix}0-bad-1.ndjson`]).toMatch(/line 1: not valid JSON/);
+    expect(reasons[`${prefix}0-bad-2.ndjson`]).toMatch(/truncated/);
+    expect(reasons[`${prefix}0-bad-3.ndjson`]).toMatch(/hour=|09h|partition/);
+    expect(reasons[`${prefix}0-bad-4.ndjson`]).toMatch(/no rows/);
+    expect(reasons[`${prefix}0-bad-5.ndjson`]).toMatch(/unknown column 'email_text'/);
+    for (const name of Object.keys(bad)) {
+      const props = await container.getBlobClient(quarantinePath(name)).getProperties();
+      expect(props.metadata).toMatchObject({ source: name, reason: reasons[name] });
+    }
+    await expectClean(p, rows);
+  });
+
+  test('a compactor that lost its lease cannot commit; its part is discarded and the lease holder finishes', async () => {
+    const p: HourPartition = { env: 'production', date: '2026-11-26', hour: '09' };
+    const rows = await writeRaw(p, 3, 100);
+    let second: Promise<unknown> | undefined;
+    const fencedOff = compactPartition(
+      p,
+      opts({
+        afterPartUpload: async () => {
+          // The lease lapses (a long GC pause, say): another run takes the hour and commits first.
+          await container.getBlobClient(compactionManifestPath(p)).getBlobLeaseClient().breakLease(0);
+          second = compactPartition(p, opts());
+          await second;
+        },
+      }),
+    );
+    await expect(fencedOff).rejects.toThrow(/refused/);
+    await second;
+    await expectClean(p, rows);
+  });
+
+  test('the open hour and the grace period are left raw; later raw blobs of a compacted hour make a second part', async () => {
+    const open: HourPartition = { env: 'staging', date: '2026-11-26', hour: '11' };
+    const late: HourPartition = { env: 'staging', date: '2026-11-26', hour: '10' };
+    await writeRaw(open, 1, 10);
+    const first = await writeRaw(late, 2, 10);
+    const o = opts(undefined, { graceMinutes: 5, now: () => new Date('2026-11-26T11:03:00.000Z') });
+    expect((await compactClosedPartitions(o)).results.map((r) => r.partition.hour)).toEqual([]);
+    const o2 = opts(undefined, { graceMinutes: 5, now: () => new Date('2026-11-26T11:06:00.000Z') });
+    expect((await compactClosedPartitions(o2)).results.map((r) => [r.partition.hour, r.status])).toEqual([['10', 'compacted']]);
+    expect(await listRawBlobs(container, open)).toHaveLength(1);
+    const stragglers = await writeRaw(late, 1, 7);
+    expect((await compactClosedPartitions(o2)).results.map((r) => [r.partition.hour, r.rows])).toEqual([['10', 7]]);
+    const m = (await readManifest(late, container))!.manifest;
+    expect(m.parts.map((x) => x.rows)).toEqual([20, 7]);
+    expect(m.generation).toBe(2);
+    await expectClean(late, [...first, ...stragglers]);
+  });
+});
