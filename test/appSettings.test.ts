@@ -109,6 +109,10 @@ describe('app settings in bicep/main.bicep', () => {
     }
   });
 
+  it('names no Bicep output like an app setting (azd values exported into a shell must not reconfigure the app)', () => {
+    expect(main.outputs.map((o) => o.name).filter((n) => specByName.has(n))).toEqual([]);
+  });
+
   it('the comparison reports both directions on a made-up configuration', () => {
     const made = [
       { ...settingSpecs.storageAccountName, name: 'ONLY_IN_APP', azure: 'bicep' as const },
