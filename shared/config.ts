@@ -479,7 +479,7 @@ export const settingSpecs = {
   }),
   promotionSmokeSamples: intSetting(
     'PROMOTION_SMOKE_SAMPLES',
-    { description: 'Held-out corpus messages the smoke evaluation sends through the staging model.', default: '300', azure: 'optional' },
+    { description: "Held-out corpus messages (time-forward test period, spread evenly) the smoke evaluation sends through the staging model; at least the period's size means all of it, so the card's figures are reproduced exactly.", default: '2000', azure: 'optional' },
     10,
     10000,
   ),
