@@ -1,0 +1,185 @@
+// The window reader on a private Azurite: the same rows before, during (paused at every step of a compaction, and
+// with compactions running concurrently) and after compaction; projection; window bounds; batch bounds.
+import type { ContainerClient } from '@azure/storage-blob';
+import { CONTAINERS } from '../shared/blobLayout';
+import { getContainerClient } from '../shared/blobStorage';
+import { FEATURE_NAMES } from '../shared/features/featureList';
+import { CompactionHooks, compactionOptionsFromConfig, compactPartition, HourPartition } from '../shared/logs/compaction';
+import { blobBatchUploader, InferenceLogger, newWriterId } from '../shared/logs/inferenceLogger';
+import { batchRows, LogBatch } from '../shared/logs/logBatch';
+import { FlatLogRow, toFlatRow } from '../shared/logs/logSchema';
+import { closeParquetEngine } from '../shared/logs/parquet';
+import { syntheticRecords } from '../shared/logs/syntheticRecords';
+import { emptyWindowStats, listWindowPartitions, readPartition, readWindow, WindowReadOptions } from '../shared/logs/windowReader';
+import { startTestAzurite, TestAzurite } from './helpers/azurite';
+import { setAppEnv } from './helpers/env';
+
+let azurite: TestAzurite;
+let restoreEnv: () => void;
+let container: ContainerClient;
+let seed = 100;
+
+beforeAll(async () => {
+  azurite = await startTestAzurite();
+  restoreEnv = setAppEnv({ AzureWebJobsStorage: azurite.connectionString, COMPACTION_ROW_GROUP_ROWS: '1000' });
+  container = getContainerClient(CONTAINERS.inferenceLogs);
+  await container.createIfNotExists();
+});
+
+afterAll(async () => {
+  await closeParquetEngine();
+  restoreEnv();
+  await azurite.dispose();
+});
+
+const NOW = new Date('2026-11-26T12:00:00.000Z');
+const opts = (hooks?: CompactionHooks) => compactionOptionsFromConfig({ now: () => NOW, hooks, leaseSeconds: 15, busyWaitMs: 60000 });
+
+async function writeRaw(p: HourPartition, blobs: number, perBlob: number): Promise<FlatLogRow[]> {
+  const logger = new InferenceLogger({
+    maxBufferedRecords: 1_000_000,
+    maxBatchRecords: perBlob,
+    flushIntervalMs: 60000,
+    retryBaseDelayMs: 20,
+    retryMaxDelayMs: 200,
+    maxConcurrentUploads: 4,
+    writerId: newWriterId(),
+    upload: blobBatchUploader,
+  });
+  const start = new Date(`${p.date}T${p.hour}:00:00.000Z`);
+  const n = blobs * perBlob;
+  const records = [...syntheticRecords(n, { env: p.env, start, stepMs: Math.floor(3_599_000 / n), seed: seed++, idPrefix: `${p.env}${p.hour}-${seed}` })];
+  for (const r of records) logger.log(r);
+  expect((await logger.flush()).written).toBe(n);
+  return records.map(toFlatRow);
+}
+
+async function collect(it: AsyncIterable<LogBatch>): Promise<Record<string, unknown>[]> {
+  const rows: Record<string, unknown>[] = [];
+  for await (const b of it) rows.push(...batchRows(b));
+  return rows.sort((a, b) => String(a.request_id).localeCompare(String(b.request_id)));
+}
+
+function expectedRows(rows: FlatLogRow[], from: Date, to: Date): Record<string, unknown>[] {
+  return rows
+    .filter((r) => Date.parse(r.time) >= from.getTime() && Date.parse(r.time) < to.getTime())
+    .map((r) => ({ ...r }))
+    .sort((a, b) => a.request_id.localeCompare(b.request_id));
+}
+
+const FROM = new Date('2026-11-26T03:00:00.000Z');
+const TO = new Date('2026-11-26T06:00:00.000Z');
+
+describe('window reader', () => {
+  const p03: HourPartition = { env: 'production', date: '2026-11-26', hour: '03' };
+  const p04: HourPartition = { env: 'production', date: '2026-11-26', hour: '04' };
+  const p05: HourPartition = { env: 'production', date: '2026-11-26', hour: '05' };
+  let all: FlatLogRow[] = [];
+
+  beforeAll(async () => {
+    all = [...(await writeRaw(p03, 6, 200)), ...(await writeRaw(p04, 5, 200)), ...(await writeRaw(p05, 2, 50))];
+    await writeRaw({ env: 'staging', date: '2026-11-26', hour: '04' }, 1, 30); // another environment: never read
+    await compactPartition(p05, opts()); // one hour already compacted before the test starts
+  });
+
+  test('the same rows before, at every step of a compaction, and after; all values equal to what was logged', async () => {
+    const expected = expectedRows(all, FROM, TO);
+    expect(await collect(readWindow('production', FROM, TO))).toEqual(expected);
+
+    const seen: string[] = [];
+    const check = (step: string) => async () => {
+      seen.push(step);
+      expect(await collect(readWindow('production', FROM, TO))).toEqual(expected);
+    };
+    let deletes = 0;
+    await compactPartition(
+      p03,
+      opts({
+        afterPartUpload: check('part uploaded, not committed'),
+        afterCommit: check('committed, raw blobs still there'),
+        afterRawDelete: async () => {
+          if (++deletes === 2) await check('some raw blobs deleted')();
+        },
+      }),
+    );
+    expect(seen).toEqual(['part uploaded, not committed', 'committed, raw blobs still there', 'some raw blobs deleted']);
+    expect(await collect(readWindow('production', FROM, TO))).toEqual(expected);
+
+    // A crashed run leaves an uncommitted part and committed raw blobs: still the same rows.
+    await expect(compactPartition(p04, opts({ afterCommit: () => { throw new Error('crash'); } }))).rejects.toThrow('crash');
+    expect(await collect(readWindow('production', FROM, TO))).toEqual(expected);
+    await compactPartition(p04, opts());
+    const stats = emptyWindowStats();
+    expect(await collect(readWindow('production', FROM, TO, { stats }))).toEqual(expected);
+    expect(stats).toMatchObject({ partitions: 3, parquetParts: 3, parquetRows: 2300, rawRows: 0 });
+  });
+
+  test('readers running concurrently with compactions never count a row twice or miss one', async () => {
+    const p: HourPartition = { env: 'staging', date: '2026-11-25', hour: '20' };
+    const rows = await writeRaw(p, 20, 50);
+    const from = new Date('2026-11-25T20:00:00.000Z');
+    const to = new Date('2026-11-25T21:00:00.000Z');
+    const expected = expectedRows(rows, from, to).map((r) => r.request_id);
+    let done = false;
+    const compaction = compactPartition(p, opts({ afterRawDelete: () => new Promise((r) => setTimeout(r, 20)) })).finally(() => (done = true));
+    let reads = 0;
+    while (!done || reads < 2) {
+      const ids = (await collect(readWindow('staging', from, to, { columns: ['request_id'] }))).map((r) => r.request_id);
+      expect(ids).toEqual(expected);
+      reads++;
+    }
+    await compaction;
+    expect(reads).toBeGreaterThanOrEqual(2);
+  });
+
+  test('column projection: only the asked columns are returned, as typed arrays, in bounded batches', async () => {
+    const columns = [FEATURE_NAMES[0], FEATURE_NAMES[49], 'probability'];
+    const batches: LogBatch[] = [];
+    for await (const b of readWindow('production', FROM, TO, { columns, batchRows: 300 })) batches.push(b);
+    expect(batches.every((b) => b.rowCount > 0 && b.rowCount <= 300)).toBe(true);
+    expect(batches.reduce((s, b) => s + b.rowCount, 0)).toBe(2300);
+    for (const b of batches) {
+      expect(Object.keys(b.features).sort()).toEqual([FEATURE_NAMES[0], FEATURE_NAMES[49]].sort());
+      expect(b.features[FEATURE_NAMES[0]]).toBeInstanceOf(Float32Array);
+      expect(b.probability).toBeInstanceOf(Float64Array);
+      expect(b.features[FEATURE_NAMES[0]]!.length).toBe(b.rowCount);
+      expect(b.time).toBeUndefined();
+      expect(b.text).toEqual({});
+    }
+    const sum = (xs: number[]) => xs.reduce((s, x) => s + x, 0);
+    const got = sum(batches.flatMap((b) => [...b.probability!]));
+    expect(got).toBeCloseTo(sum(all.map((r) => r.probability)), 6);
+    await expect(collect(readWindow('production', FROM, TO, { columns: ['no_such_column'] }))).rejects.toThrow(/unknown log column/);
+  });
+
+  test('window bounds are half-open and cut inside hours, for Parquet and raw rows alike', async () => {
+    const raw: HourPartition = { env: 'production', date: '2026-11-26', hour: '07' };
+    const rawRows = await writeRaw(raw, 2, 100); // stays raw
+    const everything = [...all, ...rawRows];
+    const from = new Date('2026-11-26T03:30:00.000Z');
+    const to = new Date('2026-11-26T07:15:00.000Z');
+    const options: WindowReadOptions = { columns: ['time', 'request_id', 'probability', FEATURE_NAMES[7]] };
+    const got = await collect(readWindow('production', from, to, options));
+    const expected = expectedRows(everything, from, to).map((r) => ({
+      time: r.time,
+      request_id: r.request_id,
+      probability: r.probability,
+      [FEATURE_NAMES[7]]: r[FEATURE_NAMES[7]],
+    }));
+    expect(got).toEqual(expected);
+    expect(got.length).toBeGreaterThan(0);
+    // Exactly at a row's time: included as `from`, excluded as `to`.
+    const t = new Date(rawRows[10].time);
+    const at = await collect(readPartition(raw, t, new Date(t.getTime() + 1), { columns: ['request_id'] }));
+    expect(at).toEqual([{ request_id: rawRows[10].request_id }]);
+    expect(await collect(readPartition(raw, new Date(t.getTime() - 1), t, { columns: ['request_id'] }))).toEqual([]);
+  });
+
+  test('listWindowPartitions names the hours of one environment that hold logs, raw or compacted', async () => {
+    const parts = await listWindowPartitions('production', new Date('2026-11-26T00:00:00Z'), new Date('2026-11-27T00:00:00Z'));
+    expect(parts.map((p) => p.hour)).toEqual(['03', '04', '05', '07']);
+    expect(parts[0].start.toISOString()).toBe('2026-11-26T03:00:00.000Z');
+    const staging = await listWindowPartitions('staging', new Date('2026-11-25T00:00:00Z'), new Date('2026-11-27T00:00:00Z'));
+    expect(staging.map((p) => `${p.date}/${p.hour}`)).toEqual(['2026-11-25/20', '2026-11-26/04']);
+  });
+});
