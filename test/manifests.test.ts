@@ -6,8 +6,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import yaml from 'js-yaml';
+import * as ort from 'onnxruntime-node';
 import { tritonRepositoryPrefix } from '../shared/blobLayout';
 import { getConfig } from '../shared/config';
+import { COMMITTED_MODEL_VERSION, localModelsRoot, MODEL_FILES, MODEL_NAME } from '../shared/model/modelArtifacts';
 
 const AKS = path.join(__dirname, '..', 'aks');
 const NODE_MODULES = path.join(__dirname, '..', 'node_modules');
@@ -114,7 +116,7 @@ describe('InferenceServices hold the seed invariants', () => {
     expect(uri.hostname).toMatch(/^[A-Za-z0-9_]+\.blob\.core\.windows\.net$/);
     const [container, ...rest] = uri.pathname.slice(1).split('/');
     expect(container).toBe('models');
-    expect(rest.join('/')).toBe(tritonRepositoryPrefix('spam-detector', 'MODEL_VERSION'));
+    expect(rest.join('/')).toBe(tritonRepositoryPrefix('spam-detector', COMMITTED_MODEL_VERSION));
     // HPA on CPU needs CPU requests; limits keep a noisy pod from starving its node.
     expect(p.model.resources.requests).toEqual({ cpu: expect.any(String), memory: expect.any(String) });
     expect(p.model.resources.limits).toEqual({ cpu: expect.any(String), memory: expect.any(String) });
@@ -163,12 +165,95 @@ test('the training job runs the training CLI from the image built by the Dockerf
   const cron = k8sObjects.find(({ doc }) => doc.kind === 'CronJob')!.doc;
   const pod = cron.spec.jobTemplate.spec.template;
   const container = pod.spec.containers[0];
-  expect(container.args.slice(0, 3)).toEqual(['npm', 'run', 'train']);
+  // The compiled training CLI that `npm run train` runs (the image is built already: no rebuild at run time).
+  expect(container.args.slice(0, 2)).toEqual(['node', 'dist/cli/train.js']);
+  expect(container.args).toContain('--upload');
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8'));
+  expect(pkg.scripts.train).toContain('node dist/cli/train.js');
   expect(container.image).toMatch(/spam-detector-train/);
   expect(container.env).toEqual(expect.arrayContaining([{ name: 'MLFLOW_TRACKING_URI', value: 'http://mlflow.mlflow.svc.cluster.local:5000' }]));
   expect(pod.metadata.labels['azure.workload.identity/use']).toBe('true');
-  expect(fs.readFileSync(path.join(__dirname, '..', 'Dockerfile'), 'utf8')).toMatch(/CMD \["npm", "run", "train"\]/);
+  expect(fs.readFileSync(path.join(__dirname, '..', 'Dockerfile'), 'utf8')).toMatch(/CMD \["node", "dist\/cli\/train\.js"\]/);
   const mlflowService = k8sObjects.find(({ doc }) => doc.kind === 'Service' && doc.metadata!.name === 'mlflow')!.doc;
   expect(mlflowService.metadata!.namespace).toBe('mlflow');
   expect(mlflowService.spec.ports[0].port).toBe(5000);
+});
+
+// ---- The Triton model repository committed with each model version must describe the ONNX graph it holds ----
+
+interface TritonTensor {
+  name: string;
+  data_type: string;
+  dims: number[];
+}
+
+/** The fields of a Triton model config (protobuf text format) that KServe's Triton needs to serve this model. */
+function parseTritonConfig(text: string): { name: string; backend?: string; platform?: string; max_batch_size: number; input: TritonTensor[]; output: TritonTensor[] } {
+  const scalar = (src: string, key: string) => new RegExp(`(?:^|\\s)${key}\\s*:\\s*"?([^"\\s]+)"?`).exec(src)?.[1];
+  const tensors = (key: string): TritonTensor[] => {
+    const block = new RegExp(`(?:^|\\n)\\s*${key}\\s*\\[([\\s\\S]*?)\\n\\s*\\]`).exec(text)?.[1] ?? '';
+    return [...block.matchAll(/\{([^{}]*)\}/g)].map((m) => ({
+      name: scalar(m[1], 'name')!,
+      data_type: scalar(m[1], 'data_type')!,
+      dims: (/dims\s*:\s*\[([^\]]*)\]/.exec(m[1])?.[1] ?? '').split(',').map((d) => Number(d.trim())),
+    }));
+  };
+  const top = text.replace(/\n\s*(input|output|instance_group)\s*\[[\s\S]*?\n\s*\]/g, '');
+  return {
+    name: scalar(top, 'name')!,
+    backend: scalar(top, 'backend'),
+    platform: scalar(top, 'platform'),
+    max_batch_size: Number(scalar(top, 'max_batch_size') ?? 0),
+    input: tensors('input'),
+    output: tensors('output'),
+  };
+}
+
+const ORT_TO_TRITON: Record<string, string> = { float32: 'TYPE_FP32', float64: 'TYPE_FP64', int64: 'TYPE_INT64', int32: 'TYPE_INT32', string: 'TYPE_STRING', bool: 'TYPE_BOOL' };
+
+const versions = fs.existsSync(path.join(localModelsRoot(), MODEL_NAME)) ? fs.readdirSync(path.join(localModelsRoot(), MODEL_NAME)) : [];
+
+test('a model version is committed (the InferenceServices above point at it)', () => {
+  expect(versions).toContain(COMMITTED_MODEL_VERSION);
+});
+
+describe.each(versions)('Triton repository of model version %s', (version) => {
+  const dir = path.join(localModelsRoot(), MODEL_NAME, version);
+
+  test('config.pbtxt matches the ONNX graph (names, data types, shapes) and KServe\'s model name', async () => {
+    const config = parseTritonConfig(fs.readFileSync(path.join(dir, MODEL_FILES.tritonConfig), 'utf8'));
+    // The directory name is the model name in the V2 URL; the gateway calls /v2/models/{KSERVE_MODEL_NAME}/infer.
+    expect(config.name).toBe(path.basename(path.dirname(path.join(dir, MODEL_FILES.tritonConfig))));
+    expect(config.name).toBe(getConfig().kserveModelName);
+    expect(config.backend ?? config.platform).toMatch(/^onnxruntime(_onnx)?$/);
+    const session = await ort.InferenceSession.create(path.join(dir, MODEL_FILES.tritonOnnx));
+    try {
+      expect(config.input.map((t) => t.name)).toEqual([...session.inputNames]);
+      expect(config.output.map((t) => t.name)).toEqual([...session.outputNames]);
+      for (const [tensors, metadata] of [[config.input, session.inputMetadata], [config.output, session.outputMetadata]] as const) {
+        for (const tensor of tensors) {
+          const meta = metadata.find((m) => m.name === tensor.name)!;
+          if (!meta.isTensor) throw new Error(`${tensor.name} is not a tensor in the ONNX graph`);
+          expect(tensor.data_type).toBe(ORT_TO_TRITON[meta.type]);
+          // Symbolic ONNX dimensions (the batch) are -1 in Triton; with max_batch_size > 0 Triton leaves the batch out.
+          const onnxDims = meta.shape.map((d) => (typeof d === 'number' && d > 0 ? d : -1));
+          expect(tensor.dims).toEqual(config.max_batch_size > 0 ? onnxDims.slice(1) : onnxDims);
+        }
+      }
+    } finally {
+      await session.release();
+    }
+  });
+
+  test('the Triton copy of the graph is the model itself', () => {
+    expect(fs.readFileSync(path.join(dir, MODEL_FILES.tritonOnnx)).equals(fs.readFileSync(path.join(dir, MODEL_FILES.onnx)))).toBe(true);
+  });
+});
+
+test('the config.pbtxt check catches a mismatch', () => {
+  const good = fs.readFileSync(path.join(localModelsRoot(), MODEL_NAME, COMMITTED_MODEL_VERSION, MODEL_FILES.tritonConfig), 'utf8');
+  const parsed = parseTritonConfig(good);
+  expect(parsed.input[0]).toEqual({ name: 'features', data_type: 'TYPE_FP32', dims: [-1, 50] });
+  expect(parsed.output[0]).toEqual({ name: 'probabilities', data_type: 'TYPE_FP32', dims: [-1, 2] });
+  expect(parseTritonConfig(good.replace('dims: [ -1, 50 ]', 'dims: [ -1, 49 ]')).input[0].dims).toEqual([-1, 49]);
 });

@@ -91,6 +91,7 @@ async function startFakeMlflow(): Promise<FakeMlflow> {
 const figures = { rows: 100, spam: 40, ham: 60, rocAuc: 0.99, threshold: 0.6, spamRecall: 0.9, hamFalsePositiveRate: 0.01, precision: 0.97, accuracy: 0.96, f1: 0.93, logLoss: 0.1, confusion: { tp: 36, fp: 1, tn: 59, fn: 4 } };
 const card = (version: string) =>
   ({
+    name: 'spam-detector',
     version,
     description: 'Logistic regression on 50 features',
     created: '2026-01-01T00:00:00.000Z',
@@ -143,12 +144,13 @@ test('MLflow errors surface with their error code', async () => {
 test('the training hook registers only when MLFLOW_TRACKING_URI is set', async () => {
   const lines: string[] = [];
   let restore = setAppEnv({ MLFLOW_TRACKING_URI: undefined });
-  expect(await registerWithMlflowIfConfigured(card('1.0.0'), 's', (l) => lines.push(l))).toBeUndefined();
+  expect(await registerWithMlflowIfConfigured(card('1.0.0'), (l) => lines.push(l), 's')).toBeUndefined();
   restore();
   expect(mlflow.calls).toEqual([]);
-  restore = setAppEnv({ MLFLOW_TRACKING_URI: mlflow.url, MLFLOW_MODEL_NAME: 'spam-detector' });
+  restore = setAppEnv({ MLFLOW_TRACKING_URI: mlflow.url, MLFLOW_MODEL_NAME: 'spam-detector', AzureWebJobsStorage: 'UseDevelopmentStorage=true' });
   try {
-    expect(await registerWithMlflowIfConfigured(card('1.0.0'), 's', (l) => lines.push(l))).toMatchObject({ created: true });
+    expect(await registerWithMlflowIfConfigured(card('1.0.0'), (l) => lines.push(l))).toMatchObject({ created: true });
+    expect(mlflow.versions[0].source).toBe('http://127.0.0.1:10000/devstoreaccount1/models/spam-detector/1.0.0/');
   } finally {
     restore();
   }

@@ -3,6 +3,8 @@
 // metrics and training parameters, and a registered model version whose source is the Blob folder of the version
 // (the artifacts stay in Blob, where KServe reads them). Idempotent: a version already registered for the same
 // project version is found by its tag and returned, so re-running the training upload does not duplicate it.
+import { CONTAINERS, modelPrefix } from '../blobLayout';
+import { getContainerClient } from '../blobStorage';
 import { getConfig } from '../config';
 import type { ModelCard } from '../model/modelCard';
 
@@ -143,11 +145,20 @@ export async function registerModelVersion(card: ModelCard, source: string, opti
   return { name: created.model_version.name, mlflowVersion: created.model_version.version, runId, source, created: true };
 }
 
+/** The Blob folder of a model version (models/{name}/{version}/), as the registry's source of the version. */
+export function modelSourceUri(name: string, version: string): string {
+  return `${getContainerClient(CONTAINERS.models).url}/${modelPrefix(name, version)}`;
+}
+
 /**
  * What the training CLI calls after uploading a version: registers it when MLFLOW_TRACKING_URI is set, else does
- * nothing (and says so). `source` is where the version's files are (the Blob folder URL of models/{name}/{version}/).
+ * nothing (and says so). `source` defaults to the version's Blob folder.
  */
-export async function registerWithMlflowIfConfigured(card: ModelCard, source: string, log: (line: string) => void = () => undefined): Promise<RegisteredVersion | undefined> {
+export async function registerWithMlflowIfConfigured(
+  card: ModelCard,
+  log: (line: string) => void = () => undefined,
+  source = modelSourceUri(card.name, card.version),
+): Promise<RegisteredVersion | undefined> {
   const config = getConfig();
   if (!config.mlflowTrackingUri) {
     log('MLflow: MLFLOW_TRACKING_URI is not set; not registering');
