@@ -145,7 +145,14 @@ export function durableBackend(client: DurableClient): PromotionBackend {
       return list.filter((s) => s.name === PROMOTION_ORCHESTRATOR).map((s) => s.instanceId);
     },
     async status(id) {
-      const s = await client.getStatus(id, { showInput: false });
+      let s;
+      try {
+        s = await client.getStatus(id, { showInput: false });
+      } catch (err) {
+        // durable-functions 3.x throws on the extension's 404 (unknown instance) instead of returning nothing.
+        if (err instanceof Error && /HTTP 404/.test(err.message)) return undefined;
+        throw err;
+      }
       if (!s || !s.instanceId) return undefined;
       return {
         id,

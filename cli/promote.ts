@@ -1,0 +1,61 @@
+// `npm run promote -- <version> [--yes]`: promote a model version from the command line, where no Durable backend
+// runs. The same orchestrator and activities as the Function App, driven in this process (shared/promotion/
+// localRunner.ts): it needs what the activities need — Blob (AzureWebJobsStorage or the identity settings), the
+// Kubernetes API (KUBE_CONNECTION / KUBECONFIG / KUBE_CONTEXT) and the gateway (PROMOTION_GATEWAY_URL).
+// After the smoke evaluation it asks for the approval on the terminal (or approves at once with --yes); no answer
+// within PROMOTION_APPROVAL_TIMEOUT_S rolls back, as in Azure. Exit code 0 only when promoted.
+import os from 'node:os';
+import readline from 'node:readline/promises';
+import { promotionRecordPath } from '../shared/blobLayout';
+import { inProcessBackend, localPromotion, startPromotion } from '../shared/promotion/service';
+import { APPROVAL_EVENT, PromotionRecord } from '../shared/promotion/types';
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  const version = args.find((a) => !a.startsWith('--'));
+  if (!version || args.includes('--help')) {
+    console.error('usage: npm run promote -- <version> [--yes]');
+    return 2;
+  }
+  const autoApprove = args.includes('--yes');
+  const who = `${os.userInfo().username}@${os.hostname()} (cli)`;
+  const input = await startPromotion(inProcessBackend((line) => console.log(line)), version, who);
+  const run = localPromotion(input.promotionId)!;
+  console.log(`promotion ${input.promotionId} started for ${version}`);
+
+  let asked = false;
+  let rl: readline.Interface | undefined;
+  const watcher = setInterval(() => {
+    const step = (run.getStatus().customStatus as { step?: string } | null)?.step;
+    if (step !== 'awaiting approval' || asked) return;
+    asked = true;
+    if (autoApprove) {
+      run.raiseEvent(APPROVAL_EVENT, { approved: true, by: who, at: new Date().toISOString(), comment: '--yes' });
+      return;
+    }
+    rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+    void rl.question(`Staging passed. Promote ${version} to production? [y/N] `).then((answer) => {
+      rl?.close();
+      const approved = /^y(es)?$/i.test(answer.trim());
+      run.raiseEvent(APPROVAL_EVENT, { approved, by: who, at: new Date().toISOString() });
+    });
+  }, 200);
+  try {
+    const record = (await run.done) as PromotionRecord;
+    console.log(`${record.outcome}${record.reason ? `: ${record.reason}` : ''}`);
+    if (record.smoke) console.log(`smoke evaluation: ${record.smoke.samples} messages, accuracy ${record.smoke.accuracy.toFixed(4)}, ROC AUC ${record.smoke.rocAuc.toFixed(4)}`);
+    console.log(`record: models/${promotionRecordPath(record.model, record.promotionId)}`);
+    return record.outcome === 'promoted' ? 0 : 1;
+  } finally {
+    clearInterval(watcher);
+    rl?.close();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(`promote failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);
