@@ -71,7 +71,7 @@ test('core and Istio kinds validate against their schemas', () => {
   const unvalidated = k8sObjects.filter(({ doc }) => !modelClass(doc.apiVersion!, doc.kind!)).map(({ doc }) => doc.kind);
   expect(new Set(unvalidated)).toEqual(new Set(['InferenceService']));
   expect(new Set(validated)).toEqual(
-    new Set(['Namespace', 'ServiceAccount', 'Service', 'Gateway', 'VirtualService', 'PersistentVolumeClaim', 'Deployment', 'CronJob']),
+    new Set(['Namespace', 'ServiceAccount', 'Service', 'Gateway', 'VirtualService', 'PersistentVolumeClaim', 'Deployment', 'CronJob', 'Role', 'RoleBinding']),
   );
 });
 
@@ -142,6 +142,15 @@ test('each environment has an internal hostname routed to its predictor Service 
     expect(route.spec.gateways).toEqual([`${gateway.metadata!.namespace}/${gateway.metadata!.name}`]);
     expect(route.spec.http[0].route[0].destination).toEqual({ host: `${name}-predictor.kserve.svc.cluster.local`, port: { number: 80 } });
   }
+});
+
+test('the promotion may get and patch InferenceServices in their namespace, and nothing else', () => {
+  const role = k8sObjects.find(({ doc }) => doc.kind === 'Role')!.doc;
+  const binding = k8sObjects.find(({ doc }) => doc.kind === 'RoleBinding')!.doc;
+  expect(role.metadata!.namespace).toBe(getConfig().kserveNamespace);
+  expect(role.rules).toEqual([{ apiGroups: ['serving.kserve.io'], resources: ['inferenceservices'], verbs: ['get', 'list', 'watch', 'patch'] }]);
+  expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata!.name });
+  expect(binding.metadata!.namespace).toBe(role.metadata!.namespace);
 });
 
 test('kustomizations reference files and folders that exist, and every manifest is reachable from aks/', () => {
