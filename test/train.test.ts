@@ -1,0 +1,82 @@
+// Training is reproducible: two runs with the same seed give byte-identical artifacts, and the defaults give
+// exactly the committed model (what `npm run train` writes). The card records every figure; the exported ONNX
+// reproduces the training code's probabilities.
+import './gatewayOnnxRealm'; // first: onnxruntime in Jest needs the main context's typed arrays
+import fs from 'node:fs';
+import path from 'node:path';
+import { validateBaseline } from '../shared/drift/baseline';
+import { FEATURE_NAMES } from '../shared/features/featureList';
+import { localModelsRoot } from '../shared/model/modelArtifacts';
+import { TrainingResult, trainModel } from '../shared/model/training';
+
+jest.setTimeout(300_000);
+
+let first: TrainingResult;
+let second: TrainingResult;
+const progress: string[] = [];
+
+beforeAll(async () => {
+  first = await trainModel({}, (line) => progress.push(line));
+  second = await trainModel({});
+});
+
+it('prints progress lines while it trains', () => {
+  expect(progress.some((l) => /^parsed 6046\/6046 messages/.test(l))).toBe(true);
+  expect(progress.some((l) => /^time-forward: L2 .*test ROC AUC/.test(l))).toBe(true);
+  expect(progress.some((l) => /^ONNX check: \d+ rows/.test(l))).toBe(true);
+});
+
+it('gives byte-identical artifacts when trained twice with the same seed', () => {
+  expect([...second.files.keys()]).toEqual([...first.files.keys()]);
+  for (const [name, bytes] of first.files) expect({ name, same: second.files.get(name)!.equals(bytes) }).toEqual({ name, same: true });
+});
+
+it('reproduces the committed model under models/ byte for byte', () => {
+  const root = localModelsRoot();
+  for (const [name, bytes] of first.files) {
+    const committed = fs.readFileSync(path.join(root, name));
+    expect({ name, same: committed.equals(bytes) }).toEqual({ name, same: true });
+  }
+});
+
+it('checks the exported ONNX against the training code to 1e-6', () => {
+  expect(first.maxOnnxDifference).toBeLessThanOrEqual(1e-6);
+  expect(first.card.training.onnxMaxAbsDifference).toBe(first.maxOnnxDifference);
+});
+
+it('records the split, the threshold and every figure in the card', () => {
+  const { card } = first;
+  expect(Object.keys(card.metrics).sort()).toEqual(['randomTest', 'randomValidation', 'timeForwardTest', 'timeForwardValidation']);
+  type Rows = { rows: number; receivedFrom: string; receivedTo: string };
+  const split = card.training.split as { kind: string; fit: Rows; validation: Rows; test: Rows };
+  expect(split.kind).toBe('time-forward');
+  expect(split.fit.rows + split.validation.rows + split.test.rows).toBe(6046);
+  expect(card.metrics.timeForwardTest.rows).toBe(split.test.rows);
+  // The threshold was chosen on the validation slice for the stated ham false-positive rate.
+  expect(card.threshold.targetHamFalsePositiveRate).toBe(0.01);
+  expect(card.metrics.timeForwardValidation.hamFalsePositiveRate).toBeLessThanOrEqual(0.01);
+  expect(card.metrics.timeForwardTest.threshold).toBe(card.threshold.value);
+  // The test period is newer than everything the model was fitted on or validated with.
+  const trainingEnd = Math.max(Date.parse(split.fit.receivedTo), Date.parse(split.validation.receivedTo));
+  expect(Date.parse(split.test.receivedFrom)).toBeGreaterThanOrEqual(trainingEnd);
+  // `created` is derived from the data (the end of the training period), not the clock.
+  expect(card.created).toBe(new Date(trainingEnd).toISOString());
+  // A real model: far better than chance on both splits.
+  expect(card.metrics.randomTest.rocAuc).toBeGreaterThan(0.99);
+  expect(card.metrics.timeForwardTest.rocAuc).toBeGreaterThan(0.95);
+});
+
+it('writes a baseline that validates against its schema, built from the validation slice', () => {
+  const bytes = [...first.files].find(([name]) => name.endsWith('baseline.json'))![1];
+  const baseline = validateBaseline(bytes.toString('utf8'), FEATURE_NAMES);
+  expect(baseline.sampling.referenceRows).toBe(first.card.metrics.timeForwardValidation.rows);
+  expect(baseline.createdAt).toBe(first.card.created);
+});
+
+it('trains a different validation slice with another seed (the seed is used)', async () => {
+  const other = await trainModel({ seed: 7, subsample: 4 });
+  const again = await trainModel({ seed: 7, subsample: 4 });
+  for (const [name, bytes] of other.files) expect(again.files.get(name)!.equals(bytes)).toBe(true);
+  expect(other.card.training.seed).toBe(7);
+  expect(other.files.get('spam-detector/1.0.0/model.onnx')!.equals(first.files.get('spam-detector/1.0.0/model.onnx')!)).toBe(false);
+});
