@@ -285,6 +285,14 @@ describe('alignment with aks/', () => {
     expect(gateway.spec!.servers!.flatMap((s) => s.hosts).sort()).toEqual(hosts.sort());
   });
 
+  it('the promotion RoleBinding is in the namespace of the InferenceServices and binds a User (the app identity)', () => {
+    const rbac = manifests('aks/serving/promotion-rbac.yaml') as unknown as { kind: string; metadata: { namespace: string }; subjects?: { kind: string }[] }[];
+    const binding = rbac.find((m) => m.kind === 'RoleBinding')!;
+    expect(binding.metadata.namespace).toBe(paramDefault('kserveNamespace'));
+    expect(binding.subjects?.map((x) => x.kind)).toEqual(['User']);
+    expect(main().outputs.map((o) => o.name)).toContain('AZURE_FUNCTION_IDENTITY_PRINCIPAL_ID');
+  });
+
   it('the federated credentials name the service accounts the pods run as', () => {
     const models = manifests('aks/serving/serviceaccount.yaml').find((m) => m.kind === 'ServiceAccount')!;
     expect([models.metadata.namespace, models.metadata.name]).toEqual([paramDefault('kserveNamespace'), paramDefault('kserveServiceAccount')]);
