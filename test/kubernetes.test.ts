@@ -147,3 +147,14 @@ test('auto picks in-cluster inside a pod and the kubeconfig file elsewhere', () 
   expect(() => loadConfig({ KUBE_CONNECTION: 'ssh' })).toThrow(/KUBE_CONNECTION.*one of auto, in-cluster, kubeconfig, aks/);
   expect(() => kubeConfigSource(loadConfig({ KUBE_CONNECTION: 'aks' }))).toThrow(/AKS_SERVER_URL/);
 });
+
+test('a missing kubeconfig file is a clear configuration error, not a call to localhost:8080', async () => {
+  const home = process.env.HOME;
+  process.env.HOME = dir; // no .kube/config there
+  try {
+    const source = kubeConfigSource(loadConfig({ KUBE_CONNECTION: 'kubeconfig' }));
+    await expect(source.get()).rejects.toThrow(/KUBECONFIG.*there is none at .*\.kube\/config/);
+  } finally {
+    process.env.HOME = home;
+  }
+});

@@ -3,6 +3,9 @@
 // the app's managed identity — AKS with Entra ID accepts such a bearer token directly (scope of the AKS AAD server
 // application), so no kubeconfig or kubelogin is needed in the Function App.
 import type { KubeConfig } from '@kubernetes/client-node';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { DefaultAzureCredential, type TokenCredential } from '@azure/identity';
 import { Config, ConfigError, getConfig } from '../config';
 import { clientNode } from './clientNode';
@@ -31,9 +34,23 @@ function fromKubeconfigFile(config: Config): KubeConfigSource {
     async get() {
       if (!kc) {
         kc = new KubeConfig();
-        // loadFromDefault reads $KUBECONFIG (colon-separated, merged like kubectl) or ~/.kube/config.
-        if (config.kubeconfigPath) kc.loadFromFile(config.kubeconfigPath);
-        else kc.loadFromDefault();
+        if (config.kubeconfigPath) {
+          // A list like kubectl's ($KUBECONFIG=a:b): the first file's current context wins, the others add to it.
+          const [first, ...rest] = config.kubeconfigPath.split(path.delimiter).filter(Boolean);
+          kc.loadFromFile(first);
+          for (const file of rest) {
+            const more = new KubeConfig();
+            more.loadFromFile(file);
+            kc.mergeConfig(more, true);
+          }
+        } else {
+          // Without a file, loadFromDefault silently falls back to http://localhost:8080; say what is missing instead.
+          const defaultFile = path.join(os.homedir(), '.kube', 'config');
+          if (!fs.existsSync(defaultFile)) {
+            throw new ConfigError('KUBECONFIG', '', `a kubeconfig file (there is none at ${defaultFile}); or set KUBE_CONNECTION to in-cluster or aks`);
+          }
+          kc.loadFromFile(defaultFile);
+        }
         if (config.kubeContext) kc.setCurrentContext(config.kubeContext);
         if (!kc.getCurrentCluster()) {
           throw new ConfigError('KUBECONFIG', config.kubeconfigPath ?? '', 'a kubeconfig file with a current context');
