@@ -110,6 +110,20 @@ describe('bicep/ syntax and structure', () => {
     }
   });
 
+  it('every module output read (`mod.outputs.x`) is declared by that module', () => {
+    // Outputs of the registry modules, as Azure-Samples/functions-quickstart-typescript-azd reads them at these versions.
+    const registryOutputs = ['name', 'resourceId', 'connectionString', 'clientId', 'principalId'];
+    for (const f of files.values()) {
+      for (const m of f.modules) {
+        const outputs = m.path.startsWith('br/')
+          ? registryOutputs
+          : files.get(rel(path.resolve(path.dirname(f.file), m.path)))!.outputs.map((o) => o.name);
+        const read = [...f.source.matchAll(new RegExp(`\\b${m.name}\\.outputs\\.(\\w+)`, 'g'))].map((x) => x[1]);
+        expect({ module: m.path, unknown: read.filter((o) => !outputs.includes(o)) }).toEqual({ module: m.path, unknown: [] });
+      }
+    }
+  });
+
   it('main.bicepparam sets only declared parameters, and every required one', () => {
     const text = fs.readFileSync(path.join(BICEP_DIR, 'main.bicepparam'), 'utf8');
     expect(text).toMatch(/^using 'main\.bicep'$/m);
