@@ -57,8 +57,13 @@ async function main(): Promise<void> {
   console.log(`model ${result.card.name} ${result.card.version}, threshold ${result.card.threshold.value} (ham FPR target ${result.card.threshold.targetHamFalsePositiveRate})`);
   for (const [name, r] of Object.entries(m)) {
     console.log(
-      `  ${name.padEnd(22)} rows ${String(r.rows).padStart(5)} (spam ${String(r.spam).padStart(4)})  ROC AUC ${r.rocAuc.toFixed(4)}  spam recall ${r.spamRecall.toFixed(4)}  ham FPR ${r.hamFalsePositiveRate.toFixed(4)}  precision ${r.precision.toFixed(4)}  accuracy ${r.accuracy.toFixed(4)}`,
+      `  ${name.padEnd(22)} rows ${String(r.rows).padStart(5)} (spam ${String(r.spam).padStart(4)})  ROC AUC ${r.rocAuc.toFixed(4)}  spam recall ${r.spamRecall.toFixed(4)}  ham FPR ${r.hamFalsePositiveRate.toFixed(4)}  precision ${r.precision.toFixed(4)}  accuracy ${r.accuracy.toFixed(4)}` +
+        (r.oracleSpamRecallAtTargetHamFpr !== undefined ? `  (recall at ${result.card.threshold.targetHamFalsePositiveRate} FPR with a threshold picked on this set: ${r.oracleSpamRecallAtTargetHamFpr.toFixed(4)})` : ''),
     );
+  }
+  const diagnostics = result.card.diagnostics as { timeForwardTestFalsePositivesBySenderDomain?: { senderDomain: string; falsePositives: number; testHam: number; trainingPeriodMessages: number }[] } | undefined;
+  for (const d of diagnostics?.timeForwardTestFalsePositivesBySenderDomain ?? []) {
+    console.log(`  time-forward test false positives from ${d.senderDomain}: ${d.falsePositives} of its ${d.testHam} ham (training period: ${d.trainingPeriodMessages} messages from it)`);
   }
 
   if (values.upload) {

@@ -82,6 +82,11 @@ export function classificationMetrics(scores: ArrayLike<number>, labels: ArrayLi
   };
 }
 
+/** Diagnostic: spam recall at `targetFpr` with the threshold chosen on these very scores (a ROC point). */
+export function oracleRecallAtHamFpr(scores: ArrayLike<number>, labels: ArrayLike<number>, targetFpr: number): number {
+  return classificationMetrics(scores, labels, thresholdForHamFpr(scores, labels, targetFpr)).spamRecall;
+}
+
 export function round6(v: number): number {
   return Math.round(v * 1e6) / 1e6;
 }

@@ -22,6 +22,11 @@ export const classificationMetricsSchema = z.object({
   f1: z.number(),
   logLoss: z.number(),
   confusion: z.object({ tp: z.number().int(), fp: z.number().int(), tn: z.number().int(), fn: z.number().int() }),
+  /**
+   * Diagnostic only: the spam recall at the card's target ham FPR with the threshold picked on this same set (an
+   * oracle no deployment has), i.e. a point of this set's ROC curve; the threshold of the model is the card's.
+   */
+  oracleSpamRecallAtTargetHamFpr: z.number().optional(),
 });
 
 export type ClassificationMetrics = z.infer<typeof classificationMetricsSchema>;
@@ -57,6 +62,8 @@ export const modelCardSchema = z.object({
   training: z.record(z.string(), z.unknown()),
   metrics: z.record(z.string(), classificationMetricsSchema),
   baseline: z.record(z.string(), z.unknown()),
+  /** Figures that explain the metrics (error analysis); never used for any choice. */
+  diagnostics: z.record(z.string(), z.unknown()).optional(),
 });
 
 export type ModelCard = z.infer<typeof modelCardSchema>;
