@@ -4,8 +4,10 @@
 //
 // Reads are best effort by design: Redis down, slow or returning garbage gives the unknown-sender defaults and
 // `degraded: true`, never a failed prediction.
+import { DefaultAzureCredential, TokenCredential } from '@azure/identity';
 import Redis from 'ioredis';
 import { getConfig } from './config';
+import { entraRedisCredentials, usesEntraAuth } from './feast/redisAuth';
 import { feastRedisKey } from './feast/entityKey';
 import { featureField, timestampField } from './feast/hashFields';
 import { decodeTimestamp, decodeValue, encodeTimestamp, encodeValue, FeastValue, numericValue } from './feast/valueProto';
@@ -62,6 +64,8 @@ export interface FeatureStoreOptions {
   url: string;
   project: string;
   timeoutMs: number;
+  /** For Azure Redis with Entra auth (a TLS URL without password); DefaultAzureCredential when not given. */
+  credential?: TokenCredential;
 }
 
 export class FeatureStore {
@@ -69,6 +73,9 @@ export class FeatureStore {
   private readonly timeoutMs: number;
   private readonly redis: Redis;
   private lastError: string | undefined;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  /** Settles when the first connection attempt has started (after fetching an Entra token, when one is needed). */
+  private readonly started: Promise<void>;
 
   constructor(options: FeatureStoreOptions) {
     this.project = options.project;
@@ -87,7 +94,31 @@ export class FeatureStore {
     this.redis.on('ready', () => {
       this.lastError = undefined;
     });
-    this.redis.connect().catch(() => undefined);
+    this.started = usesEntraAuth(options.url)
+      ? this.authenticate(options.credential ?? new DefaultAzureCredential()).then(
+          () => void this.redis.connect().catch(() => undefined),
+          (err: unknown) => {
+            this.lastError = `Entra token for Redis: ${err instanceof Error ? err.message : String(err)}`;
+          },
+        )
+      : Promise.resolve(void this.redis.connect().catch(() => undefined));
+  }
+
+  /** Fetch a token, use it for (re)connections, and AUTH again on the live connection before it expires. */
+  private async authenticate(credential: TokenCredential): Promise<void> {
+    const creds = await entraRedisCredentials(credential);
+    this.redis.options.username = creds.username;
+    this.redis.options.password = creds.password;
+    if (this.redis.status === 'ready') await this.redis.call('AUTH', creds.username, creds.password);
+    const refreshIn = Math.max(60_000, creds.expiresOn - Date.now() - 5 * 60_000);
+    this.refreshTimer = setTimeout(() => {
+      this.authenticate(credential).catch((err: unknown) => {
+        this.lastError = `Entra token refresh for Redis: ${err instanceof Error ? err.message : String(err)}`;
+        this.refreshTimer = setTimeout(() => void this.authenticate(credential).catch(() => undefined), 30_000);
+        this.refreshTimer.unref();
+      });
+    }, refreshIn);
+    this.refreshTimer.unref();
   }
 
   get status(): string {
@@ -96,9 +127,10 @@ export class FeatureStore {
 
   /** Wait for the first connection within the budget; a store already known to be down fails at once. */
   private async ready(deadline: number): Promise<void> {
+    if (this.redis.status === 'wait') await Promise.race([this.started, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
     const status = this.redis.status;
     if (status === 'ready') return;
-    if (status !== 'connecting' && status !== 'connect' && status !== 'wait') {
+    if (status !== 'connecting' && status !== 'connect') {
       throw new Error(`Redis is ${status}${this.lastError ? ` (${this.lastError})` : ''}`);
     }
     await new Promise<void>((resolve, reject) => {
@@ -123,7 +155,12 @@ export class FeatureStore {
       const pipeline = this.redis.pipeline();
       for (const e of entities) pipeline.hmgetBuffer(senderKey(this.project, e), ...senderFields);
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`Redis did not answer within ${this.timeoutMs} ms`)), Math.max(0, deadline - Date.now()));
+        // Timers run before I/O callbacks in a loop turn: under CPU load an answer already in the socket would lose
+        // to the timer. setImmediate lets that poll phase run first, so only a truly late Redis times out.
+        timer = setTimeout(
+          () => setImmediate(() => reject(new Error(`Redis did not answer within ${this.timeoutMs} ms`))),
+          Math.max(0, deadline - Date.now()),
+        );
       });
       const results = await Promise.race([pipeline.exec(), timeout]);
       if (!results) throw new Error('Redis pipeline was discarded');
@@ -197,6 +234,7 @@ export class FeatureStore {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.refreshTimer);
     this.redis.disconnect();
   }
 }

@@ -7,6 +7,7 @@ import { feastRedisKey, serializeEntityKeyV3 } from '../shared/feast/entityKey';
 import { featureField, timestampField } from '../shared/feast/hashFields';
 import { murmur3x86_32 } from '../shared/feast/murmur3';
 import { decodeTimestamp, decodeValue, encodeTimestamp, encodeValue } from '../shared/feast/valueProto';
+import { tokenObjectId, usesEntraAuth } from '../shared/feast/redisAuth';
 import { FeatureStore, SENDER_JOIN_KEY } from '../shared/featureStore';
 import { SENDER_FEATURE_VIEW, UNKNOWN_SENDER } from '../shared/features/featureList';
 
@@ -195,6 +196,37 @@ describe('FeatureStore when Redis is unavailable', () => {
       await store.close();
       sockets.forEach((s) => s.destroy());
       silent.close();
+    }
+  });
+});
+
+describe('Azure Managed Redis with Entra authentication', () => {
+  it('applies to TLS URLs without a password on Azure Redis hosts only', () => {
+    expect(usesEntraAuth('rediss://spam-abc.westeurope.redis.azure.net:10000')).toBe(true);
+    expect(usesEntraAuth('rediss://old.redis.cache.windows.net:6380')).toBe(true);
+    expect(usesEntraAuth('rediss://:key@spam-abc.westeurope.redis.azure.net:10000')).toBe(false);
+    expect(usesEntraAuth('redis://spam-abc.westeurope.redis.azure.net:10000')).toBe(false);
+    expect(usesEntraAuth('redis://127.0.0.1:6379')).toBe(false);
+  });
+
+  it("takes the user name from the token's oid claim", () => {
+    const jwt = ['{"alg":"none"}', '{"oid":"11111111-2222-3333-4444-555555555555","aud":"https://redis.azure.com"}']
+      .map((p) => Buffer.from(p).toString('base64url'))
+      .join('.');
+    expect(tokenObjectId(`${jwt}.sig`)).toBe('11111111-2222-3333-4444-555555555555');
+    expect(() => tokenObjectId('not-a-jwt')).toThrow(/not a JWT/);
+  });
+
+  it('without a token the store is degraded with a reason, and reads fall back to defaults', async () => {
+    const noToken = { getToken: async () => { throw new Error('no managed identity here'); } };
+    const store = new FeatureStore({ url: 'rediss://nowhere.redis.azure.net:10000', project: 'p', timeoutMs: 100, credential: noToken });
+    try {
+      const r = await store.getSenderFeatures(['a']);
+      expect(r.degraded).toBe(true);
+      expect(r.features).toEqual([UNKNOWN_SENDER]);
+      expect(r.reason).toMatch(/Entra token for Redis: no managed identity here/);
+    } finally {
+      await store.close();
     }
   });
 });
