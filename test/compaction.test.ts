@@ -223,7 +223,10 @@ describe('compaction', () => {
       [`${prefix}0-bad-2.ndjson`]: `${good}\n{"time":"2026-11-26T08:00:00.000Z"`, // truncated upload
       [`${prefix}0-bad-3.ndjson`]: `${good.replace('"2026-11-26T08', '"2026-11-26T09')}\n`, // row of another hour
       [`${prefix}0-bad-4.ndjson`]: '',
-      [`${prefix}0-bad-5.ndjson`]: `${good.replace(`"${FEATURE_NAMES[0]}":`, '"email_text":"hello","x":')}\n`,
+      [`${prefix}0-bad-5.ndjson`]: `${good.replace(`"${FEATURE_NAMES[0]}":`, '"x":')}\n`, // a feature missing
+      [`${prefix}0-bad-6.ndjson`]: `${good.replace('"environment":"staging"', '"environment":"production"')}\n`,
+      [`${prefix}0-bad-7.ndjson`]: `${good}\n${good.replace(/"probability":[^,]+/, '"probability":"high"')}\n`,
+      [`${prefix}0-bad-8.ndjson`]: `${good.replace(new RegExp(`"${FEATURE_NAMES[1]}":[^,]+`), `"${FEATURE_NAMES[1]}":0.1`)}\n`,
     };
     for (const [name, body] of Object.entries(bad)) await container.getBlockBlobClient(name).upload(body, Buffer.byteLength(body));
     const result = await compactPartition(p, opts());
@@ -231,11 +234,14 @@ describe('compaction', () => {
     expect(result.rows).toBe(200);
     expect(result.quarantined.map((q) => q.blob).sort()).toEqual(Object.keys(bad).sort());
     const reasons = Object.fromEntries(result.quarantined.map((q) => [q.blob, q.reason]));
-    expect(reasons[`${prefix}0-bad-1.ndjson`]).toMatch(/line 1: not valid JSON/);
-    expect(reasons[`${prefix}0-bad-2.ndjson`]).toMatch(/truncated/);
-    expect(reasons[`${prefix}0-bad-3.ndjson`]).toMatch(/hour=|09h|partition/);
+    expect(reasons[`${prefix}0-bad-1.ndjson`]).toMatch(/unreadable: .*JSON/i);
+    expect(reasons[`${prefix}0-bad-2.ndjson`]).toMatch(/unreadable: .*JSON/i);
+    expect(reasons[`${prefix}0-bad-3.ndjson`]).toBe('1 of 1 rows: time is not a canonical UTC timestamp of 2026-11-26 08h');
     expect(reasons[`${prefix}0-bad-4.ndjson`]).toMatch(/no rows/);
-    expect(reasons[`${prefix}0-bad-5.ndjson`]).toMatch(/unknown column 'email_text'/);
+    expect(reasons[`${prefix}0-bad-5.ndjson`]).toBe('1 of 1 rows: a required value is missing');
+    expect(reasons[`${prefix}0-bad-6.ndjson`]).toBe('1 of 1 rows: environment is not staging');
+    expect(reasons[`${prefix}0-bad-7.ndjson`]).toMatch(/unreadable: .*high/);
+    expect(reasons[`${prefix}0-bad-8.ndjson`]).toBe('1 of 1 rows: a feature is not a float32 value');
     for (const name of Object.keys(bad)) {
       const props = await container.getBlobClient(quarantinePath(name)).getProperties();
       expect(props.metadata).toMatchObject({ source: name, reason: reasons[name] });

@@ -50,7 +50,9 @@ async function rawBlobsOf(writer: string): Promise<{ name: string; rows: Record<
   for await (const item of container.listBlobsFlat({ prefix: 'raw/' })) {
     if (!item.name.includes(`-${writer}-`)) continue;
     const p = parseLogPartition(item.name)!;
-    const rows = parseRawLog(await container.getBlobClient(item.name).downloadToBuffer(), p);
+    const rows = parseRawLog(await container.getBlobClient(item.name).downloadToBuffer());
+    // Every row lies in the partition its blob is named after.
+    for (const r of rows) expect([r.environment, r.time.slice(0, 10), r.time.slice(11, 13)]).toEqual([p.env, p.date, p.hour]);
     out.push({ name: item.name, rows: rows as unknown as Record<string, unknown>[] });
   }
   return out;

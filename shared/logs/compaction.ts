@@ -5,8 +5,8 @@
 //            manifest write carries it, so a compactor whose lease lapsed can never commit
 //   recover  delete parts the manifest does not list (a crashed or fenced-off run's output) and raw blobs the
 //            manifest lists (a run that crashed after its commit, or a writer's retried upload)
-//   convert  download the remaining raw blobs to temp files, validate each one (corrupt → quarantine with a
-//            reason), convert the valid ones with DuckDB into one Parquet file
+//   convert  download the remaining raw blobs to temp files, validate them (corrupt → quarantine with a reason),
+//            convert the valid ones with DuckDB into one Parquet file
 //   upload   the part under a new unique name (If-None-Match: *)
 //   commit   rewrite the manifest with the part and the raw names it holds (If-Match + lease): this is the moment
 //            the rows move from raw to Parquet, atomically, for every reader
@@ -34,8 +34,7 @@ import {
 import { getContainerClient, isBlobNotFound } from '../blobStorage';
 import { getConfig } from '../config';
 import { LOG_SCHEMA_VERSION } from './logSchema';
-import { writeParquetFromRawFiles } from './parquet';
-import { CorruptRawLogError, scanRawLogFile } from './rawLogFormat';
+import { validateRawFiles, writeParquetFromRawFiles } from './parquet';
 
 export type HourPartition = Pick<LogPartition, 'env' | 'date' | 'hour'>;
 
@@ -307,7 +306,7 @@ async function compactRound(
   }
   if (pending.length === 0) return false;
 
-  const valid: { name: string; file: string; rows: number }[] = [];
+  const downloaded: { name: string; file: string }[] = [];
   for (const [i, name] of pending.entries()) {
     const file = path.join(work, `${i}.ndjson`);
     try {
@@ -316,16 +315,24 @@ async function compactRound(
       if (isBlobNotFound(err)) continue; // deleted since the listing (another run before our lease): nothing to do
       throw err;
     }
-    try {
-      const rows = await scanRawLogFile(file, p);
-      valid.push({ name, file, rows });
-    } catch (err) {
-      if (!(err instanceof CorruptRawLogError)) throw err;
-      await quarantine(container, name, file, err.reason, o);
-      result.quarantined.push({ blob: name, reason: err.reason });
-      o.log?.(`quarantined ${name}: ${err.reason}`);
-      fs.rmSync(file, { force: true });
+    downloaded.push({ name, file });
+  }
+  const verdicts = await validateRawFiles(
+    downloaded.map((d) => d.file),
+    p,
+  );
+  const valid: { name: string; file: string; rows: number }[] = [];
+  for (const d of downloaded) {
+    const verdict = verdicts.get(d.file)!;
+    if (verdict.problem === undefined) {
+      valid.push({ ...d, rows: verdict.rows });
+      continue;
     }
+    const reason = verdict.problem.split(d.file).join(d.name); // DuckDB names our temp file; say which blob
+    await quarantine(container, d.name, d.file, reason, o);
+    result.quarantined.push({ blob: d.name, reason });
+    o.log?.(`quarantined ${d.name}: ${reason}`);
+    fs.rmSync(d.file, { force: true });
   }
   if (valid.length === 0) return false;
 

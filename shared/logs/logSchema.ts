@@ -147,43 +147,6 @@ export function toFlatRow(record: InferenceLogRecord): FlatLogRow {
   return row as FlatLogRow;
 }
 
-/**
- * Validate one parsed NDJSON line of a raw blob against the schema (what the compactor accepts). Strict: an
- * unknown key, a missing column or a wrong type makes the whole blob corrupt, so a bad writer is noticed.
- */
-export function checkFlatRow(value: unknown): FlatLogRow {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('a line must be a JSON object');
-  const row = value as Record<string, unknown>;
-  for (const key of Object.keys(row)) if (!columnByName.has(key)) fail(`unknown column '${key}'`);
-  if (checkTime(row.time) !== row.time) fail(`'time' must be in canonical form (toISOString)`);
-  for (const col of LOG_COLUMNS) {
-    const v = row[col.name];
-    if (v === null || v === undefined) {
-      if (col.nullable) continue;
-      fail(`missing value for '${col.name}'`);
-    }
-    switch (col.type) {
-      case 'TIMESTAMPTZ':
-        break;
-      case 'VARCHAR':
-        if (typeof v !== 'string') fail(`'${col.name}' must be a string`);
-        break;
-      case 'FLOAT':
-        if (typeof v !== 'number' || !Number.isFinite(v) || Math.fround(v) !== v) fail(`'${col.name}' must be a float32 number`);
-        break;
-      case 'DOUBLE':
-        if (typeof v !== 'number' || !Number.isFinite(v)) fail(`'${col.name}' must be a finite number`);
-        break;
-      case 'BOOLEAN':
-        if (typeof v !== 'boolean') fail(`'${col.name}' must be a boolean`);
-        break;
-    }
-  }
-  if (!isEnvironment(row.environment as string)) fail(`'environment' must be one of ${ENVIRONMENTS.join(', ')}`);
-  if (!(PREDICTIONS as readonly unknown[]).includes(row.prediction)) fail(`'prediction' must be one of ${PREDICTIONS.join(', ')}`);
-  return row as FlatLogRow;
-}
-
 const columnByName = new Map(LOG_COLUMNS.map((c) => [c.name, c]));
 
 export function logColumn(name: string): LogColumn | undefined {

@@ -93,23 +93,113 @@ function rawJsonType(type: string): string {
   }
 }
 
+/** The hour partition raw rows must belong to. */
+export interface RawPartition {
+  env: string;
+  date: string;
+  hour: string;
+}
+
+/** `read_json` over raw NDJSON files with the log's columns; `filename` adds the file of each row. */
+function rawSource(files: readonly string[], filename: boolean): string {
+  const columns = `{${LOG_COLUMNS.map((c) => `${ident(c.name)}: ${lit(rawJsonType(c.type))}`).join(', ')}}`;
+  return (
+    `read_json([${files.map(lit).join(', ')}], format = 'newline_delimited', columns = ${columns}, ` +
+    `maximum_object_size = 1048576, ignore_errors = false${filename ? ', filename = true' : ''})`
+  );
+}
+
+/**
+ * What makes a raw row valid, as named SQL conditions: the one definition the compactor (what goes into Parquet,
+ * what is quarantined) and the window reader (which raw blobs count) share, so both always agree.
+ */
+function rowChecks(p: RawPartition): Record<string, string> {
+  // Each check looks at one thing (a missing value is reported once, by the first).
+  const required = LOG_COLUMNS.filter((c) => !c.nullable).map((c) => `${ident(c.name)} IS NOT NULL`);
+  const floats = LOG_COLUMNS.filter((c) => c.type === 'FLOAT').map((c) => `(${ident(c.name)} IS NULL OR CAST(CAST(${ident(c.name)} AS FLOAT) AS DOUBLE) = ${ident(c.name)})`);
+  const doubles = LOG_COLUMNS.filter((c) => c.type === 'DOUBLE').map((c) => `(${ident(c.name)} IS NULL OR isfinite(${ident(c.name)}))`);
+  return {
+    'a required value is missing': required.join(' AND '),
+    [`time is not a canonical UTC timestamp of ${p.date} ${p.hour}h`]:
+      `regexp_full_match("time", '\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z') AND left("time", 13) = ${lit(`${p.date}T${p.hour}`)} ` +
+      `AND TRY_CAST("time" AS TIMESTAMPTZ) IS NOT NULL`,
+    [`environment is not ${p.env}`]: `environment = ${lit(p.env)}`,
+    "prediction is not 'ham' or 'spam'": `prediction IN ('ham', 'spam')`,
+    'a feature is not a float32 value': floats.join(' AND '),
+    'a number is not finite': doubles.join(' AND '),
+  };
+}
+
+function validRowExpr(p: RawPartition): string {
+  return Object.values(rowChecks(p))
+    .map((c) => `coalesce((${c}), false)`)
+    .join(' AND ');
+}
+
+export interface RawFileVerdict {
+  rows: number;
+  /** Why the file is not a valid micro-batch; undefined when it is. */
+  problem?: string;
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0].slice(0, 500).trim();
+}
+
+/** Validate raw files in one pass; throws when DuckDB cannot parse one of them (malformed JSON, wrong type). */
+async function validateTogether(files: readonly string[], p: RawPartition): Promise<Map<string, RawFileVerdict>> {
+  const checks = Object.entries(rowChecks(p));
+  const counts = checks.map(([, expr], i) => `count(*) FILTER (WHERE NOT coalesce((${expr}), false)) AS bad${i}`).join(', ');
+  const sql = `SELECT filename, count(*) AS n, ${counts} FROM ${rawSource(files, true)} GROUP BY filename`;
+  const rows = await withConnection(async (c) => (await c.runAndReadAll(sql)).getRowObjectsJS());
+  const out = new Map<string, RawFileVerdict>();
+  for (const f of files) out.set(f, { rows: 0, problem: 'no rows' });
+  for (const r of rows) {
+    const n = Number(r.n);
+    const problems = checks.map(([name], i) => [name, Number(r[`bad${i}`])] as const).filter(([, k]) => k > 0);
+    out.set(String(r.filename), {
+      rows: n,
+      ...(problems.length ? { problem: `${problems.map(([name, k]) => `${k} of ${n} rows: ${name}`).join('; ')}` } : {}),
+    });
+  }
+  return out;
+}
+
+/**
+ * Check raw NDJSON files against the log schema and their partition; one DuckDB pass over all of them, and file by
+ * file only when that pass fails (a malformed file), to name the culprit.
+ */
+export async function validateRawFiles(files: readonly string[], p: RawPartition): Promise<Map<string, RawFileVerdict>> {
+  if (files.length === 0) return new Map();
+  try {
+    return await validateTogether(files, p);
+  } catch (err) {
+    if (files.length === 1) return new Map([[files[0], { rows: 0, problem: `unreadable: ${firstLine((err as Error).message)}` }]]);
+  }
+  const out = new Map<string, RawFileVerdict>();
+  for (const f of files) {
+    try {
+      out.set(f, (await validateTogether([f], p)).get(f)!);
+    } catch (err) {
+      out.set(f, { rows: 0, problem: `unreadable: ${firstLine((err as Error).message)}` });
+    }
+  }
+  return out;
+}
+
 export interface ParquetWriteOptions {
   rowGroupRows: number;
 }
 
 /**
- * Convert already-validated raw NDJSON files into one Parquet file, rows in file order then line order. Returns
- * the number of rows written.
+ * Convert validated raw NDJSON files into one Parquet file, rows in file order then line order. Returns the number
+ * of rows written.
  */
 export async function writeParquetFromRawFiles(files: readonly string[], outFile: string, options: ParquetWriteOptions): Promise<number> {
   if (files.length === 0) throw new RangeError('no raw files to convert');
-  const columns = `{${LOG_COLUMNS.map((c) => `${ident(c.name)}: ${lit(rawJsonType(c.type))}`).join(', ')}}`;
   const select = LOG_COLUMNS.map((c) => `CAST(${ident(c.name)} AS ${c.type}) AS ${ident(c.name)}`).join(', ');
-  const source =
-    `read_json([${files.map(lit).join(', ')}], format = 'newline_delimited', columns = ${columns}, ` +
-    `maximum_object_size = 1048576, ignore_errors = false)`;
   const sql =
-    `COPY (SELECT ${select} FROM ${source}) TO ${lit(outFile)} ` +
+    `COPY (SELECT ${select} FROM ${rawSource(files, false)}) TO ${lit(outFile)} ` +
     `(FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE ${Math.floor(options.rowGroupRows)}, ` +
     `KV_METADATA {${SCHEMA_VERSION_KEY}: ${lit(String(LOG_SCHEMA_VERSION))}})`;
   return withConnection(async (c) => {
@@ -152,19 +242,20 @@ export interface ParquetReadOptions {
   batchRows: number;
 }
 
-function selectExpr(name: string): string {
+function selectExpr(name: string, raw: boolean): string {
   // Epoch ms as DOUBLE: exact for the millisecond times the logger writes, and a plain Float64Array for readers.
-  return name === 'time' ? `CAST(epoch_ms("time") AS DOUBLE) AS "time"` : ident(name);
+  if (name === 'time') return `CAST(epoch_ms(CAST("time" AS TIMESTAMPTZ)) AS DOUBLE) AS "time"`;
+  const type = LOG_COLUMNS.find((c) => c.name === name)!.type;
+  return raw ? `CAST(${ident(name)} AS ${type}) AS ${ident(name)}` : ident(name);
 }
 
-/** Stream a Parquet file's projected columns in batches; memory holds one batch plus DuckDB's bounded buffers. */
-export async function* readParquetBatches(file: string, options: ParquetReadOptions): AsyncGenerator<LogBatch> {
+async function* streamBatches(from: string, raw: boolean, options: ParquetReadOptions): AsyncGenerator<LogBatch> {
   const where: string[] = [];
-  if (options.fromMs !== undefined) where.push(`"time" >= make_timestamp(${Math.floor(options.fromMs * 1000)})::TIMESTAMPTZ`);
-  if (options.toMs !== undefined) where.push(`"time" < make_timestamp(${Math.floor(options.toMs * 1000)})::TIMESTAMPTZ`);
+  const t = raw ? `CAST("time" AS TIMESTAMPTZ)` : `"time"`;
+  if (options.fromMs !== undefined) where.push(`${t} >= make_timestamp(${Math.floor(options.fromMs * 1000)})::TIMESTAMPTZ`);
+  if (options.toMs !== undefined) where.push(`${t} < make_timestamp(${Math.floor(options.toMs * 1000)})::TIMESTAMPTZ`);
   const cols = options.columns.length ? options.columns : ['time'];
-  const sql =
-    `SELECT ${cols.map(selectExpr).join(', ')} FROM read_parquet(${lit(file)})` + (where.length ? ` WHERE ${where.join(' AND ')}` : '');
+  const sql = `SELECT ${cols.map((c) => selectExpr(c, raw)).join(', ')} FROM ${from}` + (where.length ? ` WHERE ${where.join(' AND ')}` : '');
   const db = await getInstance();
   const c = await db.connect();
   try {
@@ -190,6 +281,16 @@ export async function* readParquetBatches(file: string, options: ParquetReadOpti
   } finally {
     c.closeSync();
   }
+}
+
+/** Stream a Parquet file's projected columns in batches; memory holds one batch plus DuckDB's bounded buffers. */
+export function readParquetBatches(file: string, options: ParquetReadOptions): AsyncGenerator<LogBatch> {
+  return streamBatches(`read_parquet(${lit(file)})`, false, options);
+}
+
+/** Stream a validated raw NDJSON file like a Parquet file (the window reader's not-yet-compacted rows). */
+export function readRawBatches(file: string, options: ParquetReadOptions): AsyncGenerator<LogBatch> {
+  return streamBatches(rawSource([file], false), true, options);
 }
 
 /** Run a read-only query over local Parquet files and return plain JS rows (tests, tools). */

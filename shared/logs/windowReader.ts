@@ -9,7 +9,7 @@
 // fetched to a temp folder before the first batch), so the hour's plan is simply made again.
 //
 // Memory: files are streamed to a temp folder; Parquet is read row group by row group with only the projected
-// columns; a batch holds at most `batchRows` rows.
+// columns, raw blobs one at a time; a batch holds at most `batchRows` rows (raw rows come in batches of their own).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,9 +17,8 @@ import type { ContainerClient } from '@azure/storage-blob';
 import { CONTAINERS, Environment, hourPartition, partitionStart } from '../blobLayout';
 import { getContainerClient, isBlobNotFound } from '../blobStorage';
 import { HourPartition, listRawBlobs, readManifest } from './compaction';
-import { checkProjection, LogBatch, LogBatchBuilder } from './logBatch';
-import { readParquetBatches } from './parquet';
-import { CorruptRawLogError, parseRawLog } from './rawLogFormat';
+import { checkProjection, LogBatch } from './logBatch';
+import { readParquetBatches, readRawBatches, validateRawFiles } from './parquet';
 
 export interface WindowReadOptions {
   /** Columns to read (default: all). Ask only for what you use: unread Parquet columns cost nothing. */
@@ -161,27 +160,23 @@ export async function* readPartition(p: HourPartition, from: Date, to: Date, opt
       }
       fs.rmSync(file, { force: true });
     }
-    const builder = new LogBatchBuilder(columns, batchRows);
+    const verdicts = await validateRawFiles(
+      fetched.raw.map((r) => r.file),
+      p,
+    );
     for (const { file } of fetched.raw) {
-      let rows;
-      try {
-        rows = parseRawLog(fs.readFileSync(file), p);
-      } catch (err) {
-        if (!(err instanceof CorruptRawLogError)) throw err;
+      // The compactor's own test: a blob it would quarantine is never counted here either.
+      if (verdicts.get(file)?.problem !== undefined) {
         stats.corruptRawBlobs++;
         continue;
       }
       stats.rawBlobs++;
-      for (const row of rows) {
-        const t = Date.parse(row.time);
-        if (t < fromMs || t >= toMs) continue;
-        builder.pushRow(row);
-        stats.rawRows++;
-        if (builder.full) yield builder.take();
+      for await (const batch of readRawBatches(file, { columns, batchRows, ...(inside ? {} : { fromMs, toMs }) })) {
+        stats.rawRows += batch.rowCount;
+        yield batch;
       }
       fs.rmSync(file, { force: true });
     }
-    if (builder.length) yield builder.take();
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
