@@ -366,3 +366,33 @@ describe('the gateway when dependencies are missing', () => {
     expect(health.status).toBe(503);
   });
 });
+
+describe('npm start with its own V2 model servers', () => {
+  it('starts one V2 server per environment before the host, routes to them, and stops them on Ctrl-C', async () => {
+    const [prodPort, stagingPort] = [await freePort(), await freePort()];
+    const own = await startHostProcess({
+      env: {
+        AzureWebJobsStorage: azurite.connectionString,
+        LOCAL_KSERVE_PRODUCTION_PORT: String(prodPort),
+        LOCAL_KSERVE_STAGING_PORT: String(stagingPort),
+        KSERVE_PRODUCTION_URL: `http://127.0.0.1:${prodPort}`,
+        KSERVE_STAGING_URL: `http://127.0.0.1:${stagingPort}`,
+        MODEL_DIR_STAGING: stagingModel.dir,
+        FEAST_PROJECT: PROJECT,
+      },
+    });
+    try {
+      expect(own.output()).toMatch(new RegExp(`KServe production: local V2 model server on http://127.0.0.1:${prodPort}, model version ${COMMITTED_MODEL_VERSION}`));
+      expect(own.output()).toMatch(new RegExp(`KServe staging: local V2 model server on http://127.0.0.1:${stagingPort}, model version ${STAGING_TEST_VERSION}`));
+      expect(own.output()).toMatch(/Redis \(Feast online store, project \S+\): available/);
+      const res = await postJson(`${own.url}/predict`, email('Hi', 'Hello there'), { 'X-Environment': 'staging' });
+      expect(res.status).toBe(200);
+      expect(res.body.model.version).toBe(STAGING_TEST_VERSION);
+      expect(res.body.degraded).toBe(false);
+    } finally {
+      expect(await own.stop()).toBe(0);
+    }
+    const refused = await fetch(`http://127.0.0.1:${prodPort}/v2/health/ready`).then(() => false, () => true);
+    expect(refused).toBe(true);
+  });
+});
