@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { codeVersion, formatReportSummary, gitCommit, serializeReport } from '../shared/drift/report';
-import { distributionChartSvg, escapeHtml, renderReportHtml } from '../shared/drift/reportHtml';
+import { distributionChartSvg, durationLabel, escapeHtml, renderReportHtml } from '../shared/drift/reportHtml';
 import { distribution, handBuiltReport } from './helpers/driftFixtures';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -77,5 +77,7 @@ describe('drift report HTML', () => {
     expect(html).toContain('<title>Drift critical · spam-detector 1 · production</title>');
     expect(html).toMatch(/html_present<\/a><\/td>.*<b>4<\/b>/);
     expect(html).toContain('not decided yet');
+    expect(html).toContain('(24 h)');
+    expect([durationLabel(24), durationLabel(1.5), durationLabel(0.25), durationLabel(0.00116)]).toEqual(['24 h', '1.5 h', '15 min', '4.18 s']);
   });
 });

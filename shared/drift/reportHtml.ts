@@ -35,6 +35,13 @@ function binLabels(edges: number[]): string[] {
   return [...edges.map((e) => `≤${edgeLabel(e)}`), `>${edgeLabel(edges[edges.length - 1])}`];
 }
 
+/** 24 h, 90 min, 4.2 s: a window length as people say it. */
+export function durationLabel(hours: number): string {
+  if (hours >= 1) return `${Number(hours.toPrecision(4))} h`;
+  if (hours * 60 >= 1) return `${Number((hours * 60).toPrecision(3))} min`;
+  return `${Number((hours * 3600).toPrecision(3))} s`;
+}
+
 function badge(status: DriftStatus): string {
   return `<span class="badge" style="background:${STATUS_COLOURS[status]}">${status.replace('_', ' ')}</span>`;
 }
@@ -133,7 +140,7 @@ export function renderReportHtml(report: DriftReport): string {
   const ordered = [...report.features].sort((a, b) => STATUS_RANK[b.status] - STATUS_RANK[a.status] || (b.psi ?? -1) - (a.psi ?? -1));
   const all = [...(report.prediction ? [report.prediction] : []), ...ordered];
   const where = report.environment ? `environment <b>${escapeHtml(report.environment)}</b>` : `file <b>${escapeHtml(report.current_source)}</b>`;
-  const window = report.window ? `<br>window ${escapeHtml(report.window.start)} → ${escapeHtml(report.window.end)} (${report.window.hours} h)` : '';
+  const window = report.window ? `<br>window ${escapeHtml(report.window.start)} → ${escapeHtml(report.window.end)} (${escapeHtml(durationLabel(report.window.hours))})` : '';
   const t = report.thresholds;
   const otherVersions = Object.entries(report.rows.other_model_versions);
   const title = `Drift ${report.status.replace('_', ' ')} · ${report.model.name} ${report.model.version}${report.environment ? ` · ${report.environment}` : ''}`;
