@@ -1,28 +1,20 @@
 import { app, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { getConfig } from '../shared/config';
-import { toErrorResponse } from '../shared/errors';
-import { readJsonBody, requestIdOf } from '../shared/predict/httpInput';
+import { handleJsonPost, readJsonBody } from '../shared/predict/httpInput';
 import { getPredictService } from '../shared/predict/predictService';
 import { parseEnvironment, parsePredictRequest } from '../shared/predict/requestSchema';
 
 /** POST /api/transform: the 50 named features of an email (or a batch), as the environment's model sees them. */
 export async function transform(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const requestId = requestIdOf(request);
-  const headers = { 'X-Request-ID': requestId };
-  try {
+  return handleJsonPost(request, context, async (requestId) => {
     const config = getConfig();
     const environment = parseEnvironment(request.headers.get('x-environment'));
     const parsed = parsePredictRequest(await readJsonBody(request, config.predictMaxBodyBytes), config.predictMaxBatch);
     const { model, results, degraded } = await getPredictService().transform(parsed, environment);
-    const jsonBody =
-      parsed.kind === 'single'
-        ? { request_id: requestId, environment, model, ...results[0] }
-        : { request_id: requestId, environment, model, degraded, count: results.length, results };
-    return { status: 200, jsonBody, headers };
-  } catch (err) {
-    const res = toErrorResponse(err, context);
-    return { ...res, headers: { ...(res.headers as Record<string, string>), ...headers } };
-  }
+    return parsed.kind === 'single'
+      ? { request_id: requestId, environment, model, ...results[0] }
+      : { request_id: requestId, environment, model, degraded, count: results.length, results };
+  });
 }
 
 app.http('transform', {

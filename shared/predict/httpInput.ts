@@ -1,8 +1,8 @@
 // The HTTP envelope of the gateway's POST endpoints: content type, body size, JSON, request id. Everything here
 // fails with a typed 4xx (shared/errors.ts), never a 500.
 import { randomUUID } from 'node:crypto';
-import type { HttpRequest } from '@azure/functions';
-import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { BadRequestError, PayloadTooLargeError, toErrorResponse, UnsupportedMediaTypeError } from '../errors';
 
 const REQUEST_ID = /^[A-Za-z0-9._:@\-]{1,128}$/;
 
@@ -37,5 +37,24 @@ export async function readJsonBody(request: HttpRequest, maxBytes: number): Prom
     return JSON.parse(text);
   } catch (err) {
     throw new BadRequestError(`the request body is not valid JSON: ${(err as Error).message.slice(0, 200)}`, 'invalid_json');
+  }
+}
+
+/**
+ * Run a gateway POST handler: the request id is fixed first, so that every answer — success or error — carries it
+ * in `X-Request-ID`; thrown errors become the JSON error contract (toErrorResponse).
+ */
+export async function handleJsonPost(
+  request: HttpRequest,
+  context: InvocationContext,
+  work: (requestId: string) => Promise<unknown>,
+): Promise<HttpResponseInit> {
+  const requestId = requestIdOf(request);
+  const headers = { 'X-Request-ID': requestId };
+  try {
+    return { status: 200, jsonBody: await work(requestId), headers };
+  } catch (err) {
+    const res = toErrorResponse(err, context);
+    return { ...res, headers: { ...(res.headers as Record<string, string>), ...headers } };
   }
 }

@@ -1,0 +1,48 @@
+// The gateway's function registrations and handlers in-process: auth levels as Azure enforces them, and
+// configuration errors surfacing as JSON (module load never throws; a bad setting is a 503 naming it).
+import Module from 'node:module';
+import { FunctionRegistry, installFunctionsCore } from '../devhost/functionsCore';
+import { setAppEnv } from './helpers/env';
+
+// The local host's stand-in for the Azure worker's `@azure/functions-core` (devhost/functionsCore.ts), handed to
+// Jest's module registry, which does not go through Node's resolver; then `app.http(...)` registers here exactly
+// what it registers with the Azure host.
+const registry = new FunctionRegistry();
+installFunctionsCore(registry);
+const core = (Module as unknown as { _cache: Record<string, { exports: unknown }> })._cache['@azure/functions-core'].exports;
+jest.doMock('@azure/functions-core', () => core, { virtual: true });
+/* eslint-disable @typescript-eslint/no-require-imports */
+const { HttpRequest, InvocationContext } = require('@azure/functions') as typeof import('@azure/functions');
+const { predict } = require('../functions/predict') as typeof import('../functions/predict');
+require('../functions/transform');
+require('../functions/health');
+
+describe('registrations', () => {
+  it('predict and transform need a function key in Azure; health is anonymous', () => {
+    const trigger = (name: string) => registry.functions.find((f) => f.name === name)?.trigger;
+    expect(trigger('predict')).toMatchObject({ type: 'httpTrigger', authLevel: 'function', methods: ['POST'], route: 'predict' });
+    expect(trigger('transform')).toMatchObject({ type: 'httpTrigger', authLevel: 'function', methods: ['POST'], route: 'transform' });
+    expect(trigger('health')).toMatchObject({ type: 'httpTrigger', authLevel: 'anonymous', route: 'health' });
+  });
+
+  it('flushes the inference logger when the host terminates', () => {
+    expect(registry.hooks.get('appTerminate')?.length).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('handler', () => {
+  it('a bad setting is a JSON 503 naming it, with the request id echoed', async () => {
+    const restore = setAppEnv({ PREDICT_MAX_BATCH: 'lots' });
+    try {
+      const res = await predict(
+        new HttpRequest({ method: 'POST', url: 'http://localhost/api/predict', headers: { 'content-type': 'application/json', 'x-request-id': 'cfg-1' }, body: { string: '{}' } }),
+        new InvocationContext(),
+      );
+      expect(res.status).toBe(503);
+      expect(res.jsonBody).toEqual({ error: { code: 'misconfigured', message: expect.stringContaining('PREDICT_MAX_BATCH') } });
+      expect(res.headers).toMatchObject({ 'X-Request-ID': 'cfg-1' });
+    } finally {
+      restore();
+    }
+  });
+});
