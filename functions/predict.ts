@@ -1,7 +1,9 @@
 import { app, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { ENVIRONMENTS } from '../shared/blobLayout';
 import { getConfig } from '../shared/config';
 import { flushInferenceLogger } from '../shared/logs/inferenceLogger';
 import { handleJsonPost, readJsonBody } from '../shared/predict/httpInput';
+import { getEnvironmentModel } from '../shared/predict/environmentModels';
 import { getPredictService } from '../shared/predict/predictService';
 import { parseEnvironment, parsePredictRequest } from '../shared/predict/requestSchema';
 
@@ -15,6 +17,12 @@ export async function predict(request: HttpRequest, context: InvocationContext):
     return getPredictService().predict(parsed, environment, requestId, started);
   });
 }
+
+// Load both environments' models (ONNX session, token table: about a second) when the worker starts, not on the
+// first request of a new instance; not awaited, and a failure is retried by that first request.
+app.hook.appStart(() => {
+  for (const env of ENVIRONMENTS) void getEnvironmentModel(env).catch(() => undefined);
+});
 
 // The logger buffers records in memory; the host's shutdown (scale-in, deployment, Ctrl-C locally) must write them.
 app.hook.appTerminate(() => flushInferenceLogger());
