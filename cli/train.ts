@@ -8,12 +8,14 @@
 //   --subsample K       every K-th corpus message only (quick experiments; default 1)
 //   --upload            also upload to Blob: models/{name}/{version}/ and baselines/{name}/{version}/baseline.json,
 //                       with the app's storage settings (AzureWebJobsStorage or the identity-based ones)
+//   --storage CONN      upload with this storage connection string instead (implies --upload)
 //   --overwrite         with --upload, replace blobs that exist (default: keep them)
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { baselineFile, localModelsRoot, modelDirectory, publishModel } from '../shared/model/modelArtifacts';
-import { DEFAULT_TRAIN_OPTIONS, TrainOptions, trainModel, writeArtifacts } from '../shared/model/training';
-import { ensureContainers } from '../shared/blobStorage';
+import { DEFAULT_TRAIN_OPTIONS, TrainOptions, TrainingResult, trainModel, writeArtifacts } from '../shared/model/training';
+import { ensureContainers, resetBlobServiceClient } from '../shared/blobStorage';
+import { STORAGE_CONNECTION, resetConfig } from '../shared/config';
 import { CONTAINERS } from '../shared/blobLayout';
 
 function number(name: string, raw: string | undefined, fallback: number, check: (n: number) => boolean): number {
@@ -23,8 +25,10 @@ function number(name: string, raw: string | undefined, fallback: number, check: 
   return n;
 }
 
-async function main(): Promise<void> {
+/** The CLI: parse `args`, train, write, optionally upload; progress and figures go to `print`. */
+export async function runTrainCli(args: string[], print: (line: string) => void = console.log): Promise<TrainingResult> {
   const { values } = parseArgs({
+    args,
     options: {
       seed: { type: 'string' },
       version: { type: 'string' },
@@ -33,6 +37,7 @@ async function main(): Promise<void> {
       'target-fpr': { type: 'string' },
       subsample: { type: 'string' },
       upload: { type: 'boolean', default: false },
+      storage: { type: 'string' },
       overwrite: { type: 'boolean', default: false },
     },
   });
@@ -48,25 +53,30 @@ async function main(): Promise<void> {
   const root = path.resolve(values.out ?? localModelsRoot());
 
   const started = performance.now();
-  const progress = (line: string) => console.log(`[train ${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}`);
+  const progress = (line: string) => print(`[train ${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}`);
   const result = await trainModel(options, progress);
   for (const file of writeArtifacts(result, root)) progress(`wrote ${path.relative(process.cwd(), file)}`);
 
   const m = result.card.metrics;
-  console.log('');
-  console.log(`model ${result.card.name} ${result.card.version}, threshold ${result.card.threshold.value} (ham FPR target ${result.card.threshold.targetHamFalsePositiveRate})`);
+  print('');
+  print(`model ${result.card.name} ${result.card.version}, threshold ${result.card.threshold.value} (ham FPR target ${result.card.threshold.targetHamFalsePositiveRate})`);
   for (const [name, r] of Object.entries(m)) {
-    console.log(
+    print(
       `  ${name.padEnd(22)} rows ${String(r.rows).padStart(5)} (spam ${String(r.spam).padStart(4)})  ROC AUC ${r.rocAuc.toFixed(4)}  spam recall ${r.spamRecall.toFixed(4)}  ham FPR ${r.hamFalsePositiveRate.toFixed(4)}  precision ${r.precision.toFixed(4)}  accuracy ${r.accuracy.toFixed(4)}` +
         (r.oracleSpamRecallAtTargetHamFpr !== undefined ? `  (recall at ${result.card.threshold.targetHamFalsePositiveRate} FPR with a threshold picked on this set: ${r.oracleSpamRecallAtTargetHamFpr.toFixed(4)})` : ''),
     );
   }
   const diagnostics = result.card.diagnostics as { timeForwardTestFalsePositivesBySenderDomain?: { senderDomain: string; falsePositives: number; testHam: number; trainingPeriodMessages: number }[] } | undefined;
   for (const d of diagnostics?.timeForwardTestFalsePositivesBySenderDomain ?? []) {
-    console.log(`  time-forward test false positives from ${d.senderDomain}: ${d.falsePositives} of its ${d.testHam} ham (training period: ${d.trainingPeriodMessages} messages from it)`);
+    print(`  time-forward test false positives from ${d.senderDomain}: ${d.falsePositives} of its ${d.testHam} ham (training period: ${d.trainingPeriodMessages} messages from it)`);
   }
 
-  if (values.upload) {
+  if (values.upload || values.storage) {
+    if (values.storage) {
+      process.env[STORAGE_CONNECTION] = values.storage;
+      resetConfig();
+      resetBlobServiceClient();
+    }
     const version = result.card.version;
     await ensureContainers([CONTAINERS.models, CONTAINERS.baselines]);
     const published = await publishModel(modelDirectory(version, root, result.card.name), baselineFile(version, root, result.card.name), {
@@ -77,9 +87,12 @@ async function main(): Promise<void> {
     for (const blob of published.uploaded) progress(`uploaded ${blob}`);
     for (const blob of published.skipped) progress(`kept existing ${blob} (pass --overwrite to replace)`);
   }
+  return result;
 }
 
-main().catch((err) => {
-  console.error(`train failed: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});
+if (require.main === module) {
+  runTrainCli(process.argv.slice(2)).catch((err) => {
+    console.error(`train failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}

@@ -3,11 +3,17 @@
 // reproduces the training code's probabilities.
 import './gatewayOnnxRealm'; // first: onnxruntime in Jest needs the main context's typed arrays
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { runTrainCli } from '../cli/train';
+import { CONTAINERS } from '../shared/blobLayout';
+import { getContainerClient } from '../shared/blobStorage';
 import { validateBaseline } from '../shared/drift/baseline';
 import { FEATURE_NAMES } from '../shared/features/featureList';
 import { localModelsRoot } from '../shared/model/modelArtifacts';
 import { TrainingResult, trainModel } from '../shared/model/training';
+import { startTestAzurite } from './helpers/azurite';
+import { setAppEnv } from './helpers/env';
 
 jest.setTimeout(300_000);
 
@@ -79,4 +85,37 @@ it('trains a different validation slice with another seed (the seed is used)', a
   for (const [name, bytes] of other.files) expect(again.files.get(name)!.equals(bytes)).toBe(true);
   expect(other.card.training.seed).toBe(7);
   expect(other.files.get('spam-detector/1.0.0/model.onnx')!.equals(first.files.get('spam-detector/1.0.0/model.onnx')!)).toBe(false);
+});
+
+it('the CLI writes the blob layout to --out and uploads it with --storage, keeping existing blobs on a rerun', async () => {
+  const azurite = await startTestAzurite();
+  const restore = setAppEnv({ AzureWebJobsStorage: undefined });
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'train-cli-'));
+  try {
+    const lines: string[] = [];
+    const args = ['--subsample', '10', '--version', 'cli-test', '--out', out, '--storage', azurite.connectionString];
+    const result = await runTrainCli(args, (l) => lines.push(l));
+    expect(result.card.version).toBe('cli-test');
+    for (const rel of result.files.keys()) expect(fs.existsSync(path.join(out, rel))).toBe(true);
+    expect(fs.existsSync(path.join(out, 'spam-detector/cli-test/triton/spam-detector/config.pbtxt'))).toBe(true);
+    expect(fs.existsSync(path.join(out, 'baselines/spam-detector/cli-test/baseline.json'))).toBe(true);
+    expect(lines.filter((l) => /\] uploaded /.test(l))).toHaveLength(6);
+    expect(lines.some((l) => /^  timeForwardTest +rows/.test(l))).toBe(true);
+    const blobs: string[] = [];
+    for await (const b of getContainerClient(CONTAINERS.models).listBlobsFlat({ prefix: 'spam-detector/cli-test/' })) blobs.push(b.name);
+    expect(blobs.sort()).toEqual(
+      ['model.json', 'model.onnx', 'tokens.json', 'triton/spam-detector/1/model.onnx', 'triton/spam-detector/config.pbtxt'].map((f) => `spam-detector/cli-test/${f}`),
+    );
+    const baseline = await getContainerClient(CONTAINERS.baselines).getBlobClient('spam-detector/cli-test/baseline.json').downloadToBuffer();
+    expect(validateBaseline(baseline.toString('utf8'), FEATURE_NAMES).model.version).toBe('cli-test');
+
+    const again: string[] = [];
+    await runTrainCli(args, (l) => again.push(l));
+    expect(again.filter((l) => /kept existing/.test(l))).toHaveLength(6);
+    await expect(runTrainCli(['--seed', 'x', '--out', out])).rejects.toThrow(/--seed "x" is not valid/);
+  } finally {
+    restore();
+    fs.rmSync(out, { recursive: true, force: true });
+    await azurite.dispose();
+  }
 });
