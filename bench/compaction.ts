@@ -82,7 +82,7 @@ async function childCompact(): Promise<ChildReport> {
   const m = await measure(() => compactPartition(PARTITION, compactionOptionsFromConfig({ now: () => new Date('2026-01-16T00:00:00Z') })));
   await closeParquetEngine();
   if (m.value.status !== 'compacted') throw new Error(`compaction did nothing: ${JSON.stringify(m.value)}`);
-  return { rows: m.value.rows, seconds: m.seconds, cpuSeconds: m.cpuSeconds, peakRssMb: m.peakRssMb, startRssMb: m.startRssMb, detail: `${m.value.rawBlobs} raw blobs → ${m.value.part}` };
+  return { rows: m.value.rows, seconds: m.seconds, cpuSeconds: m.cpuSeconds, peakRssMb: m.peakRssMb, startRssMb: m.startRssMb, detail: `${m.value.rawBlobs} raw blobs; seconds per step: ${Object.entries(m.value.seconds).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}` };
 }
 
 function memoryRows(n: number): FlatLogRow[] {

@@ -193,7 +193,7 @@ describe('compaction', () => {
   const crashPoints: [string, (fail: () => never) => CompactionHooks][] = [
     ['after the Parquet upload, before the commit', (fail) => ({ afterPartUpload: fail })],
     ['after the commit, before the raw deletes', (fail) => ({ afterCommit: fail })],
-    ['after deleting some raw blobs', (fail) => ({ afterRawDelete: (() => { let n = 0; return () => { if (++n === 3) fail(); }; })() })],
+    ['after deleting some raw blobs, before the others', (fail) => ({ beforeRawDelete: (() => { let n = 0; return () => { if (++n === 3) fail(); }; })() })],
     ['after copying a corrupt blob to quarantine, before deleting it', (fail) => ({ afterQuarantineCopy: fail })],
   ];
 

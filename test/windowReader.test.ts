@@ -97,8 +97,8 @@ describe('window reader', () => {
       opts({
         afterPartUpload: check('part uploaded, not committed'),
         afterCommit: check('committed, raw blobs still there'),
-        afterRawDelete: async () => {
-          if (++deletes === 2) await check('some raw blobs deleted')();
+        beforeRawDelete: async () => {
+          if (++deletes === 3) await check('some raw blobs deleted')();
         },
       }),
     );
@@ -121,7 +121,7 @@ describe('window reader', () => {
     const to = new Date('2026-11-25T21:00:00.000Z');
     const expected = expectedRows(rows, from, to).map((r) => r.request_id);
     let done = false;
-    const compaction = compactPartition(p, opts({ afterRawDelete: () => new Promise((r) => setTimeout(r, 20)) })).finally(() => (done = true));
+    const compaction = compactPartition(p, opts({ beforeRawDelete: () => new Promise((r) => setTimeout(r, 20)) })).finally(() => (done = true));
     let reads = 0;
     while (!done || reads < 2) {
       const ids = (await collect(readWindow('staging', from, to, { columns: ['request_id'] }))).map((r) => r.request_id);

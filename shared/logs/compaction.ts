@@ -66,7 +66,7 @@ export interface CompactionHooks {
   afterQuarantineCopy?(rawBlob: string): void | Promise<void>;
   afterPartUpload?(partPath: string): void | Promise<void>;
   afterCommit?(manifest: CompactionManifest): void | Promise<void>;
-  afterRawDelete?(rawBlob: string): void | Promise<void>;
+  beforeRawDelete?(rawBlob: string): void | Promise<void>;
 }
 
 export interface CompactionOptions {
@@ -94,7 +94,30 @@ export interface PartitionResult {
   /** Uncommitted parts deleted by this run (recovery). */
   orphanParts: number;
   part?: string;
+  /** Seconds per step (summed over rounds), for the benchmark and the logs. */
+  seconds: Record<'list' | 'download' | 'validate' | 'convert' | 'upload' | 'commit' | 'delete', number>;
 }
+
+/** Run `fn` over `items` with at most `limit` in flight; the first error rejects after in-flight calls settle. */
+async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: { err: unknown } | undefined;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const i = next++;
+      try {
+        await fn(items[i], i);
+      } catch (err) {
+        failed ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed) throw failed.err;
+}
+
+/** Blob requests in flight per run: Blob latency, not CPU, bounds a sequential loop over hundreds of small blobs. */
+const BLOB_CONCURRENCY = 16;
 
 export function compactionOptionsFromConfig(overrides: Partial<CompactionOptions> = {}): CompactionOptions {
   const c = getConfig();
@@ -253,7 +276,16 @@ async function quarantine(container: ContainerClient, rawBlob: string, file: str
 /** Compact one hour partition; safe to call any number of times, concurrently, after any crash. */
 export async function compactPartition(p: HourPartition, o: CompactionOptions): Promise<PartitionResult> {
   const container = containerOf(o);
-  const result: PartitionResult = { partition: p, status: 'nothing-to-do', rows: 0, rawBlobs: 0, quarantined: [], recoveredRaw: 0, orphanParts: 0 };
+  const result: PartitionResult = {
+    partition: p,
+    status: 'nothing-to-do',
+    rows: 0,
+    rawBlobs: 0,
+    quarantined: [],
+    recoveredRaw: 0,
+    orphanParts: 0,
+    seconds: { list: 0, download: 0, validate: 0, convert: 0, upload: 0, commit: 0, delete: 0 },
+  };
   const lease = await acquireManifestLease(container, p, o);
   if (!lease) {
     result.status = 'busy';
@@ -282,6 +314,12 @@ async function compactRound(
   work: string,
   result: PartitionResult,
 ): Promise<boolean> {
+  let t = performance.now();
+  const lap = (step: keyof PartitionResult['seconds']) => {
+    const now = performance.now();
+    result.seconds[step] += (now - t) / 1000;
+    t = now;
+  };
   const current = await readManifest(p, container);
   const manifest = current?.manifest ?? emptyManifest(p);
   const committedParts = new Set(manifest.parts.map((x) => x.path));
@@ -295,32 +333,32 @@ async function compactRound(
     }
   }
   const raw = await listRawBlobs(container, p);
-  const pending: string[] = [];
-  for (const name of raw) {
-    if (committedRaw.has(name)) {
-      await container.getBlobClient(name).deleteIfExists();
-      result.recoveredRaw++;
-    } else {
-      pending.push(name);
-    }
-  }
+  const recovered = raw.filter((name) => committedRaw.has(name));
+  await forEachLimit(recovered, BLOB_CONCURRENCY, async (name) => {
+    await container.getBlobClient(name).deleteIfExists();
+  });
+  result.recoveredRaw += recovered.length;
+  const pending = raw.filter((name) => !committedRaw.has(name));
+  lap('list');
   if (pending.length === 0) return false;
 
-  const downloaded: { name: string; file: string }[] = [];
-  for (const [i, name] of pending.entries()) {
+  const fetched: ({ name: string; file: string } | undefined)[] = new Array(pending.length);
+  await forEachLimit(pending, BLOB_CONCURRENCY, async (name, i) => {
     const file = path.join(work, `${i}.ndjson`);
     try {
       await container.getBlobClient(name).downloadToFile(file);
+      fetched[i] = { name, file };
     } catch (err) {
-      if (isBlobNotFound(err)) continue; // deleted since the listing (another run before our lease): nothing to do
-      throw err;
+      if (!isBlobNotFound(err)) throw err; // else deleted since the listing (a run before our lease): nothing to do
     }
-    downloaded.push({ name, file });
-  }
+  });
+  const downloaded = fetched.filter((d): d is { name: string; file: string } => d !== undefined);
+  lap('download');
   const verdicts = await validateRawFiles(
     downloaded.map((d) => d.file),
     p,
   );
+  lap('validate');
   const valid: { name: string; file: string; rows: number }[] = [];
   for (const d of downloaded) {
     const verdict = verdicts.get(d.file)!;
@@ -345,6 +383,7 @@ async function compactRound(
   );
   if (written !== expected) throw new Error(`Parquet conversion wrote ${written} rows, the raw blobs hold ${expected}`);
   for (const v of valid) fs.rmSync(v.file, { force: true });
+  lap('convert');
 
   const generation = manifest.generation + 1;
   const partPath = parquetPartPath(p, generation, randomUUID().slice(0, 8));
@@ -356,6 +395,7 @@ async function compactRound(
     concurrency: 2,
   });
   fs.rmSync(out, { force: true });
+  lap('upload');
   await o.hooks?.afterPartUpload?.(partPath);
 
   const next: CompactionManifest = {
@@ -377,12 +417,14 @@ async function compactRound(
     await container.getBlobClient(partPath).deleteIfExists().catch(() => undefined);
     throw new Error(`commit of ${compactionManifestPath(p)} refused (${statusOf(err)} ${codeOf(err)}); the part was discarded`);
   }
+  lap('commit');
   await o.hooks?.afterCommit?.(next);
 
-  for (const v of valid) {
+  await forEachLimit(valid, BLOB_CONCURRENCY, async (v) => {
+    await o.hooks?.beforeRawDelete?.(v.name);
     await container.getBlobClient(v.name).deleteIfExists();
-    await o.hooks?.afterRawDelete?.(v.name);
-  }
+  });
+  lap('delete');
   result.status = 'compacted';
   result.rows += written;
   result.rawBlobs += valid.length;
