@@ -4,13 +4,14 @@
 import './gatewayOnnxRealm'; // first: onnxruntime in Jest needs the main context's typed arrays
 import { BlobServiceClient } from '@azure/storage-blob';
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { freePort } from '../devhost/azurite';
-import { CONTAINERS } from '../shared/blobLayout';
+import { CONTAINERS, modelPrefix } from '../shared/blobLayout';
 import { loadCorpus, timeForwardSplit } from '../shared/corpus';
 import { FeatureStore } from '../shared/featureStore';
 import { FEATURE_COUNT, FEATURE_NAMES, UNKNOWN_SENDER } from '../shared/features/featureList';
 import { computeFeatures, parseEmail } from '../shared/features/transformer';
-import { committedModelDir, COMMITTED_MODEL_VERSION, loadModelDirectory } from '../shared/model/modelArtifacts';
+import { committedModelDir, COMMITTED_MODEL_VERSION, loadModelDirectory, MODEL_FILES, MODEL_NAME } from '../shared/model/modelArtifacts';
 import { parseRawLog } from '../shared/logs/rawLogFormat';
 import { senderDomainHash } from '../shared/predict/senderHash';
 import { startTestAzurite, TestAzurite } from './helpers/azurite';
@@ -394,5 +395,47 @@ describe('npm start with its own V2 model servers', () => {
     }
     const refused = await fetch(`http://127.0.0.1:${prodPort}/v2/health/ready`).then(() => false, () => true);
     expect(refused).toBe(true);
+  });
+});
+
+describe('a promotion: KServe starts serving a version the gateway has not loaded', () => {
+  it('loads that version from the models container, scores with its features, and falls back to it', async () => {
+    const promoted = copyModelAsVersion('promoted-copy-for-tests');
+    const server = await startRestartableModelServer(promoted.dir, 'production');
+    // The version exists where a promotion puts it: the models container (the gateway's own copy is 1.0.0).
+    const models = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(CONTAINERS.models);
+    await models.createIfNotExists();
+    for (const file of [MODEL_FILES.card, MODEL_FILES.tokens, MODEL_FILES.onnx]) {
+      await models.getBlockBlobClient(`${modelPrefix(MODEL_NAME, 'promoted-copy-for-tests')}${file}`).uploadFile(path.join(promoted.dir, file));
+    }
+    const gateway = await startHostProcess({
+      env: {
+        AzureWebJobsStorage: azurite.connectionString,
+        LOCAL_MODEL_SERVERS: 'false',
+        KSERVE_PRODUCTION_URL: server.url,
+        KSERVE_STAGING_URL: staging.url,
+        MODEL_DIR_STAGING: stagingModel.dir,
+        KSERVE_MAX_RETRIES: '0',
+        FEAST_PROJECT: PROJECT,
+      },
+    });
+    try {
+      const body = email('After the promotion', 'Which version answers?');
+      const res = await postJson(`${gateway.url}/predict`, body);
+      expect(res.status).toBe(200);
+      expect(res.body.model.version).toBe('promoted-copy-for-tests');
+      expect(res.body.degraded).toBe(false);
+      expect(gateway.output()).toMatch(/serves spam-detector promoted-copy-for-tests; the gateway switches from 1\.0\.0/);
+      await server.stop();
+      const fallback = await postJson(`${gateway.url}/predict`, body);
+      expect(fallback.status).toBe(200);
+      expect(fallback.body.degraded).toBe(true);
+      expect(fallback.body.model.version).toBe('promoted-copy-for-tests');
+      expect(fallback.body.probability).toBe(res.body.probability);
+    } finally {
+      await gateway.stop();
+      await server.stop();
+      promoted.dispose();
+    }
   });
 });
