@@ -238,7 +238,7 @@ export const settingSpecs = {
   }),
   kserveTimeoutMs: intSetting(
     'KSERVE_TIMEOUT_MS',
-    { description: 'Timeout of one KServe request attempt.', default: '2000', azure: 'optional' },
+    { description: 'Timeout of one KServe request attempt (the model answers in milliseconds; a slower backend is treated as down).', default: '1000', azure: 'optional' },
     10,
     60000,
   ),
