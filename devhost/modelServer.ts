@@ -148,6 +148,8 @@ async function handle(model: ModelBackend, method: string, pathname: string, req
   }
   if (parts[1] === 'health' && parts.length === 3 && (parts[2] === 'live' || parts[2] === 'ready')) {
     if (method !== 'GET') throw new V2Error(405, `${method} not allowed on ${pathname}`);
+    // inference_rest.md prints the server-ready object as { "live": $bool } (an evident copy of the live one); KServe's
+    // own server answers { "ready": true }, and clients judge readiness by the 200 status anyway.
     return [200, parts[2] === 'live' ? { live: true } : { ready: true }];
   }
   if (parts[1] !== 'models' || parts.length < 3) throw new V2Error(404, `no route for ${pathname}`);
