@@ -20,7 +20,7 @@ import { compactionOptionsFromConfig, compactPartition, HourPartition } from '..
 import { blobBatchUploader, InferenceLogger, newWriterId } from '../shared/logs/inferenceLogger';
 import { FlatLogRow, toFlatRow } from '../shared/logs/logSchema';
 import { closeParquetEngine, parquetFileInfo, writeParquetFromRawFiles } from '../shared/logs/parquet';
-import { serializeRow } from '../shared/logs/rawLogFormat';
+import { rawBatchBody, serializeRow } from '../shared/logs/rawLogFormat';
 import { syntheticRecords } from '../shared/logs/syntheticRecords';
 
 const PARTITION: HourPartition = { env: 'production', date: '2026-01-15', hour: '10' };
@@ -96,11 +96,11 @@ async function childLibrary(lib: string, n: number): Promise<ChildReport> {
   try {
     const m = await measure(async () => {
       if (lib === 'duckdb') {
-        // The project's path: NDJSON micro-batches on disk → DuckDB → Parquet (the serialization is part of the cost).
+        // The project's path: CSV micro-batches on disk → DuckDB → Parquet (the serialization is part of the cost).
         const files: string[] = [];
         for (let i = 0; i < rows.length; i += 2000) {
-          const f = path.join(dir, `${i}.ndjson`);
-          fs.writeFileSync(f, rows.slice(i, i + 2000).map(serializeRow).join('\n') + '\n');
+          const f = path.join(dir, `${i}.csv`);
+          fs.writeFileSync(f, rawBatchBody(rows.slice(i, i + 2000).map(serializeRow)));
           files.push(f);
         }
         await writeParquetFromRawFiles(files, out, { rowGroupRows: 100_000 });

@@ -84,12 +84,15 @@ function compactTime(time: Date): string {
 }
 
 /**
- * `raw/env=.../hour=hh/{flushTime}-{writer}-{seq}.ndjson`: the flush time first so that names sort by time across
+ * `raw/env=.../hour=hh/{flushTime}-{writer}-{seq}.csv`: the flush time first so that names sort by time across
  * writers; writer id and sequence make the name unique per process and batch.
  */
 export function rawLogBlobName(env: Environment, recordHour: Date, flushTime: Date, writer: string, seq: number): string {
-  return `${rawLogPrefix(env, recordHour)}${compactTime(flushTime)}-${writer}-${String(seq).padStart(8, '0')}.ndjson`;
+  return `${rawLogPrefix(env, recordHour)}${compactTime(flushTime)}-${writer}-${String(seq).padStart(8, '0')}${RAW_LOG_EXTENSION}`;
 }
+
+/** Extension of raw inference-log micro-batches (CSV with a header; docs/logs.md). */
+export const RAW_LOG_EXTENSION = '.csv';
 
 /** The commit record of a compacted hour (which Parquet parts hold which raw blobs' rows); its lease is the hour's lock. */
 export function compactionManifestPath(p: Pick<LogPartition, 'env' | 'date' | 'hour'>): string {

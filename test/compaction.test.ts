@@ -23,6 +23,7 @@ import {
 import { blobBatchUploader, InferenceLogger, newWriterId } from '../shared/logs/inferenceLogger';
 import { FlatLogRow, InferenceLogRecord, LOG_COLUMN_NAMES, LOG_SCHEMA_VERSION, toFlatRow } from '../shared/logs/logSchema';
 import { closeParquetEngine, parquetFileInfo, queryParquet } from '../shared/logs/parquet';
+import { RAW_LOG_HEADER, serializeRow } from '../shared/logs/rawLogFormat';
 import { syntheticRecords } from '../shared/logs/syntheticRecords';
 import { startTestAzurite, TestAzurite } from './helpers/azurite';
 import { setAppEnv } from './helpers/env';
@@ -201,8 +202,8 @@ describe('compaction', () => {
     const hour = String(10 + crashPoints.findIndex(([n]) => n === _name)).padStart(2, '0');
     const p: HourPartition = { env: 'production', date: '2026-11-25', hour };
     const rows = await writeRaw(p, 6, 100);
-    const corrupt = `raw/env=production/date=2026-11-25/hour=${hour}/00000000T000000000Z-corrupt-00000001.ndjson`;
-    await container.getBlockBlobClient(corrupt).upload('{"not":"a log row"}\n', 20);
+    const corrupt = `raw/env=production/date=2026-11-25/hour=${hour}/00000000T000000000Z-corrupt-00000001.csv`;
+    await container.getBlockBlobClient(corrupt).upload('not,a,log\n1,2,3\n', 16);
     const crash = () => {
       throw new Error('injected crash');
     };
@@ -217,16 +218,22 @@ describe('compaction', () => {
     const p: HourPartition = { env: 'staging', date: '2026-11-26', hour: '08' };
     const rows = await writeRaw(p, 4, 50);
     const prefix = 'raw/env=staging/date=2026-11-26/hour=08/';
-    const good = JSON.stringify(rows[0]).replace(rows[0].request_id, 'x');
+    // One valid row of the hour, then variants of it with one field broken (CSV field i = LOG_COLUMN_NAMES[i]).
+    const fields = serializeRow({ ...rows[0], request_id: 'x' }).split(',');
+    const col = (name: string) => LOG_COLUMN_NAMES.indexOf(name);
+    const withField = (name: string, value: string) => fields.map((f, i) => (i === col(name) ? value : f)).join(',');
+    const good = fields.join(',');
+    const body = (...lines: string[]) => `${RAW_LOG_HEADER}\n${lines.join('\n')}\n`;
     const bad: Record<string, string> = {
-      [`${prefix}0-bad-1.ndjson`]: 'this is not json\n',
-      [`${prefix}0-bad-2.ndjson`]: `${good}\n{"time":"2026-11-26T08:00:00.000Z"`, // truncated upload
-      [`${prefix}0-bad-3.ndjson`]: `${good.replace('"2026-11-26T08', '"2026-11-26T09')}\n`, // row of another hour
-      [`${prefix}0-bad-4.ndjson`]: '',
-      [`${prefix}0-bad-5.ndjson`]: `${good.replace(`"${FEATURE_NAMES[0]}":`, '"x":')}\n`, // a feature missing
-      [`${prefix}0-bad-6.ndjson`]: `${good.replace('"environment":"staging"', '"environment":"production"')}\n`,
-      [`${prefix}0-bad-7.ndjson`]: `${good}\n${good.replace(/"probability":[^,]+/, '"probability":"high"')}\n`,
-      [`${prefix}0-bad-8.ndjson`]: `${good.replace(new RegExp(`"${FEATURE_NAMES[1]}":[^,]+`), `"${FEATURE_NAMES[1]}":0.1`)}\n`,
+      [`${prefix}0-bad-1.csv`]: 'this is not a log\n',
+      [`${prefix}0-bad-2.csv`]: body(good, good.slice(0, 40)), // truncated upload
+      [`${prefix}0-bad-3.csv`]: body(withField('time', '"2026-11-26T09:00:00.000Z"')), // row of another hour
+      [`${prefix}0-bad-4.csv`]: '',
+      [`${prefix}0-bad-5.csv`]: body(withField(FEATURE_NAMES[0], '')), // a feature missing
+      [`${prefix}0-bad-6.csv`]: body(withField('environment', '"production"')),
+      [`${prefix}0-bad-7.csv`]: body(good, withField('probability', 'high')),
+      [`${prefix}0-bad-8.csv`]: body(withField(FEATURE_NAMES[1], '0.1')),
+      [`${prefix}0-bad-9.csv`]: `${RAW_LOG_HEADER.replace('probability', 'p_spam')}\n${good}\n`, // another schema
     };
     for (const [name, body] of Object.entries(bad)) await container.getBlockBlobClient(name).upload(body, Buffer.byteLength(body));
     const result = await compactPartition(p, opts());
@@ -234,14 +241,15 @@ describe('compaction', () => {
     expect(result.rows).toBe(200);
     expect(result.quarantined.map((q) => q.blob).sort()).toEqual(Object.keys(bad).sort());
     const reasons = Object.fromEntries(result.quarantined.map((q) => [q.blob, q.reason]));
-    expect(reasons[`${prefix}0-bad-1.ndjson`]).toMatch(/unreadable: .*JSON/i);
-    expect(reasons[`${prefix}0-bad-2.ndjson`]).toMatch(/unreadable: .*JSON/i);
-    expect(reasons[`${prefix}0-bad-3.ndjson`]).toBe('1 of 1 rows: time is not a canonical UTC timestamp of 2026-11-26 08h');
-    expect(reasons[`${prefix}0-bad-4.ndjson`]).toMatch(/no rows/);
-    expect(reasons[`${prefix}0-bad-5.ndjson`]).toBe('1 of 1 rows: a required value is missing');
-    expect(reasons[`${prefix}0-bad-6.ndjson`]).toBe('1 of 1 rows: environment is not staging');
-    expect(reasons[`${prefix}0-bad-7.ndjson`]).toMatch(/unreadable: .*high/);
-    expect(reasons[`${prefix}0-bad-8.ndjson`]).toBe('1 of 1 rows: a feature is not a float32 value');
+    expect(reasons[`${prefix}0-bad-1.csv`]).toMatch(/header line is not the log schema/);
+    expect(reasons[`${prefix}0-bad-2.csv`]).toMatch(/unreadable: .*CSV Error on Line: 3.*Expected Number of Columns/);
+    expect(reasons[`${prefix}0-bad-3.csv`]).toBe('1 of 1 rows: time is not a canonical UTC timestamp of 2026-11-26 08h');
+    expect(reasons[`${prefix}0-bad-4.csv`]).toMatch(/no rows/);
+    expect(reasons[`${prefix}0-bad-5.csv`]).toBe('1 of 1 rows: a required value is missing');
+    expect(reasons[`${prefix}0-bad-6.csv`]).toBe('1 of 1 rows: environment is not staging');
+    expect(reasons[`${prefix}0-bad-7.csv`]).toMatch(/unreadable: .*Line: 3.*converting column "probability"/);
+    expect(reasons[`${prefix}0-bad-8.csv`]).toBe('1 of 1 rows: a feature is not a float32 value');
+    expect(reasons[`${prefix}0-bad-9.csv`]).toMatch(/header line is not the log schema/);
     for (const name of Object.keys(bad)) {
       const props = await container.getBlobClient(quarantinePath(name)).getProperties();
       expect(props.metadata).toMatchObject({ source: name, reason: reasons[name] });

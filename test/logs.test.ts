@@ -63,7 +63,7 @@ function records(n: number, prefix: string, start = new Date('2026-11-26T03:59:5
 }
 
 describe('InferenceLogger', () => {
-  test('log() buffers without I/O; flush() writes NDJSON micro-batches holding exactly the logged rows', async () => {
+  test('log() buffers without I/O; flush() writes CSV micro-batches holding exactly the logged rows', async () => {
     const logger = new InferenceLogger(options());
     // 2,000 ms of records at 1 ms spacing starting 2 s before 04:00: rows of two hour partitions.
     const input = records(3000, 'a');
@@ -81,7 +81,7 @@ describe('InferenceLogger', () => {
     expect(blobs.filter((b) => b.name.startsWith('raw/env=production/date=2026-11-26/hour=03/'))).toHaveLength(4);
     expect(blobs.filter((b) => b.name.startsWith('raw/env=production/date=2026-11-26/hour=04/'))).toHaveLength(2);
     expect(blobs.filter((b) => b.name.startsWith('raw/env=staging/date=2026-11-26/hour=04/'))).toHaveLength(1);
-    for (const b of blobs) expect(b.name).toMatch(/\/\d{8}T\d{9}Z-w[0-9a-z]+-\d{8}\.ndjson$/);
+    for (const b of blobs) expect(b.name).toMatch(/\/\d{8}T\d{9}Z-w[0-9a-z]+-\d{8}\.csv$/);
 
     const byId = new Map(blobs.flatMap((b) => b.rows).map((r) => [r.request_id as string, r]));
     expect(byId.size).toBe(3120);

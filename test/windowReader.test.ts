@@ -9,6 +9,7 @@ import { blobBatchUploader, InferenceLogger, newWriterId } from '../shared/logs/
 import { batchRows, LogBatch } from '../shared/logs/logBatch';
 import { FlatLogRow, toFlatRow } from '../shared/logs/logSchema';
 import { closeParquetEngine } from '../shared/logs/parquet';
+import { RAW_LOG_HEADER, serializeRow } from '../shared/logs/rawLogFormat';
 import { syntheticRecords } from '../shared/logs/syntheticRecords';
 import { emptyWindowStats, listWindowPartitions, readPartition, readWindow, WindowReadOptions } from '../shared/logs/windowReader';
 import { startTestAzurite, TestAzurite } from './helpers/azurite';
@@ -175,11 +176,33 @@ describe('window reader', () => {
     expect(await collect(readPartition(raw, new Date(t.getTime() - 1), t, { columns: ['request_id'] }))).toEqual([]);
   });
 
+  test('a corrupt raw blob is not counted before compaction, just as compaction quarantines it', async () => {
+    const p: HourPartition = { env: 'staging', date: '2026-11-24', hour: '13' };
+    const rows = await writeRaw(p, 3, 40);
+    const corrupt = 'raw/env=staging/date=2026-11-24/hour=13/00000000T000000000Z-bad-00000001.csv';
+    // A valid row, then one whose probability is not a number: the whole blob is corrupt, its valid row included.
+    const good = serializeRow({ ...rows[0], request_id: 'corrupt-1' });
+    const body = `${RAW_LOG_HEADER}\n${good}\n${good.replace(',"corrupt-1",', ',"corrupt-2",').replace(`,${rows[0].probability},`, ',high,')}\n`;
+    await container.getBlockBlobClient(corrupt).upload(body, Buffer.byteLength(body));
+    const from = new Date('2026-11-24T13:00:00.000Z');
+    const to = new Date('2026-11-24T14:00:00.000Z');
+    const before = emptyWindowStats();
+    const ids = async (stats = emptyWindowStats()) =>
+      (await collect(readWindow('staging', from, to, { columns: ['request_id'], stats }))).map((r) => r.request_id);
+    const expected = expectedRows(rows, from, to).map((r) => r.request_id);
+    expect(await ids(before)).toEqual(expected);
+    expect(before).toMatchObject({ rawBlobs: 3, corruptRawBlobs: 1, rawRows: 120 });
+    const result = await compactPartition(p, opts());
+    expect(result.quarantined.map((q) => q.blob)).toEqual([corrupt]);
+    expect(await ids()).toEqual(expected);
+  });
+
   test('listWindowPartitions names the hours of one environment that hold logs, raw or compacted', async () => {
     const parts = await listWindowPartitions('production', new Date('2026-11-26T00:00:00Z'), new Date('2026-11-27T00:00:00Z'));
     expect(parts.map((p) => p.hour)).toEqual(['03', '04', '05', '07']);
     expect(parts[0].start.toISOString()).toBe('2026-11-26T03:00:00.000Z');
     const staging = await listWindowPartitions('staging', new Date('2026-11-25T00:00:00Z'), new Date('2026-11-27T00:00:00Z'));
     expect(staging.map((p) => `${p.date}/${p.hour}`)).toEqual(['2026-11-25/20', '2026-11-26/04']);
+    expect(await listWindowPartitions('staging', new Date('2026-11-24T13:30:00Z'), new Date('2026-11-24T14:00:00Z'))).toHaveLength(1);
   });
 });

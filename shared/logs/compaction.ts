@@ -30,6 +30,7 @@ import {
   parseLogPartition,
   partitionStart,
   quarantinePath,
+  RAW_LOG_EXTENSION,
 } from '../blobLayout';
 import { getContainerClient, isBlobNotFound } from '../blobStorage';
 import { getConfig } from '../config';
@@ -181,7 +182,7 @@ async function streamToBuffer(stream: NodeJS.ReadableStream): Promise<Buffer> {
 export async function listRawBlobs(container: ContainerClient, p: HourPartition): Promise<string[]> {
   const names: string[] = [];
   for await (const item of container.listBlobsFlat({ prefix: logPartitionPrefix('raw', p) })) {
-    if (item.name.endsWith('.ndjson')) names.push(item.name);
+    if (item.name.endsWith(RAW_LOG_EXTENSION)) names.push(item.name);
   }
   return names.sort();
 }
@@ -344,7 +345,7 @@ async function compactRound(
 
   const fetched: ({ name: string; file: string } | undefined)[] = new Array(pending.length);
   await forEachLimit(pending, BLOB_CONCURRENCY, async (name, i) => {
-    const file = path.join(work, `${i}.ndjson`);
+    const file = path.join(work, `${i}${RAW_LOG_EXTENSION}`);
     try {
       await container.getBlobClient(name).downloadToFile(file);
       fetched[i] = { name, file };

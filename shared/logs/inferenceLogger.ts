@@ -3,7 +3,7 @@
 //
 // Guarantees:
 // - Bounded memory: at most `maxBufferedRecords` rows (pending + being written + waiting for a retry, about
-//   1.3 KB each as NDJSON). A record that arrives when the buffer is full is dropped and counted, never blocks.
+//   600 bytes each as CSV). A record that arrives when the buffer is full is dropped and counted, never blocks.
 // - A Blob outage loses nothing while the buffer has room: a failed batch keeps its blob name and is retried with
 //   exponential backoff (jitter, capped) until it is written. Because the name is fixed when the batch is cut,
 //   a retry of a batch whose first upload did succeed writes the same name (If-None-Match: * → 409, counted as
@@ -15,7 +15,7 @@ import { getContainerClient } from '../blobStorage';
 import { getConfig } from '../config';
 import type { CheckResult, HealthCheck } from '../health';
 import { InferenceLogRecord, toFlatRow } from './logSchema';
-import { RAW_LOG_CONTENT_TYPE, serializeRow } from './rawLogFormat';
+import { RAW_LOG_CONTENT_TYPE, rawBatchBody, serializeRow } from './rawLogFormat';
 
 /** Writes one batch blob; must be idempotent for the same name and body. */
 export type BatchUploader = (blobName: string, body: Buffer) => Promise<void>;
@@ -211,7 +211,7 @@ export class InferenceLogger {
   private async write(batch: Batch): Promise<void> {
     batch.attempts++;
     try {
-      await this.options.upload(batch.blobName, Buffer.from(batch.lines.join('\n') + '\n', 'utf8'));
+      await this.options.upload(batch.blobName, rawBatchBody(batch.lines));
       this.counters.written += batch.lines.length;
       this.counters.batches_written++;
       this.bufferedCount -= batch.lines.length;

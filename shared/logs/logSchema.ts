@@ -55,7 +55,7 @@ const trailing: LogColumn[] = [
   { name: 'sender_key', type: 'VARCHAR', nullable: true },
 ];
 
-/** Every column of the log, in file order: the raw NDJSON keys and the Parquet columns are these names. */
+/** Every column of the log, in file order: the raw CSV header and the Parquet columns are these names. */
 export const LOG_COLUMNS: readonly LogColumn[] = [
   ...leading,
   ...FEATURE_NAMES.map((name): LogColumn => ({ name, type: 'FLOAT', nullable: false })),
@@ -64,7 +64,7 @@ export const LOG_COLUMNS: readonly LogColumn[] = [
 
 export const LOG_COLUMN_NAMES: readonly string[] = LOG_COLUMNS.map((c) => c.name);
 
-/** A flat row: one key per column (features by name). This is one line of a raw NDJSON blob. */
+/** A flat row: one key per column (features by name); one line of a raw blob. */
 export type FlatLogRow = {
   time: string;
   request_id: string;
@@ -91,9 +91,14 @@ function fail(what: string): never {
   throw new LogRecordError(what);
 }
 
+// Control characters would break a raw line; none of these values legitimately has one.
+const controlChars = /[\u0000-\u001f\u007f]/;
+
 function checkString(row: Record<string, unknown>, key: string, max = 256): string {
   const v = row[key];
-  if (typeof v !== 'string' || v.length === 0 || v.length > max) fail(`'${key}' must be a non-empty string of at most ${max} characters`);
+  if (typeof v !== 'string' || v.length === 0 || v.length > max || controlChars.test(v)) {
+    fail(`'${key}' must be a non-empty string of at most ${max} characters without control characters`);
+  }
   return v;
 }
 
@@ -142,7 +147,9 @@ export function toFlatRow(record: InferenceLogRecord): FlatLogRow {
   if (typeof r.degraded !== 'boolean') fail(`'degraded' must be a boolean`);
   row.degraded = r.degraded;
   const sk = r.sender_key;
-  if (sk !== null && sk !== undefined && (typeof sk !== 'string' || sk.length > 256)) fail(`'sender_key' must be a string or null`);
+  if (sk !== null && sk !== undefined && (typeof sk !== 'string' || sk.length > 256 || controlChars.test(sk))) {
+    fail(`'sender_key' must be a string without control characters, or null`);
+  }
   row.sender_key = sk ?? null;
   return row as FlatLogRow;
 }

@@ -15,6 +15,7 @@ import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { getConfig } from '../config';
 import { LogBatch, LogBatchBuilder } from './logBatch';
 import { LOG_COLUMNS, LOG_SCHEMA_VERSION, SCHEMA_VERSION_KEY } from './logSchema';
+import { rawHeaderProblem } from './rawLogFormat';
 
 export interface ParquetEngineOptions {
   memoryLimitMb: number;
@@ -81,8 +82,8 @@ function ident(s: string): string {
   return `"${s.replace(/"/g, '""')}"`;
 }
 
-/** JSON types DuckDB parses the raw lines with; FLOAT columns go through DOUBLE so rounding matches Math.fround. */
-function rawJsonType(type: string): string {
+/** Types DuckDB parses raw fields as; FLOAT columns go through DOUBLE so that "not a float32 value" is detectable. */
+function rawType(type: string): string {
   switch (type) {
     case 'TIMESTAMPTZ':
       return 'VARCHAR';
@@ -100,12 +101,13 @@ export interface RawPartition {
   hour: string;
 }
 
-/** `read_json` over raw NDJSON files with the log's columns; `filename` adds the file of each row. */
+/** `read_csv` over raw files with the log's columns and types; `filename` adds the file of each row. */
 function rawSource(files: readonly string[], filename: boolean): string {
-  const columns = `{${LOG_COLUMNS.map((c) => `${ident(c.name)}: ${lit(rawJsonType(c.type))}`).join(', ')}}`;
+  const columns = `{${LOG_COLUMNS.map((c) => `${lit(c.name)}: ${lit(rawType(c.type))}`).join(', ')}}`;
   return (
-    `read_json([${files.map(lit).join(', ')}], format = 'newline_delimited', columns = ${columns}, ` +
-    `maximum_object_size = 1048576, ignore_errors = false${filename ? ', filename = true' : ''})`
+    `read_csv([${files.map(lit).join(', ')}], header = true, columns = ${columns}, delim = ',', quote = '"', escape = '"', ` +
+    `auto_detect = false, strict_mode = true, allow_quoted_nulls = false, null_padding = false` +
+    `${filename ? ', filename = true' : ''})`
   );
 }
 
@@ -142,8 +144,11 @@ export interface RawFileVerdict {
   problem?: string;
 }
 
+/** DuckDB's error, short: its first line plus the line that says which column or field count was wrong. */
 function firstLine(message: string): string {
-  return message.split('\n')[0].slice(0, 500).trim();
+  const lines = message.split('\n').map((l) => l.trim()).filter(Boolean);
+  const detail = lines.slice(1).find((l) => /column|Expected Number of Columns/i.test(l));
+  return [lines[0], detail].filter(Boolean).join(' ').slice(0, 500);
 }
 
 /** Validate raw files in one pass; throws when DuckDB cannot parse one of them (malformed JSON, wrong type). */
@@ -166,18 +171,25 @@ async function validateTogether(files: readonly string[], p: RawPartition): Prom
 }
 
 /**
- * Check raw NDJSON files against the log schema and their partition; one DuckDB pass over all of them, and file by
+ * Check raw CSV files against the log schema and their partition; one DuckDB pass over all of them, and file by
  * file only when that pass fails (a malformed file), to name the culprit.
  */
 export async function validateRawFiles(files: readonly string[], p: RawPartition): Promise<Map<string, RawFileVerdict>> {
-  if (files.length === 0) return new Map();
-  try {
-    return await validateTogether(files, p);
-  } catch (err) {
-    if (files.length === 1) return new Map([[files[0], { rows: 0, problem: `unreadable: ${firstLine((err as Error).message)}` }]]);
-  }
   const out = new Map<string, RawFileVerdict>();
+  const readable: string[] = [];
   for (const f of files) {
+    const problem = rawHeaderProblem(f);
+    if (problem) out.set(f, { rows: 0, problem });
+    else readable.push(f);
+  }
+  if (readable.length === 0) return out;
+  try {
+    for (const [f, v] of await validateTogether(readable, p)) out.set(f, v);
+    return out;
+  } catch (err) {
+    if (readable.length === 1) return out.set(readable[0], { rows: 0, problem: `unreadable: ${firstLine((err as Error).message)}` });
+  }
+  for (const f of readable) {
     try {
       out.set(f, (await validateTogether([f], p)).get(f)!);
     } catch (err) {
@@ -192,7 +204,7 @@ export interface ParquetWriteOptions {
 }
 
 /**
- * Convert validated raw NDJSON files into one Parquet file, rows in file order then line order. Returns the number
+ * Convert validated raw CSV files into one Parquet file, rows in file order then line order. Returns the number
  * of rows written.
  */
 export async function writeParquetFromRawFiles(files: readonly string[], outFile: string, options: ParquetWriteOptions): Promise<number> {
@@ -288,7 +300,7 @@ export function readParquetBatches(file: string, options: ParquetReadOptions): A
   return streamBatches(`read_parquet(${lit(file)})`, false, options);
 }
 
-/** Stream a validated raw NDJSON file like a Parquet file (the window reader's not-yet-compacted rows). */
+/** Stream a validated raw CSV file like a Parquet file (the window reader's not-yet-compacted rows). */
 export function readRawBatches(file: string, options: ParquetReadOptions): AsyncGenerator<LogBatch> {
   return streamBatches(rawSource([file], false), true, options);
 }

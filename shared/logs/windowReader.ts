@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ContainerClient } from '@azure/storage-blob';
-import { CONTAINERS, Environment, hourPartition, partitionStart } from '../blobLayout';
+import { CONTAINERS, Environment, hourPartition, partitionStart, RAW_LOG_EXTENSION } from '../blobLayout';
 import { getContainerClient, isBlobNotFound } from '../blobStorage';
 import { HourPartition, listRawBlobs, readManifest } from './compaction';
 import { checkProjection, LogBatch } from './logBatch';
@@ -119,7 +119,7 @@ async function fetchPlan(container: ContainerClient, plan: Plan, dir: string): P
       parts.push(file);
     }
     for (const [i, name] of plan.raw.entries()) {
-      const file = path.join(dir, `r${i}.ndjson`);
+      const file = path.join(dir, `r${i}${RAW_LOG_EXTENSION}`);
       await container.getBlobClient(name).downloadToFile(file);
       raw.push({ name, file });
     }
