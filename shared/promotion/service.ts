@@ -1,7 +1,7 @@
 // Starting, deciding and inspecting promotions, whichever backend runs them: Durable Functions in Azure (the HTTP
 // functions get a DurableClient), or the in-process runner where the host has no Durable backend (the local
 // host, the CLI, tests). Both run the same orchestrator and the same activities.
-import type { DurableClient } from 'durable-functions';
+import { OrchestrationRuntimeStatus, type DurableClient } from 'durable-functions';
 import { getConfig } from '../config';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors';
 import { MODEL_NAME } from '../model/modelArtifacts';
@@ -141,7 +141,7 @@ export function durableBackend(client: DurableClient): PromotionBackend {
       await client.startNew(PROMOTION_ORCHESTRATOR, { instanceId: input.promotionId, input });
     },
     async running() {
-      const list = await client.getStatusBy({ runtimeStatus: ['Running' as never, 'Pending' as never] });
+      const list = await client.getStatusBy({ runtimeStatus: [OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Pending] });
       return list.filter((s) => s.name === PROMOTION_ORCHESTRATOR).map((s) => s.instanceId);
     },
     async status(id) {
