@@ -3,6 +3,7 @@
 // promotion record), the Kubernetes API (the local fake of test/helpers/fakeKubeApi.ts, recorded from the
 // Kubernetes/KServe docs: no cluster runs here) and a gateway over HTTP.
 import { HttpRequest, InvocationContext } from '@azure/functions';
+import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import fs from 'node:fs';
@@ -13,7 +14,7 @@ import { ensureContainers, getContainerClient } from '../shared/blobStorage';
 import { FEATURES } from '../shared/features/featureList';
 import { ANNOTATIONS } from '../shared/kubernetes/inferenceService';
 import { MODEL_FILES } from '../shared/model/modelArtifacts';
-import { resetInferenceServices } from '../shared/promotion/activities';
+import { PROMOTION_ACTIVITIES, resetInferenceServices } from '../shared/promotion/activities';
 import { localPromotion } from '../shared/promotion/service';
 import { PromotionRecord } from '../shared/promotion/types';
 import { promoteModel } from '../functions/promoteModel';
@@ -286,4 +287,29 @@ test('HTTP errors: bad version 400, unknown promotion 404, unknown action 404', 
   expect((await decide('promotion-nope', 'explode')).status).toBe(404);
   const bad = (await promoteModel(new HttpRequest({ method: 'POST', url: 'http://localhost/api/models/1.1.0/promote', params: { version: '1.1.0' }, body: { string: '[1,2' } }), ctx())) as any;
   expect(bad.status).toBe(400);
+});
+
+test('the promotion routes are registered with admin auth and a Durable client input; the orchestration and activities under the names the orchestrator calls', () => {
+  // What the Functions host receives, captured in a child process by the local host's @azure/functions-core
+  // stand-in from the compiled files (the same registrations the Azure host gets).
+  const script = `
+    const { FunctionRegistry, installFunctionsCore } = require('./dist/devhost/functionsCore');
+    const registry = new FunctionRegistry();
+    installFunctionsCore(registry);
+    for (const f of ['promoteModel', 'promotionDecision', 'promotionStatus', 'promotionOrchestration']) require('./dist/functions/' + f);
+    console.log(JSON.stringify(registry.functions.map((f) => ({ name: f.name, bindings: Object.values(f.bindings) }))));`;
+  const out = execFileSync(process.execPath, ['-e', script], { cwd: path.join(__dirname, '..'), encoding: 'utf8' });
+  const functions = JSON.parse(out.trim().split('\n').pop()!) as Array<{ name: string; bindings: Array<Record<string, any>> }>;
+  const byName = Object.fromEntries(functions.map((f) => [f.name, f.bindings]));
+  for (const [name, route, method] of [
+    ['promoteModel', 'models/{version}/promote', 'POST'],
+    ['promotionDecision', 'promotions/{id}/{decision:alpha}', 'POST'],
+    ['promotionStatus', 'promotions/{id}', 'GET'],
+  ]) {
+    const trigger = byName[name].find((b) => b.type === 'httpTrigger')!;
+    expect({ name, authLevel: trigger.authLevel, route: trigger.route, methods: trigger.methods }).toEqual({ name, authLevel: 'admin', route, methods: [method] });
+    expect(byName[name].some((b) => b.type === 'durableClient' && b.direction === 'in')).toBe(true);
+  }
+  expect(byName.promotionOrchestrator.map((b) => b.type)).toEqual(['orchestrationTrigger']);
+  expect(Object.keys(byName).filter((n) => byName[n].some((b) => b.type === 'activityTrigger')).sort()).toEqual(Object.keys(PROMOTION_ACTIVITIES).sort());
 });
