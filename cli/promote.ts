@@ -1,20 +1,30 @@
 // `npm run promote -- <version> [--yes]`: promote a model version from the command line, where no Durable backend
-// runs. The same orchestrator and activities as the Function App, driven in this process (shared/promotion/
+// runs. `npm run promote -- --publish-heldout` uploads the smoke evaluation's held-out mail to Blob once, for the
+// Function App, which has no corpus package (shared/promotion/heldOutSet.ts). The same orchestrator and activities as the Function App, driven in this process (shared/promotion/
 // localRunner.ts): it needs what the activities need — Blob (AzureWebJobsStorage or the identity settings), the
 // Kubernetes API (KUBE_CONNECTION / KUBECONFIG / KUBE_CONTEXT) and the gateway (PROMOTION_GATEWAY_URL).
 // After the smoke evaluation it asks for the approval on the terminal (or approves at once with --yes); no answer
 // within PROMOTION_APPROVAL_TIMEOUT_S rolls back, as in Azure. Exit code 0 only when promoted.
 import os from 'node:os';
 import readline from 'node:readline/promises';
-import { promotionRecordPath } from '../shared/blobLayout';
+import { CONTAINERS, promotionRecordPath } from '../shared/blobLayout';
+import { ensureContainers } from '../shared/blobStorage';
+import { MODEL_NAME } from '../shared/model/modelArtifacts';
+import { publishHeldOutSet } from '../shared/promotion/heldOutSet';
 import { inProcessBackend, localPromotion, startPromotion } from '../shared/promotion/service';
 import { APPROVAL_EVENT, PromotionRecord } from '../shared/promotion/types';
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
+  if (args.includes('--publish-heldout')) {
+    await ensureContainers([CONTAINERS.models]);
+    const published = await publishHeldOutSet(MODEL_NAME);
+    console.log(`published ${published.messages} held-out messages (${(published.bytes / 1e6).toFixed(1)} MB gzipped) to ${published.blob}`);
+    return 0;
+  }
   const version = args.find((a) => !a.startsWith('--'));
   if (!version || args.includes('--help')) {
-    console.error('usage: npm run promote -- <version> [--yes]');
+    console.error('usage: npm run promote -- <version> [--yes]\n       npm run promote -- --publish-heldout');
     return 2;
   }
   const autoApprove = args.includes('--yes');

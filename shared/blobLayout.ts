@@ -155,3 +155,9 @@ export function tritonRepositoryPrefix(model: string, version: string): string {
 export function promotionRecordPath(model: string, promotionId: string): string {
   return `promotions/${model}/${promotionId}.json`;
 }
+
+/** `evaluation/{model}/heldout.ndjson.gz` in the models container: the held-out mail the promotion's smoke
+ * evaluation sends, for where the corpus package (a devDependency) is not installed, as in the Function App. */
+export function heldOutSetPath(model: string): string {
+  return `evaluation/${model}/heldout.ndjson.gz`;
+}

@@ -4,13 +4,13 @@
 import { CONTAINERS, Environment, modelPrefix, promotionRecordPath, tritonRepositoryPrefix } from '../blobLayout';
 import { downloadBuffer, getContainerClient } from '../blobStorage';
 import { getConfig } from '../config';
-import { loadCorpus, timeForwardSplit } from '../corpus';
 import { BadRequestError, NotFoundError } from '../errors';
-import { MODEL_FILES } from '../model/modelArtifacts';
+import { MODEL_FILES, MODEL_NAME } from '../model/modelArtifacts';
 import { ModelCard, ModelCardError, parseModelCard } from '../model/modelCard';
 import { InferenceServiceClient, describeReadiness, readinessVerdict } from '../kubernetes/inferenceService';
 import { kubeConfigSource } from '../kubernetes/kubeConfig';
-import { pickSamples, runSmokeEvaluation } from './smokeEvaluation';
+import { loadHeldOutSet } from './heldOutSet';
+import { runSmokeEvaluation, spreadSamples } from './smokeEvaluation';
 import { ArtifactsChecked, Deployment, ModelReadiness, PromotionRecord, Rollback, SmokeResult } from './types';
 
 let kserve: InferenceServiceClient | undefined;
@@ -105,9 +105,8 @@ export async function smokeEvaluation(input: {
   margins: { accuracy: number; auc: number };
 }): Promise<SmokeResult> {
   const config = getConfig();
-  // The test period is the newest mail whatever the seed (the seed only shuffles the validation slice).
-  const samples = pickSamples(timeForwardSplit(loadCorpus(), 0).test, input.samples);
-  return runSmokeEvaluation(samples, {
+  const heldOut = await loadHeldOutSet(MODEL_NAME);
+  return runSmokeEvaluation(spreadSamples(heldOut.samples, input.samples), {
     gatewayUrl: config.promotionGatewayUrl,
     gatewayKey: config.promotionGatewayKey,
     version: input.version,

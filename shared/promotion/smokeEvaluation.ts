@@ -1,7 +1,6 @@
 // The promotion's smoke evaluation: held-out corpus mail through the real gateway with X-Environment: staging
 // (DESIGN.md "Predict API", batch form), scored against the labels, compared with the model card's figures.
 // It exercises the whole serving path (gateway, features, Feast, KServe staging) rather than the model file alone.
-import type { CorpusMessage } from '../corpus';
 import { BadGatewayError } from '../errors';
 import { SmokeResult } from './types';
 
@@ -28,17 +27,14 @@ export function rocAuc(scores: readonly number[], positive: readonly boolean[]):
 }
 
 /**
- * `n` messages spread evenly over `messages` (deterministic; the split is time-ordered, so every part of the period
- * shows). With n >= the split's size this is the whole split, and then a model served without skew reproduces the
- * card's figures for that split exactly.
+ * `n` messages spread evenly over `samples` (deterministic; the held-out period is time-ordered, so every part of
+ * it shows). With n >= its size this is all of it, and then a model served without skew reproduces the card's
+ * figures for that period exactly.
  */
-export function pickSamples(messages: readonly CorpusMessage[], n: number): SmokeSample[] {
-  const step = Math.max(1, messages.length / n);
+export function spreadSamples(samples: readonly SmokeSample[], n: number): SmokeSample[] {
+  const step = Math.max(1, samples.length / n);
   const out: SmokeSample[] = [];
-  for (let i = 0; i < messages.length && out.length < n; i += step) {
-    const m = messages[Math.floor(i)];
-    out.push({ raw: m.raw.toString('latin1'), spam: m.spam });
-  }
+  for (let i = 0; i < samples.length && out.length < n; i += step) out.push(samples[Math.floor(i)]);
   return out;
 }
 

@@ -1,0 +1,45 @@
+// The smoke evaluation's held-out mail where the corpus package is not installed (the Function App): published to
+// Blob from the corpus, read back identically from Azurite; a clear error when neither exists.
+import { CONTAINERS } from '../shared/blobLayout';
+import { ensureContainers } from '../shared/blobStorage';
+import { CorpusUnavailableError, loadCorpus } from '../shared/corpus';
+import { NotFoundError } from '../shared/errors';
+import { heldOutFromCorpus, loadHeldOutSet, publishHeldOutSet } from '../shared/promotion/heldOutSet';
+import { spreadSamples } from '../shared/promotion/smokeEvaluation';
+import { startTestAzurite, TestAzurite } from './helpers/azurite';
+import { setAppEnv } from './helpers/env';
+
+let azurite: TestAzurite;
+let restore: () => void;
+const noCorpus = (): never => {
+  throw new CorpusUnavailableError('Cannot find module (as in a deployment without dev dependencies)');
+};
+
+beforeAll(async () => {
+  azurite = await startTestAzurite();
+  restore = setAppEnv({ AzureWebJobsStorage: azurite.connectionString });
+  await ensureContainers([CONTAINERS.models]);
+});
+afterAll(async () => {
+  restore();
+  await azurite.dispose();
+});
+
+test('without the corpus package the held-out set comes from Blob, byte for byte the same mail', async () => {
+  await expect(loadHeldOutSet('spam-detector', noCorpus)).rejects.toThrow(NotFoundError);
+  const fromCorpus = heldOutFromCorpus(loadCorpus());
+  const published = await publishHeldOutSet('spam-detector');
+  expect(published).toMatchObject({ blob: 'models/evaluation/spam-detector/heldout.ndjson.gz', messages: fromCorpus.length });
+  const loaded = await loadHeldOutSet('spam-detector', noCorpus);
+  expect(loaded.source).toBe('models/evaluation/spam-detector/heldout.ndjson.gz');
+  expect(loaded.samples).toEqual(fromCorpus);
+  expect((await loadHeldOutSet('spam-detector')).source).toBe('corpus package');
+  // The mail survives the trip exactly (latin1 keeps every byte of the raw RFC 822 message).
+  expect(Buffer.from(loaded.samples[0].raw, 'latin1').equals(loadCorpus().find((m) => m.raw.toString('latin1') === loaded.samples[0].raw)!.raw)).toBe(true);
+});
+
+test('spreadSamples takes evenly spaced messages, all of them when asked for more', () => {
+  const samples = Array.from({ length: 10 }, (_, i) => ({ raw: String(i), spam: i % 2 === 0 }));
+  expect(spreadSamples(samples, 5).map((s) => s.raw)).toEqual(['0', '2', '4', '6', '8']);
+  expect(spreadSamples(samples, 100)).toEqual(samples);
+});
