@@ -14,7 +14,7 @@ import { aggregateSenderStats } from '../shared/feast/senderStats';
 import { FeatureStore, SENDER_JOIN_KEY } from '../shared/featureStore';
 import { FEATURE_COUNT, SENDER_FEAST_FEATURES, SENDER_FEATURE_VIEW, SENDER_WINDOW_DAYS } from '../shared/features/featureList';
 import { InferenceLogRecord, toFlatRow } from '../shared/logs/logSchema';
-import { serializeRow } from '../shared/logs/rawLogFormat';
+import { rawBatchBody, serializeRow } from '../shared/logs/rawLogFormat';
 import { startTestAzurite, TestAzurite } from './helpers/azurite';
 
 const REPO = path.resolve(__dirname, '..');
@@ -66,8 +66,8 @@ describe('features:materialize from the inference log', () => {
     const container = service.getContainerClient(CONTAINERS.inferenceLogs);
     await container.createIfNotExists();
     for (const [i, r] of records.entries()) {
-      const body = `${serializeRow(toFlatRow(r))}\n`;
-      await container.getBlockBlobClient(rawLogBlobName('production', new Date(r.time), new Date(r.time), 'testwriter', i)).upload(body, Buffer.byteLength(body));
+      const body = rawBatchBody([serializeRow(toFlatRow(r))]);
+      await container.getBlockBlobClient(rawLogBlobName('production', new Date(r.time), new Date(r.time), 'testwriter', i)).upload(body, body.length);
     }
 
     const { stdout } = await run(process.execPath, [path.join(REPO, 'dist', 'cli', 'materialize.js'), '--source', 'logs', '--env', 'production', '--as-of', now.toISOString()], {
