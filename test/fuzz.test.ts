@@ -200,3 +200,45 @@ it(`answers ${COUNT} generated bad requests with 4xx JSON errors, none >= 500, a
   expect(health.status).toBeLessThan(600);
   expect(((await health.json()) as { dependencies: object }).dependencies).toHaveProperty('blob');
 }, 240000);
+
+// This host has no KServe, so predictions come from the embedded fallback (degraded: true): the same parse, feature
+// and model path, without a backend to start.
+it('answers strange but well-formed emails with a prediction or a 4xx, never >= 500', async () => {
+  const r = rng(42);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
+  const alphabet = [...'abcXYZ019 !"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~\u00e9\u4e2d\ud83d\ude00\n\r\t\u0000\u2028=?'];
+  const str = (n: number) => Array.from({ length: Math.floor(r() * n) }, () => pick(alphabet)).join('');
+  const email = () =>
+    r() < 0.3
+      ? { raw: `${str(40)}\r\n${pick(['From: a@b.c', 'Subject: =?utf-8?B?' + str(8) + '?=', str(30)])}\r\n\r\n${str(300)}` }
+      : {
+          subject: str(60),
+          from: pick([str(30), 'a@b.c', '<>', '@', 'x <y@z>', '"q" <@>', '=?iso-8859-1?Q?=E9?= <a@b>']),
+          to: pick([str(20), [str(10), str(5)], []]),
+          ...(r() < 0.5 ? { headers: { [pick(['X-Mailer', 'List-Id', 'In-Reply-To', 'X-Priority', 'Message-ID', 'Date'])]: pick([str(20), [str(5), str(3)]]) } } : {}),
+          body: str(800),
+          ...(r() < 0.4 ? { contentType: pick(['text/html', 'multipart/alternative; boundary=x', str(15), 'text/plain; charset=utf-7', 'text/plain; charset=x-unknown']) } : {}),
+        };
+  const base = new URL(host.url);
+  const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  const statuses = new Map<number, number>();
+  const bad: string[] = [];
+  const total = Math.max(200, Math.round(COUNT / 10));
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < total) {
+        next++;
+        const body = r() < 0.2 ? { instances: [email(), email()] } : email();
+        const res = await send(base, agent, { kind: 'strange', method: 'POST', path: pick(['/api/predict', '/api/transform']), headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(body)) });
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        if (res.status >= 500 && bad.length < 5) bad.push(`${res.status} ${res.body.slice(0, 200)} <- ${JSON.stringify(body).slice(0, 200)}`);
+      }
+    }),
+  );
+  agent.destroy();
+  console.log(`fuzz (well-formed, strange content): ${total} requests; statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
+  expect(bad).toEqual([]);
+  expect(statuses.get(200) ?? 0).toBeGreaterThan(0);
+  expect(host.process.exitCode).toBeNull();
+}, 240000);
