@@ -2,7 +2,7 @@ import { app, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import * as df from 'durable-functions';
 import { NotFoundError, toErrorResponse } from '../shared/errors';
 import { decidePromotion } from '../shared/promotion/service';
-import { caller, promotionBackend, readJsonBody } from './promoteModel';
+import { caller, promotionBackend, readJsonBody } from '../shared/promotion/http';
 
 /** POST /api/promotions/{id}/approve | reject — the approval event the promotion waits for. */
 export async function promotionDecision(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {

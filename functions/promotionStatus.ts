@@ -2,7 +2,7 @@ import { app, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import * as df from 'durable-functions';
 import { toErrorResponse } from '../shared/errors';
 import { getPromotionStatus } from '../shared/promotion/service';
-import { promotionBackend } from './promoteModel';
+import { promotionBackend } from '../shared/promotion/http';
 
 /** GET /api/promotions/{id} — where the promotion is, and its record once finished. */
 export async function promotionStatus(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
