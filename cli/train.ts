@@ -10,6 +10,7 @@
 //                       with the app's storage settings (AzureWebJobsStorage or the identity-based ones)
 //   --storage CONN      upload with this storage connection string instead (implies --upload)
 //   --overwrite         with --upload, replace blobs that exist (default: keep them)
+//   With --upload and MLFLOW_TRACKING_URI set, the version is also registered in MLflow (shared/mlflow/).
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { baselineFile, localModelsRoot, modelDirectory, publishModel } from '../shared/model/modelArtifacts';
@@ -17,6 +18,7 @@ import { DEFAULT_TRAIN_OPTIONS, TrainOptions, TrainingResult, trainModel, writeA
 import { ensureContainers, resetBlobServiceClient } from '../shared/blobStorage';
 import { STORAGE_CONNECTION, resetConfig } from '../shared/config';
 import { CONTAINERS } from '../shared/blobLayout';
+import { registerWithMlflowIfConfigured } from '../shared/mlflow/mlflowRegistry';
 
 function number(name: string, raw: string | undefined, fallback: number, check: (n: number) => boolean): number {
   if (raw === undefined) return fallback;
@@ -86,6 +88,8 @@ export async function runTrainCli(args: string[], print: (line: string) => void 
     });
     for (const blob of published.uploaded) progress(`uploaded ${blob}`);
     for (const blob of published.skipped) progress(`kept existing ${blob} (pass --overwrite to replace)`);
+    // The registry points at the uploaded Blob folder, so it is only told about versions that were uploaded.
+    await registerWithMlflowIfConfigured(result.card, progress);
   }
   return result;
 }
