@@ -17,6 +17,7 @@ import { CONTAINERS } from '../shared/blobLayout';
 import { getContainerClient } from '../shared/blobStorage';
 import { FEATURE_NAMES } from '../shared/features/featureList';
 import { compactionOptionsFromConfig, compactPartition, HourPartition } from '../shared/logs/compaction';
+import { readPartition } from '../shared/logs/windowReader';
 import { blobBatchUploader, InferenceLogger, newWriterId } from '../shared/logs/inferenceLogger';
 import { FlatLogRow, toFlatRow } from '../shared/logs/logSchema';
 import { closeParquetEngine, parquetFileInfo, writeParquetFromRawFiles } from '../shared/logs/parquet';
@@ -53,7 +54,10 @@ interface ChildReport {
 /** Run this script in `mode` in a child process and return the JSON line it prints last. */
 function runChild(mode: string, extraArgs: string[], env: NodeJS.ProcessEnv = {}): Promise<ChildReport> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [__filename, '--child', mode, ...extraArgs], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    // Pinned to one core where taskset exists, so "rows/s on one core" is literal (Azurite runs elsewhere).
+    const argv = [process.execPath, __filename, '--child', mode, ...extraArgs];
+    const [cmd, ...args] = fs.existsSync('/usr/bin/taskset') ? ['/usr/bin/taskset', '-c', '0', ...argv] : argv;
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.on('exit', (code) => {
@@ -83,6 +87,22 @@ async function childCompact(): Promise<ChildReport> {
   await closeParquetEngine();
   if (m.value.status !== 'compacted') throw new Error(`compaction did nothing: ${JSON.stringify(m.value)}`);
   return { rows: m.value.rows, seconds: m.seconds, cpuSeconds: m.cpuSeconds, peakRssMb: m.peakRssMb, startRssMb: m.startRssMb, detail: `${m.value.rawBlobs} raw blobs; seconds per step: ${Object.entries(m.value.seconds).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}` };
+}
+
+/** The drift detector's read: 50 features + probability of the compacted hour, row group by row group. */
+async function childRead(): Promise<ChildReport> {
+  let rows = 0;
+  let checksum = 0;
+  const m = await measure(async () => {
+    const from = new Date(`${PARTITION.date}T${PARTITION.hour}:00:00Z`);
+    const to = new Date(from.getTime() + 3600_000);
+    for await (const batch of readPartition(PARTITION, from, to, { columns: [...FEATURE_NAMES, 'probability'] })) {
+      rows += batch.rowCount;
+      for (let i = 0; i < batch.rowCount; i++) checksum += batch.probability![i];
+    }
+  });
+  await closeParquetEngine();
+  return { rows, seconds: m.seconds, cpuSeconds: m.cpuSeconds, peakRssMb: m.peakRssMb, startRssMb: m.startRssMb, detail: `sum of probability ${checksum.toFixed(3)}` };
 }
 
 function memoryRows(n: number): FlatLogRow[] {
@@ -181,7 +201,7 @@ async function main(): Promise<void> {
   const childAt = process.argv.indexOf('--child');
   if (childAt >= 0) {
     const mode = process.argv[childAt + 1];
-    const report = mode === 'compact' ? await childCompact() : await childLibrary(mode, arg('rows', 200_000));
+    const report = mode === 'compact' ? await childCompact() : mode === 'read' ? await childRead() : await childLibrary(mode, arg('rows', 200_000));
     process.stdout.write(`${JSON.stringify(report)}\n`);
     return;
   }
@@ -203,12 +223,17 @@ async function main(): Promise<void> {
     for (let run = 1; run <= runs; run++) {
       console.log(`run ${run}: writing raw blobs through the logger...`);
       await writeRawBlobs(rows, blobRows);
-      console.log(`run ${run}: compacting in a child process (DuckDB: 1 thread)...`);
+      console.log(`run ${run}: compacting in a child process (DuckDB: 1 thread; pinned to CPU 0 when taskset exists)...`);
       const r = await runChild('compact', [], { AzureWebJobsStorage: azurite.connectionString });
       reports.push(r);
       console.log(
         `run ${run}: ${r.rows.toLocaleString('en')} rows in ${r.seconds.toFixed(2)} s = ${Math.round(r.rows / r.seconds).toLocaleString('en')} rows/s wall, ` +
           `${Math.round(r.rows / r.cpuSeconds).toLocaleString('en')} rows per CPU second; peak RSS ${r.peakRssMb} MB (${r.detail})`,
+      );
+      const read = await runChild('read', [], { AzureWebJobsStorage: azurite.connectionString });
+      console.log(
+        `run ${run}: window reader, 50 features + probability of the hour: ${read.rows.toLocaleString('en')} rows in ${read.seconds.toFixed(2)} s = ` +
+          `${Math.round(read.rows / read.seconds).toLocaleString('en')} rows/s; peak RSS ${read.peakRssMb} MB`,
       );
       // Next run starts from raw again: delete the committed hour.
       for await (const b of getContainerClient(CONTAINERS.inferenceLogs).listBlobsFlat({ prefix: 'parquet/' })) await getContainerClient(CONTAINERS.inferenceLogs).deleteBlob(b.name);
