@@ -74,6 +74,19 @@ interface PreparedReference {
   /** cumulative[j] = number of sample values ≤ points[j]. */
   cumulative: Float64Array;
   edges: Float64Array;
+  /** Search accelerator: bucketOf(x) = min(B − 1, ⌊(x − lo)·scale⌋) on [lo, hi] = [points[0], points[K−1]], and
+   * bucketStart[b] = number of points whose bucket is < b. bucketOf is monotone (each floating-point step is), so a
+   * value in bucket b has exactly bucketStart[b] points in lower buckets below it and every point of a higher bucket
+   * above it: the binary search only has to cover [bucketStart[b], bucketStart[b + 1]], a handful of points. */
+  lo: number;
+  hi: number;
+  scale: number;
+  buckets: number;
+  bucketStart: Int32Array;
+}
+
+function bucketOf(x: number, lo: number, scale: number, buckets: number): number {
+  return Math.min(buckets - 1, Math.floor((x - lo) * scale));
 }
 
 const prepared = new WeakMap<ReferenceDistribution, PreparedReference>();
@@ -90,7 +103,25 @@ function prepare(ref: ReferenceDistribution): PreparedReference {
         cumulative.push(i + 1);
       }
     });
-    p = { points: Float64Array.from(points), cumulative: Float64Array.from(cumulative), edges: Float64Array.from(ref.psi.edges) };
+    const k = points.length;
+    const lo = k > 0 ? points[0] : 0;
+    const hi = k > 0 ? points[k - 1] : 0;
+    const buckets = Math.max(1, Math.min(1 << 16, 4 * k));
+    let scale = k > 1 && hi > lo ? buckets / (hi - lo) : 0;
+    if (!Number.isFinite(scale)) scale = 0;
+    const bucketStart = new Int32Array(buckets + 1);
+    for (const v of points) bucketStart[bucketOf(v, lo, scale, buckets) + 1]++;
+    for (let b = 0; b < buckets; b++) bucketStart[b + 1] += bucketStart[b];
+    p = {
+      points: Float64Array.from(points),
+      cumulative: Float64Array.from(cumulative),
+      edges: Float64Array.from(ref.psi.edges),
+      lo,
+      hi,
+      scale,
+      buckets,
+      bucketStart,
+    };
     prepared.set(ref, p);
   }
   return p;
@@ -132,7 +163,7 @@ export function createPartialCounts(baseline: Baseline): PartialCounts {
 export function addValues(baseline: Baseline, partial: PartialCounts, index: number, values: ArrayLike<number>): void {
   const refs = referenceDistributions(baseline);
   if (index < 0 || index >= refs.length) throw new RangeError(`addValues: no distribution ${index}`);
-  const { points, edges } = prepare(refs[index]);
+  const { points, edges, lo: first, hi: last, scale, buckets, bucketStart } = prepare(refs[index]);
   const c = partial.distributions[index];
   const { eq, gap, bins } = c;
   const k = points.length;
@@ -157,12 +188,18 @@ export function addValues(baseline: Baseline, partial: PartialCounts, index: num
     if (v > max) max = v;
     bins[psiBinIndex(edges, v)]++;
     // lo = number of distinct reference values < v
-    let lo = 0;
-    let hi = k;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (points[mid] < v) lo = mid + 1;
-      else hi = mid;
+    let lo: number;
+    if (k === 0 || v < first) lo = 0;
+    else if (v > last) lo = k;
+    else {
+      const b = bucketOf(v, first, scale, buckets);
+      lo = bucketStart[b];
+      let hi = bucketStart[b + 1];
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (points[mid] < v) lo = mid + 1;
+        else hi = mid;
+      }
     }
     if (lo < k && points[lo] === v) eq[lo]++;
     else gap[lo]++;
