@@ -34,6 +34,8 @@ export interface ModelBackend {
   readonly outputs: readonly TensorSpec[];
   /** Run `rows` rows of FP32 input; returns every output, row-major. */
   run(input: Float32Array, rows: number): Promise<Record<string, ArrayLike<number>>>;
+  /** Served at GET .../config (Triton's model configuration extension) when present. */
+  readonly config?: Record<string, unknown>;
 }
 
 export class V2Error extends Error {
@@ -165,6 +167,10 @@ async function handle(model: ModelBackend, method: string, pathname: string, req
     if (method !== 'GET') throw new V2Error(405, `${method} not allowed on ${pathname}`);
     return [200, modelMetadata(model)];
   }
+  if (rest.length === 1 && rest[0] === 'config' && method === 'GET') {
+    if (!model.config) throw new V2Error(404, `model '${model.name}' has no configuration endpoint here`);
+    return [200, model.config];
+  }
   if (rest.length === 1 && rest[0] === 'ready') {
     if (method !== 'GET') throw new V2Error(405, `${method} not allowed on ${pathname}`);
     return [200, { name: model.name, ready: true }];
@@ -222,12 +228,21 @@ export function startModelServer(model: ModelBackend, options: { port: number; h
   });
 }
 
-/** A model directory (model.json + tokens + ONNX) as a V2 backend, run through the project's OnnxModel. */
-export async function loadModelBackend(dir: string, options: { name?: string; version?: string } = {}): Promise<ModelBackend & { close(): Promise<void> }> {
+/**
+ * A model directory (model.json + tokens + ONNX) as a V2 backend, run through the project's OnnxModel. With
+ * `tritonVersioning` it versions like Triton does in AKS: model_version "1" (the repository directory) and the
+ * project version only in the configuration's `parameters.model_version`.
+ */
+export async function loadModelBackend(
+  dir: string,
+  options: { name?: string; tritonVersioning?: boolean } = {},
+): Promise<ModelBackend & { close(): Promise<void> }> {
   const m = await loadServingModel(dir);
+  const name = options.name ?? m.name;
   return {
-    name: options.name ?? m.name,
-    version: options.version ?? m.version,
+    name,
+    version: options.tritonVersioning ? '1' : m.version,
+    ...(options.tritonVersioning ? { config: { name, backend: 'onnxruntime', parameters: { model_version: { string_value: m.version } } } } : {}),
     platform: 'onnxruntime_onnx',
     input: { name: INPUT_NAME, datatype: 'FP32', shape: [-1, FEATURE_COUNT], width: FEATURE_COUNT },
     outputs: [{ name: OUTPUT_NAME, datatype: 'FP32', shape: [-1, 2] }],

@@ -4,6 +4,12 @@
 // under a retry budget, and a circuit breaker; errors map to 502 (the server refused our request: its message) or
 // 503 (the backend is unavailable: fall back or retry later). Inference is a pure function of its input, so an
 // infer POST is safe to retry.
+//
+// Model versions: the local V2 server reports the model's own version ("1.0.0"). Triton reports the numeric
+// directory of its model repository ("1"), which says nothing about which model it is; there the project version is
+// declared in config.pbtxt as `parameters { key: "model_version" value: { string_value: "1.0.0" } }` and read through
+// Triton's model configuration extension (GET /v2/models/{name}/config). `modelVersion` in results is that declared
+// version, the reported one when it is not a bare repository number, or undefined when the backend does not say.
 import http from 'node:http';
 import https from 'node:https';
 import { Environment } from './blobLayout';
@@ -60,7 +66,10 @@ export interface V2ModelMetadata {
 
 export interface InferResult {
   modelName: string;
+  /** The project model version the backend serves (see above); undefined when it does not say. */
   modelVersion: string | undefined;
+  /** `model_version` exactly as the backend reported it. */
+  reportedVersion: string | undefined;
   id: string | undefined;
   /** rows x 2, [p_ham, p_spam] per row. */
   probabilities: [number, number][];
@@ -86,6 +95,8 @@ interface RawResponse {
 }
 
 const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
+/** How long a resolved version is trusted: a promotion can replace the model behind the same Triton version "1". */
+const VERSION_TTL_MS = 30_000;
 const RETRYABLE_STATUS = new Set([502, 503, 504]);
 
 class TransportError extends Error {}
@@ -117,6 +128,7 @@ export class KServeClient {
   private readonly agent: http.Agent;
   private readonly transport: typeof http | typeof https;
   private lastVersion: string | undefined;
+  private readonly resolved = new Map<string, { at: number; version: Promise<string | undefined> }>();
   private counters = { requests: 0, retries: 0, failures: 0, rejected_by_breaker: 0 };
 
   constructor(private readonly options: KServeClientOptions) {
@@ -133,9 +145,32 @@ export class KServeClient {
     this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
   }
 
-  /** The model version the backend last reported (infer or metadata). */
+  /** The project model version the backend last served (resolved as described above). */
   get knownVersion(): string | undefined {
     return this.lastVersion;
+  }
+
+  /** `parameters.model_version` of the model's configuration (Triton's model configuration extension), if any. */
+  private async declaredVersion(): Promise<string | undefined> {
+    try {
+      const res = await this.once('GET', `/v2/models/${encodeURIComponent(this.modelName)}/config`);
+      if (res.status !== 200) return undefined;
+      const config = JSON.parse(res.body.toString('utf8')) as { parameters?: { model_version?: { string_value?: unknown } } };
+      const v = config?.parameters?.model_version?.string_value;
+      return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The project version behind a reported `model_version`, cached for VERSION_TTL_MS. */
+  resolveVersion(reported: string | undefined): Promise<string | undefined> {
+    if (reported === undefined) return Promise.resolve(undefined);
+    const cached = this.resolved.get(reported);
+    if (cached && Date.now() - cached.at < VERSION_TTL_MS) return cached.version;
+    const version = this.declaredVersion().then((declared) => declared ?? (/^\d+$/.test(reported) ? undefined : reported));
+    this.resolved.set(reported, { at: Date.now(), version });
+    return version;
   }
 
   private once(method: 'GET' | 'POST', path: string, body?: Buffer): Promise<RawResponse> {
@@ -231,15 +266,19 @@ export class KServeClient {
     }
     const probabilities: [number, number][] = [];
     for (let i = 0; i < rows; i++) probabilities.push([data[2 * i] as number, data[2 * i + 1] as number]);
-    if (typeof body.model_version === 'string') this.lastVersion = body.model_version;
-    return { modelName: body.model_name, modelVersion: body.model_version, id: body.id, probabilities };
+    const reportedVersion = typeof body.model_version === 'string' ? body.model_version : undefined;
+    const modelVersion = await this.resolveVersion(reportedVersion);
+    this.lastVersion = modelVersion;
+    return { modelName: body.model_name, modelVersion, reportedVersion, id: body.id, probabilities };
   }
 
   /** GET /v2/models/{name}. */
   async metadata(): Promise<V2ModelMetadata> {
     const res = await this.call('GET', `/v2/models/${encodeURIComponent(this.modelName)}`);
     const body = this.parseJson<V2ModelMetadata>(res);
-    if (Array.isArray(body.versions) && typeof body.versions[0] === 'string') this.lastVersion = body.versions[body.versions.length - 1];
+    if (Array.isArray(body.versions) && typeof body.versions[0] === 'string') {
+      this.lastVersion = await this.resolveVersion(body.versions[body.versions.length - 1]);
+    }
     return body;
   }
 
@@ -259,7 +298,7 @@ export class KServeClient {
     if (!(await this.ready())) return { status: 'down', detail: `${this.baseUrl}/v2/health/ready is not 200`, info };
     try {
       const meta = await this.metadata();
-      return { status: 'ok', info: { ...info, model: meta.name, versions: meta.versions ?? [] } };
+      return { status: 'ok', info: { ...info, model: meta.name, versions: meta.versions ?? [], model_version: this.lastVersion ?? null } };
     } catch (err) {
       return { status: 'degraded', detail: err instanceof Error ? err.message : String(err), info };
     }

@@ -41,9 +41,11 @@ const features = (rows: number) => Float32Array.from({ length: rows * FEATURE_CO
 /** A server that answers each request with the next scripted response (then repeats the last one). */
 async function scriptedServer(script: Array<(res: http.ServerResponse, req: http.IncomingMessage) => void>) {
   let n = 0;
+  // Only infer POSTs advance the script and count; the client's GET of the model configuration (version lookup)
+  // is answered 404.
   const s = http.createServer((req, res) => {
     req.resume();
-    req.on('end', () => script[Math.min(n++, script.length - 1)](res, req));
+    req.on('end', () => (req.method === 'POST' ? script[Math.min(n++, script.length - 1)](res, req) : json(404, { error: 'no such endpoint' })(res)));
   });
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
   return {
@@ -116,6 +118,40 @@ describe('against the local V2 server', () => {
       expect(sockets.size).toBe(1);
     } finally {
       client.close();
+    }
+  });
+});
+
+describe('model versions as Triton reports them', () => {
+  it("resolves Triton's repository version '1' to the version declared in the model configuration", async () => {
+    const triton = await loadModelBackend(committedModelDir(), { tritonVersioning: true });
+    const tritonServer = await startModelServer(triton, { port: 0 });
+    const client = new KServeClient(options(tritonServer.url));
+    try {
+      const result = await client.infer(features(1), 1);
+      expect(result.reportedVersion).toBe('1');
+      expect(result.modelVersion).toBe(COMMITTED_MODEL_VERSION);
+      expect(client.knownVersion).toBe(COMMITTED_MODEL_VERSION);
+      expect((await client.health()).info).toMatchObject({ versions: ['1'], model_version: COMMITTED_MODEL_VERSION });
+    } finally {
+      client.close();
+      await tritonServer.close();
+      await triton.close();
+    }
+  });
+
+  it('treats a bare repository number without a declared version as unknown, not as a model version', async () => {
+    const ok = { model_name: MODEL_NAME, model_version: '1', outputs: [{ name: 'probabilities', shape: [1, 2], datatype: 'FP32', data: [0.5, 0.5] }] };
+    const s = await scriptedServer([json(200, ok)]);
+    const client = new KServeClient(options(s.url));
+    try {
+      const result = await client.infer(features(1), 1);
+      expect(result.reportedVersion).toBe('1');
+      expect(result.modelVersion).toBeUndefined();
+      expect(client.knownVersion).toBeUndefined();
+    } finally {
+      client.close();
+      await s.close();
     }
   });
 });
