@@ -164,6 +164,8 @@ describe('partial counts', () => {
     const b = baselineFor(Float64Array.from([1, 2]));
     expect(() => mergePartialCounts(a, [createPartialCounts(b)])).toThrow(/has 3 entries, expected 4/);
     expect(() => addValues(a, createPartialCounts(a), 5, [1])).toThrow(/no distribution 5/);
+    const newer = { ...a, createdAt: '2026-11-27T00:00:00.000Z' };
+    expect(() => mergePartialCounts(newer, [createPartialCounts(a)])).toThrow(/made against baseline test\/1@2026-11-26T00:00:00.000Z/);
   });
 
   // Every SciPy ks_2samp fixture, with sample 1 as the reference sample and sample 2 as the current window split

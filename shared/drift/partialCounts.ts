@@ -58,7 +58,14 @@ export interface DistributionCounts {
 
 /** Counts of every distribution of a baseline: the features in baseline order, then the predicted probability. */
 export interface PartialCounts {
+  /** Which baseline the counts were made against (`baselineId`); merging counts of two baselines is refused. */
+  baseline?: string;
   distributions: DistributionCounts[];
+}
+
+/** Identity of a baseline for partial counts: model name, version and creation time. */
+export function baselineId(baseline: Baseline): string {
+  return `${baseline.model.name}/${baseline.model.version}@${baseline.createdAt}`;
 }
 
 /** PSI and KS of one distribution from its (merged) counts; null where there is no finite current value. */
@@ -152,7 +159,7 @@ function emptyCounts(ref: ReferenceDistribution): DistributionCounts {
 
 /** Zero counts shaped for a baseline. */
 export function createPartialCounts(baseline: Baseline): PartialCounts {
-  return { distributions: referenceDistributions(baseline).map(emptyCounts) };
+  return { baseline: baselineId(baseline), distributions: referenceDistributions(baseline).map(emptyCounts) };
 }
 
 /**
@@ -223,6 +230,9 @@ function addInto(target: number[], source: number[], what: string): void {
 export function mergePartialCounts(baseline: Baseline, parts: readonly PartialCounts[]): PartialCounts {
   const out = createPartialCounts(baseline);
   for (const part of parts) {
+    if (part.baseline !== undefined && part.baseline !== out.baseline) {
+      throw new RangeError(`mergePartialCounts: counts were made against baseline ${part.baseline}, not ${out.baseline}`);
+    }
     if (part.distributions.length !== out.distributions.length) {
       throw new RangeError(`mergePartialCounts: ${part.distributions.length} distributions, baseline has ${out.distributions.length}`);
     }
