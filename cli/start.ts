@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { CONTAINERS } from '../shared/blobLayout';
 import { ensureContainers, getBlobServiceClient, storageAuth } from '../shared/blobStorage';
-import { getConfig, settingDefault } from '../shared/config';
+import { getConfig, resetConfig, settingDefault } from '../shared/config';
 import { AZURITE_DEFAULT_BLOB_PORT, AzuriteProcess, isPortOpen, startAzurite } from '../devhost/azurite';
 import { startLocalHost } from '../devhost/host';
 import { loadLocalSettings } from '../devhost/localSettings';
@@ -47,17 +47,29 @@ async function main(): Promise<void> {
   process.once('exit', () => modelServers.forEach((m) => m.kill()));
   if (config.localModelServers) {
     const servers = [
-      { environment: 'production' as const, port: config.localKserveProductionPort, url: config.kserveProductionUrl },
-      { environment: 'staging' as const, port: config.localKserveStagingPort, url: config.kserveStagingUrl },
+      { environment: 'production' as const, port: config.localKserveProductionPort, urlSetting: 'KSERVE_PRODUCTION_URL' },
+      { environment: 'staging' as const, port: config.localKserveStagingPort, urlSetting: 'KSERVE_STAGING_URL' },
     ];
     await Promise.all(
       servers.map(async (s) => {
-        const server = await startModelServerProcess({ port: s.port, modelDir: modelDirFor(s.environment), environment: s.environment });
+        const modelDir = modelDirFor(s.environment);
+        const explicitUrl = process.env[s.urlSetting];
+        let server: ModelServerProcess;
+        try {
+          server = await startModelServerProcess({ port: s.port, modelDir, environment: s.environment });
+        } catch (err) {
+          // The default port is taken (another local stack, a parallel test run): when the gateway's URL is ours to
+          // choose, any free port will do.
+          if (explicitUrl) throw err;
+          server = await startModelServerProcess({ port: 0, modelDir, environment: s.environment });
+        }
         modelServers.push(server);
-        const note = new URL(s.url).port === String(server.port) ? '' : ` (KSERVE_${s.environment.toUpperCase()}_URL is ${s.url}: the gateway will not use it)`;
+        if (!explicitUrl) process.env[s.urlSetting] = server.url;
+        const note = explicitUrl && new URL(explicitUrl).port !== String(server.port) ? ` (${s.urlSetting} is ${explicitUrl}: the gateway will not use it)` : '';
         logger.info(`KServe ${s.environment}: local V2 model server on ${server.url}, model version ${server.version}${note}`);
       }),
     );
+    resetConfig(); // KSERVE_*_URL may now name the servers' actual ports
   } else {
     logger.info(`KServe: production ${config.kserveProductionUrl}, staging ${config.kserveStagingUrl} (LOCAL_MODEL_SERVERS=false)`);
   }

@@ -398,6 +398,34 @@ describe('npm start with its own V2 model servers', () => {
   });
 });
 
+describe('two local stacks on one machine', () => {
+  it('the second takes free ports for its V2 servers when the configured ones are taken, and still routes to its own', async () => {
+    // The same configured ports for both (as two `npm start` with defaults would have); no KSERVE_*_URL set.
+    const [prodPort, stagingPort] = [await freePort(), await freePort()];
+    const env = {
+      AzureWebJobsStorage: azurite.connectionString,
+      LOCAL_KSERVE_PRODUCTION_PORT: String(prodPort),
+      LOCAL_KSERVE_STAGING_PORT: String(stagingPort),
+      KSERVE_PRODUCTION_URL: '',
+      KSERVE_STAGING_URL: '',
+      FEAST_PROJECT: PROJECT,
+    };
+    const first = await startHostProcess({ env });
+    const second = await startHostProcess({ env });
+    try {
+      expect(first.output()).toContain(`local V2 model server on http://127.0.0.1:${prodPort}`);
+      expect(second.output()).not.toContain(`local V2 model server on http://127.0.0.1:${prodPort}`);
+      for (const h of [first, second]) {
+        const res = await postJson(`${h.url}/predict`, email('Hi', 'Hello there'));
+        expect(res.status).toBe(200);
+        expect(res.body.degraded).toBe(false);
+      }
+    } finally {
+      await Promise.all([first.stop(), second.stop()]);
+    }
+  });
+});
+
 describe('a promotion: KServe starts serving a version the gateway has not loaded', () => {
   it('loads that version from the models container, scores with its features, and falls back to it', async () => {
     const promoted = copyModelAsVersion('promoted-copy-for-tests');
