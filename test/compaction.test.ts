@@ -4,9 +4,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { InvocationContext } from '@azure/functions';
+import { InvocationContext, Timer } from '@azure/functions';
 import type { ContainerClient } from '@azure/storage-blob';
 import { compactLogs } from '../functions/compactLogs';
+import { compactionSweep } from '../functions/compactionSweep';
 import { compactionManifestPath, CONTAINERS, quarantinePath } from '../shared/blobLayout';
 import { getContainerClient } from '../shared/blobStorage';
 import { FEATURE_NAMES } from '../shared/features/featureList';
@@ -181,6 +182,19 @@ describe('compaction', () => {
     const again = await compactPartition(p, opts());
     expect(again.status).toBe('nothing-to-do');
     await expectClean(p, rows);
+  });
+
+  test('the timer sweep compacts closed hours no event compacted, in every environment', async () => {
+    const at = (h: number) => new Date(Date.now() - h * 3600_000).toISOString();
+    const a: HourPartition = { env: 'production', date: at(5).slice(0, 10), hour: at(5).slice(11, 13) };
+    const b: HourPartition = { env: 'staging', date: at(6).slice(0, 10), hour: at(6).slice(11, 13) };
+    const rowsA = await writeRaw(a, 2, 30);
+    const rowsB = await writeRaw(b, 1, 30);
+    const logs: string[] = [];
+    await compactionSweep({ isPastDue: false, scheduleStatus: { last: '', next: '', lastUpdated: '' } } as Timer, new InvocationContext({ functionName: 'compactionSweep', logHandler: (_level, ...args) => logs.push(args.join(' ')) }));
+    await expectClean(a, rowsA);
+    await expectClean(b, rowsB);
+    expect(logs.some((l) => /compaction sweep: \d+ hours compacted/.test(l))).toBe(true);
   });
 
   test('parallel compactions of one hour: one commits, the others wait for the lease and find nothing left', async () => {
