@@ -1,6 +1,7 @@
 // Compaction on a private Azurite: raw blobs written by the gateway's logger → Parquet with exactly the same rows
 // (every value compared, read by DuckDB and by parquetjs-lite), repeated and parallel deliveries, a crash at
 // every step, corrupt blobs, fencing of a compactor that lost its lease.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,6 +29,7 @@ import { RAW_LOG_HEADER, serializeRow } from '../shared/logs/rawLogFormat';
 import { syntheticRecords } from '../shared/logs/syntheticRecords';
 import { startTestAzurite, TestAzurite } from './helpers/azurite';
 import { setAppEnv } from './helpers/env';
+import { REPO_ROOT } from './helpers/localHost';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const parquetjs = require('parquetjs-lite');
 
@@ -227,6 +229,30 @@ describe('compaction', () => {
     await expectClean(p, rows);
     expect(await container.getBlobClient(quarantinePath(corrupt)).exists()).toBe(true);
   });
+
+  test('a process killed mid-run while holding the lease: the hour waits for the lease to lapse, then ends clean', async () => {
+    const p: HourPartition = { env: 'staging', date: '2026-11-25', hour: '16' };
+    const rows = await writeRaw(p, 4, 50);
+    // The compiled app (what `npm test` builds first) in a child process that exits right after its commit, without
+    // releasing the lease or deleting the raw blobs: a real crash, not an exception.
+    const compaction = path.join(REPO_ROOT, 'dist', 'shared', 'logs', 'compaction.js');
+    const script =
+      `const c = require(${JSON.stringify(compaction)});` +
+      `c.compactPartition(${JSON.stringify(p)}, c.compactionOptionsFromConfig({ now: () => new Date(${JSON.stringify(NOW.toISOString())}), ` +
+      `leaseSeconds: 15, hooks: { afterCommit: () => process.exit(3) } })).then(() => process.exit(0), () => process.exit(1));`;
+    const code = await new Promise<number | null>((resolve) => {
+      const child = spawn(process.execPath, ['-e', script], { env: { ...process.env, AzureWebJobsStorage: azurite.connectionString }, stdio: 'ignore' });
+      child.on('exit', resolve);
+    });
+    expect(code).toBe(3);
+    expect(await listRawBlobs(container, p)).toHaveLength(4); // committed, not deleted
+    // While the dead process's lease lasts, a run that does not wait leaves the hour alone...
+    expect((await compactPartition(p, opts(undefined, { busyWaitMs: 0 }))).status).toBe('busy');
+    // ...and one that waits takes over after at most the lease length, and finishes the cleanup.
+    const next = await compactPartition(p, opts());
+    expect(next).toMatchObject({ status: 'nothing-to-do', recoveredRaw: 4 });
+    await expectClean(p, rows);
+  }, 90000);
 
   test('a corrupt raw blob is quarantined with its reason; the rest of the hour is compacted', async () => {
     const p: HourPartition = { env: 'staging', date: '2026-11-26', hour: '08' };
