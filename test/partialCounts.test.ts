@@ -154,6 +154,8 @@ describe('partial counts', () => {
         const finite = Float64Array.from([...columns, probabilities][j].filter(Number.isFinite)).sort();
         expect(ksStatisticFromCounts(ref, merged.distributions[j])).toBe(ksStatisticSorted(ref.sample, finite));
         expect(a.ks).toEqual(ks2samp(ref.sample, finite));
+        // PSI edges come from all 3000 reference rows, the KS sample from 1000 of them: edges between sample points.
+        expect(merged.distributions[j].bins).toEqual(psiBinCounts(ref.psi.edges, finite));
         expect(a.psi).toBe(psiFromCounts(ref.psi.proportions, psiBinCounts(ref.psi.edges, finite)));
       });
     }

@@ -31,7 +31,7 @@
 
 import type { Baseline, ReferenceDistribution } from './baseline';
 import { CdfDiffExtremes, ksPValue, type KsResult } from './ks';
-import { psiBinIndex, psiFromCounts } from './psi';
+import { psiFromCounts } from './psi';
 
 /** Counts of one distribution in one partition (or merged). Plain JSON: safe to return from a Durable activity. */
 export interface DistributionCounts {
@@ -76,15 +76,23 @@ export interface DistributionResult {
 }
 
 interface PreparedReference {
-  /** Distinct sample values, ascending. */
+  /** Distinct sample values, ascending (u_1 … u_K). */
   points: Float64Array;
   /** cumulative[j] = number of sample values ≤ points[j]. */
   cumulative: Float64Array;
-  edges: Float64Array;
-  /** Search accelerator: bucketOf(x) = min(B − 1, ⌊(x − lo)·scale⌋) on [lo, hi] = [points[0], points[K−1]], and
-   * bucketStart[b] = number of points whose bucket is < b. bucketOf is monotone (each floating-point step is), so a
-   * value in bucket b has exactly bucketStart[b] points in lower buckets below it and every point of a higher bucket
-   * above it: the binary search only has to cover [bucketStart[b], bucketStart[b + 1]], a handful of points. */
+  /** Search keys: the distinct values of points ∪ PSI edges, ascending, so that one search per value answers both
+   * "which PSI bin" and "which eq/gap slot". For i = number of keys < v (0 … keys.length):
+   *   binAt[i]        = number of edges < v = the value's PSI bin (every edge is a key, so they are among the i keys)
+   *   pointsBelow[i]  = number of points < v = its gap index, or its eq index when keys[i] === v is a point
+   *   isPoint[i]      = 1 when keys[i] is a sample value. */
+  keys: Float64Array;
+  binAt: Int32Array;
+  pointsBelow: Int32Array;
+  isPoint: Uint8Array;
+  /** Search accelerator: bucketOf(x) = min(B − 1, ⌊(x − lo)·scale⌋) on [lo, hi] = [keys[0], keys[last]], and
+   * bucketStart[b] = number of keys whose bucket is < b. bucketOf is monotone (each floating-point step is), so a
+   * value in bucket b has exactly bucketStart[b] keys in lower buckets below it and every key of a higher bucket
+   * above it: the binary search only has to cover [bucketStart[b], bucketStart[b + 1]], a handful of keys. */
   lo: number;
   hi: number;
   scale: number;
@@ -110,19 +118,33 @@ function prepare(ref: ReferenceDistribution): PreparedReference {
         cumulative.push(i + 1);
       }
     });
-    const k = points.length;
-    const lo = k > 0 ? points[0] : 0;
-    const hi = k > 0 ? points[k - 1] : 0;
-    const buckets = Math.max(1, Math.min(1 << 16, 4 * k));
-    let scale = k > 1 && hi > lo ? buckets / (hi - lo) : 0;
+    const pointSet = new Set(points);
+    const keys = Float64Array.from(new Set([...points, ...ref.psi.edges])).sort();
+    const n = keys.length;
+    const binAt = new Int32Array(n + 1);
+    const pointsBelow = new Int32Array(n + 1);
+    const isPoint = new Uint8Array(n);
+    const edgeSet = new Set(ref.psi.edges);
+    for (let i = 0; i < n; i++) {
+      isPoint[i] = pointSet.has(keys[i]) ? 1 : 0;
+      binAt[i + 1] = binAt[i] + (edgeSet.has(keys[i]) ? 1 : 0);
+      pointsBelow[i + 1] = pointsBelow[i] + isPoint[i];
+    }
+    const lo = n > 0 ? keys[0] : 0;
+    const hi = n > 0 ? keys[n - 1] : 0;
+    const buckets = Math.max(1, Math.min(1 << 16, 4 * n));
+    let scale = n > 1 && hi > lo ? buckets / (hi - lo) : 0;
     if (!Number.isFinite(scale)) scale = 0;
     const bucketStart = new Int32Array(buckets + 1);
-    for (const v of points) bucketStart[bucketOf(v, lo, scale, buckets) + 1]++;
+    for (const v of keys) bucketStart[bucketOf(v, lo, scale, buckets) + 1]++;
     for (let b = 0; b < buckets; b++) bucketStart[b + 1] += bucketStart[b];
     p = {
       points: Float64Array.from(points),
       cumulative: Float64Array.from(cumulative),
-      edges: Float64Array.from(ref.psi.edges),
+      keys,
+      binAt,
+      pointsBelow,
+      isPoint,
       lo,
       hi,
       scale,
@@ -170,10 +192,10 @@ export function createPartialCounts(baseline: Baseline): PartialCounts {
 export function addValues(baseline: Baseline, partial: PartialCounts, index: number, values: ArrayLike<number>): void {
   const refs = referenceDistributions(baseline);
   if (index < 0 || index >= refs.length) throw new RangeError(`addValues: no distribution ${index}`);
-  const { points, edges, lo: first, hi: last, scale, buckets, bucketStart } = prepare(refs[index]);
+  const { keys, binAt, pointsBelow, isPoint, lo: first, hi: last, scale, buckets, bucketStart } = prepare(refs[index]);
   const c = partial.distributions[index];
   const { eq, gap, bins } = c;
-  const k = points.length;
+  const k = keys.length;
   let finite = 0;
   let sum = 0;
   let sumSquares = 0;
@@ -193,8 +215,7 @@ export function addValues(baseline: Baseline, partial: PartialCounts, index: num
     sumSquares += v * v;
     if (v < min) min = v;
     if (v > max) max = v;
-    bins[psiBinIndex(edges, v)]++;
-    // lo = number of distinct reference values < v
+    // lo = number of keys < v
     let lo: number;
     if (k === 0 || v < first) lo = 0;
     else if (v > last) lo = k;
@@ -204,12 +225,13 @@ export function addValues(baseline: Baseline, partial: PartialCounts, index: num
       let hi = bucketStart[b + 1];
       while (lo < hi) {
         const mid = (lo + hi) >>> 1;
-        if (points[mid] < v) lo = mid + 1;
+        if (keys[mid] < v) lo = mid + 1;
         else hi = mid;
       }
     }
-    if (lo < k && points[lo] === v) eq[lo]++;
-    else gap[lo]++;
+    bins[binAt[lo]]++;
+    if (lo < k && keys[lo] === v && isPoint[lo] === 1) eq[pointsBelow[lo]]++;
+    else gap[pointsBelow[lo]]++;
   }
   c.rows += values.length;
   c.finite += finite;
