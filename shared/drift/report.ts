@@ -42,7 +42,7 @@ export interface DistributionDrift {
     method: string | null;
   };
   status: DriftStatus;
-  /** The adjusted p-value is below alpha. PSI alone, without significance, never raises the status. */
+  /** The adjusted p-value is at most alpha. PSI alone, without significance, never raises the status. */
   significant: boolean;
   rows: {
     /** Current rows seen, finite or not. */

@@ -173,7 +173,7 @@ th[aria-sort=ascending]::after{content:" ▲"} th[aria-sort=descending]::after{c
 <div>alert<b>${escapeHtml(report.alert.action.replace('_', ' '))}</b><span class="meta">${escapeHtml(report.alert.reason)}</span></div>
 </div>
 <div class="meta">Baseline ${escapeHtml(report.baseline.source)}${report.baseline.sha256 ? ` (sha256 ${escapeHtml(report.baseline.sha256.slice(0, 12))})` : ''}, created ${escapeHtml(report.baseline.created_at)}.
-A distribution drifts when its PSI on the baseline's bins reaches ${t.psi_warning} (warning) or exceeds ${t.psi_critical} (critical) <i>and</i> its Benjamini-Hochberg adjusted KS p-value is below ${t.alpha}; fewer than ${t.min_rows} values give insufficient data.
+A distribution drifts when its PSI on the baseline's bins reaches ${t.psi_warning} (warning) or exceeds ${t.psi_critical} (critical) <i>and</i> its Benjamini-Hochberg adjusted KS p-value is at most ${t.alpha}; fewer than ${t.min_rows} values give insufficient data.
 ${otherVersions.length ? `<br>Rows of other model versions left out: ${otherVersions.map(([v, c]) => `${escapeHtml(v)} (${c})`).join(', ')}.` : ''}</div>
 <h2>Summary</h2>
 <table class="sortable"><thead><tr><th>distribution</th><th>status</th><th>PSI</th><th>KS D</th><th>p</th><th>p adj</th><th>rows</th><th>NaN/Inf</th><th>ref mean</th><th>cur mean</th></tr></thead>

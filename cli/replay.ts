@@ -1,0 +1,230 @@
+// `npm run replay`: the drift scenario end to end on the local stack.
+//
+//   1. Uses the stack at --url (default http://127.0.0.1:7071/api), or starts `npm start`'s host itself when none
+//      answers there, and waits until the committed model's baseline is active (npm start publishes it; the
+//      baseline blob trigger activates it).
+//   2. Phase "training period": POSTs the held-out mail of the training period (the time-forward split's validation
+//      slice, the mail the baseline describes) to /api/predict, in batches, and notes the time window.
+//   3. Phase "test period": POSTs the newer mail (the time-forward test period) the same way.
+//   4. Waits until the inference logger has flushed every row to Blob, then runs the drift check of each phase's
+//      window (the same activities as the timer, in this process) and prints both summaries; the reports are stored
+//      in drift-reports/ and copied to .local/replay/.
+// Exit code 0 when the training-period phase is healthy and the test-period phase is critical, else 1.
+import { ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Environment, isEnvironment } from '../shared/blobLayout';
+import { getConfig } from '../shared/config';
+import { CorpusMessage, loadCorpus, timeForwardSplit } from '../shared/corpus';
+import { getActiveBaseline } from '../shared/drift/activeBaseline';
+import { DriftRunRequest } from '../shared/drift/driftRun';
+import { runDriftInProcess } from '../shared/drift/orchestration';
+import { DriftReport, formatReportSummary, serializeReport } from '../shared/drift/report';
+import { renderReportHtml } from '../shared/drift/reportHtml';
+import { listWindowPartitions, readPartition } from '../shared/logs/windowReader';
+import { COMMITTED_MODEL_VERSION, MODEL_NAME } from '../shared/model/modelArtifacts';
+import { DEFAULT_TRAIN_OPTIONS } from '../shared/model/training';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function reachable(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
+    await res.arrayBuffer();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Start the local stack (what `npm start` runs) and resolve with its API URL. */
+async function startStack(): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli', 'start.js')], { cwd: ROOT, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the local stack did not start in 120 s:\n${output}`)), 120_000);
+    const onData = (d: Buffer) => {
+      output += d;
+      const m = /Host listening on (\S+)/.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        resolve(`${m[1].replace('localhost', '127.0.0.1')}`);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (d: Buffer) => (output += d));
+    child.once('exit', (code) => reject(new Error(`the local stack exited with ${code}:\n${output}`)));
+  });
+  return { url: url.endsWith('/api') ? url : `${url.replace(/\/$/, '')}/api`, child };
+}
+
+interface Phase {
+  name: string;
+  messages: readonly CorpusMessage[];
+  start?: Date;
+  end?: Date;
+  sent: number;
+  spamPredicted: number;
+  degraded: number;
+}
+
+/**
+ * The message as a JSON string. The gateway turns `raw` back into bytes as UTF-8, so UTF-8 text goes as it is;
+ * 8-bit mail that is not UTF-8 (old Latin-1 mail) cannot travel byte for byte in JSON and goes as Latin-1 code
+ * points, which the gateway sees re-encoded: a small, real train/serve difference that the replay's healthy phase
+ * measures (non_ascii_ratio of those messages).
+ */
+function jsonRaw(raw: Buffer): string {
+  const text = raw.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(raw) ? text : raw.toString('latin1');
+}
+
+async function sendPhase(url: string, env: Environment, phase: Phase, batchSize: number, concurrency: number): Promise<void> {
+  const batches: CorpusMessage[][] = [];
+  for (let i = 0; i < phase.messages.length; i += batchSize) batches.push(phase.messages.slice(i, i + batchSize));
+  phase.start = new Date();
+  let next = 0;
+  let lastReport = 0;
+  const worker = async () => {
+    for (let b = next++; b < batches.length; b = next++) {
+      const instances = batches[b].map((m) => ({ id: m.id, raw: jsonRaw(m.raw) }));
+      const res = await fetch(`${url}/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-environment': env },
+        body: JSON.stringify({ instances }),
+      });
+      const body = (await res.json()) as { results?: { prediction: string; degraded?: boolean }[]; degraded?: boolean; error?: { message: string } };
+      if (!res.ok) throw new Error(`/api/predict answered ${res.status}: ${body.error?.message ?? JSON.stringify(body).slice(0, 200)}`);
+      const results = body.results ?? [];
+      if (results.length !== instances.length) throw new Error(`/api/predict returned ${results.length} results for ${instances.length} instances`);
+      phase.sent += instances.length;
+      phase.spamPredicted += results.filter((r) => r.prediction === 'spam').length;
+      phase.degraded += results.filter((r) => r.degraded ?? body.degraded).length;
+      if (phase.sent - lastReport >= 250 || phase.sent === phase.messages.length) {
+        lastReport = phase.sent;
+        console.log(`  ${phase.name}: ${phase.sent}/${phase.messages.length} sent`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  phase.end = new Date(Date.now() + 1);
+}
+
+/** Rows of `env` in [start, end) that are in Blob (raw or Parquet). */
+async function loggedRows(env: Environment, start: Date, end: Date): Promise<number> {
+  let rows = 0;
+  for (const p of await listWindowPartitions(env, start, end)) {
+    for await (const batch of readPartition(p, start, end, { columns: ['model_version'] })) rows += batch.rowCount;
+  }
+  return rows;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      url: { type: 'string' },
+      env: { type: 'string', default: 'production' },
+      batch: { type: 'string', default: '32' },
+      concurrency: { type: 'string', default: '2' },
+      out: { type: 'string', default: path.join(ROOT, '.local', 'replay') },
+    },
+  });
+  const env = values.env!;
+  if (!isEnvironment(env)) throw new Error(`--env ${env}: expected production or staging`);
+  const config = getConfig();
+  let url = values.url ?? `http://127.0.0.1:${config.localHostPort}/api`;
+  let stack: ChildProcess | undefined;
+  if (!(await reachable(url))) {
+    console.log(`no stack at ${url}; starting the local stack (npm start)`);
+    const started = await startStack();
+    url = started.url;
+    stack = started.child;
+  }
+  try {
+    console.log(`stack: ${url}`);
+    const version = COMMITTED_MODEL_VERSION;
+    console.log(`waiting for the active baseline of ${MODEL_NAME} ${version} (published by npm start, activated by the baseline event)`);
+    const deadline = Date.now() + 60_000;
+    let active = await getActiveBaseline(MODEL_NAME, version);
+    while (!active && Date.now() < deadline) {
+      await sleep(1000);
+      active = await getActiveBaseline(MODEL_NAME, version);
+    }
+    if (!active) throw new Error(`no active baseline for ${MODEL_NAME} ${version} after 60 s: is the baselineEvent function running?`);
+    console.log(`baseline ${active.record.sha256.slice(0, 12)} active since ${active.record.activated_at}`);
+
+    const split = timeForwardSplit(loadCorpus(), DEFAULT_TRAIN_OPTIONS.seed);
+    console.log(`corpus split: ${split.description}`);
+    const phases: Phase[] = [
+      { name: 'training period (held-out validation slice)', messages: split.validation, sent: 0, spamPredicted: 0, degraded: 0 },
+      { name: 'test period (newer mail)', messages: split.test, sent: 0, spamPredicted: 0, degraded: 0 },
+    ];
+    for (const phase of phases) {
+      console.log(`sending ${phase.messages.length} messages: ${phase.name}`);
+      await sendPhase(url, env, phase, Number(values.batch), Number(values.concurrency));
+      await sleep(5); // the phases' windows must not share a millisecond
+    }
+
+    console.log(`waiting for the inference logger to flush (LOG_FLUSH_INTERVAL_MS=${config.logFlushIntervalMs})`);
+    for (const phase of phases) {
+      const flushDeadline = Date.now() + Math.max(60_000, 6 * config.logFlushIntervalMs);
+      let rows = await loggedRows(env, phase.start!, phase.end!);
+      while (rows < phase.sent && Date.now() < flushDeadline) {
+        await sleep(1000);
+        rows = await loggedRows(env, phase.start!, phase.end!);
+      }
+      console.log(`  ${phase.name}: ${rows} of ${phase.sent} rows logged`);
+      if (rows < phase.sent) console.log(`  warning: ${phase.sent - rows} rows not in Blob yet; the check runs on what is there`);
+    }
+
+    fs.mkdirSync(values.out!, { recursive: true });
+    const reports: DriftReport[] = [];
+    for (const [i, phase] of phases.entries()) {
+      const label = i === 0 ? 'training-period' : 'test-period';
+      const request: DriftRunRequest = {
+        env,
+        modelName: MODEL_NAME,
+        modelVersion: version,
+        windowStart: phase.start!.toISOString(),
+        windowEnd: phase.end!.toISOString(),
+        windowHours: config.driftWindowHours,
+        trigger: 'replay',
+        runId: `replay-${phase.start!.toISOString().replace(/[-:.]/g, '')}-${label}`,
+      };
+      const result = await runDriftInProcess(request, { onProgress: (d, t, r) => console.log(`  ${label}: partition ${d}/${t}, ${r} rows`) });
+      if (!('kind' in result)) throw new Error(`drift check skipped: ${result.reason}`);
+      reports.push(result);
+      fs.writeFileSync(path.join(values.out!, `${label}.json`), serializeReport(result));
+      fs.writeFileSync(path.join(values.out!, `${label}.html`), renderReportHtml(result));
+      console.log(`\n=== ${phase.name}: ${phase.sent} sent, ${phase.spamPredicted} predicted spam, ${phase.degraded} degraded ===`);
+      console.log(formatReportSummary(result, { limit: 8 }));
+      console.log(`report: drift-reports/${result.paths.json} (copy: ${path.relative(process.cwd(), path.join(values.out!, `${label}.html`))})\n`);
+    }
+    const ok = reports[0].status === 'healthy' && reports[1].status === 'critical';
+    console.log(
+      ok
+        ? 'replay: training-period mail is healthy and the newer mail is critical, as expected'
+        : `replay: UNEXPECTED outcome (training period ${reports[0].status}, test period ${reports[1].status})`,
+    );
+    return ok ? 0 : 1;
+  } finally {
+    if (stack && stack.exitCode === null) {
+      const exited = new Promise((r) => stack!.once('exit', r));
+      stack.kill('SIGINT');
+      await exited;
+    }
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: Error) => {
+      console.error(`replay: ${err.message}`);
+      process.exit(1);
+    },
+  );
+}
