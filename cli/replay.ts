@@ -40,8 +40,9 @@ async function reachable(url: string): Promise<boolean> {
 }
 
 /** Start the local stack (what `npm start` runs) and resolve with its API URL. */
-async function startStack(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli', 'start.js')], { cwd: ROOT, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+async function startStack(feastProject: string): Promise<{ url: string; child: ChildProcess }> {
+  const env = { ...process.env, LOCAL_HOST_PORT: '0', FEAST_PROJECT: feastProject };
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli', 'start.js')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the local stack did not start in 120 s:\n${output}`)), 120_000);
@@ -130,6 +131,7 @@ async function main(argv: string[]): Promise<number> {
       batch: { type: 'string', default: '32' },
       concurrency: { type: 'string', default: '2' },
       out: { type: 'string', default: path.join(ROOT, '.local', 'replay') },
+      'feast-project': { type: 'string' },
     },
   });
   const env = values.env!;
@@ -138,13 +140,19 @@ async function main(argv: string[]): Promise<number> {
   let url = values.url ?? `http://127.0.0.1:${config.localHostPort}/api`;
   let stack: ChildProcess | undefined;
   if (!(await reachable(url))) {
-    console.log(`no stack at ${url}; starting the local stack (npm start)`);
-    const started = await startStack();
+    // The committed model was trained with the unknown-sender defaults in every row (the corpus has no Feast
+    // history; docs/model.md), so the like-for-like replay uses a Feast project with nothing materialized. With
+    // --feast-project naming a materialized project, the two sender features drift by design (their model weights
+    // are 0, so the predictions do not).
+    const feastProject = values['feast-project'] ?? `replay_${process.pid}`;
+    console.log(`no stack at ${url}; starting the local stack (npm start) with Feast project ${feastProject}`);
+    const started = await startStack(feastProject);
     url = started.url;
     stack = started.child;
   }
   try {
     console.log(`stack: ${url}`);
+    if (!stack) console.log('using the running stack: its Feast project decides the two sender features (see --feast-project)');
     const version = COMMITTED_MODEL_VERSION;
     console.log(`waiting for the active baseline of ${MODEL_NAME} ${version} (published by npm start, activated by the baseline event)`);
     const deadline = Date.now() + 60_000;

@@ -107,4 +107,16 @@ describe('drift decision rules', () => {
     expect(report.status).toBe('warning'); // 1 of 20 = 5 % < 10 %
     expect(report.score!).toBeGreaterThan(0);
   });
+
+  it('caps each feature in the score, so one feature with a constant reference cannot make the run critical', () => {
+    const names = Array.from({ length: 20 }, (_, i) => `f${i}`);
+    const make = Object.fromEntries(names.map((n) => [n, normal]));
+    const ref = dataset(3000, 17, { ...make, constant: () => 0 });
+    const cur = dataset(3000, 18, { ...make, constant: (r) => (r() < 0.8 ? 1 : 0) });
+    const report = compare(ref, cur);
+    expect(feature(report, 'constant').psi!).toBeGreaterThan(5);
+    expect(report.summary.drifted).toEqual(['constant']);
+    expect(report.score!).toBeCloseTo(1 / 21, 10);
+    expect(report.status).toBe('warning');
+  });
 });

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { codeVersion, formatReportSummary, gitCommit, serializeReport } from '../shared/drift/report';
-import { distributionChartSvg, durationLabel, escapeHtml, renderReportHtml } from '../shared/drift/reportHtml';
+import { binLabels, distributionChartSvg, durationLabel, escapeHtml, renderReportHtml } from '../shared/drift/reportHtml';
 import { distribution, handBuiltReport } from './helpers/driftFixtures';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -63,6 +63,9 @@ describe('drift report HTML', () => {
     expect(svg.match(/<rect /g)).toHaveLength(8); // 4 bins x (reference, current)
     expect(svg).toContain('reference ≤0.1: 20.00%');
     expect(svg).toContain('current &gt;2: 30.00%');
+    expect(svg).toContain('>40%</text>'); // round axis: 4 ticks of 10 %
+    expect(binLabels([0.9987, 0.9999, 1])).toEqual(['≤0.9987', '≤0.9999', '≤1', '>1']);
+    expect(binLabels([1e-7, 0.5, 12345.5])).toEqual(['≤1.0e-7', '≤0.5', '≤1.2e+4', '>1.2e+4']);
   });
 
   it('orders charts most drifted first and escapes names', () => {

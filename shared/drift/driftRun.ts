@@ -11,7 +11,7 @@
 // PSI ≥ 0.1 (warning) or > 0.2 (critical) on the baseline's frozen bins AND BH-adjusted KS p ≤ alpha. Fewer than
 // DRIFT_MIN_ROWS finite values give `insufficient_data`, never an alarm. The run is critical when the prediction
 // distribution is critical, when at least DRIFT_CRITICAL_FEATURE_SHARE of the features are critical, or when the
-// score exceeds 0.2; a warning when any feature or the prediction drifts or the score reaches 0.1.
+// score (mean significant PSI, each capped at 1) exceeds 0.2; a warning when any feature or the prediction drifts or the score reaches 0.1.
 import path from 'node:path';
 import { mean } from 'simple-statistics';
 import { CONTAINERS, driftPartialPath, driftReportPath, Environment, isEnvironment, LogPartition } from '../blobLayout';
@@ -313,6 +313,12 @@ export interface ReportContext {
   hasPrediction?: boolean;
 }
 
+/** Largest contribution of one feature to the score. PSI has no upper bound (a feature that is constant in the
+ * reference reaches 7-10 as soon as it moves); beyond 1 it only says "a different distribution", and uncapped,
+ * one such feature would decide the run's status through the mean, against the rule that one drifted feature
+ * alone is a warning. */
+export const SCORE_PSI_CAP = 1;
+
 function statusOf(psi: number | null, pAdjusted: number | null, finite: number, t: DriftThresholds): DriftStatus {
   if (finite < t.min_rows || psi === null || pAdjusted === null) return 'insufficient_data';
   if (!(pAdjusted <= t.alpha)) return 'healthy';
@@ -376,7 +382,7 @@ export function computeDriftReport(baseline: Baseline, merged: PartialCounts, ct
     status = 'insufficient_data';
     score = null;
   } else {
-    score = mean(judged.map((f) => (f.significant ? f.psi! : 0)));
+    score = mean(judged.map((f) => (f.significant ? Math.min(f.psi!, SCORE_PSI_CAP) : 0)));
     const criticalShare = count('critical') / judged.length;
     const anyDrift = count('critical') + count('warning') > 0;
     if (prediction?.status === 'critical' || (criticalShare > 0 && criticalShare >= t.critical_feature_share) || score > t.psi_critical) status = 'critical';

@@ -100,7 +100,8 @@ export interface DriftReport {
   created_at: string;
   trigger: DriftTrigger;
   status: DriftStatus;
-  /** Mean PSI over the features, counting only significant ones (others as 0); null without a verdict. */
+  /** Mean PSI over the features with a verdict, counting only significant ones (others as 0), each capped at 1;
+   * null without a verdict. */
   score: number | null;
   /** Environment of the logs; null in file mode (CLI). */
   environment: string | null;

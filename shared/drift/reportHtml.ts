@@ -23,16 +23,26 @@ function num(value: number | null, digits = 4): string {
   return value.toFixed(digits);
 }
 
-/** A compact label for a bin edge (edges may be 1e-7 or 12345.678). */
-function edgeLabel(v: number): string {
+/** A compact label for a bin edge (edges may be 1e-7 or 12345.678), with `digits` significant digits. */
+function edgeLabel(v: number, digits: number): string {
   if (Number.isInteger(v)) return String(v);
   const a = Math.abs(v);
-  if (a >= 1000 || a < 0.01) return v.toExponential(1);
-  return String(Number(v.toPrecision(3)));
+  if (a >= 1e4 || a < 1e-3) return v.toExponential(Math.max(1, digits - 2));
+  return String(Number(v.toPrecision(digits)));
 }
 
-function binLabels(edges: number[]): string[] {
-  return [...edges.map((e) => `≤${edgeLabel(e)}`), `>${edgeLabel(edges[edges.length - 1])}`];
+/** Bin labels, with as few digits as keep neighbouring edges apart (0.9987 and 0.9999 are not both "1"). */
+export function binLabels(edges: number[]): string[] {
+  for (let digits = 3; ; digits++) {
+    const labels = [...edges.map((e) => `≤${edgeLabel(e, digits)}`), `>${edgeLabel(edges[edges.length - 1], digits)}`];
+    if (digits >= 17 || new Set(labels.slice(0, -1)).size === edges.length) return labels;
+  }
+}
+
+/** A y-axis top with four round ticks: 4 × (1, 2, 2.5, 5 or 10 %, …). */
+function axisTop(maxP: number): number {
+  for (const step of [0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.25]) if (4 * step >= maxP) return 4 * step;
+  return 1;
 }
 
 /** 24 h, 90 min, 4.2 s: a window length as people say it. */
@@ -50,14 +60,13 @@ function badge(status: DriftStatus): string {
 export function distributionChartSvg(d: DistributionDrift): string {
   const width = 420;
   const height = 210;
-  const m = { top: 12, right: 8, bottom: 44, left: 38 };
+  const m = { top: 12, right: 26, bottom: 44, left: 38 };
   const plotW = width - m.left - m.right;
   const plotH = height - m.top - m.bottom;
   const ref = d.bins.reference;
   const cur = d.bins.current;
   const n = ref.length;
-  const maxP = Math.max(0.05, ...ref, ...cur);
-  const yMax = Math.ceil(maxP * 20) / 20; // round up to 5 %
+  const yMax = axisTop(Math.max(...ref, ...cur));
   const y = (p: number) => m.top + plotH - (p / yMax) * plotH;
   const slot = plotW / Math.max(n, 1);
   const barW = Math.max(1, slot * 0.38);
@@ -67,7 +76,7 @@ export function distributionChartSvg(d: DistributionDrift): string {
     const p = (yMax * t) / 4;
     parts.push(
       `<line x1="${m.left}" x2="${width - m.right}" y1="${y(p).toFixed(1)}" y2="${y(p).toFixed(1)}" stroke="#d0d7de" stroke-width="0.5"/>`,
-      `<text x="${m.left - 4}" y="${(y(p) + 3).toFixed(1)}" text-anchor="end" class="tick">${Math.round(p * 100)}%</text>`,
+      `<text x="${m.left - 4}" y="${(y(p) + 3).toFixed(1)}" text-anchor="end" class="tick">${Number((p * 100).toFixed(1))}%</text>`,
     );
   }
   for (let i = 0; i < n; i++) {
