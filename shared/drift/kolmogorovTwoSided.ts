@@ -20,7 +20,7 @@ import { smirnov } from './kolmogorovOneSided';
 import { ldexpNumber } from './kolmogorovDoubleDouble';
 
 /** Names of the branches above, for reports and for checking test coverage against SciPy fixtures. */
-export type KolmogornBranch =
+export type KolmognBranch =
   | 'x>=1'
   | 'x<=0'
   | 't<=0.5'
@@ -313,7 +313,7 @@ export function kolmognPelzGood(n: number, x: number): number {
 }
 
 /** Which method {@link kolmogn} uses for the survival function at (n, x). */
-export function kolmognSfBranch(n: number, x: number): KolmogornBranch {
+export function kolmognSfBranch(n: number, x: number): KolmognBranch {
   if (x >= 1.0) return 'x>=1';
   if (x <= 0.0) return 'x<=0';
   const t = n * x;
