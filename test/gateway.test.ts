@@ -1,7 +1,6 @@
 // The predict gateway end to end over real HTTP: the local host as `npm start` runs it (child process), two local
 // V2 model servers (child processes, one per environment, the staging one serving a copy of the committed model
 // under another version name), a private Azurite for the inference log, and the real Redis for Feast features.
-import './gatewayOnnxRealm'; // first: onnxruntime in Jest needs the main context's typed arrays
 import { BlobServiceClient } from '@azure/storage-blob';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';

@@ -1,6 +1,5 @@
 // The KServe V2 client against the real local V2 server (committed ONNX model) and against real sockets that
 // misbehave: refused connections, resets, silence, and `{ "error" }` answers.
-import './gatewayOnnxRealm'; // first: onnxruntime in Jest needs the main context's typed arrays
 import http from 'node:http';
 import net from 'node:net';
 import { freePort } from '../devhost/azurite';

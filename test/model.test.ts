@@ -1,7 +1,6 @@
 // The model artifacts: ONNX export reproduces the training code, the committed model loads and serves, the loader
 // refuses a model built for another feature list or with mismatched files, the Triton config matches the graph,
 // the baseline validates against its schema, and the committed model publishes to Blob (Azurite) once.
-import './gatewayOnnxRealm'; // first: onnxruntime in Jest needs the main context's typed arrays
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -125,7 +124,7 @@ describe('the committed model', () => {
 
   it('has a Triton repository whose config names the ONNX graph inputs and outputs with matching dims', async () => {
     const config = fs.readFileSync(path.join(dir, MODEL_FILES.tritonConfig), 'utf8');
-    expect(config).toBe(tritonConfig('spam-detector'));
+    expect(config).toBe(tritonConfig('spam-detector', COMMITTED_MODEL_VERSION));
     expect(fs.readFileSync(path.join(dir, MODEL_FILES.tritonOnnx)).equals(fs.readFileSync(path.join(dir, MODEL_FILES.onnx)))).toBe(true);
     const session = await ort.InferenceSession.create(path.join(dir, MODEL_FILES.tritonOnnx));
     try {

@@ -1,7 +1,6 @@
 // The local V2 model server (the KServe stand-in) over real HTTP, with the committed ONNX model in
 // onnxruntime-node: the Open Inference Protocol endpoints and JSON shapes, `id` round-trip, `outputs` selection
 // and `{ "error" }` answers (kserve/open-inference-protocol specification/protocol/inference_rest.md).
-import './gatewayOnnxRealm'; // first: onnxruntime in Jest needs the main context's typed arrays
 import { loadModelBackend, ModelServer, startModelServer } from '../devhost/modelServer';
 import { FEATURE_COUNT } from '../shared/features/featureList';
 import { committedModelDir, COMMITTED_MODEL_VERSION, MODEL_NAME } from '../shared/model/modelArtifacts';

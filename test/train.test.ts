@@ -1,7 +1,6 @@
 // Training is reproducible: two runs with the same seed give byte-identical artifacts, and the defaults give
 // exactly the committed model (what `npm run train` writes). The card records every figure; the exported ONNX
 // reproduces the training code's probabilities.
-import './gatewayOnnxRealm'; // first: onnxruntime in Jest needs the main context's typed arrays
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
