@@ -174,8 +174,12 @@ export function exportOnnx(model: LogisticModel, meta: ExportMetadata): Uint8Arr
   return ModelProto.encode(message).finish();
 }
 
-/** Triton's config.pbtxt for the graph above: no implicit batching, so dims include the batch dimension. */
-export function tritonConfig(modelName: string): string {
+/**
+ * Triton's config.pbtxt for the graph above: no implicit batching, so dims include the batch dimension.
+ * Triton reports the repository folder ("1") as the model version; the project version travels as a model
+ * parameter, which the gateway's KServe client reads from the model configuration endpoint.
+ */
+export function tritonConfig(modelName: string, modelVersion: string): string {
   return [
     `name: "${modelName}"`,
     'backend: "onnxruntime"',
@@ -201,6 +205,10 @@ export function tritonConfig(modelName: string): string {
     '    count: 1',
     '  }',
     ']',
+    'parameters: {',
+    '  key: "model_version"',
+    `  value: { string_value: "${modelVersion}" }`,
+    '}',
     '',
   ].join('\n');
 }

@@ -239,7 +239,7 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
   const baselineBytes = Buffer.from(serializeBaseline(baseline), 'utf8');
   // One token per line: compact, yet a diff of two tables reads line by line.
   const tokensBytes = tokenTableJson(time.features.table);
-  const tritonBytes = Buffer.from(tritonConfig(options.name), 'utf8');
+  const tritonBytes = Buffer.from(tritonConfig(options.name, options.version), 'utf8');
 
   const card: ModelCard = parseModelCard({
     schemaVersion: MODEL_CARD_SCHEMA_VERSION,
