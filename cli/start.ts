@@ -73,7 +73,8 @@ async function main(): Promise<void> {
   } else {
     logger.info(`KServe: production ${config.kserveProductionUrl}, staging ${config.kserveStagingUrl} (LOCAL_MODEL_SERVERS=false)`);
   }
-  const redis = await getFeatureStore().ping();
+  // A request waits at most FEAST_TIMEOUT_MS for Redis; the first connection at start-up may take longer.
+  const redis = await getFeatureStore().ping(2000);
   logger.info(
     redis.status === 'ok'
       ? `Redis (Feast online store, project ${config.feastProject}): available`

@@ -218,9 +218,10 @@ export class FeatureStore {
     return senderKey(this.project, entity);
   }
 
-  async ping(): Promise<CheckResult> {
+  /** `connectWaitMs`: how long a first connection may take (a start-up check can wait longer than a request). */
+  async ping(connectWaitMs = this.timeoutMs): Promise<CheckResult> {
     try {
-      await this.ready(Date.now() + this.timeoutMs);
+      await this.ready(Date.now() + connectWaitMs);
       const started = performance.now();
       await this.redis.ping();
       return { status: 'ok', info: { project: this.project, ping_ms: Math.round((performance.now() - started) * 100) / 100 } };
