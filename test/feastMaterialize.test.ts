@@ -13,6 +13,7 @@ import { settingDefault } from '../shared/config';
 import { aggregateSenderStats } from '../shared/feast/senderStats';
 import { FeatureStore, SENDER_JOIN_KEY } from '../shared/featureStore';
 import { FEATURE_COUNT, SENDER_FEAST_FEATURES, SENDER_FEATURE_VIEW, SENDER_WINDOW_DAYS } from '../shared/features/featureList';
+import { compactClosedPartitions, compactionOptionsFromConfig } from '../shared/logs/compaction';
 import { InferenceLogRecord, toFlatRow } from '../shared/logs/logSchema';
 import { rawBatchBody, serializeRow } from '../shared/logs/rawLogFormat';
 import { startTestAzurite, TestAzurite } from './helpers/azurite';
@@ -69,12 +70,18 @@ describe('features:materialize from the inference log', () => {
       const body = rawBatchBody([serializeRow(toFlatRow(r))]);
       await container.getBlockBlobClient(rawLogBlobName('production', new Date(r.time), new Date(r.time), 'testwriter', i)).upload(body, body.length);
     }
+    // Hours that had ended 3.5 hours ago (grace included) are compacted to Parquet (their raw blobs deleted); the newer ones
+    // stay raw, so the materializer has to read both.
+    const compacted = await compactClosedPartitions(compactionOptionsFromConfig({ container, now: () => hoursAgo(3.5) }), 'production');
+    expect(compacted.errors).toEqual([]);
+    expect(compacted.results.filter((r) => r.status === 'compacted')).toHaveLength(4);
 
     const { stdout } = await run(process.execPath, [path.join(REPO, 'dist', 'cli', 'materialize.js'), '--source', 'logs', '--env', 'production', '--as-of', now.toISOString()], {
       cwd: REPO,
       env: { ...process.env, AzureWebJobsStorage: azurite.connectionString, FEAST_PROJECT: project, REDIS_URL: 'redis://127.0.0.1:6379' },
     });
     expect(stdout).toMatch(/2 senders .* from 4 events/);
+    expect(stdout).toMatch(/read 5 log rows \(2 from Parquet, 3 from raw blobs\)/);
     expect(stdout).toMatch(/Wrote 2 rows to Redis/);
 
     const expected = aggregateSenderStats(

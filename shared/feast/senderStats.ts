@@ -3,10 +3,9 @@
 // label is the truth) and the inference log (the label is the model's prediction, since logs hold no ground truth;
 // DESIGN.md keeps addresses out of logs, so the log already carries the hashed key). `npm run features:materialize`
 // writes the result to the online store in Feast's layout.
-import { CONTAINERS, Environment, parseLogPartition, partitionStart } from '../blobLayout';
-import { getContainerClient } from '../blobStorage';
+import { Environment } from '../blobLayout';
 import { SENDER_WINDOW_DAYS, SenderFeatures } from '../features/featureList';
-import { parseRawLog } from '../logs/rawLogFormat';
+import { emptyWindowStats, readWindow } from '../logs/windowReader';
 import type { SenderFeatureRow } from '../featureStore';
 
 export interface SenderEvent {
@@ -37,8 +36,9 @@ export function aggregateSenderStats(events: Iterable<SenderEvent>, asOf: Date, 
 }
 
 /**
- * Sender events from the raw inference log of `env` in the window (each raw blob holds whole rows; rows without a
- * sender key are skipped). Reports progress per blob read.
+ * Sender events from the inference log of `env` in the window, read through the window reader: compacted Parquet
+ * plus raw blobs not yet compacted, each row once even while a compaction runs. Rows without a sender key are
+ * skipped. Reports progress per batch read.
  */
 export async function senderEventsFromLogs(
   env: Environment,
@@ -46,25 +46,21 @@ export async function senderEventsFromLogs(
   windowDays = SENDER_WINDOW_DAYS,
   progress: (message: string) => void = () => undefined,
 ): Promise<SenderEvent[]> {
-  const container = getContainerClient(CONTAINERS.inferenceLogs);
-  const from = asOf.getTime() - windowDays * 86_400_000;
+  const from = new Date(asOf.getTime() - windowDays * 86_400_000);
+  const stats = emptyWindowStats();
   const events: SenderEvent[] = [];
-  const seen = new Set<string>();
-  let blobs = 0;
-  for await (const blob of container.listBlobsFlat({ prefix: `raw/env=${env}/` })) {
-    const partition = parseLogPartition(blob.name);
-    if (!partition || partition.kind !== 'raw') continue;
-    const start = partitionStart(partition).getTime();
-    if (start + 3_600_000 <= from || start > asOf.getTime()) continue;
-    const rows = parseRawLog(await container.getBlobClient(blob.name).downloadToBuffer());
-    for (const row of rows) {
-      // A record is in the log once by contract; the guard keeps a re-delivered blob from counting twice.
-      if (!row.sender_key || seen.has(row.request_id)) continue;
-      seen.add(row.request_id);
-      events.push({ senderKey: row.sender_key, spam: row.prediction === 'spam', time: new Date(row.time) });
+  let rows = 0;
+  for await (const batch of readWindow(env, from, asOf, { columns: ['time', 'sender_key', 'prediction'], stats })) {
+    const keys = batch.text.sender_key!;
+    const predictions = batch.text.prediction!;
+    const times = batch.time!;
+    for (let i = 0; i < batch.rowCount; i++) {
+      const senderKey = keys[i];
+      if (senderKey) events.push({ senderKey, spam: predictions[i] === 'spam', time: new Date(times[i]) });
     }
-    if (++blobs % 50 === 0) progress(`  read ${blobs} raw log blobs, ${events.length} events`);
+    rows += batch.rowCount;
+    progress(`  read ${rows} log rows, ${events.length} with a sender key`);
   }
-  progress(`  read ${blobs} raw log blobs, ${events.length} events with a sender key`);
+  progress(`  read ${rows} log rows (${stats.parquetRows} from Parquet, ${stats.rawRows} from raw blobs), ${events.length} events with a sender key`);
   return events;
 }
