@@ -2,28 +2,12 @@
 // (DESIGN.md "Predict API", batch form), scored against the labels, compared with the model card's figures.
 // It exercises the whole serving path (gateway, features, Feast, KServe staging) rather than the model file alone.
 import { BadGatewayError } from '../errors';
+import { rocAuc } from '../model/metrics';
 import { SmokeResult } from './types';
 
 export interface SmokeSample {
   raw: string;
   spam: boolean;
-}
-
-/** ROC AUC as the Mann-Whitney statistic: P(score of a spam > score of a ham), ties counted one half. */
-export function rocAuc(scores: readonly number[], positive: readonly boolean[]): number {
-  const idx = scores.map((_, i) => i).sort((a, b) => scores[a] - scores[b]);
-  let rankSumPos = 0;
-  let nPos = 0;
-  for (let i = 0; i < idx.length; ) {
-    let j = i;
-    while (j + 1 < idx.length && scores[idx[j + 1]] === scores[idx[i]]) j++;
-    const meanRank = (i + j) / 2 + 1;
-    for (let k = i; k <= j; k++) if (positive[idx[k]]) (rankSumPos += meanRank), nPos++;
-    i = j + 1;
-  }
-  const nNeg = scores.length - nPos;
-  if (nPos === 0 || nNeg === 0) return NaN;
-  return (rankSumPos - (nPos * (nPos + 1)) / 2) / (nPos * nNeg);
 }
 
 /**
@@ -101,7 +85,7 @@ async function predictBatch(options: SmokeOptions, batch: SmokeSample[], request
 
 export async function runSmokeEvaluation(samples: readonly SmokeSample[], options: SmokeOptions): Promise<SmokeResult> {
   const scores: number[] = [];
-  const labels: boolean[] = [];
+  const labels: number[] = [];
   let correct = 0;
   const versions = new Set<string>();
   let degraded = 0;
@@ -110,7 +94,7 @@ export async function runSmokeEvaluation(samples: readonly SmokeSample[], option
     const results = await predictBatch(options, batch, `smoke-${options.version}-${n}`);
     results.forEach((r, k) => {
       scores.push(r.probability);
-      labels.push(batch[k].spam);
+      labels.push(batch[k].spam ? 1 : 0);
       if ((r.prediction === 'spam') === batch[k].spam) correct++;
       versions.add(r.model?.version);
       if (r.degraded) degraded++;
