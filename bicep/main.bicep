@@ -264,6 +264,8 @@ var appSettings = {
   // No password in the URL: access keys are off and the app authenticates with an Entra token of its identity.
   REDIS_URL: 'rediss://${redis.outputs.hostName}:${redis.outputs.port}'
   SENDER_HASH_KEY: '@Microsoft.KeyVault(VaultName=${keyVault.outputs.name};SecretName=${senderHashKeySecretName})'
+  // In Azure the drift check fans out over log partitions with Durable Functions (shared/drift/orchestration.ts).
+  DRIFT_ORCHESTRATION: 'durable'
   // Promotion (shared/promotion/): the Kubernetes API with an Entra token of the app's identity, and the app's own
   // predict endpoint for the smoke evaluation. The host name is the Function App's default one.
   KUBE_CONNECTION: 'aks'
