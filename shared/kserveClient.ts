@@ -18,7 +18,7 @@ import { getConfig } from './config';
 import { BadGatewayError, ServiceUnavailableError } from './errors';
 import type { CheckResult, HealthCheck } from './health';
 
-/** The backend could not answer (down, timed out, 5xx, breaker open): the caller may fall back. */
+/** The backend could not answer (down, timed out, 429/502/503/504, breaker open): the caller may fall back. */
 export class KServeUnavailableError extends ServiceUnavailableError {
   constructor(
     readonly environment: Environment,
@@ -97,7 +97,14 @@ interface RawResponse {
 const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
 /** How long a resolved version is trusted: a promotion can replace the model behind the same Triton version "1". */
 const VERSION_TTL_MS = 30_000;
-const RETRYABLE_STATUS = new Set([502, 503, 504]);
+/**
+ * Statuses that mean "not answering right now", not "the model refused or failed": 502/504 come from a proxy in
+ * front of the model (Istio/Knative queue-proxy, ingress) that could not reach it in time, 503 is a model still
+ * loading or a revision scaling from zero, 429 is the queue-proxy or a rate limiter shedding load. They are retried
+ * and count as an outage. Any other non-2xx (400 bad tensor, 404 unknown model, 500/501 an error inside Triton or the
+ * model) is the backend answering: retrying cannot change it and falling back would hide a broken model.
+ */
+const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 
 class TransportError extends Error {}
 
@@ -205,8 +212,9 @@ export class KServeClient {
   }
 
   /**
-   * One logical call: breaker check, attempts with retries of transport failures and 502/503/504 while the retry
-   * budget allows, then the breaker learns the outcome. 4xx answers are returned (the backend is alive).
+   * One logical call: breaker check, attempts with retries of transport failures and RETRYABLE_STATUS while the
+   * retry budget allows, then the breaker learns the outcome. Every other answer, 2xx or not, is returned: the backend
+   * is alive, and the caller turns a non-2xx into a KServeResponseError (502 with the server's message).
    */
   private async call(method: 'GET' | 'POST', path: string, body?: Buffer): Promise<RawResponse> {
     this.counters.requests++;
@@ -219,7 +227,7 @@ export class KServeClient {
     for (let attempt = 0; ; attempt++) {
       try {
         const res = await this.once(method, path, body);
-        if (!RETRYABLE_STATUS.has(res.status) && res.status < 500) {
+        if (!RETRYABLE_STATUS.has(res.status)) {
           this.breaker.onSuccess();
           return res;
         }

@@ -242,6 +242,57 @@ describe('failures', () => {
     }
   });
 
+  it("a 500 { error } from the model is its answer: one request, a 502 with the server's message, the breaker stays closed", async () => {
+    const s = await scriptedServer([json(500, { error: 'onnx runtime error 2: invalid input shape' })]);
+    const client = new KServeClient(options(s.url, { maxRetries: 2, breakerFailures: 2 }));
+    try {
+      for (let call = 1; call <= 3; call++) {
+        const err = await client.infer(features(1), 1).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(KServeResponseError);
+        expect(err).not.toBeInstanceOf(KServeUnavailableError);
+        const res = toErrorResponse(err);
+        expect(res.status).toBe(502);
+        expect(res.jsonBody).toEqual({
+          error: { code: 'bad_gateway', message: 'KServe production backend answered 500: onnx runtime error 2: invalid input shape' },
+        });
+        expect(s.requests()).toBe(call); // never retried
+      }
+      // More model errors than breakerFailures: an answer is not an outage, so no fallback is forced by the breaker.
+      expect(client.breaker.currentState).toBe('closed');
+      expect((await client.health()).info).toMatchObject({ failures: 0, retries: 0 });
+    } finally {
+      client.close();
+      await s.close();
+    }
+  });
+
+  it('a 501 is not retried either', async () => {
+    const s = await scriptedServer([json(501, { error: 'not implemented' })]);
+    const client = new KServeClient(options(s.url));
+    try {
+      const err = await client.infer(features(1), 1).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(KServeResponseError);
+      expect((err as KServeResponseError).upstreamStatus).toBe(501);
+      expect(s.requests()).toBe(1);
+    } finally {
+      client.close();
+      await s.close();
+    }
+  });
+
+  it('a 429 (load shedding in front of the model) is retried like a 503', async () => {
+    const ok = { model_name: MODEL_NAME, model_version: '7', outputs: [{ name: 'probabilities', shape: [1, 2], datatype: 'FP32', data: [0.5, 0.5] }] };
+    const s = await scriptedServer([json(429, { error: 'too many requests' }), json(200, ok)]);
+    const client = new KServeClient(options(s.url));
+    try {
+      expect((await client.infer(features(1), 1)).probabilities).toEqual([[0.5, 0.5]]);
+      expect(s.requests()).toBe(2);
+    } finally {
+      client.close();
+      await s.close();
+    }
+  });
+
   it('the breaker opens after consecutive failures, fails fast, and closes when the backend is back', async () => {
     const port = await freePort();
     const client = new KServeClient(options(`http://127.0.0.1:${port}`, { maxRetries: 0, breakerFailures: 3, breakerCooldownMs: 300 }));
