@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { CONTAINERS } from '../shared/blobLayout';
 import { ensureContainers, getBlobServiceClient, storageAuth } from '../shared/blobStorage';
-import { getConfig, resetConfig, settingDefault } from '../shared/config';
+import { getConfig, loadConfig, resetConfig, settingDefault } from '../shared/config';
 import { AZURITE_DEFAULT_BLOB_PORT, AzuriteProcess, isPortOpen, startAzurite } from '../devhost/azurite';
 import { startLocalHost } from '../devhost/host';
 import { loadLocalSettings } from '../devhost/localSettings';
@@ -23,6 +23,7 @@ async function main(): Promise<void> {
   logger.info(`Node ${process.version}, project ${projectDir}`);
   const settingsFile = loadLocalSettings(projectDir);
   logger.info(settingsFile ? `Settings from ${settingsFile} and the environment` : 'Settings from the environment and embedded defaults');
+  loadConfig(); // every setting now, so a bad value stops the start with its name
   const config = getConfig();
 
   let azurite: AzuriteProcess | undefined;

@@ -2,8 +2,8 @@
 // its local-development default and how it is validated. The settings are parsed once, on first use, never at
 // module load: a throwing module would remove every function from the app (DESIGN.md).
 //
-// The Bicep app settings and local.settings.example.json are checked against `settingSpecs` by the tests, so a
-// setting cannot exist in one place and not in the other.
+// The Bicep's app settings are checked against `settingSpecs` by test/appSettings.test.ts, so a setting cannot
+// exist in one place and not in the other.
 
 export class ConfigError extends Error {
   constructor(
@@ -159,7 +159,7 @@ export const STORAGE_CONNECTION = 'AzureWebJobsStorage';
 
 export const settingSpecs = {
   // Blob storage (DESIGN.md "Blob containers"). Locally a connection string; in Azure identity-based settings.
-  storageConnectionString: optionalStringSetting(STORAGE_CONNECTION, {
+  storageConnectionString: stringSetting(STORAGE_CONNECTION, {
     description: 'Storage connection string for local development (Azurite); unset in Azure, where the identity-based settings below apply.',
     default: 'UseDevelopmentStorage=true',
     azure: 'optional',
@@ -272,7 +272,7 @@ export const settingSpecs = {
     1,
     4096,
   ),
-  redisUrl: optionalUrlSetting(
+  redisUrl: urlSetting(
     'REDIS_URL',
     { description: 'Feast online store (redis:// or rediss://; Azure Managed Redis listens on TLS port 10000). When it is unreachable, predictions use the unknown-sender defaults (degraded: true).', default: 'redis://127.0.0.1:6379', azure: 'bicep', secret: true },
     ['redis', 'rediss'],
@@ -559,7 +559,10 @@ export const settingSpecs = {
 type SpecValue<S> = S extends SettingSpec<infer T> ? T : never;
 export type Config = { readonly [K in keyof typeof settingSpecs]: SpecValue<(typeof settingSpecs)[K]> };
 
-/** Parse every setting from `env`; the first invalid one throws a ConfigError naming it. */
+/**
+ * Parse every setting from `env` at once; the first invalid one throws a ConfigError naming it. `npm start` and the
+ * command-line tools call this to fail fast; the functions use `getConfig()`.
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const out: Record<string, unknown> = {};
   for (const [key, s] of Object.entries(settingSpecs) as [string, SettingSpec<unknown>][]) {
@@ -568,11 +571,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return Object.freeze(out) as Config;
 }
 
+/**
+ * Each setting is parsed when it is first read, then kept. An invalid setting fails only the work that reads it:
+ * a malformed promotion or MLflow setting answers the promotion routes with an error naming it, while predictions
+ * go on.
+ */
+function lazyConfig(env: NodeJS.ProcessEnv): Config {
+  const parsed = new Map<string, unknown>();
+  const config = {};
+  for (const [key, s] of Object.entries(settingSpecs) as [string, SettingSpec<unknown>][]) {
+    Object.defineProperty(config, key, {
+      enumerable: true,
+      get() {
+        if (!parsed.has(key)) parsed.set(key, s.parse(env[s.name]));
+        return parsed.get(key);
+      },
+    });
+  }
+  return Object.freeze(config) as Config;
+}
+
 let cached: Config | undefined;
 
-/** The app's configuration, parsed and validated on first call. */
+/** The app's configuration; each setting is validated on its first use (never at module load). */
 export function getConfig(): Config {
-  cached ??= loadConfig();
+  cached ??= lazyConfig(process.env);
   return cached;
 }
 

@@ -246,7 +246,7 @@ let store: FeatureStore | undefined;
 export function getFeatureStore(): FeatureStore {
   if (!store) {
     const config = getConfig();
-    store = new FeatureStore({ url: config.redisUrl ?? 'redis://127.0.0.1:6379', project: config.feastProject, timeoutMs: config.feastTimeoutMs });
+    store = new FeatureStore({ url: config.redisUrl, project: config.feastProject, timeoutMs: config.feastTimeoutMs });
   }
   return store;
 }

@@ -1,5 +1,7 @@
 import { HttpRequest, InvocationContext } from '@azure/functions';
-import { ConfigError, loadConfig, settingSpecs } from '../shared/config';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigError, getConfig, loadConfig, settingDefault, settingSpecs } from '../shared/config';
 import { setAppEnv } from './helpers/env';
 
 describe('configuration', () => {
@@ -20,6 +22,19 @@ describe('configuration', () => {
     );
   });
 
+  it('validates each setting on first use, so a bad promotion setting does not stop predictions', () => {
+    const restore = setAppEnv({ AKS_SERVER_URL: 'cluster.example' });
+    try {
+      const config = getConfig();
+      expect(config.blobTimeoutMs).toBe(5000);
+      expect(config.kserveProductionUrl).toMatch(/^http/);
+      expect(() => config.aksServerUrl).toThrow(/AKS_SERVER_URL="cluster.example": expected an absolute URL/);
+      expect(() => loadConfig()).toThrow(/AKS_SERVER_URL/);
+    } finally {
+      restore();
+    }
+  });
+
   it('gives every setting a description and a unique name', () => {
     const names = Object.values(settingSpecs).map((s) => s.name);
     expect(new Set(names).size).toBe(names.length);
@@ -38,4 +53,15 @@ describe('configuration', () => {
       restore();
     }
   });
+
+  it('local.settings.example.json sets every %NAME% binding setting and only settings the app defines', () => {
+    const root = path.join(__dirname, '..');
+    const values = JSON.parse(fs.readFileSync(path.join(root, 'local.settings.example.json'), 'utf8')).Values as Record<string, string>;
+    const bindingSettings = JSON.parse(fs.readFileSync(path.join(root, 'bicep', 'bindingSettings.json'), 'utf8')) as Record<string, string>;
+    // Core Tools resolves %NAME% in bindings from local.settings.json only (the local host also falls back to defaults).
+    for (const name of Object.keys(bindingSettings)) expect(values[name]).toBe(settingDefault(name));
+    const known = new Set(Object.values(settingSpecs).map((s) => s.name));
+    for (const name of Object.keys(values)) if (name !== 'FUNCTIONS_WORKER_RUNTIME') expect(known).toContain(name);
+  });
 });
+
