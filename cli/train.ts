@@ -19,6 +19,7 @@ import { ensureContainers, resetBlobServiceClient } from '../shared/blobStorage'
 import { STORAGE_CONNECTION, resetConfig } from '../shared/config';
 import { CONTAINERS } from '../shared/blobLayout';
 import { registerWithMlflowIfConfigured } from '../shared/mlflow/mlflowRegistry';
+import { validateModelVersion } from '../shared/modelVersion';
 
 function number(name: string, raw: string | undefined, fallback: number, check: (n: number) => boolean): number {
   if (raw === undefined) return fallback;
@@ -46,12 +47,11 @@ export async function runTrainCli(args: string[], print: (line: string) => void 
   if (values.created !== undefined && !Number.isFinite(Date.parse(values.created))) throw new Error(`--created ${values.created} is not a date`);
   const options: Partial<TrainOptions> = {
     seed: number('seed', values.seed, DEFAULT_TRAIN_OPTIONS.seed, (n) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff),
-    version: values.version ?? DEFAULT_TRAIN_OPTIONS.version,
+    version: validateModelVersion(values.version ?? DEFAULT_TRAIN_OPTIONS.version),
     targetHamFpr: number('target-fpr', values['target-fpr'], DEFAULT_TRAIN_OPTIONS.targetHamFpr, (n) => n > 0 && n < 0.5),
     subsample: number('subsample', values.subsample, 1, (n) => Number.isInteger(n) && n >= 1),
     ...(values.created ? { created: new Date(values.created).toISOString() } : {}),
   };
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(options.version!)) throw new Error(`--version ${options.version} must be a simple name (letters, digits, . _ -)`);
   const root = path.resolve(values.out ?? localModelsRoot());
 
   const started = performance.now();

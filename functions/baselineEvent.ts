@@ -2,7 +2,7 @@
 // host polls Azurite). Validates the upload: an invalid one gets a rejection report and the previous baseline stays
 // active; a valid one is activated and checked at once in every environment. Deliveries repeat, and the handler is
 // idempotent (shared/drift/baselineEvents.ts).
-import { app, InvocationContext } from '@azure/functions';
+import { app, InvocationContext, trigger } from '@azure/functions';
 import * as df from 'durable-functions';
 import { CONTAINERS } from '../shared/blobLayout';
 import { getConfig, STORAGE_CONNECTION } from '../shared/config';
@@ -11,7 +11,12 @@ import { startDriftOrchestration } from '../shared/drift/orchestration';
 
 export async function baselineEvent(blob: unknown, context: InvocationContext): Promise<BaselineEventResult> {
   const name = String(context.triggerMetadata?.name ?? '');
-  const content = Buffer.isBuffer(blob) ? blob : Buffer.from(typeof blob === 'string' ? blob : JSON.stringify(blob ?? ''));
+  // The activation is keyed by the sha256 of the uploaded bytes, so it needs those exact bytes (dataType 'binary'):
+  // a string or a parsed object would hash differently from the blob and could not be matched to it again.
+  if (!(blob instanceof Uint8Array)) {
+    throw new TypeError(`baselines/${name}: the trigger delivered ${blob === null ? 'null' : typeof blob}, not the blob's bytes (the binding needs dataType 'binary')`);
+  }
+  const content = Buffer.isBuffer(blob) ? blob : Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
   const durable = getConfig().driftOrchestration === 'durable';
   return onBaselineUploaded(name, content, {
     logger: context,
@@ -19,10 +24,15 @@ export async function baselineEvent(blob: unknown, context: InvocationContext): 
   });
 }
 
-app.storageBlob('baselineEvent', {
-  path: `${CONTAINERS.baselines}/{name}`,
-  connection: STORAGE_CONNECTION,
-  source: 'EventGrid',
+// app.generic only because the storageBlob options type has no `dataType`; the binding is the same blob trigger.
+app.generic('baselineEvent', {
+  trigger: trigger.generic({
+    type: 'blobTrigger',
+    path: `${CONTAINERS.baselines}/{name}`,
+    connection: STORAGE_CONNECTION,
+    source: 'EventGrid',
+    dataType: 'binary',
+  }),
   extraInputs: [df.input.durableClient()],
   handler: baselineEvent,
 });

@@ -4,11 +4,12 @@
 // baseline event run the same activities in-process (shared/drift/orchestration.ts).
 import { app, HttpRequest, HttpResponse, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { isEnvironment } from '../shared/blobLayout';
+import { compactTime, isEnvironment } from '../shared/blobLayout';
 import { getConfig } from '../shared/config';
 import { DriftRunRequest, summarizeRun } from '../shared/drift/driftRun';
 import { DRIFT_ACTIVITIES, DRIFT_ORCHESTRATOR, driftActivityHandlers, driftOrchestrator, runDriftInProcess } from '../shared/drift/orchestration';
 import { BadRequestError, toErrorResponse } from '../shared/errors';
+import { validateModelVersion } from '../shared/modelVersion';
 
 df.app.orchestration(DRIFT_ORCHESTRATOR, driftOrchestrator);
 for (const name of Object.values(DRIFT_ACTIVITIES)) {
@@ -22,15 +23,16 @@ export async function startDriftRun(request: HttpRequest, context: InvocationCon
     const config = getConfig();
     const hours = Number(request.query.get('hours') ?? config.driftWindowHours);
     if (!Number.isInteger(hours) || hours < 1 || hours > 24 * 90) throw new BadRequestError('hours must be an integer from 1 to 2160');
+    const version = request.query.get('version');
     const now = new Date();
     const run: DriftRunRequest = {
       env,
       modelName: config.driftModelName,
-      modelVersion: request.query.get('version') ?? undefined,
+      modelVersion: version === null ? undefined : validateModelVersion(version),
       windowEnd: now.toISOString(),
       windowHours: hours,
       trigger: 'http',
-      runId: `http-${now.toISOString().replace(/[-:.]/g, '')}-${env}`,
+      runId: `http-${compactTime(now, { milliseconds: true })}-${env}`,
     };
     if (config.driftOrchestration !== 'durable') {
       // No Durable backend (the local host): run the same activities here and answer with the result.

@@ -32,18 +32,6 @@ export function hourPartition(time: Date): { date: string; hour: string } {
   return { date: iso.slice(0, 10), hour: iso.slice(11, 13) };
 }
 
-/** `raw/env={env}/date={yyyy-mm-dd}/hour={hh}/` */
-export function rawLogPrefix(env: Environment, time: Date): string {
-  const { date, hour } = hourPartition(time);
-  return `raw/env=${env}/date=${date}/hour=${hour}/`;
-}
-
-/** `parquet/env={env}/date={yyyy-mm-dd}/hour={hh}/` */
-export function parquetLogPrefix(env: Environment, time: Date): string {
-  const { date, hour } = hourPartition(time);
-  return `parquet/env=${env}/date=${date}/hour=${hour}/`;
-}
-
 /** `env={env}/date={yyyy-mm-dd}/{runId}.{json|html}` */
 export function driftReportPath(env: Environment, time: Date, runId: string, ext: 'json' | 'html'): string {
   return `env=${env}/date=${hourPartition(time).date}/${runId}.${ext}`;
@@ -78,9 +66,14 @@ export function logPartitionPrefix(kind: LogPartition['kind'], p: Pick<LogPartit
   return `${kind}/env=${p.env}/date=${p.date}/hour=${p.hour}/`;
 }
 
-/** `yyyymmddThhmmssSSSZ`: sorts like the time it encodes. */
-function compactTime(time: Date): string {
-  return time.toISOString().replace(/[-:.]/g, '');
+/**
+ * `yyyymmddThhmmssZ`, or `yyyymmddThhmmssSSSZ` with milliseconds: a UTC time for names (run ids, promotion ids,
+ * blob names) that sorts like the time it encodes. Seconds for ids made once per tick or event; milliseconds where
+ * several names a second must differ.
+ */
+export function compactTime(time: Date, options: { milliseconds?: boolean } = {}): string {
+  const iso = time.toISOString().replace(/[-:]/g, '');
+  return options.milliseconds ? iso.replace('.', '') : iso.replace(/\.\d+Z$/, 'Z');
 }
 
 /**
@@ -88,7 +81,7 @@ function compactTime(time: Date): string {
  * writers; writer id and sequence make the name unique per process and batch.
  */
 export function rawLogBlobName(env: Environment, recordHour: Date, flushTime: Date, writer: string, seq: number): string {
-  return `${rawLogPrefix(env, recordHour)}${compactTime(flushTime)}-${writer}-${String(seq).padStart(8, '0')}${RAW_LOG_EXTENSION}`;
+  return `${logPartitionPrefix('raw', { env, ...hourPartition(recordHour) })}${compactTime(flushTime, { milliseconds: true })}-${writer}-${String(seq).padStart(8, '0')}${RAW_LOG_EXTENSION}`;
 }
 
 /** Extension of raw inference-log micro-batches (CSV with a header; docs/logs.md). */

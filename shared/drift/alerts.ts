@@ -10,7 +10,8 @@
 import { CONTAINERS, driftAlertStatePath, isEnvironment } from '../blobLayout';
 import { getConfig } from '../config';
 import { AlertOutcome, DriftReport, DriftStatus } from './report';
-import { deleteJsonBlobIfUnchanged, readJsonBlob, StateConflictError, StoredJson, writeJsonBlob } from './stateStore';
+import { BlobConflictError, readJsonBlob, StoredJson, writeJsonBlob } from '../blobStorage';
+import { deleteJsonBlobIfUnchanged } from './stateStore';
 
 /** The ongoing alert state of an environment and model version. */
 export interface AlertState {
@@ -164,7 +165,7 @@ export async function alertOnDrift(report: DriftReport, options: AlertOptions = 
       try {
         await writeJsonBlob(container, statePath, { ...prev, last_run_id: report.run_id, updated_at: now }, stored!.etag);
       } catch (err) {
-        if (!(err instanceof StateConflictError) || attempt >= 3) throw err;
+        if (!(err instanceof BlobConflictError) || attempt >= 3) throw err;
         continue;
       }
       return outcome(action, reason, prevStatus, prev);
@@ -185,7 +186,7 @@ export async function alertOnDrift(report: DriftReport, options: AlertOptions = 
     try {
       etag = await writeJsonBlob(container, statePath, next, stored ? stored.etag : null);
     } catch (err) {
-      if (!(err instanceof StateConflictError) || attempt >= 3) throw err;
+      if (!(err instanceof BlobConflictError) || attempt >= 3) throw err;
       continue; // another run changed the state first: decide again against what it wrote
     }
     if (!send) return outcome('not_needed', 'healthy', prevStatus, next);
@@ -204,7 +205,7 @@ export async function alertOnDrift(report: DriftReport, options: AlertOptions = 
           if (prev) await writeJsonBlob(container, statePath, prev, etag);
           else await deleteJsonBlobIfUnchanged(container, statePath, etag);
         } catch (restoreErr) {
-          if (!(restoreErr instanceof StateConflictError)) throw restoreErr;
+          if (!(restoreErr instanceof BlobConflictError)) throw restoreErr;
         }
         return outcome('failed', `webhook POST failed (${message}); the next run retries`, prevStatus, prev);
       }

@@ -9,6 +9,7 @@
 import { mean, standardDeviation } from 'simple-statistics';
 import { z } from 'zod';
 import { BadRequestError } from '../errors';
+import { mulberry32 } from '../random';
 import { psiBinCounts, psiEdgesFromSorted, proportions } from './psi';
 
 /** Bumped on any incompatible change of the JSON shape; the validator accepts only this version. */
@@ -281,16 +282,4 @@ export function sampleRowIndices(n: number, k: number, seed: number): Uint32Arra
     idx[j] = t;
   }
   return idx.slice(0, k).sort();
-}
-
-/** mulberry32: a tiny, well-known 32-bit PRNG; uniform in [0, 1). Exported for deterministic test and benchmark data. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -6,7 +6,7 @@
 //   - a delivery that crashed between activation and the check finds the check not done → runs it;
 //   - the check's run id and window end come from the activation record, so a repeated check writes the same
 //     report paths and the alert state sees the same run id (no second alert).
-import { Environment } from '../blobLayout';
+import { compactTime, Environment } from '../blobLayout';
 import { getConfig } from '../config';
 import { ActivationResult, activateBaselineUpload, markActivationChecked, parseBaselineName } from './activeBaseline';
 import { DriftLogger } from './alerts';
@@ -26,10 +26,6 @@ export interface BaselineEventResult {
   checks: DriftRunSummary[];
   rejectionPath?: string;
   issues?: string[];
-}
-
-function compactTime(t: Date): string {
-  return t.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 }
 
 export async function onBaselineUploaded(name: string, content: Buffer, options: BaselineEventOptions = {}): Promise<BaselineEventResult> {

@@ -14,7 +14,8 @@
 // score (mean significant PSI, each capped at 1) exceeds 0.2; a warning when any feature or the prediction drifts or the score reaches 0.1.
 import path from 'node:path';
 import { mean } from 'simple-statistics';
-import { CONTAINERS, driftPartialPath, driftReportPath, Environment, isEnvironment, LogPartition } from '../blobLayout';
+import { compactTime, CONTAINERS, driftPartialPath, driftReportPath, Environment, isEnvironment, LogPartition } from '../blobLayout';
+import { readJsonBlob, writeJsonBlob } from '../blobStorage';
 import { getConfig } from '../config';
 import { FEATURE_NAMES } from '../features/featureList';
 import { listWindowPartitions, readPartition } from '../logs/windowReader';
@@ -42,7 +43,7 @@ import {
   DriftTrigger,
 } from './report';
 import { renderReportHtml } from './reportHtml';
-import { deleteJsonBlobIfUnchanged, readJsonBlob, writeJsonBlob } from './stateStore';
+import { deleteJsonBlobIfUnchanged } from './stateStore';
 
 export interface DriftRunRequest {
   env: Environment;
@@ -111,7 +112,8 @@ export interface FinishInput {
 export interface DriftRunSummary {
   run_id: string;
   environment: string | null;
-  status: DriftStatus | 'skipped' | 'started';
+  /** 'failed': the check threw (the timer reports it and goes on with the other environments). */
+  status: DriftStatus | 'skipped' | 'started' | 'failed';
   score?: number | null;
   rows?: number;
   drifted?: string[];
@@ -435,25 +437,38 @@ export function computeDriftReport(baseline: Baseline, merged: PartialCounts, ct
 // ---------------------------------------------------------------------------------------------------------------
 // Scheduled checks (the timer)
 
-/** `timer-20261126T060000Z-production`: one run per schedule tick and environment, the same on a retried tick. */
-export function scheduledRunId(env: Environment, at: Date): string {
-  const minute = new Date(Math.floor(at.getTime() / 60000) * 60000);
-  return `timer-${minute.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${env}`;
+/**
+ * The schedule slot a timer invocation belongs to: the time the tick was scheduled for, the same on every retry of
+ * that tick. In Azure the host passes it as `scheduleStatus.next` while the tick runs (it names the occurrence being
+ * invoked, not the one after: azure-functions-dotnet-worker#954), a past-due tick included. Where that is missing
+ * or lies ahead (the local host passes the following tick), the slot is the current minute.
+ */
+export function scheduleSlot(scheduledNext: string | undefined, now: Date): Date {
+  const scheduled = scheduledNext ? new Date(scheduledNext) : undefined;
+  if (scheduled && Number.isFinite(scheduled.getTime()) && scheduled.getTime() <= now.getTime()) return scheduled;
+  return new Date(Math.floor(now.getTime() / 60000) * 60000);
 }
 
-export function scheduledRequests(at: Date): DriftRunRequest[] {
+/** `timer-20261126T060000Z-production`: one run per schedule slot and environment, so a retried tick overwrites its
+ * own report and the alert state sees the same run id. */
+export function scheduledRunId(env: Environment, slot: Date): string {
+  const minute = new Date(Math.floor(slot.getTime() / 60000) * 60000);
+  return `timer-${compactTime(minute)}-${env}`;
+}
+
+/** The scheduled checks of a slot (see scheduleSlot): one per environment, over the window ending at the slot. */
+export function scheduledRequests(slot: Date): DriftRunRequest[] {
   const c = getConfig();
-  const end = new Date(Math.floor(at.getTime() / 60000) * 60000).toISOString();
+  const end = new Date(Math.floor(slot.getTime() / 60000) * 60000).toISOString();
   return driftEnvironments().map((env) => ({
     env,
     modelName: c.driftModelName,
     windowEnd: end,
     windowHours: c.driftWindowHours,
     trigger: 'timer' as const,
-    runId: scheduledRunId(env, at),
+    runId: scheduledRunId(env, slot),
   }));
 }
-
 
 // ---------------------------------------------------------------------------------------------------------------
 // File mode (the CLI): two in-memory datasets, every row, no baseline blob

@@ -32,7 +32,7 @@ import {
   quarantinePath,
   RAW_LOG_EXTENSION,
 } from '../blobLayout';
-import { getContainerClient, isBlobNotFound } from '../blobStorage';
+import { getContainerClient, isBlobNotFound, readJsonBlob } from '../blobStorage';
 import { getConfig } from '../config';
 import { LOG_SCHEMA_VERSION } from './logSchema';
 import { validateRawFiles, writeParquetFromRawFiles } from './parquet';
@@ -162,21 +162,8 @@ export async function readManifest(
   p: HourPartition,
   container: ContainerClient = getContainerClient(CONTAINERS.inferenceLogs),
 ): Promise<{ manifest: CompactionManifest; etag: string } | undefined> {
-  try {
-    const blob = container.getBlobClient(compactionManifestPath(p));
-    const res = await blob.download();
-    const body = await streamToBuffer(res.readableStreamBody!);
-    return { manifest: JSON.parse(body.toString('utf8')) as CompactionManifest, etag: res.etag! };
-  } catch (err) {
-    if (isBlobNotFound(err)) return undefined;
-    throw err;
-  }
-}
-
-async function streamToBuffer(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
-  return Buffer.concat(chunks);
+  const stored = await readJsonBlob<CompactionManifest>(container, compactionManifestPath(p));
+  return stored ? { manifest: stored.value, etag: stored.etag } : undefined;
 }
 
 export async function listRawBlobs(container: ContainerClient, p: HourPartition): Promise<string[]> {

@@ -1,7 +1,7 @@
 // Deterministic synthetic inference-log records for the compaction benchmark and the log tests: realistic value
 // shapes (counts, logs of counts, ratios, flags) so that Parquet compression and sizes resemble real logs.
 import { Environment } from '../blobLayout';
-import { mulberry32 } from '../drift/baseline';
+import { mulberry32 } from '../random';
 import { FEATURE_NAMES } from '../features/featureList';
 import { InferenceLogRecord } from './logSchema';
 

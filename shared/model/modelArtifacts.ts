@@ -10,11 +10,11 @@
 // The repository's `models/` folder mirrors these two containers: `models/spam-detector/...` is the models
 // container, `models/baselines/...` the baselines container. The committed default model lives there, so that
 // `npm start` serves predictions right after install and publishes it to a fresh Blob as a deployment would.
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CONTAINERS, baselinePath, modelPrefix } from '../blobLayout';
 import { downloadBuffer, getContainerClient, isBlobNotFound } from '../blobStorage';
+import { sha256 } from '../hash';
 import { TokenTable, parseTokenTableFile, tokenTableFromFile } from '../features/tokenStats';
 import { ModelCard, ModelCardError, parseModelCard } from './modelCard';
 import { OnnxModel } from './onnxModel';
@@ -62,10 +62,6 @@ export function baselineFile(version: string, root = localModelsRoot(), name = M
 /** The committed default model's folder. */
 export function committedModelDir(): string {
   return modelDirectory(COMMITTED_MODEL_VERSION);
-}
-
-export function sha256(bytes: Uint8Array | string): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 /** A model ready to serve: its card, its token table and a loaded ONNX session. */

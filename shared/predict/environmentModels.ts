@@ -14,6 +14,7 @@ import { getConfig } from '../config';
 import { ServiceUnavailableError } from '../errors';
 import { TokenTable } from '../features/tokenStats';
 import { ModelCard } from '../model/modelCard';
+import { validateModelVersion } from '../modelVersion';
 import { committedModelDir, loadModelDirectory, loadModelFromBlob, LoadedModel, modelDirectory, projectRoot } from '../model/modelArtifacts';
 import fs from 'node:fs';
 import { OnnxModel } from '../model/onnxModel';
@@ -87,9 +88,10 @@ export function getEnvironmentModel(env: Environment, version?: string): Promise
     }
     if (version !== undefined) {
       try {
-        return await loadServingModelVersion(version);
+        // KServe's answer names the version; it becomes a directory and blob path only once it is a valid one.
+        return await loadServingModelVersion(validateModelVersion(version));
       } catch (err) {
-        throw unavailable(env, `version ${version}`, err);
+        throw unavailable(env, `version ${JSON.stringify(version)}`, err);
       }
     }
     const dir = modelDirFor(env);
@@ -114,10 +116,4 @@ export function getEnvironmentModel(env: Environment, version?: string): Promise
     },
   );
   return p;
-}
-
-export async function resetEnvironmentModels(): Promise<void> {
-  const all = [...current.values()];
-  current.clear();
-  await Promise.all(all.map((p) => p.then((m) => m.onnx.close()).catch(() => undefined)));
 }

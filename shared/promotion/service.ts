@@ -2,9 +2,11 @@
 // functions get a DurableClient), or the in-process runner where the host has no Durable backend (the local
 // host, the CLI, tests). Both run the same orchestrator and the same activities.
 import { OrchestrationRuntimeStatus, type DurableClient } from 'durable-functions';
+import { compactTime } from '../blobLayout';
 import { getConfig } from '../config';
-import { BadRequestError, ConflictError, NotFoundError } from '../errors';
+import { ConflictError, NotFoundError } from '../errors';
 import { MODEL_NAME } from '../model/modelArtifacts';
+import { validateModelVersion } from '../modelVersion';
 import { PROMOTION_ACTIVITIES, readPromotionRecord } from './activities';
 import { LocalOrchestration } from './localRunner';
 import { PROMOTION_ORCHESTRATOR, promotionOrchestrator } from './orchestrator';
@@ -27,13 +29,7 @@ export interface PromotionBackend {
   raiseApproval(id: string, decision: ApprovalDecision): Promise<void>;
 }
 
-const VERSION_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const ID_PATTERN = /^promotion-[A-Za-z0-9._-]{1,100}$/;
-
-export function validateVersion(version: string): string {
-  if (!VERSION_PATTERN.test(version)) throw new BadRequestError(`model version ${JSON.stringify(version)} is not a valid version (letters, digits, '.', '_', '-')`);
-  return version;
-}
 
 function validateId(id: string): string {
   if (!ID_PATTERN.test(id)) throw new NotFoundError(`no promotion ${JSON.stringify(id)}`);
@@ -42,7 +38,7 @@ function validateId(id: string): string {
 
 /** Promotion ids carry the version and the start time, so the records sort by time in a listing. */
 export function newPromotionId(version: string, at: Date): string {
-  return `promotion-${version}-${at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+  return `promotion-${version}-${compactTime(at)}`;
 }
 
 export function promotionSettings() {
@@ -58,7 +54,7 @@ export function promotionSettings() {
 }
 
 export async function startPromotion(backend: PromotionBackend, version: string, requestedBy: string, now = new Date()): Promise<PromotionInput> {
-  validateVersion(version);
+  validateModelVersion(version);
   const running = await backend.running();
   if (running.length) throw new ConflictError(`promotion ${running[0]} is still running; approve, reject or wait for it first`);
   const input: PromotionInput = {

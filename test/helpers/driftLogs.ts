@@ -2,7 +2,8 @@
 // (raw NDJSON blobs), the compactor (Parquet parts + manifest), and the baseline builder.
 import { CONTAINERS, baselinePath, Environment, hourPartition } from '../../shared/blobLayout';
 import { getContainerClient } from '../../shared/blobStorage';
-import { buildBaseline, mulberry32, serializeBaseline } from '../../shared/drift/baseline';
+import { buildBaseline, serializeBaseline } from '../../shared/drift/baseline';
+import { mulberry32 } from '../../shared/random';
 import { FEATURE_NAMES } from '../../shared/features/featureList';
 import { compactionOptionsFromConfig, compactPartition } from '../../shared/logs/compaction';
 import { blobBatchUploader, InferenceLogger, newWriterId } from '../../shared/logs/inferenceLogger';
