@@ -1,5 +1,5 @@
-import { app, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { toErrorResponse } from '../shared/errors';
+import { app, HttpRequest, HttpResponseInit } from '@azure/functions';
+import { withErrorContract } from '../shared/errors';
 import { redisHealthCheck } from '../shared/featureStore';
 import { blobHealthCheck, HealthCheck, healthTimeoutMs, runHealthChecks } from '../shared/health';
 import { kserveHealthCheck } from '../shared/kserveClient';
@@ -16,14 +16,10 @@ export function healthChecks(): Record<string, HealthCheck> {
   };
 }
 
-export async function health(_request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  try {
-    const report = await runHealthChecks(healthChecks(), healthTimeoutMs());
-    return { status: report.status === 'down' ? 503 : 200, jsonBody: report };
-  } catch (err) {
-    return toErrorResponse(err, context);
-  }
-}
+export const health = withErrorContract(async (_request: HttpRequest): Promise<HttpResponseInit> => {
+  const report = await runHealthChecks(healthChecks(), healthTimeoutMs());
+  return { status: report.status === 'down' ? 503 : 200, jsonBody: report };
+});
 
 app.http('health', {
   methods: ['GET'],

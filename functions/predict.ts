@@ -2,7 +2,8 @@ import { app, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import { ENVIRONMENTS } from '../shared/blobLayout';
 import { getConfig } from '../shared/config';
 import { flushInferenceLogger } from '../shared/logs/inferenceLogger';
-import { handleJsonPost, readJsonBody } from '../shared/predict/httpInput';
+import { readJsonBody } from '../shared/http';
+import { handleJsonPost } from '../shared/predict/httpInput';
 import { getEnvironmentModel } from '../shared/predict/environmentModels';
 import { getPredictService } from '../shared/predict/predictService';
 import { parseEnvironment, parsePredictRequest } from '../shared/predict/requestSchema';
@@ -13,7 +14,7 @@ export async function predict(request: HttpRequest, context: InvocationContext):
   return handleJsonPost(request, context, async (requestId) => {
     const config = getConfig();
     const environment = parseEnvironment(request.headers.get('x-environment'));
-    const parsed = parsePredictRequest(await readJsonBody(request, config.predictMaxBodyBytes), config.predictMaxBatch);
+    const parsed = parsePredictRequest(await readJsonBody(request, { maxBytes: config.predictMaxBodyBytes }), config.predictMaxBatch);
     return getPredictService().predict(parsed, environment, requestId, started);
   });
 }

@@ -1,27 +1,23 @@
 import { app, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { NotFoundError, toErrorResponse } from '../shared/errors';
+import { NotFoundError, withErrorContract } from '../shared/errors';
 import { decidePromotion } from '../shared/promotion/service';
-import { caller, promotionBackend, readJsonBody } from '../shared/promotion/http';
+import { caller, promotionBackend, readPromotionBody } from '../shared/promotion/http';
 
 /** POST /api/promotions/{id}/approve | reject — the approval event the promotion waits for. */
-export async function promotionDecision(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  try {
-    const decision = request.params.decision?.toLowerCase();
-    if (decision !== 'approve' && decision !== 'reject') throw new NotFoundError(`no action '${request.params.decision}' (approve or reject)`);
-    const body = await readJsonBody(request);
-    const id = request.params.id ?? '';
-    await decidePromotion(promotionBackend(context), id, {
-      approved: decision === 'approve',
-      by: caller(request, body.by),
-      at: new Date().toISOString(),
-      ...(typeof body.comment === 'string' ? { comment: body.comment.slice(0, 1000) } : {}),
-    });
-    return { status: 202, jsonBody: { id, decision, status: `${new URL(request.url).origin}/api/promotions/${id}` } };
-  } catch (err) {
-    return toErrorResponse(err, context);
-  }
-}
+export const promotionDecision = withErrorContract(async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+  const decision = request.params.decision?.toLowerCase();
+  if (decision !== 'approve' && decision !== 'reject') throw new NotFoundError(`no action '${request.params.decision}' (approve or reject)`);
+  const body = await readPromotionBody(request);
+  const id = request.params.id ?? '';
+  await decidePromotion(promotionBackend(context), id, {
+    approved: decision === 'approve',
+    by: caller(request, body.by),
+    at: new Date().toISOString(),
+    ...(typeof body.comment === 'string' ? { comment: body.comment.slice(0, 1000) } : {}),
+  });
+  return { status: 202, jsonBody: { id, decision, status: `${new URL(request.url).origin}/api/promotions/${id}` } };
+});
 
 app.http('promotionDecision', {
   methods: ['POST'],

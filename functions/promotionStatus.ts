@@ -1,17 +1,14 @@
 import { app, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { toErrorResponse } from '../shared/errors';
+import { withErrorContract } from '../shared/errors';
 import { getPromotionStatus } from '../shared/promotion/service';
 import { promotionBackend } from '../shared/promotion/http';
 
 /** GET /api/promotions/{id} — where the promotion is, and its record once finished. */
-export async function promotionStatus(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  try {
-    return { status: 200, jsonBody: await getPromotionStatus(promotionBackend(context), request.params.id ?? '') };
-  } catch (err) {
-    return toErrorResponse(err, context);
-  }
-}
+export const promotionStatus = withErrorContract(async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => ({
+  status: 200,
+  jsonBody: await getPromotionStatus(promotionBackend(context), request.params.id ?? ''),
+}));
 
 app.http('promotionStatus', {
   methods: ['GET'],

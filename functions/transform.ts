@@ -1,6 +1,7 @@
 import { app, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { getConfig } from '../shared/config';
-import { handleJsonPost, readJsonBody } from '../shared/predict/httpInput';
+import { readJsonBody } from '../shared/http';
+import { handleJsonPost } from '../shared/predict/httpInput';
 import { getPredictService } from '../shared/predict/predictService';
 import { parseEnvironment, parsePredictRequest } from '../shared/predict/requestSchema';
 
@@ -9,7 +10,7 @@ export async function transform(request: HttpRequest, context: InvocationContext
   return handleJsonPost(request, context, async (requestId) => {
     const config = getConfig();
     const environment = parseEnvironment(request.headers.get('x-environment'));
-    const parsed = parsePredictRequest(await readJsonBody(request, config.predictMaxBodyBytes), config.predictMaxBatch);
+    const parsed = parsePredictRequest(await readJsonBody(request, { maxBytes: config.predictMaxBodyBytes }), config.predictMaxBatch);
     const { model, results, degraded } = await getPredictService().transform(parsed, environment);
     return parsed.kind === 'single'
       ? { request_id: requestId, environment, model, ...results[0] }

@@ -1,6 +1,6 @@
 // Typed errors and their one mapping to HTTP. Handlers throw these; `toErrorResponse` turns anything thrown into
 // the JSON error contract of DESIGN.md ({ error: { code, message } }) without ever exposing a stack trace.
-import type { HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { ConfigError } from './config';
 
 export class AppError extends Error {
@@ -79,4 +79,20 @@ export function toErrorResponse(err: unknown, context?: InvocationContext): Http
   }
   context?.error('Unhandled error', err);
   return errorResponse(500, 'internal', 'Internal error; see the function logs for details');
+}
+
+export type HttpHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
+
+/**
+ * An HTTP handler that answers anything it throws with the JSON error contract (toErrorResponse) instead of letting
+ * the host turn it into a bare 500, so a handler body can just throw typed errors.
+ */
+export function withErrorContract(handler: HttpHandler): HttpHandler {
+  return async (request, context) => {
+    try {
+      return await handler(request, context);
+    } catch (err) {
+      return toErrorResponse(err, context);
+    }
+  };
 }

@@ -15,6 +15,7 @@ import { parseRawLog } from '../shared/logs/rawLogFormat';
 import { senderDomainHash } from '../shared/predict/senderHash';
 import { startTestAzurite, TestAzurite } from './helpers/azurite';
 import { RunningHost, startHostProcess, waitFor } from './helpers/localHost';
+import { PROMOTION_MAX_BODY_BYTES } from '../shared/promotion/http';
 import { copyModelAsVersion, postJson, RestartableModelServer, STAGING_TEST_VERSION, startRestartableModelServer } from './gatewayStack';
 
 const PROJECT = `gw_test_${randomUUID().slice(0, 8)}`;
@@ -180,14 +181,15 @@ describe('predictions', () => {
   });
 });
 
+const expectError = (res: { status: number; body: any }, status: number, code: string, message?: RegExp) => {
+  expect(res.status).toBe(status);
+  expect(Object.keys(res.body)).toEqual(['error']);
+  expect(res.body.error.code).toBe(code);
+  if (message) expect(res.body.error.message).toMatch(message);
+  expect(JSON.stringify(res.body)).not.toMatch(/at .*\.js:\d+/);
+};
+
 describe('error contract: 4xx JSON, never a 500', () => {
-  const expectError = (res: { status: number; body: any }, status: number, code: string, message?: RegExp) => {
-    expect(res.status).toBe(status);
-    expect(Object.keys(res.body)).toEqual(['error']);
-    expect(res.body.error.code).toBe(code);
-    if (message) expect(res.body.error.message).toMatch(message);
-    expect(JSON.stringify(res.body)).not.toMatch(/at .*\.js:\d+/);
-  };
 
   it('malformed JSON is 400 invalid_json', async () => {
     expectError(await postJson(predictUrl, '{"subject": "x", '), 400, 'invalid_json', /not valid JSON/);
@@ -228,6 +230,38 @@ describe('error contract: 4xx JSON, never a 500', () => {
   it('the same errors hold for /api/transform', async () => {
     expectError(await postJson(`${host.url}/transform`, '{'), 400, 'invalid_json');
     expectError(await postJson(`${host.url}/transform`, email('a', 'b'), { 'X-Environment': 'qa' }), 400, 'unknown_environment');
+  });
+});
+
+describe('the promotion routes read their bodies under the same rules (shared/http.ts)', () => {
+  const post = async (url: string, body: string | Buffer, contentType?: string) => {
+    const res = await fetch(url, { method: 'POST', headers: contentType ? { 'content-type': contentType } : {}, body });
+    return { status: res.status, body: await res.json() };
+  };
+
+  it('a body that is not typed as JSON is 415, on both promotion routes as on predict', async () => {
+    expectError(await post(`${host.url}/models/1.1.0/promote`, '{"requestedBy":"alice"}', 'text/plain'), 415, 'unsupported_media_type', /application\/json/);
+    expectError(await post(`${host.url}/promotions/promotion-x/approve`, 'by=bob', 'application/x-www-form-urlencoded'), 415, 'unsupported_media_type');
+    expectError(await post(predictUrl, '{}', 'text/plain'), 415, 'unsupported_media_type');
+  });
+
+  it('an oversized body is 413', async () => {
+    const big = JSON.stringify({ by: 'bob', comment: 'x'.repeat(PROMOTION_MAX_BODY_BYTES) });
+    expectError(await post(`${host.url}/promotions/promotion-x/reject`, big, 'application/json'), 413, 'payload_too_large', new RegExp(`${PROMOTION_MAX_BODY_BYTES} bytes`));
+    expectError(await post(`${host.url}/models/1.1.0/promote`, big, 'application/json'), 413, 'payload_too_large');
+  });
+
+  it('malformed JSON and bytes that are not UTF-8 are 400 invalid_json; a JSON array is 400 validation_error', async () => {
+    expectError(await post(`${host.url}/models/1.1.0/promote`, '{"requestedBy": ', 'application/json'), 400, 'invalid_json', /not valid JSON/);
+    expectError(await post(`${host.url}/promotions/promotion-x/approve`, Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), 'application/json'), 400, 'invalid_json', /UTF-8/);
+    expectError(await post(predictUrl, Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), 'application/json'), 400, 'invalid_json', /UTF-8/);
+    expectError(await post(`${host.url}/promotions/promotion-x/approve`, '[1]', 'application/json'), 400, 'validation_error', /JSON object/);
+  });
+
+  it('an empty body needs no content type on the promotion routes (it is {}), but is a 400 on predict', async () => {
+    // Past the body, the unknown promotion is the answer: 404 from the promotion service.
+    expectError(await post(`${host.url}/promotions/promotion-nope/approve`, ''), 404, 'not_found');
+    expectError(await post(predictUrl, '', 'application/json'), 400, 'invalid_json', /empty/);
   });
 });
 

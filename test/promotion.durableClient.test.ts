@@ -108,7 +108,7 @@ test('start, status, approve and 404 go through the Durable extension', async ()
 
   instances.get(id)!.customStatus = { step: 'awaiting approval', version: '1.1.0' };
   const approved = await promotionDecision(
-    new HttpRequest({ method: 'POST', url: `https://app.example/api/promotions/${id}/approve`, params: { id, decision: 'approve' }, body: { string: JSON.stringify({ by: 'bob', comment: 'ship it' }) } }),
+    new HttpRequest({ method: 'POST', url: `https://app.example/api/promotions/${id}/approve`, params: { id, decision: 'approve' }, headers: { 'content-type': 'application/json' }, body: { string: JSON.stringify({ by: 'bob', comment: 'ship it' }) } }),
     durableContext(),
   );
   expect(approved.status).toBe(202);

@@ -285,8 +285,16 @@ test('HTTP errors: bad version 400, unknown promotion 404, unknown action 404', 
   expect((await status('promotion-nope')).status).toBe(404);
   expect((await decide('promotion-nope', 'approve')).status).toBe(404);
   expect((await decide('promotion-nope', 'explode')).status).toBe(404);
-  const bad = (await promoteModel(new HttpRequest({ method: 'POST', url: 'http://localhost/api/models/1.1.0/promote', params: { version: '1.1.0' }, body: { string: '[1,2' } }), ctx())) as any;
+  const bad = (await promoteModel(new HttpRequest({ method: 'POST', url: 'http://localhost/api/models/1.1.0/promote', params: { version: '1.1.0' }, headers: { 'content-type': 'application/json' }, body: { string: '[1,2' } }), ctx())) as any;
   expect(bad.status).toBe(400);
+  expect(bad.jsonBody.error.code).toBe('invalid_json');
+  // The same body without a JSON Content-Type (what HttpRequest and curl -d default to) is refused for its type first.
+  const untyped = (await promoteModel(new HttpRequest({ method: 'POST', url: 'http://localhost/api/models/1.1.0/promote', params: { version: '1.1.0' }, body: { string: '[1,2' } }), ctx())) as any;
+  expect(untyped.status).toBe(415);
+  expect(untyped.jsonBody.error.code).toBe('unsupported_media_type');
+  const notObject = (await decide('promotion-nope', 'approve', ['bob'])) as any;
+  expect(notObject.status).toBe(400);
+  expect(notObject.jsonBody.error).toEqual({ code: 'validation_error', message: 'the body must be a JSON object (or empty)' });
 });
 
 test('the promotion routes are registered with admin auth and a Durable client input; the orchestration and activities under the names the orchestrator calls', () => {

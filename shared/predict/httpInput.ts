@@ -1,8 +1,8 @@
-// The HTTP envelope of the gateway's POST endpoints: content type, body size, JSON, request id. Everything here
-// fails with a typed 4xx (shared/errors.ts), never a 500.
+// The HTTP envelope of the gateway's POST endpoints: the request id, echoed on every answer. The JSON body itself
+// is read by shared/http.ts `readJsonBody`, under the same rules as every other route.
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { BadRequestError, PayloadTooLargeError, toErrorResponse, UnsupportedMediaTypeError } from '../errors';
+import { toErrorResponse } from '../errors';
 
 const REQUEST_ID = /^[A-Za-z0-9._:@\-]{1,128}$/;
 
@@ -10,34 +10,6 @@ const REQUEST_ID = /^[A-Za-z0-9._:@\-]{1,128}$/;
 export function requestIdOf(request: HttpRequest): string {
   const given = request.headers.get('x-request-id');
   return given && REQUEST_ID.test(given) ? given : randomUUID();
-}
-
-function isJsonContentType(value: string | null): boolean {
-  if (!value) return false;
-  const type = value.split(';', 1)[0].trim().toLowerCase();
-  return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
-}
-
-/** Read and parse a JSON body of at most `maxBytes`. */
-export async function readJsonBody(request: HttpRequest, maxBytes: number): Promise<unknown> {
-  const contentType = request.headers.get('content-type');
-  if (!isJsonContentType(contentType)) throw new UnsupportedMediaTypeError(contentType);
-  const declared = Number(request.headers.get('content-length') ?? NaN);
-  if (Number.isFinite(declared) && declared > maxBytes) throw new PayloadTooLargeError(maxBytes);
-  const bytes = Buffer.from(await request.arrayBuffer());
-  if (bytes.length > maxBytes) throw new PayloadTooLargeError(maxBytes);
-  if (bytes.length === 0) throw new BadRequestError('the request body is empty; send a JSON email', 'invalid_json');
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw new BadRequestError('the request body is not valid UTF-8', 'invalid_json');
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new BadRequestError(`the request body is not valid JSON: ${(err as Error).message.slice(0, 200)}`, 'invalid_json');
-  }
 }
 
 /**

@@ -2,6 +2,7 @@
 import type { HttpRequest, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { BadRequestError } from '../errors';
+import { readJsonBody } from '../http';
 import { durableBackend, inProcessBackend, PromotionBackend } from './service';
 
 /**
@@ -20,15 +21,13 @@ export function caller(request: HttpRequest, bodyName?: unknown): string {
   return typeof bodyName === 'string' && bodyName.trim() ? bodyName.trim().slice(0, 200) : 'admin';
 }
 
-/** The body as a JSON object; an empty body is `{}`. */
-export async function readJsonBody(request: HttpRequest): Promise<Record<string, unknown>> {
-  const text = await request.text();
-  if (!text.trim()) return {};
-  try {
-    const body = JSON.parse(text);
-    if (body && typeof body === 'object' && !Array.isArray(body)) return body as Record<string, unknown>;
-  } catch {
-    // fall through to the 400 below
-  }
-  throw new BadRequestError('the body must be a JSON object (or empty)');
+/** The promotion routes' bodies carry a name and a comment at most. */
+export const PROMOTION_MAX_BODY_BYTES = 16 * 1024;
+
+/** The body as a JSON object under the rules of shared/http.ts; an empty body is `{}`. */
+export async function readPromotionBody(request: HttpRequest): Promise<Record<string, unknown>> {
+  const body = await readJsonBody(request, { maxBytes: PROMOTION_MAX_BODY_BYTES, allowEmpty: true });
+  if (body === undefined) return {};
+  if (body && typeof body === 'object' && !Array.isArray(body)) return body as Record<string, unknown>;
+  throw new BadRequestError('the body must be a JSON object (or empty)', 'validation_error');
 }

@@ -1,0 +1,50 @@
+// The JSON request body of every HTTP function that takes one (predict, transform, the promotion routes): one set of
+// rules, each broken rule a typed 4xx (shared/errors.ts), never a 500.
+import type { HttpRequest } from '@azure/functions';
+import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors';
+
+export interface JsonBodyOptions {
+  /** Larger bodies are refused with 413, by Content-Length before reading when the client declares it. */
+  maxBytes: number;
+  /** An empty (or whitespace-only) body is `undefined` instead of a 400; it needs no Content-Type. */
+  allowEmpty?: boolean;
+}
+
+/** `application/json` or any `application/*+json`, parameters (charset) ignored. */
+export function isJsonContentType(value: string | null): boolean {
+  if (!value) return false;
+  const type = value.split(';', 1)[0].trim().toLowerCase();
+  return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
+}
+
+/**
+ * The parsed JSON body: 415 unless the Content-Type is JSON, 413 above `maxBytes`, 400 `invalid_json` for an empty
+ * body (unless allowed), bytes that are not UTF-8, or text that is not JSON.
+ */
+export async function readJsonBody(request: HttpRequest, { maxBytes, allowEmpty = false }: JsonBodyOptions): Promise<unknown> {
+  const contentType = request.headers.get('content-type');
+  const isJson = isJsonContentType(contentType);
+  // A POST without a body usually has no Content-Type either, so where an empty body is fine the type is judged only
+  // once there is a body.
+  if (!isJson && !allowEmpty) throw new UnsupportedMediaTypeError(contentType);
+  const declared = Number(request.headers.get('content-length') ?? NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) throw new PayloadTooLargeError(maxBytes);
+  const bytes = Buffer.from(await request.arrayBuffer());
+  if (bytes.length > maxBytes) throw new PayloadTooLargeError(maxBytes);
+  if (bytes.length > 0 && !isJson) throw new UnsupportedMediaTypeError(contentType);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new BadRequestError('the request body is not valid UTF-8', 'invalid_json');
+  }
+  if (!text.trim()) {
+    if (allowEmpty) return undefined;
+    throw new BadRequestError('the request body is empty; send a JSON document', 'invalid_json');
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new BadRequestError(`the request body is not valid JSON: ${(err as Error).message.slice(0, 200)}`, 'invalid_json');
+  }
+}
