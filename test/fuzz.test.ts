@@ -21,6 +21,7 @@ interface Case {
 
 const FIELDS = ['subject', 'from', 'to', 'body', 'headers', 'contentType', 'raw', 'id', 'instances'];
 
+/** Seeded (mulberry32), so a failure can be replayed from the case number. */
 function generator(seed: number) {
   const r = mulberry32(seed);
   const int = (n: number) => Math.floor(r() * n);
