@@ -1,5 +1,7 @@
 // The async inference logger against a private Azurite: batching by size and time, blob names, exact contents,
 // a Blob outage (Azurite stopped) losing nothing and duplicating nothing, bounded memory and its counters.
+import net from 'node:net';
+import { azuriteConnectionString } from '../devhost/azurite';
 import { CONTAINERS, parseLogPartition } from '../shared/blobLayout';
 import { getContainerClient } from '../shared/blobStorage';
 import { FEATURE_NAMES } from '../shared/features/featureList';
@@ -60,6 +62,55 @@ async function rawBlobsOf(writer: string): Promise<{ name: string; rows: Record<
 
 function records(n: number, prefix: string, start = new Date('2026-11-26T03:59:58.000Z')): InferenceLogRecord[] {
   return [...syntheticRecords(n, { env: 'production', start, stepMs: 1, seed: 7, idPrefix: prefix })];
+}
+
+/**
+ * A loopback TCP relay in front of the private Azurite that can hold requests (a Blob service that stops answering
+ * for a while), then let them through in order, or cut every connection and refuse new ones (a Blob that goes away).
+ */
+async function startBlobRelay(targetPort: number) {
+  let holding = false;
+  let refusing = false;
+  const held: Array<() => void> = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    if (refusing) return client.destroy();
+    const upstream = net.connect(targetPort, '127.0.0.1');
+    for (const sock of [client, upstream]) {
+      sockets.add(sock);
+      sock.on('close', () => sockets.delete(sock));
+      sock.on('error', () => undefined);
+    }
+    const toUpstream = (f: () => void) => (holding ? held.push(f) : f());
+    client.on('data', (chunk) => toUpstream(() => upstream.write(chunk)));
+    client.on('end', () => toUpstream(() => upstream.end()));
+    client.on('close', () => toUpstream(() => upstream.destroy()));
+    upstream.pipe(client);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    connectionString: azuriteConnectionString(port),
+    hold: () => void (holding = true),
+    release() {
+      holding = false;
+      held.splice(0).forEach((f) => f());
+    },
+    cut() {
+      refusing = true;
+      held.length = 0;
+      sockets.forEach((sock) => sock.destroy());
+    },
+    close: () => new Promise<void>((r) => { sockets.forEach((sock) => sock.destroy()); server.close(() => r()); }),
+  };
+}
+
+async function until(probe: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 describe('InferenceLogger', () => {
@@ -160,6 +211,54 @@ describe('InferenceLogger', () => {
     expect(closed).toMatchObject({ written: 0, buffered: 0, dropped: 400 });
     expect(logger.log(records(1, 'late')[0])).toBe(false);
   });
+
+  test('close() after a timeout: never-started batches are dropped, an upload that lands late is counted once as written', async () => {
+    const relay = await startBlobRelay(azurite.port);
+    const restore = setAppEnv({ AzureWebJobsStorage: relay.connectionString, BLOB_TIMEOUT_MS: '20000' });
+    try {
+      const logger = new InferenceLogger(options({ maxBatchRecords: 100, maxConcurrentUploads: 2 }));
+      relay.hold();
+      for (const r of records(300, 'late')) expect(logger.log(r)).toBe(true);
+      // Two batches are in flight (held by the relay), the third waits for a free slot when close() gives up.
+      const closed = await logger.close(300, 100);
+      expect(closed).toMatchObject({ written: 0, dropped: 100, buffered: 200 });
+      relay.release();
+      await until(() => logger.stats().buffered === 0, 15000, 'the held uploads to land');
+      expect(logger.stats()).toMatchObject({ written: 200, dropped: 100, buffered: 0, batches_written: 2, failing: false });
+      const rows = (await rawBlobsOf(logger.writerId)).flatMap((b) => b.rows);
+      expect(rows).toHaveLength(200);
+      expect(new Set(rows.map((r) => r.request_id)).size).toBe(200);
+    } finally {
+      restore();
+      await relay.close();
+    }
+  }, 30000);
+
+  test('close() after a timeout: an upload that fails late is counted once as dropped and not retried', async () => {
+    const relay = await startBlobRelay(azurite.port);
+    const restore = setAppEnv({ AzureWebJobsStorage: relay.connectionString, BLOB_TIMEOUT_MS: '20000' });
+    let uploads = 0;
+    let writer = '';
+    try {
+      const logger = new InferenceLogger(
+        options({ maxBatchRecords: 100, upload: (name, body) => (uploads++, blobBatchUploader(name, body)) }),
+      );
+      relay.hold();
+      for (const r of records(100, 'gone')) logger.log(r);
+      const closed = await logger.close(200, 100);
+      expect(closed).toMatchObject({ written: 0, dropped: 0, buffered: 100 });
+      relay.cut(); // Blob goes away: the held upload fails once the SDK has used up its own retries
+      await until(() => logger.stats().buffered === 0, 60000, 'the held upload to fail');
+      expect(logger.stats()).toMatchObject({ written: 0, dropped: 100, buffered: 0, failed_uploads: 1, retried: 0 });
+      await new Promise((r) => setTimeout(r, 300)); // a retry would have been due after retryBaseDelayMs (20 ms)
+      expect(uploads).toBe(1);
+      writer = logger.writerId;
+    } finally {
+      restore();
+      await relay.close();
+    }
+    expect(await rawBlobsOf(writer)).toHaveLength(0); // through Azurite directly again
+  }, 90000);
 
   test('a record that breaks the schema is refused synchronously with the reason', () => {
     const logger = new InferenceLogger(options());
