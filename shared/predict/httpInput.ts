@@ -2,7 +2,7 @@
 // is read by shared/http.ts `readJsonBody`, under the same rules as every other route.
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { toErrorResponse } from '../errors';
+import { withErrorContract } from '../errors';
 
 const REQUEST_ID = /^[A-Za-z0-9._:@\-]{1,128}$/;
 
@@ -14,7 +14,7 @@ export function requestIdOf(request: HttpRequest): string {
 
 /**
  * Run a gateway POST handler: the request id is fixed first, so that every answer — success or error — carries it
- * in `X-Request-ID`; thrown errors become the JSON error contract (toErrorResponse).
+ * in `X-Request-ID`; thrown errors become the JSON error contract (withErrorContract).
  */
 export async function handleJsonPost(
   request: HttpRequest,
@@ -22,11 +22,6 @@ export async function handleJsonPost(
   work: (requestId: string) => Promise<unknown>,
 ): Promise<HttpResponseInit> {
   const requestId = requestIdOf(request);
-  const headers = { 'X-Request-ID': requestId };
-  try {
-    return { status: 200, jsonBody: await work(requestId), headers };
-  } catch (err) {
-    const res = toErrorResponse(err, context);
-    return { ...res, headers: { ...(res.headers as Record<string, string>), ...headers } };
-  }
+  const res = await withErrorContract(async () => ({ status: 200, jsonBody: await work(requestId) }))(request, context);
+  return { ...res, headers: { ...(res.headers as Record<string, string> | undefined), 'X-Request-ID': requestId } };
 }
