@@ -6,7 +6,8 @@
 //   time-forward  order by the time of the most recent (top-most) Received: header; the oldest TRAIN_FRACTION is
 //                 the training period, the rest the test period. A random, label-stratified VALIDATION_FRACTION of
 //                 the training period is the validation slice (threshold, baseline); the rest is the fit set.
-//                 The replay of held-out training-period mail is the validation slice (healthy against the baseline);
+//                 The validation slice is halved (seeded, stratified; `baselineReplaySplit`): the drift baseline is
+//                 built from one half, the replay's healthy phase sends the other, which the baseline never saw;
 //                 the test period is the newer mail (the drift scenario).
 //   random        stratified by label with a seeded shuffle, same fractions, for comparison.
 import fs from 'node:fs';
@@ -104,7 +105,7 @@ export interface CorpusSplit {
   readonly kind: 'time-forward' | 'random';
   /** Rows the model is fitted on. */
   readonly fit: readonly CorpusMessage[];
-  /** Held-out rows of the training period: threshold choice and the drift baseline. */
+  /** Held-out rows of the training period: threshold choice; halved into drift baseline and replay rows (`baselineReplaySplit`). */
   readonly validation: readonly CorpusMessage[];
   /** Held-out rows never used for any choice: the reported figures. */
   readonly test: readonly CorpusMessage[];
@@ -180,4 +181,31 @@ export function timeForwardSplit(messages: readonly CorpusMessage[], seed = DEFA
 export function randomSplit(messages: readonly CorpusMessage[], seed = DEFAULT_SPLIT_SEED, trainFraction = TRAIN_FRACTION, validationFraction = VALIDATION_FRACTION): CorpusSplit {
   const [fit, validation, test] = stratifiedParts(messages, [trainFraction * (1 - validationFraction), trainFraction], mulberry32(seed));
   return { kind: 'random', fit, validation, test, description: `random, stratified by label, seed ${seed}` };
+}
+
+/** Seed salt of the validation slice's halves: a stream of its own, not a replay of the validation shuffle's. */
+const BASELINE_REPLAY_SALT = 0x5bd1e995;
+
+export interface BaselineReplaySplit {
+  /** Rows the drift baseline is built from. */
+  readonly baseline: readonly CorpusMessage[];
+  /** Rows the replay's healthy phase sends: held-out mail of the training period that the baseline never saw. */
+  readonly replay: readonly CorpusMessage[];
+  readonly description: string;
+}
+
+/**
+ * The time-forward validation slice in two halves, seeded and stratified by label: the baseline is built from one,
+ * the replay's healthy phase sends the other. Replaying the baseline's own rows would only show the absence of
+ * train/serve skew; unseen mail of the same period shows whether the baseline describes the period or just its
+ * rows. Both halves get the shipped token table (the validation slice never fits it), so neither has the fit rows'
+ * out-of-fold features. The training CLI and `cli/replay.ts` both call this, so they always agree.
+ */
+export function baselineReplaySplit(validation: readonly CorpusMessage[], seed = DEFAULT_SPLIT_SEED): BaselineReplaySplit {
+  const [baseline, replay] = stratifiedParts(validation, [0.5], mulberry32((seed ^ BASELINE_REPLAY_SALT) >>> 0));
+  return {
+    baseline: baseline.sort(byTime),
+    replay: replay.sort(byTime),
+    description: `the time-forward validation slice (${validation.length} rows) halved at random, stratified by label, seed ${seed} (corpus.ts baselineReplaySplit): ${baseline.length} rows for the baseline, the other ${replay.length} for the replay's healthy phase`,
+  };
 }

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { runTrainCli } from '../cli/train';
 import { CONTAINERS } from '../shared/blobLayout';
 import { getContainerClient } from '../shared/blobStorage';
+import { baselineReplaySplit, loadCorpus, timeForwardSplit } from '../shared/corpus';
 import { validateBaseline } from '../shared/drift/baseline';
 import { FEATURE_NAMES } from '../shared/features/featureList';
 import { localModelsRoot } from '../shared/model/modelArtifacts';
@@ -71,11 +72,35 @@ it('records the split, the threshold and every figure in the card', () => {
   expect(card.metrics.timeForwardTest.rocAuc).toBeGreaterThan(0.95);
 });
 
-it('writes a baseline that validates against its schema, built from the validation slice', () => {
+it('writes a baseline that validates against its schema, built from one half of the validation slice', () => {
   const bytes = [...first.files].find(([name]) => name.endsWith('baseline.json'))![1];
   const baseline = validateBaseline(bytes.toString('utf8'), FEATURE_NAMES);
-  expect(baseline.sampling.referenceRows).toBe(first.card.metrics.timeForwardValidation.rows);
   expect(baseline.createdAt).toBe(first.card.created);
+  // The card says which rows the baseline holds; the rest of the slice is the replay's unseen mail.
+  const validation = first.card.metrics.timeForwardValidation;
+  const selection = first.card.baseline.rowSelection!;
+  expect(first.card.baseline.rows).toBe(baseline.sampling.referenceRows);
+  expect(selection.baselineRows.rows).toBe(baseline.sampling.referenceRows);
+  expect(selection.baselineRows.rows + selection.replayRows.rows).toBe(validation.rows);
+  expect(selection.baselineRows.spam + selection.replayRows.spam).toBe(validation.spam);
+  expect(Math.abs(selection.baselineRows.rows - selection.replayRows.rows)).toBeLessThanOrEqual(2);
+  expect(Math.abs(selection.baselineRows.spam - selection.replayRows.spam)).toBeLessThanOrEqual(1);
+  // The threshold is still chosen on the whole slice.
+  expect(first.card.threshold.validationRows).toBe(validation.rows);
+});
+
+it('halves the validation slice the same way for training and the replay: disjoint, stratified, seeded', () => {
+  const split = timeForwardSplit(loadCorpus());
+  const halves = baselineReplaySplit(split.validation);
+  const again = baselineReplaySplit(split.validation);
+  expect(again.baseline.map((m) => m.id)).toEqual(halves.baseline.map((m) => m.id));
+  const baselineIds = new Set(halves.baseline.map((m) => m.id));
+  expect(halves.replay.some((m) => baselineIds.has(m.id))).toBe(false);
+  expect(new Set([...baselineIds, ...halves.replay.map((m) => m.id)])).toEqual(new Set(split.validation.map((m) => m.id)));
+  expect(halves.baseline.length).toBe(first.card.baseline.rows);
+  expect(halves.baseline.filter((m) => m.spam).length).toBe(first.card.baseline.rowSelection!.baselineRows.spam);
+  const other = baselineReplaySplit(split.validation, 7);
+  expect(other.baseline.map((m) => m.id)).not.toEqual(halves.baseline.map((m) => m.id));
 });
 
 it('trains a different validation slice with another seed (the seed is used)', async () => {

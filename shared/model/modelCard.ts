@@ -31,6 +31,26 @@ export const classificationMetricsSchema = z.object({
 
 export type ClassificationMetrics = z.infer<typeof classificationMetricsSchema>;
 
+const rowsSummarySchema = z.object({
+  rows: z.number().int(),
+  spam: z.number().int(),
+  ham: z.number().int(),
+  groups: z.record(z.string(), z.number().int()),
+  receivedFrom: z.string().nullable(),
+  receivedTo: z.string().nullable(),
+});
+
+/**
+ * Which rows the drift baseline holds, and the held-out rows of the same period that the replay sends instead
+ * (disjoint: a healthy replay of the baseline's own rows would prove nothing beyond the absence of skew).
+ */
+export const baselineRowSelectionSchema = z.object({
+  method: z.string(),
+  seed: z.number().int(),
+  baselineRows: rowsSummarySchema,
+  replayRows: rowsSummarySchema,
+});
+
 export const modelCardSchema = z.object({
   schemaVersion: z.literal(MODEL_CARD_SCHEMA_VERSION),
   name: z.string().min(1),
@@ -61,7 +81,16 @@ export const modelCardSchema = z.object({
   }),
   training: z.record(z.string(), z.unknown()),
   metrics: z.record(z.string(), classificationMetricsSchema),
-  baseline: z.record(z.string(), z.unknown()),
+  baseline: z
+    .object({
+      path: z.string().optional(),
+      referenceRows: z.string().optional(),
+      rows: z.number().int().optional(),
+      sampleSize: z.number().int().optional(),
+      rowSelection: baselineRowSelectionSchema.optional(),
+      replay: z.string().optional(),
+    })
+    .catchall(z.unknown()),
   /** Figures that explain the metrics (error analysis); never used for any choice. */
   diagnostics: z.record(z.string(), z.unknown()).optional(),
 });

@@ -4,7 +4,7 @@
 // the options (no clock, no unseeded randomness), so two runs give byte-identical files.
 import path from 'node:path';
 import fs from 'node:fs';
-import { CorpusMessage, CorpusSplit, DEFAULT_SPLIT_SEED, TRAIN_FRACTION, VALIDATION_FRACTION, loadCorpus, randomSplit, timeForwardSplit } from '../corpus';
+import { CorpusMessage, CorpusSplit, DEFAULT_SPLIT_SEED, TRAIN_FRACTION, VALIDATION_FRACTION, baselineReplaySplit, loadCorpus, randomSplit, timeForwardSplit } from '../corpus';
 import { buildBaseline, serializeBaseline } from '../drift/baseline';
 import { mulberry32 } from '../random';
 import { ParsedEmail, parseEmail } from '../features/email';
@@ -224,17 +224,23 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
   progress(`ONNX check: ${checkRows.length} rows, max |onnx - training code| = ${maxDiff.toExponential(2)} (tolerance ${options.onnxTolerance})`);
   if (!(maxDiff <= options.onnxTolerance)) throw new Error(`ONNX export differs from the training code by ${maxDiff} (> ${options.onnxTolerance})`);
 
-  // The baseline describes what the model sees in the training period: the held-out validation slice, with the
-  // token table the model ships with and the exported model's own probabilities.
+  // The baseline describes what the model sees in the training period: one half of the held-out validation slice,
+  // with the token table the model ships with and the exported model's own probabilities. The other half is what
+  // the replay sends as unseen mail of the same period (the threshold is still chosen on the whole slice).
   const trainingPeriod = [...timeRows.fit, ...timeRows.validation];
   const created = options.created ?? describeRows(trainingPeriod).receivedTo ?? '1970-01-01T00:00:00.000Z';
-  const validationProbs = Float64Array.from(time.features.validation, (_, i) => onnxProbs[2 * i + 1]);
+  const halves = baselineReplaySplit(timeSplit.validation, options.seed);
+  const baselineIds = new Set(halves.baseline.map((m) => m.id));
+  const baselineIndex = timeRows.validation.flatMap((ex, i) => (baselineIds.has(ex.message.id) ? [i] : []));
+  const baselineExamples = baselineIndex.map((i) => timeRows.validation[i]);
+  const replayExamples = timeRows.validation.filter((ex) => !baselineIds.has(ex.message.id));
+  progress(`baseline: ${baselineExamples.length} of the ${timeRows.validation.length} validation rows; the other ${replayExamples.length} are the replay's unseen mail`);
   const baseline = buildBaseline({
     modelName: options.name,
     modelVersion: options.version,
     featureNames: FEATURE_NAMES,
-    rows: time.features.validation,
-    probabilities: validationProbs,
+    rows: baselineIndex.map((i) => time.features.validation[i]),
+    probabilities: Float64Array.from(baselineIndex, (i) => onnxProbs[2 * i + 1]),
     seed: options.seed,
     createdAt: created,
   });
@@ -309,10 +315,16 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
     },
     baseline: {
       path: `${CONTAINERS.baselines}/${options.name}/${options.version}/${BASELINE_FILE}`,
-      referenceRows: 'the time-forward validation slice (held-out mail of the training period), features computed with the shipped token table, probabilities from the exported ONNX model',
-      rows: time.validation.rows,
+      referenceRows: 'one half of the time-forward validation slice (held-out mail of the training period), features computed with the shipped token table, probabilities from the exported ONNX model',
+      rows: baseline.sampling.referenceRows,
       sampleSize: baseline.sampling.sampleSize,
-      replay: 'healthy: the validation slice (corpus.ts timeForwardSplit().validation); drift: the test period (timeForwardSplit().test)',
+      rowSelection: {
+        method: halves.description,
+        seed: options.seed,
+        baselineRows: describeRows(baselineExamples),
+        replayRows: describeRows(replayExamples),
+      },
+      replay: 'healthy: the validation half the baseline never saw (corpus.ts baselineReplaySplit().replay); drift: the test period (timeForwardSplit().test)',
     },
     diagnostics: testDiagnostics(timeRows, time, options),
   });
