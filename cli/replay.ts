@@ -2,9 +2,11 @@
 //
 //   1. Uses the stack at --url (default http://127.0.0.1:7071/api), or starts `npm start`'s host itself when none
 //      answers there, and waits until the committed model's baseline is active (npm start publishes it; the
-//      baseline blob trigger activates it).
-//   2. Phase "training period": POSTs the held-out mail of the training period (the time-forward split's validation
-//      slice, the mail the baseline describes) to /api/predict, in batches, and notes the time window.
+//      baseline blob trigger activates it). When Blob still holds an older baseline of the version (npm start keeps
+//      existing blobs), it uploads the committed one and waits for that to be activated.
+//   2. Phase "training period": POSTs held-out mail of the training period that the baseline never saw (the replay
+//      half of the validation slice, corpus.ts baselineReplaySplit) to /api/predict, in batches, and notes the
+//      time window. Sending the baseline's own rows would only show the absence of train/serve skew.
 //   3. Phase "test period": POSTs the newer mail (the time-forward test period) the same way.
 //   4. Waits until the inference logger has flushed every row to Blob, then runs the drift check of each phase's
 //      window (the same activities as the timer, in this process) and prints both summaries; the reports are stored
@@ -16,14 +18,15 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Environment, isEnvironment } from '../shared/blobLayout';
 import { getConfig } from '../shared/config';
-import { CorpusMessage, loadCorpus, timeForwardSplit } from '../shared/corpus';
+import { CorpusMessage, baselineReplaySplit, loadCorpus, timeForwardSplit } from '../shared/corpus';
 import { getActiveBaseline } from '../shared/drift/activeBaseline';
 import { DriftRunRequest } from '../shared/drift/driftRun';
 import { runDriftInProcess } from '../shared/drift/orchestration';
 import { DriftReport, formatReportSummary, serializeReport } from '../shared/drift/report';
 import { renderReportHtml } from '../shared/drift/reportHtml';
 import { listWindowPartitions, readPartition } from '../shared/logs/windowReader';
-import { COMMITTED_MODEL_VERSION, MODEL_NAME } from '../shared/model/modelArtifacts';
+import { sha256 } from '../shared/hash';
+import { COMMITTED_MODEL_VERSION, MODEL_NAME, baselineFile, committedModelDir, publishModel } from '../shared/model/modelArtifacts';
 import { DEFAULT_TRAIN_OPTIONS } from '../shared/model/training';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -155,19 +158,33 @@ async function main(argv: string[]): Promise<number> {
     if (!stack) console.log('using the running stack: its Feast project decides the two sender features (see --feast-project)');
     const version = COMMITTED_MODEL_VERSION;
     console.log(`waiting for the active baseline of ${MODEL_NAME} ${version} (published by npm start, activated by the baseline event)`);
-    const deadline = Date.now() + 60_000;
-    let active = await getActiveBaseline(MODEL_NAME, version);
-    while (!active && Date.now() < deadline) {
-      await sleep(1000);
-      active = await getActiveBaseline(MODEL_NAME, version);
-    }
+    const committedSha = sha256(fs.readFileSync(baselineFile(version)));
+    const waitForActive = async (accept: (sha: string) => boolean) => {
+      const deadline = Date.now() + 60_000;
+      let active = await getActiveBaseline(MODEL_NAME, version);
+      while (!(active && accept(active.record.sha256)) && Date.now() < deadline) {
+        await sleep(1000);
+        active = await getActiveBaseline(MODEL_NAME, version);
+      }
+      return active;
+    };
+    let active = await waitForActive(() => true);
     if (!active) throw new Error(`no active baseline for ${MODEL_NAME} ${version} after 60 s: is the baselineEvent function running?`);
-    console.log(`baseline ${active.record.sha256.slice(0, 12)} active since ${active.record.activated_at}`);
+    if (active.record.sha256 !== committedSha) {
+      // The healthy phase is only meaningful against the baseline the replay's rows were held out from.
+      console.log(`active baseline ${active.record.sha256.slice(0, 12)} is not the committed one (${committedSha.slice(0, 12)}); uploading the committed model and baseline`);
+      await publishModel(committedModelDir(), baselineFile(version), { version, overwrite: true });
+      active = await waitForActive((sha) => sha === committedSha);
+      if (active?.record.sha256 !== committedSha) throw new Error(`the committed baseline ${committedSha.slice(0, 12)} was not activated within 60 s`);
+    }
+    console.log(`baseline ${active.record.sha256.slice(0, 12)} (${active.baseline.sampling.referenceRows} rows) active since ${active.record.activated_at}`);
 
     const split = timeForwardSplit(loadCorpus(), DEFAULT_TRAIN_OPTIONS.seed);
+    const halves = baselineReplaySplit(split.validation, DEFAULT_TRAIN_OPTIONS.seed);
     console.log(`corpus split: ${split.description}`);
+    console.log(`validation slice: ${halves.description}`);
     const phases: Phase[] = [
-      { name: 'training period (held-out validation slice)', messages: split.validation, sent: 0, spamPredicted: 0, degraded: 0 },
+      { name: 'training period (held-out mail the baseline never saw)', messages: halves.replay, sent: 0, spamPredicted: 0, degraded: 0 },
       { name: 'test period (newer mail)', messages: split.test, sent: 0, spamPredicted: 0, degraded: 0 },
     ];
     for (const phase of phases) {
