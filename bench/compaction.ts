@@ -8,6 +8,8 @@
 //
 // The machine is shared (2 cores, other engineers' tests): Azurite competes with the compactor for CPU, so the
 // wall figure is pessimistic; rows per CPU second of the compactor process is the steadier figure.
+import { median } from 'simple-statistics';
+import { positiveOption } from './options';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -26,18 +28,6 @@ import { syntheticRecords } from '../shared/logs/syntheticRecords';
 
 const PARTITION: HourPartition = { env: 'production', date: '2026-01-15', hour: '10' };
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
-  return v;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 const mb = (kb: number) => Math.round(kb / 1024);
 
@@ -201,16 +191,16 @@ async function main(): Promise<void> {
   const childAt = process.argv.indexOf('--child');
   if (childAt >= 0) {
     const mode = process.argv[childAt + 1];
-    const report = mode === 'compact' ? await childCompact() : mode === 'read' ? await childRead() : await childLibrary(mode, arg('rows', 200_000));
+    const report = mode === 'compact' ? await childCompact() : mode === 'read' ? await childRead() : await childLibrary(mode, positiveOption('rows', 200_000));
     process.stdout.write(`${JSON.stringify(report)}\n`);
     return;
   }
 
-  const rows = arg('rows', 1_000_000);
-  const blobRows = arg('blob-rows', 2000);
-  const runs = arg('runs', 1);
+  const rows = positiveOption('rows', 1_000_000);
+  const blobRows = positiveOption('blob-rows', 2000);
+  const runs = positiveOption('runs', 1);
   const compareAt = process.argv.indexOf('--compare');
-  const compareRows = compareAt >= 0 ? arg('compare', 200_000) : 0;
+  const compareRows = compareAt >= 0 ? positiveOption('compare', 200_000) : 0;
   console.log(`compaction benchmark: ${rows.toLocaleString('en')} rows in blobs of ${blobRows} (${Math.ceil(rows / blobRows)} raw blobs), ${runs} run(s); ${os.cpus().length} CPUs (shared)`);
 
   const port = await freePort();

@@ -11,6 +11,8 @@
 // float32 like the model's inputs; every seventh feature drifts. Figures are medians over --runs runs of the total
 // over all features, wall clock and CPU time of the process (CPU time is the steadier figure here: the machine is
 // shared, 2 cores and other engineers' tests, so wall times move by tens of percent between runs).
+import { median } from 'simple-statistics';
+import { positiveOption } from './options';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -21,23 +23,11 @@ import { ks2samp } from '../shared/drift/ks';
 import { addValues, createPartialCounts, finalizeDistribution } from '../shared/drift/partialCounts';
 import { benjaminiHochberg } from '../shared/drift/multipleTesting';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
-  return v;
-}
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
-
-const ROWS = arg('rows', 1_000_000);
-const FEATURES = arg('features', 50);
-const REFERENCE = arg('reference', 10_000);
-const RUNS = arg('runs', 3);
+const ROWS = positiveOption('rows', 1_000_000);
+const FEATURES = positiveOption('features', 50);
+const REFERENCE = positiveOption('reference', 10_000);
+const RUNS = positiveOption('runs', 3);
 const WITH_SCIPY = !process.argv.includes('--no-scipy');
 
 /** Fills `out` with feature j's values (float32), reference or current window. */

@@ -10,6 +10,8 @@
 // medians are printed with the ratios gateway/(a) and gateway/(b).
 //
 //   npm run bench:predict -- [--duration 10] [--runs 3] [--connections 16] [--messages 200]
+import { median } from 'simple-statistics';
+import { positiveOption } from './options';
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -34,12 +36,6 @@ type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 // autocannon ships no type declarations; this is the subset used here.
 const autocannon = require('autocannon') as Autocannon;
 
-function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number`);
-  return v;
-}
 
 interface Figures {
   rps: number;
@@ -48,10 +44,6 @@ interface Figures {
   p99: number;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const medianFigures = (runs: Figures[]): Figures => ({
   rps: median(runs.map((r) => r.rps)),
   p50: median(runs.map((r) => r.p50)),
@@ -159,10 +151,10 @@ async function load(url: string, requests: Array<Record<string, unknown>>, conne
 }
 
 async function main(): Promise<void> {
-  const seconds = option('duration', 10);
-  const runs = option('runs', 3);
-  const connections = option('connections', 16);
-  const messages = option('messages', 200);
+  const seconds = positiveOption('duration', 10, 'number');
+  const runs = positiveOption('runs', 3);
+  const connections = positiveOption('connections', 16);
+  const messages = positiveOption('messages', 200);
   console.log(`bench:predict — ${runs} runs x ${seconds} s at ${connections} connections, ${messages} corpus messages; ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), Node ${process.version}`);
   console.log('Note: the load generator, the host and the model server share these CPUs (and other work on the machine): figures are noisy.');
 
