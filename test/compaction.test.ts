@@ -6,11 +6,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { InvocationContext, Timer } from '@azure/functions';
-import type { ContainerClient } from '@azure/storage-blob';
 import { compactLogs } from '../functions/compactLogs';
 import { compactionSweep } from '../functions/compactionSweep';
-import { compactionManifestPath, CONTAINERS, quarantinePath } from '../shared/blobLayout';
-import { getContainerClient } from '../shared/blobStorage';
+import { compactionManifestPath, quarantinePath } from '../shared/blobLayout';
 import { FEATURE_NAMES } from '../shared/features/featureList';
 import {
   CompactionHooks,
@@ -24,33 +22,17 @@ import {
 } from '../shared/logs/compaction';
 import { blobBatchUploader, InferenceLogger, newWriterId } from '../shared/logs/inferenceLogger';
 import { FlatLogRow, InferenceLogRecord, LOG_COLUMN_NAMES, LOG_SCHEMA_VERSION, toFlatRow } from '../shared/logs/logSchema';
-import { closeParquetEngine, parquetFileInfo, queryParquet } from '../shared/logs/parquet';
+import { parquetFileInfo, queryParquet } from '../shared/logs/parquet';
 import { RAW_LOG_HEADER, serializeRow } from '../shared/logs/rawLogFormat';
 import { syntheticRecords } from '../shared/logs/syntheticRecords';
-import { startTestAzurite, TestAzurite } from './helpers/azurite';
-import { setAppEnv } from './helpers/env';
+import { useLogStorage } from './helpers/logStorage';
 import { REPO_ROOT } from './helpers/localHost';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const parquetjs = require('parquetjs-lite');
 
-let azurite: TestAzurite;
-let restoreEnv: () => void;
-let container: ContainerClient;
+const storage = useLogStorage();
 const NOW = new Date('2026-11-26T12:00:00.000Z');
 let seed = 1;
-
-beforeAll(async () => {
-  azurite = await startTestAzurite();
-  restoreEnv = setAppEnv({ AzureWebJobsStorage: azurite.connectionString, COMPACTION_ROW_GROUP_ROWS: '1000' });
-  container = getContainerClient(CONTAINERS.inferenceLogs);
-  await container.createIfNotExists();
-});
-
-afterAll(async () => {
-  await closeParquetEngine();
-  restoreEnv();
-  await azurite.dispose();
-});
 
 function opts(hooks?: CompactionHooks, extra: Partial<CompactionOptions> = {}): CompactionOptions {
   return compactionOptionsFromConfig({ now: () => NOW, hooks, leaseSeconds: 15, busyWaitMs: 60000, ...extra });
@@ -79,12 +61,12 @@ async function writeRaw(p: HourPartition, blobs: number, perBlob: number): Promi
 }
 
 async function downloadParts(p: HourPartition): Promise<string[]> {
-  const m = await readManifest(p, container);
+  const m = await readManifest(p, storage.container);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'compaction-test-'));
   const files: string[] = [];
   for (const [i, part] of (m?.manifest.parts ?? []).entries()) {
     const file = path.join(dir, `${i}.parquet`);
-    await container.getBlobClient(part.path).downloadToFile(file);
+    await storage.container.getBlobClient(part.path).downloadToFile(file);
     files.push(file);
   }
   return files;
@@ -105,14 +87,14 @@ function byId(rows: FlatLogRow[]): FlatLogRow[] {
 
 async function partsInStorage(p: HourPartition): Promise<string[]> {
   const out: string[] = [];
-  for await (const b of container.listBlobsFlat({ prefix: `parquet/env=${p.env}/date=${p.date}/hour=${p.hour}/part-` })) out.push(b.name);
+  for await (const b of storage.container.listBlobsFlat({ prefix: `parquet/env=${p.env}/date=${p.date}/hour=${p.hour}/part-` })) out.push(b.name);
   return out;
 }
 
 /** The end state every run must reach: no raw blobs, only committed parts, exactly the logged rows. */
 async function expectClean(p: HourPartition, expected: FlatLogRow[]): Promise<void> {
-  expect(await listRawBlobs(container, p)).toEqual([]);
-  const m = (await readManifest(p, container))!.manifest;
+  expect(await listRawBlobs(storage.container, p)).toEqual([]);
+  const m = (await readManifest(p, storage.container))!.manifest;
   expect((await partsInStorage(p)).sort()).toEqual(m.parts.map((x) => x.path).sort());
   const raws = m.parts.flatMap((x) => x.raw_blobs);
   expect(new Set(raws).size).toBe(raws.length);
@@ -172,14 +154,14 @@ describe('compaction', () => {
     const hourAgo = new Date(Date.now() - 3 * 3600_000).toISOString();
     const p: HourPartition = { env: 'staging', date: hourAgo.slice(0, 10), hour: hourAgo.slice(11, 13) };
     const rows = await writeRaw(p, 10, 200);
-    const names = await listRawBlobs(container, p);
+    const names = await listRawBlobs(storage.container, p);
     expect(names).toHaveLength(10);
     const deliveries = [...names, ...names, ...names].map((name) =>
       compactLogs(Buffer.alloc(0), new InvocationContext({ functionName: 'compactLogs', logHandler: () => undefined, triggerMetadata: { name: name.slice('raw/'.length) } })),
     );
     await Promise.all(deliveries);
     await expectClean(p, rows);
-    expect((await readManifest(p, container))!.manifest.generation).toBe(1);
+    expect((await readManifest(p, storage.container))!.manifest.generation).toBe(1);
     // And once more after the end: nothing changes.
     const again = await compactPartition(p, opts());
     expect(again.status).toBe('nothing-to-do');
@@ -219,7 +201,7 @@ describe('compaction', () => {
     const p: HourPartition = { env: 'production', date: '2026-11-25', hour };
     const rows = await writeRaw(p, 6, 100);
     const corrupt = `raw/env=production/date=2026-11-25/hour=${hour}/00000000T000000000Z-corrupt-00000001.csv`;
-    await container.getBlockBlobClient(corrupt).upload('not,a,log\n1,2,3\n', 16);
+    await storage.container.getBlockBlobClient(corrupt).upload('not,a,log\n1,2,3\n', 16);
     const crash = () => {
       throw new Error('injected crash');
     };
@@ -227,7 +209,7 @@ describe('compaction', () => {
     const second = await compactPartition(p, opts());
     expect(second.status === 'compacted' || second.recoveredRaw > 0 || second.orphanParts > 0 || second.quarantined.length > 0).toBe(true);
     await expectClean(p, rows);
-    expect(await container.getBlobClient(quarantinePath(corrupt)).exists()).toBe(true);
+    expect(await storage.container.getBlobClient(quarantinePath(corrupt)).exists()).toBe(true);
   });
 
   test('a process killed mid-run while holding the lease: the hour waits for the lease to lapse, then ends clean', async () => {
@@ -241,11 +223,11 @@ describe('compaction', () => {
       `c.compactPartition(${JSON.stringify(p)}, c.compactionOptionsFromConfig({ now: () => new Date(${JSON.stringify(NOW.toISOString())}), ` +
       `leaseSeconds: 15, hooks: { afterCommit: () => process.exit(3) } })).then(() => process.exit(0), () => process.exit(1));`;
     const code = await new Promise<number | null>((resolve) => {
-      const child = spawn(process.execPath, ['-e', script], { env: { ...process.env, AzureWebJobsStorage: azurite.connectionString }, stdio: 'ignore' });
+      const child = spawn(process.execPath, ['-e', script], { env: { ...process.env, AzureWebJobsStorage: storage.azurite.connectionString }, stdio: 'ignore' });
       child.on('exit', resolve);
     });
     expect(code).toBe(3);
-    expect(await listRawBlobs(container, p)).toHaveLength(4); // committed, not deleted
+    expect(await listRawBlobs(storage.container, p)).toHaveLength(4); // committed, not deleted
     // While the dead process's lease lasts, a run that does not wait leaves the hour alone...
     expect((await compactPartition(p, opts(undefined, { busyWaitMs: 0 }))).status).toBe('busy');
     // ...and one that waits takes over after at most the lease length, and finishes the cleanup.
@@ -275,7 +257,7 @@ describe('compaction', () => {
       [`${prefix}0-bad-8.csv`]: body(withField(FEATURE_NAMES[1], '0.1')),
       [`${prefix}0-bad-9.csv`]: `${RAW_LOG_HEADER.replace('probability', 'p_spam')}\n${good}\n`, // another schema
     };
-    for (const [name, body] of Object.entries(bad)) await container.getBlockBlobClient(name).upload(body, Buffer.byteLength(body));
+    for (const [name, body] of Object.entries(bad)) await storage.container.getBlockBlobClient(name).upload(body, Buffer.byteLength(body));
     const result = await compactPartition(p, opts());
     expect(result.status).toBe('compacted');
     expect(result.rows).toBe(200);
@@ -291,7 +273,7 @@ describe('compaction', () => {
     expect(reasons[`${prefix}0-bad-8.csv`]).toBe('1 of 1 rows: a feature is not a float32 value');
     expect(reasons[`${prefix}0-bad-9.csv`]).toMatch(/header line is not the log schema/);
     for (const name of Object.keys(bad)) {
-      const props = await container.getBlobClient(quarantinePath(name)).getProperties();
+      const props = await storage.container.getBlobClient(quarantinePath(name)).getProperties();
       expect(props.metadata).toMatchObject({ source: name, reason: reasons[name] });
     }
     await expectClean(p, rows);
@@ -306,7 +288,7 @@ describe('compaction', () => {
       opts({
         afterPartUpload: async () => {
           // The lease lapses (a long GC pause, say): another run takes the hour and commits first.
-          await container.getBlobClient(compactionManifestPath(p)).getBlobLeaseClient().breakLease(0);
+          await storage.container.getBlobClient(compactionManifestPath(p)).getBlobLeaseClient().breakLease(0);
           second = compactPartition(p, opts());
           await second;
         },
@@ -326,10 +308,10 @@ describe('compaction', () => {
     expect((await compactClosedPartitions(o)).results.map((r) => r.partition.hour)).toEqual([]);
     const o2 = opts(undefined, { graceMinutes: 5, now: () => new Date('2026-11-26T11:06:00.000Z') });
     expect((await compactClosedPartitions(o2)).results.map((r) => [r.partition.hour, r.status])).toEqual([['10', 'compacted']]);
-    expect(await listRawBlobs(container, open)).toHaveLength(1);
+    expect(await listRawBlobs(storage.container, open)).toHaveLength(1);
     const stragglers = await writeRaw(late, 1, 7);
     expect((await compactClosedPartitions(o2)).results.map((r) => [r.partition.hour, r.rows])).toEqual([['10', 7]]);
-    const m = (await readManifest(late, container))!.manifest;
+    const m = (await readManifest(late, storage.container))!.manifest;
     expect(m.parts.map((x) => x.rows)).toEqual([20, 7]);
     expect(m.generation).toBe(2);
     await expectClean(late, [...first, ...stragglers]);

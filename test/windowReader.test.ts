@@ -1,37 +1,17 @@
 // The window reader on a private Azurite: the same rows before, during (paused at every step of a compaction, and
 // with compactions running concurrently) and after compaction; projection; window bounds; batch bounds.
-import type { ContainerClient } from '@azure/storage-blob';
-import { CONTAINERS } from '../shared/blobLayout';
-import { getContainerClient } from '../shared/blobStorage';
 import { FEATURE_NAMES } from '../shared/features/featureList';
 import { CompactionHooks, compactionOptionsFromConfig, compactPartition, HourPartition } from '../shared/logs/compaction';
 import { blobBatchUploader, InferenceLogger, newWriterId } from '../shared/logs/inferenceLogger';
 import { batchRows, LogBatch } from '../shared/logs/logBatch';
 import { FlatLogRow, toFlatRow } from '../shared/logs/logSchema';
-import { closeParquetEngine } from '../shared/logs/parquet';
 import { RAW_LOG_HEADER, serializeRow } from '../shared/logs/rawLogFormat';
 import { syntheticRecords } from '../shared/logs/syntheticRecords';
 import { emptyWindowStats, listWindowPartitions, readPartition, readWindow, WindowReadOptions } from '../shared/logs/windowReader';
-import { startTestAzurite, TestAzurite } from './helpers/azurite';
-import { setAppEnv } from './helpers/env';
+import { useLogStorage } from './helpers/logStorage';
 
-let azurite: TestAzurite;
-let restoreEnv: () => void;
-let container: ContainerClient;
+const storage = useLogStorage();
 let seed = 100;
-
-beforeAll(async () => {
-  azurite = await startTestAzurite();
-  restoreEnv = setAppEnv({ AzureWebJobsStorage: azurite.connectionString, COMPACTION_ROW_GROUP_ROWS: '1000' });
-  container = getContainerClient(CONTAINERS.inferenceLogs);
-  await container.createIfNotExists();
-});
-
-afterAll(async () => {
-  await closeParquetEngine();
-  restoreEnv();
-  await azurite.dispose();
-});
 
 const NOW = new Date('2026-11-26T12:00:00.000Z');
 const opts = (hooks?: CompactionHooks) => compactionOptionsFromConfig({ now: () => NOW, hooks, leaseSeconds: 15, busyWaitMs: 60000 });
@@ -183,7 +163,7 @@ describe('window reader', () => {
     // A valid row, then one whose probability is not a number: the whole blob is corrupt, its valid row included.
     const good = serializeRow({ ...rows[0], request_id: 'corrupt-1' });
     const body = `${RAW_LOG_HEADER}\n${good}\n${good.replace(',"corrupt-1",', ',"corrupt-2",').replace(`,${rows[0].probability},`, ',high,')}\n`;
-    await container.getBlockBlobClient(corrupt).upload(body, Buffer.byteLength(body));
+    await storage.container.getBlockBlobClient(corrupt).upload(body, Buffer.byteLength(body));
     const from = new Date('2026-11-24T13:00:00.000Z');
     const to = new Date('2026-11-24T14:00:00.000Z');
     const before = emptyWindowStats();
