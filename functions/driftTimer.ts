@@ -8,7 +8,8 @@
 import { app, InvocationContext, Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 import { getConfig } from '../shared/config';
-import { DriftRunRequest, DriftRunSummary, scheduledRequests, scheduleSlot, summarizeRun } from '../shared/drift/driftRun';
+import { DriftRunRequest, DriftRunSummary, summarizeRun } from '../shared/drift/driftRun';
+import { scheduledRequests, scheduleSlot } from '../shared/drift/driftSchedule';
 import { runDriftInProcess, startDriftOrchestration } from '../shared/drift/orchestration';
 
 export async function driftTimer(timer: Timer, context: InvocationContext): Promise<DriftRunSummary[]> {

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parseCell, readDataset, splitCsvLine } from '../cli/driftFiles';
-import { compareColumns } from '../shared/drift/driftRun';
+import { compareColumns } from '../shared/drift/fileComparison';
 import { DriftReport } from '../shared/drift/report';
 import { closeParquetEngine, queryParquet } from '../shared/logs/parquet';
 

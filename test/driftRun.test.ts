@@ -1,6 +1,6 @@
 // The drift run's decision rules on in-memory data (compareColumns → computeDriftReport): effect size AND
 // significance, Benjamini-Hochberg across features, insufficient data, NaN/Inf reporting, the aggregate.
-import { compareColumns } from '../shared/drift/driftRun';
+import { compareColumns } from '../shared/drift/fileComparison';
 import { mulberry32 } from '../shared/random';
 import { DriftReport } from '../shared/drift/report';
 

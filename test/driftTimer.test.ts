@@ -7,7 +7,7 @@ import { driftTimer } from '../functions/driftTimer';
 import { activeBaselineIndexPath, CONTAINERS, compactionManifestPath, Environment, hourPartition } from '../shared/blobLayout';
 import { ensureContainers, getContainerClient, readJsonBlob, writeJsonBlob } from '../shared/blobStorage';
 import { activateBaselineUpload, latestActiveVersion, listActiveVersions } from '../shared/drift/activeBaseline';
-import { scheduledRunId, scheduleSlot } from '../shared/drift/driftRun';
+import { scheduledRunId, scheduleSlot } from '../shared/drift/driftSchedule';
 import { closeParquetEngine } from '../shared/logs/parquet';
 import { startTestAzurite, TestAzurite } from './helpers/azurite';
 import { captureLogger } from './helpers/driftFixtures';

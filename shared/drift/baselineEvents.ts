@@ -10,7 +10,8 @@ import { compactTime, Environment } from '../blobLayout';
 import { getConfig } from '../config';
 import { ActivationResult, activateBaselineUpload, markActivationChecked, parseBaselineName } from './activeBaseline';
 import { DriftLogger } from './alerts';
-import { DriftRunRequest, DriftRunSummary, driftEnvironments, summarizeRun } from './driftRun';
+import { DriftRunRequest, DriftRunSummary, summarizeRun } from './driftRun';
+import { driftEnvironments } from './driftSchedule';
 import { runDriftInProcess } from './orchestration';
 
 export interface BaselineEventOptions {
