@@ -20,12 +20,11 @@ import {
   listRawBlobs,
   readManifest,
 } from '../shared/logs/compaction';
-import { blobBatchUploader, InferenceLogger, newWriterId } from '../shared/logs/inferenceLogger';
 import { FlatLogRow, InferenceLogRecord, LOG_COLUMN_NAMES, LOG_SCHEMA_VERSION, toFlatRow } from '../shared/logs/logSchema';
 import { parquetFileInfo, queryParquet } from '../shared/logs/parquet';
 import { RAW_LOG_HEADER, serializeRow } from '../shared/logs/rawLogFormat';
 import { syntheticRecords } from '../shared/logs/syntheticRecords';
-import { useLogStorage } from './helpers/logStorage';
+import { logRecords, useLogStorage } from './helpers/logStorage';
 import { REPO_ROOT } from './helpers/localHost';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const parquetjs = require('parquetjs-lite');
@@ -40,22 +39,11 @@ function opts(hooks?: CompactionHooks, extra: Partial<CompactionOptions> = {}): 
 
 /** Log `blobs` × `perBlob` records of one hour through the gateway's logger; returns the flat rows. */
 async function writeRaw(p: HourPartition, blobs: number, perBlob: number): Promise<FlatLogRow[]> {
-  const logger = new InferenceLogger({
-    maxBufferedRecords: 1_000_000,
-    maxBatchRecords: perBlob,
-    flushIntervalMs: 60000,
-    retryBaseDelayMs: 20,
-    retryMaxDelayMs: 200,
-    maxConcurrentUploads: 4,
-    writerId: newWriterId(),
-    upload: blobBatchUploader,
-  });
   const start = new Date(`${p.date}T${p.hour}:00:00.000Z`);
   const records: InferenceLogRecord[] = [
     ...syntheticRecords(blobs * perBlob, { env: p.env, start, stepMs: Math.floor(3_599_000 / (blobs * perBlob)), seed: seed++, idPrefix: `${p.env}${p.hour}-${seed}` }),
   ];
-  for (const r of records) logger.log(r);
-  const stats = await logger.flush();
+  const stats = await logRecords(records, perBlob);
   expect(stats.written).toBe(records.length);
   return records.map(toFlatRow);
 }

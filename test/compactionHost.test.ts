@@ -5,7 +5,6 @@ import { ContainerClient } from '@azure/storage-blob';
 import { CONTAINERS } from '../shared/blobLayout';
 import { getContainerClient } from '../shared/blobStorage';
 import { HourPartition, listRawBlobs, readManifest } from '../shared/logs/compaction';
-import { blobBatchUploader, InferenceLogger, newWriterId } from '../shared/logs/inferenceLogger';
 import { batchRows } from '../shared/logs/logBatch';
 import { toFlatRow } from '../shared/logs/logSchema';
 import { closeParquetEngine } from '../shared/logs/parquet';
@@ -13,6 +12,7 @@ import { syntheticRecords } from '../shared/logs/syntheticRecords';
 import { readWindow } from '../shared/logs/windowReader';
 import { startTestAzurite, TestAzurite } from './helpers/azurite';
 import { setAppEnv } from './helpers/env';
+import { logRecords } from './helpers/logStorage';
 import { RunningHost, startHostProcess, waitFor } from './helpers/localHost';
 
 let azurite: TestAzurite;
@@ -42,19 +42,8 @@ test('raw blobs of a closed hour are compacted by the blob-triggered function on
   // An hour that closed two hours ago by the real clock, as a gateway would have logged it.
   const start = new Date(Math.floor(Date.now() / 3600_000) * 3600_000 - 2 * 3600_000);
   const p: HourPartition = { env: 'production', date: start.toISOString().slice(0, 10), hour: start.toISOString().slice(11, 13) };
-  const logger = new InferenceLogger({
-    maxBufferedRecords: 100_000,
-    maxBatchRecords: 250,
-    flushIntervalMs: 60_000,
-    retryBaseDelayMs: 20,
-    retryMaxDelayMs: 200,
-    maxConcurrentUploads: 4,
-    writerId: newWriterId(),
-    upload: blobBatchUploader,
-  });
   const records = [...syntheticRecords(2000, { env: 'production', start, stepMs: 1500, seed: 42, idPrefix: 'host' })];
-  for (const r of records) logger.log(r);
-  expect((await logger.flush()).written).toBe(2000);
+  expect((await logRecords(records)).written).toBe(2000);
 
   await waitFor(
     async () => {

@@ -2,13 +2,12 @@
 // with compactions running concurrently) and after compaction; projection; window bounds; batch bounds.
 import { FEATURE_NAMES } from '../shared/features/featureList';
 import { CompactionHooks, compactionOptionsFromConfig, compactPartition, HourPartition } from '../shared/logs/compaction';
-import { blobBatchUploader, InferenceLogger, newWriterId } from '../shared/logs/inferenceLogger';
 import { batchRows, LogBatch } from '../shared/logs/logBatch';
 import { FlatLogRow, toFlatRow } from '../shared/logs/logSchema';
 import { RAW_LOG_HEADER, serializeRow } from '../shared/logs/rawLogFormat';
 import { syntheticRecords } from '../shared/logs/syntheticRecords';
 import { emptyWindowStats, listWindowPartitions, readPartition, readWindow, WindowReadOptions } from '../shared/logs/windowReader';
-import { useLogStorage } from './helpers/logStorage';
+import { logRecords, useLogStorage } from './helpers/logStorage';
 
 const storage = useLogStorage();
 let seed = 100;
@@ -17,21 +16,10 @@ const NOW = new Date('2026-11-26T12:00:00.000Z');
 const opts = (hooks?: CompactionHooks) => compactionOptionsFromConfig({ now: () => NOW, hooks, leaseSeconds: 15, busyWaitMs: 60000 });
 
 async function writeRaw(p: HourPartition, blobs: number, perBlob: number): Promise<FlatLogRow[]> {
-  const logger = new InferenceLogger({
-    maxBufferedRecords: 1_000_000,
-    maxBatchRecords: perBlob,
-    flushIntervalMs: 60000,
-    retryBaseDelayMs: 20,
-    retryMaxDelayMs: 200,
-    maxConcurrentUploads: 4,
-    writerId: newWriterId(),
-    upload: blobBatchUploader,
-  });
   const start = new Date(`${p.date}T${p.hour}:00:00.000Z`);
   const n = blobs * perBlob;
   const records = [...syntheticRecords(n, { env: p.env, start, stepMs: Math.floor(3_599_000 / n), seed: seed++, idPrefix: `${p.env}${p.hour}-${seed}` })];
-  for (const r of records) logger.log(r);
-  expect((await logger.flush()).written).toBe(n);
+  expect((await logRecords(records, perBlob)).written).toBe(n);
   return records.map(toFlatRow);
 }
 

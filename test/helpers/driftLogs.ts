@@ -6,9 +6,10 @@ import { buildBaseline, serializeBaseline } from '../../shared/drift/baseline';
 import { mulberry32 } from '../../shared/random';
 import { FEATURE_NAMES } from '../../shared/features/featureList';
 import { compactionOptionsFromConfig, compactPartition } from '../../shared/logs/compaction';
-import { blobBatchUploader, InferenceLogger, newWriterId } from '../../shared/logs/inferenceLogger';
 import { InferenceLogRecord } from '../../shared/logs/logSchema';
 import { syntheticRecords } from '../../shared/logs/syntheticRecords';
+
+export { logRecords } from './logStorage';
 
 export const MODEL = 'spam-detector';
 
@@ -37,23 +38,6 @@ export function records(spec: RecordSpec): InferenceLogRecord[] {
     out.push({ ...r, features, probability, model_version: spec.version ?? '1' });
   }
   return out;
-}
-
-/** Log records through the gateway's logger (raw blobs) and wait until they are written. */
-export async function logRecords(recs: InferenceLogRecord[]): Promise<void> {
-  const logger = new InferenceLogger({
-    maxBufferedRecords: 1_000_000,
-    maxBatchRecords: 250,
-    flushIntervalMs: 60_000,
-    retryBaseDelayMs: 20,
-    retryMaxDelayMs: 200,
-    maxConcurrentUploads: 4,
-    writerId: newWriterId(),
-    upload: blobBatchUploader,
-  });
-  for (const r of recs) logger.log(r);
-  const stats = await logger.flush();
-  if (stats.written !== recs.length) throw new Error(`logged ${stats.written} of ${recs.length}`);
 }
 
 /** Compact an hour to Parquet with the real compactor. */
