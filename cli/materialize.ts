@@ -3,37 +3,23 @@
 //
 //   npm run features:materialize                                  # from the training period of the corpus (labels)
 //   npm run features:materialize -- --source logs --env production --days 30   # from the inference log (predictions)
-//   options: --as-of ISO-time, --ttl-seconds N (Redis key TTL), --dry-run (compute and print, write nothing)
+//   options: --as-of ISO-time (logs), --ttl-seconds N (Redis key TTL), --dry-run (compute and print, write nothing)
+//
+// The training source writes the store the committed model was evaluated with: the training period's labelled
+// mail as of its end (shared/feast/trainingSenderStats.ts), the same rows the local stack writes at start.
+// Rows in Redis with a newer event time (materialized from logs since) are kept.
 //
 // Reads REDIS_URL, FEAST_PROJECT, SENDER_HASH_KEY and the storage settings like the app does.
 import { isEnvironment } from '../shared/blobLayout';
 import { getConfig } from '../shared/config';
-import { loadCorpus, timeForwardSplit } from '../shared/corpus';
-import { aggregateSenderStats, SenderEvent, senderEventsFromLogs } from '../shared/feast/senderStats';
-import { getFeatureStore, resetFeatureStore } from '../shared/featureStore';
+import { aggregateSenderStats, senderEventsFromLogs } from '../shared/feast/senderStats';
+import { trainingSenderStats } from '../shared/feast/trainingSenderStats';
+import { getFeatureStore, resetFeatureStore, SenderFeatureRow } from '../shared/featureStore';
 import { SENDER_FEATURE_VIEW, SENDER_WINDOW_DAYS } from '../shared/features/featureList';
-import { parseEmail } from '../shared/features/transformer';
-import { senderDomainHash } from '../shared/predict/senderHash';
 
 function option(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-/** Labelled events of the corpus's training period (the fit slice: no test-period mail leaks into the features). */
-async function trainingEvents(key: string): Promise<SenderEvent[]> {
-  const fit = timeForwardSplit(loadCorpus()).fit;
-  console.log(`Training period of the corpus: ${fit.length} messages`);
-  const events: SenderEvent[] = [];
-  let noSender = 0;
-  for (let i = 0; i < fit.length; i++) {
-    const email = await parseEmail({ raw: fit[i].raw });
-    if (email.senderDomain) events.push({ senderKey: senderDomainHash(email.senderDomain, key), spam: fit[i].spam });
-    else noSender++;
-    if ((i + 1) % 500 === 0) console.log(`  parsed ${i + 1}/${fit.length}`);
-  }
-  console.log(`  ${events.length} messages with a sender domain, ${noSender} without`);
-  return events;
 }
 
 async function main(): Promise<void> {
@@ -50,11 +36,21 @@ async function main(): Promise<void> {
   if (!Number.isFinite(days) || days <= 0) throw new Error(`--days must be a positive number`);
   if (Number.isNaN(asOf.getTime())) throw new Error('--as-of must be an ISO time');
 
-  console.log(`Materializing ${SENDER_FEATURE_VIEW} (Feast project ${config.feastProject}) from ${source === 'logs' ? `the ${env} inference log, last ${days} days to ${asOf.toISOString()}` : 'training data'}`);
-  const events = source === 'logs' ? await senderEventsFromLogs(env, asOf, days, console.log) : await trainingEvents(config.senderHashKey);
-  const rows = aggregateSenderStats(events, asOf, source === 'logs' ? days : Infinity);
+  let rows: SenderFeatureRow[];
+  let from: string;
+  if (source === 'logs') {
+    console.log(`Materializing ${SENDER_FEATURE_VIEW} (Feast project ${config.feastProject}) from the ${env} inference log, last ${days} days to ${asOf.toISOString()}`);
+    const events = await senderEventsFromLogs(env, asOf, days, console.log);
+    rows = aggregateSenderStats(events, asOf, days);
+    from = `${events.length} events`;
+  } else {
+    console.log(`Materializing ${SENDER_FEATURE_VIEW} (Feast project ${config.feastProject}) from the training period of the corpus (labels)`);
+    const stats = await trainingSenderStats(config.senderHashKey, (line) => console.log(`  ${line}`));
+    rows = stats.rows;
+    from = `${stats.events} events (${stats.messages} messages, those with a sender domain), as of ${stats.asOf.toISOString()} (the training period's end), last ${SENDER_WINDOW_DAYS} days`;
+  }
   const spammy = rows.filter((r) => r.features.spam_rate_30d >= 0.5).length;
-  console.log(`${rows.length} senders (${spammy} with spam rate >= 0.5) from ${events.length} events`);
+  console.log(`${rows.length} senders (${spammy} with spam rate >= 0.5) from ${from}`);
   if (dryRun) {
     for (const r of rows.slice(0, 10)) console.log(`  ${r.entity} ${JSON.stringify(r.features)}`);
     console.log('Dry run: nothing written');

@@ -42,8 +42,12 @@ async function reachable(url: string): Promise<boolean> {
   }
 }
 
-/** Start the local stack (what `npm start` runs) and resolve with its API URL. */
-async function startStack(feastProject: string): Promise<{ url: string; child: ChildProcess }> {
+/**
+ * Start the local stack (what `npm start` runs) and resolve with its API URL once it listens and, unless
+ * LOCAL_FEAST_SEED is off, has written the training period's sender statistics to its Feast project (its start-up
+ * does that in the background).
+ */
+async function startStack(feastProject: string, seeded: boolean): Promise<{ url: string; child: ChildProcess }> {
   const env = { ...process.env, LOCAL_HOST_PORT: '0', FEAST_PROJECT: feastProject };
   const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli', 'start.js')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -52,7 +56,7 @@ async function startStack(feastProject: string): Promise<{ url: string; child: C
     const onData = (d: Buffer) => {
       output += d;
       const m = /Host listening on (\S+)/.exec(output);
-      if (m) {
+      if (m && (!seeded || /Feast: (\d+ senders of the training period|sender statistics not written)/.test(output))) {
         clearTimeout(timer);
         resolve(`${m[1].replace('localhost', '127.0.0.1')}`);
       }
@@ -143,13 +147,11 @@ async function main(argv: string[]): Promise<number> {
   let url = values.url ?? `http://127.0.0.1:${config.localHostPort}/api`;
   let stack: ChildProcess | undefined;
   if (!(await reachable(url))) {
-    // The committed model was trained with the unknown-sender defaults in every row (the corpus has no Feast
-    // history; docs/model.md), so the like-for-like replay uses a Feast project with nothing materialized. With
-    // --feast-project naming a materialized project, the two sender features drift by design (their model weights
-    // are 0, so the predictions do not).
+    // A Feast project of its own, which the stack's start-up fills with the training period's sender statistics:
+    // the store the committed model was evaluated with (docs/model.md). --feast-project names another one.
     const feastProject = values['feast-project'] ?? `replay_${process.pid}`;
     console.log(`no stack at ${url}; starting the local stack (npm start) with Feast project ${feastProject}`);
-    const started = await startStack(feastProject);
+    const started = await startStack(feastProject, config.localFeastSeed);
     url = started.url;
     stack = started.child;
   }
@@ -179,7 +181,7 @@ async function main(argv: string[]): Promise<number> {
     }
     console.log(`baseline ${active.record.sha256.slice(0, 12)} (${active.baseline.sampling.referenceRows} rows) active since ${active.record.activated_at}`);
 
-    const split = timeForwardSplit(loadCorpus(), DEFAULT_TRAIN_OPTIONS.seed);
+    const split = timeForwardSplit(loadCorpus());
     const halves = baselineReplaySplit(split.validation, DEFAULT_TRAIN_OPTIONS.seed);
     console.log(`corpus split: ${split.description}`);
     console.log(`validation slice: ${halves.description}`);

@@ -12,8 +12,19 @@ import { loadLocalSettings } from '../devhost/localSettings';
 import { consoleLogger } from '../devhost/logging';
 import { ModelServerProcess, startModelServerProcess } from '../devhost/modelServer';
 import { getFeatureStore } from '../shared/featureStore';
+import { trainingSenderStats } from '../shared/feast/trainingSenderStats';
 import { modelDirFor } from '../shared/predict/environmentModels';
 import { publishCommittedModel } from '../shared/model/modelArtifacts';
+
+async function seedFeatureStore(hashKey: string): Promise<string> {
+  const started = performance.now();
+  const stats = await trainingSenderStats(hashKey);
+  const written = await getFeatureStore().writeSenderFeatures(stats.rows);
+  return (
+    `Feast: ${stats.rows.length} senders of the training period (as of ${stats.asOf.toISOString()}) in the online store: ${written} written, ` +
+    `${stats.rows.length - written} kept (newer rows) in ${((performance.now() - started) / 1000).toFixed(1)} s`
+  );
+}
 
 const projectDir = path.resolve(process.argv[2] ?? path.join(__dirname, '..', '..'));
 
@@ -81,6 +92,14 @@ async function main(): Promise<void> {
       ? `Redis (Feast online store, project ${config.feastProject}): available`
       : `Redis (Feast online store): NOT available (${redis.detail}); predictions use the unknown-sender defaults and say degraded: true`,
   );
+  // As a deployment's first `features:materialize` would: the store the committed model was evaluated with. In the
+  // background (parsing the training period takes seconds); until it is written, senders read as unknown.
+  if (redis.status === 'ok' && config.localFeastSeed) {
+    void seedFeatureStore(config.senderHashKey).then(
+      (line) => logger.info(line),
+      (err) => logger.warn(`Feast: sender statistics not written (${err instanceof Error ? err.message : String(err)}); senders read as unknown until \`npm run features:materialize\``),
+    );
+  }
 
   const host = await startLocalHost({
     projectDir,

@@ -6,6 +6,13 @@
 //   --created ISO       card/baseline creation time (default: derived from the data, so reruns are identical)
 //   --target-fpr F      ham false-positive rate the threshold is chosen for (default 0.01)
 //   --subsample K       every K-th corpus message only (quick experiments; default 1)
+//   --development       the development split: train and evaluate on the time-forward training period alone (its
+//                       older part fitted, its newest part the test); design choices are made on this, so the real
+//                       test period is never looked at. Writes nothing unless --out is given; no upload.
+//   Design alternatives, for comparing on the development split (docs/model.md):
+//   --validation random the validation slice a random part of the training period instead of its newest mail
+//   --no-sender-history every row with the unknown-sender defaults instead of its point-in-time sender statistics
+//   --max-tokens N      size bound of the token table (default 20000)
 //   --upload            also upload to Blob: models/{name}/{version}/ and baselines/{name}/{version}/baseline.json,
 //                       with the app's storage settings (AzureWebJobsStorage or the identity-based ones)
 //   --storage CONN      upload with this storage connection string instead (implies --upload)
@@ -28,6 +35,11 @@ function number(name: string, raw: string | undefined, fallback: number, check: 
   return n;
 }
 
+function validationSlice(raw: string | undefined): TrainOptions['validationSlice'] {
+  if (raw === undefined || raw === 'newest' || raw === 'random') return raw ?? DEFAULT_TRAIN_OPTIONS.validationSlice;
+  throw new Error(`--validation ${JSON.stringify(raw)} is not valid: newest or random`);
+}
+
 /** The CLI: parse `args`, train, write, optionally upload; progress and figures go to `print`. */
 export async function runTrainCli(args: string[], print: (line: string) => void = console.log): Promise<TrainingResult> {
   const { values } = parseArgs({
@@ -39,6 +51,10 @@ export async function runTrainCli(args: string[], print: (line: string) => void 
       created: { type: 'string' },
       'target-fpr': { type: 'string' },
       subsample: { type: 'string' },
+      development: { type: 'boolean', default: false },
+      validation: { type: 'string' },
+      'no-sender-history': { type: 'boolean', default: false },
+      'max-tokens': { type: 'string' },
       upload: { type: 'boolean', default: false },
       storage: { type: 'string' },
       overwrite: { type: 'boolean', default: false },
@@ -50,18 +66,26 @@ export async function runTrainCli(args: string[], print: (line: string) => void 
     version: validateModelVersion(values.version ?? DEFAULT_TRAIN_OPTIONS.version),
     targetHamFpr: number('target-fpr', values['target-fpr'], DEFAULT_TRAIN_OPTIONS.targetHamFpr, (n) => n > 0 && n < 0.5),
     subsample: number('subsample', values.subsample, 1, (n) => Number.isInteger(n) && n >= 1),
+    development: values.development,
+    validationSlice: validationSlice(values.validation),
+    senderHistory: !values['no-sender-history'],
+    tokenTable: {
+      ...DEFAULT_TRAIN_OPTIONS.tokenTable,
+      maxTokens: number('max-tokens', values['max-tokens'], DEFAULT_TRAIN_OPTIONS.tokenTable.maxTokens, (n) => Number.isInteger(n) && n >= 1),
+    },
     ...(values.created ? { created: new Date(values.created).toISOString() } : {}),
   };
+  if (values.development && (values.upload || values.storage)) throw new Error('--development trains a model for comparison only: it cannot be uploaded');
   const root = path.resolve(values.out ?? localModelsRoot());
 
   const started = performance.now();
   const progress = (line: string) => print(`[train ${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}`);
   const result = await trainModel(options, progress);
-  for (const file of writeArtifacts(result, root)) progress(`wrote ${path.relative(process.cwd(), file)}`);
+  if (!values.development || values.out) for (const file of writeArtifacts(result, root)) progress(`wrote ${path.relative(process.cwd(), file)}`);
 
   const m = result.card.metrics;
   print('');
-  print(`model ${result.card.name} ${result.card.version}, threshold ${result.card.threshold.value} (ham FPR target ${result.card.threshold.targetHamFalsePositiveRate})`);
+  print(`${values.development ? 'development split (training period only): ' : ''}model ${result.card.name} ${result.card.version}, threshold ${result.card.threshold.value} (ham FPR target ${result.card.threshold.targetHamFalsePositiveRate})`);
   for (const [name, r] of Object.entries(m)) {
     print(
       `  ${name.padEnd(22)} rows ${String(r.rows).padStart(5)} (spam ${String(r.spam).padStart(4)})  ROC AUC ${r.rocAuc.toFixed(4)}  spam recall ${r.spamRecall.toFixed(4)}  ham FPR ${r.hamFalsePositiveRate.toFixed(4)}  precision ${r.precision.toFixed(4)}  accuracy ${r.accuracy.toFixed(4)}` +

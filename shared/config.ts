@@ -294,6 +294,12 @@ export const settingSpecs = {
     azure: 'bicep',
     secret: true,
   }),
+  localFeastSeed: boolSetting('LOCAL_FEAST_SEED', {
+    description:
+      "`npm start` writes the committed model's sender statistics (the training period's `sender_stats` as of its end, from the corpus) to the Feast online store in the background, keeping rows with a newer event time; 'false' leaves the store as it is.",
+    default: 'true',
+    azure: 'optional',
+  }),
   localModelServers: boolSetting('LOCAL_MODEL_SERVERS', {
     description: '`npm start` runs a local V2 model server per environment (stand-ins for KServe) on the ports below.',
     default: 'true',

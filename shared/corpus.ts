@@ -4,8 +4,8 @@
 //
 // Splits (deterministic):
 //   time-forward  order by the time of the most recent (top-most) Received: header; the oldest TRAIN_FRACTION is
-//                 the training period, the rest the test period. A random, label-stratified VALIDATION_FRACTION of
-//                 the training period is the validation slice (threshold, baseline); the rest is the fit set.
+//                 the training period, the rest the test period. The newest VALIDATION_FRACTION of the training
+//                 period is the validation slice (L2, threshold, baseline); the older rest is the fit set.
 //                 The validation slice is halved (seeded, stratified; `baselineReplaySplit`): the drift baseline is
 //                 built from one half, the replay's healthy phase sends the other, which the baseline never saw;
 //                 the test period is the newer mail (the drift scenario).
@@ -105,19 +105,19 @@ export interface CorpusSplit {
   readonly kind: 'time-forward' | 'random';
   /** Rows the model is fitted on. */
   readonly fit: readonly CorpusMessage[];
-  /** Held-out rows of the training period: threshold choice; halved into drift baseline and replay rows (`baselineReplaySplit`). */
+  /** Held-out rows of the training period: L2 and threshold choice; halved into drift baseline and replay rows (`baselineReplaySplit`). */
   readonly validation: readonly CorpusMessage[];
   /** Held-out rows never used for any choice: the reported figures. */
   readonly test: readonly CorpusMessage[];
   readonly description: string;
 }
 
-/** Seed of the validation slice (time-forward) and of the random split; the training CLI's default seed. */
+/** Seed of the random split, of the validation slice's halves and of the token folds; the training CLI's default seed. */
 export const DEFAULT_SPLIT_SEED = 42;
 
 /** Share of the corpus (oldest first) in the training period. */
 export const TRAIN_FRACTION = 0.7;
-/** Share of the training period (newest first) held out as the validation slice. */
+/** Share of the training period held out as the validation slice (time-forward: its newest mail). */
 export const VALIDATION_FRACTION = 0.25;
 
 const byTime = (a: CorpusMessage, b: CorpusMessage) =>
@@ -157,23 +157,39 @@ const span = (rows: readonly CorpusMessage[]) => {
 
 /**
  * Time-forward split: the oldest `trainFraction` of the corpus (by most recent Received: time) is the training
- * period, the newer rest the test period. The validation slice is a seeded, label-stratified random
- * `validationFraction` of the training period, so that the model is fitted on the whole span of the training
- * period, its newest mail included, and the threshold is chosen on held-out mail of that same period. The test
- * period does not depend on the seed; with the default seed the validation slice is the committed model's.
+ * period, the newer rest the test period. The newest `validationFraction` of the training period is the validation
+ * slice, the older rest the fit set, so validation looks at the model the way the test period does: on mail newer
+ * than anything it was fitted on. Deterministic: ties in time are ordered by id.
+ *
+ * `randomValidationSeed` takes a seeded, label-stratified random slice of the training period instead (the design of
+ * model 1.0.0, kept for the comparison on the development split: `npm run train -- --development --validation
+ * random`; such a slice is as old as the fitted mail and chose thresholds that did not hold on newer mail).
  */
-export function timeForwardSplit(messages: readonly CorpusMessage[], seed = DEFAULT_SPLIT_SEED, trainFraction = TRAIN_FRACTION, validationFraction = VALIDATION_FRACTION): CorpusSplit {
+export function timeForwardSplit(
+  messages: readonly CorpusMessage[],
+  trainFraction = TRAIN_FRACTION,
+  validationFraction = VALIDATION_FRACTION,
+  randomValidationSeed?: number,
+): CorpusSplit {
   const sorted = [...messages].sort(byTime);
   const trainEnd = Math.round(sorted.length * trainFraction);
   const trainingPeriod = sorted.slice(0, trainEnd);
   const test = sorted.slice(trainEnd);
-  const [validation, fit] = stratifiedParts(trainingPeriod, [validationFraction], mulberry32(seed));
+  let fit: CorpusMessage[];
+  let validation: CorpusMessage[];
+  if (randomValidationSeed === undefined) {
+    const fitEnd = Math.round(trainEnd * (1 - validationFraction));
+    [fit, validation] = [sorted.slice(0, fitEnd), sorted.slice(fitEnd, trainEnd)];
+  } else {
+    [validation, fit] = stratifiedParts(trainingPeriod, [validationFraction], mulberry32(randomValidationSeed)).map((part) => part.sort(byTime));
+  }
+  const slice = randomValidationSeed === undefined ? `its newest ${validationFraction * 100} %` : `a random ${validationFraction * 100} % of it, stratified, seed ${randomValidationSeed}`;
   return {
     kind: 'time-forward',
-    fit: fit.sort(byTime),
-    validation: validation.sort(byTime),
+    fit,
+    validation,
     test,
-    description: `ordered by the most recent Received: time; training period ${span(trainingPeriod)} (validation: a random ${validationFraction * 100} % of it, stratified, seed ${seed}), test period ${span(test)}`,
+    description: `ordered by the most recent Received: time; training period ${span(trainingPeriod)} (fit ${span(fit)}, validation: ${slice} ${span(validation)}), test period ${span(test)}`,
   };
 }
 

@@ -30,7 +30,7 @@ import { REPO_ROOT } from './helpers/localHost';
 const parquetjs = require('parquetjs-lite');
 
 const storage = useLogStorage();
-const NOW = new Date('2026-11-26T12:00:00.000Z');
+const NOW = new Date('2025-03-12T12:00:00.000Z');
 let seed = 1;
 
 function opts(hooks?: CompactionHooks, extra: Partial<CompactionOptions> = {}): CompactionOptions {
@@ -92,9 +92,9 @@ async function expectClean(p: HourPartition, expected: FlatLogRow[]): Promise<vo
 
 describe('compaction', () => {
   test('N raw blobs → one Parquet part per hour with exactly the same rows (all values), readable by DuckDB and parquetjs-lite', async () => {
-    const p03: HourPartition = { env: 'production', date: '2026-11-26', hour: '03' };
-    const p04: HourPartition = { env: 'production', date: '2026-11-26', hour: '04' };
-    const s04: HourPartition = { env: 'staging', date: '2026-11-26', hour: '04' };
+    const p03: HourPartition = { env: 'production', date: '2025-03-12', hour: '03' };
+    const p04: HourPartition = { env: 'production', date: '2025-03-12', hour: '04' };
+    const s04: HourPartition = { env: 'staging', date: '2025-03-12', hour: '04' };
     const rows03 = await writeRaw(p03, 12, 250);
     const rows04 = await writeRaw(p04, 3, 100);
     const rowsS = await writeRaw(s04, 2, 10);
@@ -170,7 +170,7 @@ describe('compaction', () => {
   });
 
   test('parallel compactions of one hour: one commits, the others wait for the lease and find nothing left', async () => {
-    const p: HourPartition = { env: 'staging', date: '2026-11-26', hour: '07' };
+    const p: HourPartition = { env: 'staging', date: '2025-03-12', hour: '07' };
     const rows = await writeRaw(p, 8, 150);
     const results = await Promise.all([1, 2, 3, 4].map(() => compactPartition(p, opts())));
     expect(results.filter((r) => r.status === 'compacted').map((r) => r.rows)).toEqual([1200]);
@@ -186,9 +186,9 @@ describe('compaction', () => {
 
   test.each(crashPoints)('a crash %s → the next run ends clean, no loss, no duplicate', async (_name, hooksFor) => {
     const hour = String(10 + crashPoints.findIndex(([n]) => n === _name)).padStart(2, '0');
-    const p: HourPartition = { env: 'production', date: '2026-11-25', hour };
+    const p: HourPartition = { env: 'production', date: '2025-03-11', hour };
     const rows = await writeRaw(p, 6, 100);
-    const corrupt = `raw/env=production/date=2026-11-25/hour=${hour}/00000000T000000000Z-corrupt-00000001.csv`;
+    const corrupt = `raw/env=production/date=2025-03-11/hour=${hour}/00000000T000000000Z-corrupt-00000001.csv`;
     await storage.container.getBlockBlobClient(corrupt).upload('not,a,log\n1,2,3\n', 16);
     const crash = () => {
       throw new Error('injected crash');
@@ -201,7 +201,7 @@ describe('compaction', () => {
   });
 
   test('a process killed mid-run while holding the lease: the hour waits for the lease to lapse, then ends clean', async () => {
-    const p: HourPartition = { env: 'staging', date: '2026-11-25', hour: '16' };
+    const p: HourPartition = { env: 'staging', date: '2025-03-11', hour: '16' };
     const rows = await writeRaw(p, 4, 50);
     // The compiled app (what `npm test` builds first) in a child process that exits right after its commit, without
     // releasing the lease or deleting the raw blobs: a real crash, not an exception.
@@ -225,9 +225,9 @@ describe('compaction', () => {
   }, 90000);
 
   test('a corrupt raw blob is quarantined with its reason; the rest of the hour is compacted', async () => {
-    const p: HourPartition = { env: 'staging', date: '2026-11-26', hour: '08' };
+    const p: HourPartition = { env: 'staging', date: '2025-03-12', hour: '08' };
     const rows = await writeRaw(p, 4, 50);
-    const prefix = 'raw/env=staging/date=2026-11-26/hour=08/';
+    const prefix = 'raw/env=staging/date=2025-03-12/hour=08/';
     // One valid row of the hour, then variants of it with one field broken (CSV field i = LOG_COLUMN_NAMES[i]).
     const fields = serializeRow({ ...rows[0], request_id: 'x' }).split(',');
     const col = (name: string) => LOG_COLUMN_NAMES.indexOf(name);
@@ -237,7 +237,7 @@ describe('compaction', () => {
     const bad: Record<string, string> = {
       [`${prefix}0-bad-1.csv`]: 'this is not a log\n',
       [`${prefix}0-bad-2.csv`]: body(good, good.slice(0, 40)), // truncated upload
-      [`${prefix}0-bad-3.csv`]: body(withField('time', '"2026-11-26T09:00:00.000Z"')), // row of another hour
+      [`${prefix}0-bad-3.csv`]: body(withField('time', '"2025-03-12T09:00:00.000Z"')), // row of another hour
       [`${prefix}0-bad-4.csv`]: '',
       [`${prefix}0-bad-5.csv`]: body(withField(FEATURE_NAMES[0], '')), // a feature missing
       [`${prefix}0-bad-6.csv`]: body(withField('environment', '"production"')),
@@ -253,7 +253,7 @@ describe('compaction', () => {
     const reasons = Object.fromEntries(result.quarantined.map((q) => [q.blob, q.reason]));
     expect(reasons[`${prefix}0-bad-1.csv`]).toMatch(/header line is not the log schema/);
     expect(reasons[`${prefix}0-bad-2.csv`]).toMatch(/unreadable: .*CSV Error on Line: 3.*Expected Number of Columns/);
-    expect(reasons[`${prefix}0-bad-3.csv`]).toBe('1 of 1 rows: time is not a canonical UTC timestamp of 2026-11-26 08h');
+    expect(reasons[`${prefix}0-bad-3.csv`]).toBe('1 of 1 rows: time is not a canonical UTC timestamp of 2025-03-12 08h');
     expect(reasons[`${prefix}0-bad-4.csv`]).toMatch(/no rows/);
     expect(reasons[`${prefix}0-bad-5.csv`]).toBe('1 of 1 rows: a required value is missing');
     expect(reasons[`${prefix}0-bad-6.csv`]).toBe('1 of 1 rows: environment is not staging');
@@ -268,7 +268,7 @@ describe('compaction', () => {
   });
 
   test('a compactor that lost its lease cannot commit; its part is discarded and the lease holder finishes', async () => {
-    const p: HourPartition = { env: 'production', date: '2026-11-26', hour: '09' };
+    const p: HourPartition = { env: 'production', date: '2025-03-12', hour: '09' };
     const rows = await writeRaw(p, 3, 100);
     let second: Promise<unknown> | undefined;
     const fencedOff = compactPartition(
@@ -288,13 +288,13 @@ describe('compaction', () => {
   });
 
   test('the open hour and the grace period are left raw; later raw blobs of a compacted hour make a second part', async () => {
-    const open: HourPartition = { env: 'staging', date: '2026-11-26', hour: '11' };
-    const late: HourPartition = { env: 'staging', date: '2026-11-26', hour: '10' };
+    const open: HourPartition = { env: 'staging', date: '2025-03-12', hour: '11' };
+    const late: HourPartition = { env: 'staging', date: '2025-03-12', hour: '10' };
     await writeRaw(open, 1, 10);
     const first = await writeRaw(late, 2, 10);
-    const o = opts(undefined, { graceMinutes: 5, now: () => new Date('2026-11-26T11:03:00.000Z') });
+    const o = opts(undefined, { graceMinutes: 5, now: () => new Date('2025-03-12T11:03:00.000Z') });
     expect((await compactClosedPartitions(o)).results.map((r) => r.partition.hour)).toEqual([]);
-    const o2 = opts(undefined, { graceMinutes: 5, now: () => new Date('2026-11-26T11:06:00.000Z') });
+    const o2 = opts(undefined, { graceMinutes: 5, now: () => new Date('2025-03-12T11:06:00.000Z') });
     expect((await compactClosedPartitions(o2)).results.map((r) => [r.partition.hour, r.status])).toEqual([['10', 'compacted']]);
     expect(await listRawBlobs(storage.container, open)).toHaveLength(1);
     const stragglers = await writeRaw(late, 1, 7);

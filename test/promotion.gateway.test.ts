@@ -2,7 +2,8 @@
 // POST /api/predict with its staging backend on a local V2 model server that holds the version being promoted;
 // the promotion runs in-process with its real activities against Azurite and the fake Kubernetes API (no cluster
 // here, test/helpers/fakeKubeApi.ts), and its smoke evaluation sends the whole time-forward test period of the
-// corpus through the gateway with X-Environment: staging.
+// corpus through the gateway with X-Environment: staging. The host seeds its own Feast project at start (as `npm
+// start` does), so the gateway reads the sender statistics the card's figures were computed with.
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -12,6 +13,7 @@ import { promoteModel } from '../functions/promoteModel';
 import { promotionDecision } from '../functions/promotionDecision';
 import { CONTAINERS } from '../shared/blobLayout';
 import { ensureContainers } from '../shared/blobStorage';
+import { FeatureStore } from '../shared/featureStore';
 import { ANNOTATIONS } from '../shared/kubernetes/inferenceService';
 import { committedModelDir, COMMITTED_MODEL_VERSION, publishModel } from '../shared/model/modelArtifacts';
 import { resetInferenceServices } from '../shared/promotion/activities';
@@ -21,7 +23,7 @@ import { copyModelAsVersion, RestartableModelServer, startRestartableModelServer
 import { startTestAzurite, TestAzurite } from './helpers/azurite';
 import { setAppEnv } from './helpers/env';
 import { FakeKubeApi, fakeKubeconfigYaml, startFakeKubeApi } from './helpers/fakeKubeApi';
-import { RunningHost, startHostProcess } from './helpers/localHost';
+import { RunningHost, startHostProcess, waitFor } from './helpers/localHost';
 
 const NEW_VERSION = '1.0.1-promotion-test';
 const MODELS_URI = 'https://acct.blob.core.windows.net/models';
@@ -35,6 +37,7 @@ let newModel: { dir: string; dispose(): void };
 let host: RunningHost;
 let restoreEnv: () => void;
 let dir: string;
+const feastProject = `promo_test_${randomUUID().slice(0, 8)}`;
 
 beforeAll(async () => {
   azurite = await startTestAzurite();
@@ -50,9 +53,11 @@ beforeAll(async () => {
       KSERVE_PRODUCTION_URL: production.url,
       KSERVE_STAGING_URL: staging.url,
       MODEL_DIR_STAGING: newModel.dir,
-      FEAST_PROJECT: `promo_test_${randomUUID().slice(0, 8)}`,
+      FEAST_PROJECT: feastProject,
+      LOCAL_FEAST_SEED: 'true',
     },
   });
+  await waitFor(async () => /Feast: \d+ senders of the training period .* \d+ written/.exec(host.output())?.[0], 60000, 'the Feast store seeded at start');
   kube = await startFakeKubeApi();
   for (const [name, min, max] of [['spam-detector-staging', 1, 3], ['spam-detector', 2, 10]] as const) {
     kube.addInferenceService({ name, namespace: 'kserve', storageUri: uriOf(COMMITTED_MODEL_VERSION), minReplicas: min, maxReplicas: max, annotations: { [ANNOTATIONS.modelVersion]: COMMITTED_MODEL_VERSION } });
@@ -74,6 +79,11 @@ beforeAll(async () => {
 }, 90000);
 
 afterAll(async () => {
+  const store = new FeatureStore({ url: 'redis://127.0.0.1:6379', project: feastProject, timeoutMs: 2000 });
+  const redis = (store as unknown as { redis: import('ioredis').default }).redis;
+  const keys = await redis.keysBuffer(`*${feastProject}`).catch(() => []);
+  if (keys.length) await redis.del(...keys);
+  await store.close();
   restoreEnv?.();
   resetInferenceServices();
   await host?.stop();

@@ -10,7 +10,7 @@ import { getContainerClient } from '../shared/blobStorage';
 import { baselineReplaySplit, loadCorpus, timeForwardSplit } from '../shared/corpus';
 import { validateBaseline } from '../shared/drift/baseline';
 import { FEATURE_NAMES } from '../shared/features/featureList';
-import { localModelsRoot } from '../shared/model/modelArtifacts';
+import { COMMITTED_MODEL_VERSION, localModelsRoot } from '../shared/model/modelArtifacts';
 import { TrainingResult, trainModel } from '../shared/model/training';
 import { startTestAzurite } from './helpers/azurite';
 import { setAppEnv } from './helpers/env';
@@ -103,12 +103,37 @@ it('halves the validation slice the same way for training and the replay: disjoi
   expect(other.baseline.map((m) => m.id)).not.toEqual(halves.baseline.map((m) => m.id));
 });
 
-it('trains a different validation slice with another seed (the seed is used)', async () => {
+it('uses the seed (token folds, random split, baseline halves) and is reproducible with another one', async () => {
   const other = await trainModel({ seed: 7, subsample: 4 });
   const again = await trainModel({ seed: 7, subsample: 4 });
   for (const [name, bytes] of other.files) expect(again.files.get(name)!.equals(bytes)).toBe(true);
   expect(other.card.training.seed).toBe(7);
-  expect(other.files.get('spam-detector/1.0.0/model.onnx')!.equals(first.files.get('spam-detector/1.0.0/model.onnx')!)).toBe(false);
+  const sameData = await trainModel({ seed: 42, subsample: 4 });
+  const onnx = `spam-detector/${COMMITTED_MODEL_VERSION}/model.onnx`;
+  expect(other.files.get(onnx)!.equals(sameData.files.get(onnx)!)).toBe(false);
+});
+
+it('takes the validation slice from the newest mail of the training period, and the test period after it', () => {
+  const split = timeForwardSplit(loadCorpus());
+  const newest = (rows: readonly { receivedAt?: Date }[]) => Math.max(...rows.map((m) => m.receivedAt!.getTime()));
+  const oldest = (rows: readonly { receivedAt?: Date }[]) => Math.min(...rows.map((m) => m.receivedAt!.getTime()));
+  expect(oldest(split.validation)).toBeGreaterThanOrEqual(newest(split.fit));
+  expect(oldest(split.test)).toBeGreaterThanOrEqual(newest(split.validation));
+  expect(split.validation.length).toBe(Math.round((split.fit.length + split.validation.length) * 0.25));
+  // Sender statistics: the test rows read the store as of the training period's end, the card says when that is.
+  const senders = first.card.training.senderFeatures as { storeAsOf: string; windowDays: number; labelDelayDays: number };
+  expect(senders.storeAsOf).toBe(new Date(newest(split.validation)).toISOString());
+  expect(senders).toMatchObject({ windowDays: 30, labelDelayDays: 1 });
+});
+
+it('the development split trains on the training period alone: the real test period is never read', async () => {
+  const dev = await trainModel({ development: true, subsample: 4 });
+  const real = timeForwardSplit(loadCorpus().filter((_, i) => i % 4 === 0));
+  type Rows = { rows: number; receivedTo: string };
+  const split = dev.card.training.split as { fit: Rows; validation: Rows; test: Rows };
+  expect(dev.card.training.messages).toBe(real.fit.length + real.validation.length);
+  expect(split.fit.rows + split.validation.rows + split.test.rows).toBe(real.fit.length + real.validation.length);
+  expect(Date.parse(split.test.receivedTo)).toBeLessThan(Math.min(...real.test.map((m) => m.receivedAt!.getTime())) + 1);
 });
 
 it('the CLI writes the blob layout to --out and uploads it with --storage, keeping existing blobs on a rerun', async () => {
@@ -137,6 +162,12 @@ it('the CLI writes the blob layout to --out and uploads it with --storage, keepi
     await runTrainCli(args, (l) => again.push(l));
     expect(again.filter((l) => /kept existing/.test(l))).toHaveLength(6);
     await expect(runTrainCli(['--seed', 'x', '--out', out])).rejects.toThrow(/--seed "x" is not valid/);
+    // --development compares designs: it prints its figures and writes nothing unless --out names a place.
+    const dev: string[] = [];
+    await runTrainCli(['--development', '--subsample', '10'], (l) => dev.push(l));
+    expect(dev.some((l) => /^development split \(training period only\): model/.test(l))).toBe(true);
+    expect(dev.filter((l) => /\] wrote /.test(l))).toEqual([]);
+    await expect(runTrainCli(['--development', '--upload'])).rejects.toThrow(/cannot be uploaded/);
   } finally {
     restore();
     fs.rmSync(out, { recursive: true, force: true });

@@ -2,9 +2,10 @@
 // messages in the window and the share of them that were spam. Two sources feed it: labelled training mail (the
 // label is the truth) and the inference log (the label is the model's prediction, since logs hold no ground truth;
 // DESIGN.md keeps addresses out of logs, so the log already carries the hashed key). `npm run features:materialize`
-// writes the result to the online store in Feast's layout.
+// writes the result to the online store in Feast's layout; `SenderHistory` gives the same values point in time,
+// for training rows (Feast's historical retrieval).
 import { Environment } from '../blobLayout';
-import { SENDER_WINDOW_DAYS, SenderFeatures } from '../features/featureList';
+import { SENDER_WINDOW_DAYS, SenderFeatures, UNKNOWN_SENDER } from '../features/featureList';
 import { emptyWindowStats, readWindow } from '../logs/windowReader';
 import type { SenderFeatureRow } from '../featureStore';
 
@@ -15,9 +16,18 @@ export interface SenderEvent {
   readonly time?: Date;
 }
 
-/** Aggregate events into one row per sender, counting only events inside the window ending at `asOf`. */
+const DAY_MS = 86_400_000;
+
+/**
+ * How long after a message its label counts in the sender statistics: the store is materialized once a day, so a
+ * training row sees the labels of mail at least this much older than itself, never those of the same campaign's
+ * last few minutes.
+ */
+export const SENDER_LABEL_DELAY_DAYS = 1;
+
+/** Aggregate events into one row per sender, counting only events inside the window ending at `asOf` (both ends included). */
 export function aggregateSenderStats(events: Iterable<SenderEvent>, asOf: Date, windowDays = SENDER_WINDOW_DAYS): SenderFeatureRow[] {
-  const from = asOf.getTime() - windowDays * 86_400_000;
+  const from = asOf.getTime() - windowDays * DAY_MS;
   const counts = new Map<string, { n: number; spam: number }>();
   for (const e of events) {
     if (e.time && (e.time.getTime() < from || e.time.getTime() > asOf.getTime())) continue;
@@ -35,6 +45,55 @@ export function aggregateSenderStats(events: Iterable<SenderEvent>, asOf: Date, 
     }));
 }
 
+/** Index of the first element of ascending `times` that is >= t (`strict`: > t). */
+function lowerBound(times: readonly number[], t: number, strict = false): number {
+  let lo = 0;
+  let hi = times.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (times[mid] < t || (strict && times[mid] === t)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Point-in-time sender statistics: what the store would have answered at a given moment had it been materialized
+ * then from these (timed, labelled) events. `at(key, asOf)` is the row `aggregateSenderStats(events, asOf)` writes
+ * for that key, same window and bounds, or `UNKNOWN_SENDER` when the window holds none of its mail.
+ */
+export class SenderHistory {
+  private readonly byKey = new Map<string, { times: number[]; spamBefore: number[] }>();
+
+  constructor(
+    events: Iterable<SenderEvent>,
+    readonly windowDays = SENDER_WINDOW_DAYS,
+  ) {
+    const grouped = new Map<string, { time: number; spam: boolean }[]>();
+    for (const e of events) {
+      if (!e.time) throw new Error('SenderHistory needs the time of every event');
+      const list = grouped.get(e.senderKey) ?? [];
+      list.push({ time: e.time.getTime(), spam: e.spam });
+      grouped.set(e.senderKey, list);
+    }
+    for (const [key, list] of grouped) {
+      list.sort((a, b) => a.time - b.time);
+      const spamBefore = [0];
+      for (const e of list) spamBefore.push(spamBefore[spamBefore.length - 1] + (e.spam ? 1 : 0));
+      this.byKey.set(key, { times: list.map((e) => e.time), spamBefore });
+    }
+  }
+
+  at(senderKey: string | undefined, asOf: Date): SenderFeatures {
+    const entry = senderKey === undefined ? undefined : this.byKey.get(senderKey);
+    if (!entry) return UNKNOWN_SENDER;
+    const first = lowerBound(entry.times, asOf.getTime() - this.windowDays * DAY_MS);
+    const end = lowerBound(entry.times, asOf.getTime(), true);
+    const n = end - first;
+    return n > 0 ? { message_count_30d: n, spam_rate_30d: (entry.spamBefore[end] - entry.spamBefore[first]) / n } : UNKNOWN_SENDER;
+  }
+}
+
 /**
  * Sender events from the inference log of `env` in the window, read through the window reader: compacted Parquet
  * plus raw blobs not yet compacted, each row once even while a compaction runs. Rows without a sender key are
@@ -46,7 +105,7 @@ export async function senderEventsFromLogs(
   windowDays = SENDER_WINDOW_DAYS,
   progress: (message: string) => void = () => undefined,
 ): Promise<SenderEvent[]> {
-  const from = new Date(asOf.getTime() - windowDays * 86_400_000);
+  const from = new Date(asOf.getTime() - windowDays * DAY_MS);
   const stats = emptyWindowStats();
   const events: SenderEvent[] = [];
   let rows = 0;

@@ -19,7 +19,7 @@ export interface TokenTableParams {
   readonly maxTokens: number;
 }
 
-export const DEFAULT_TOKEN_TABLE_PARAMS: TokenTableParams = { strength: 1, prior: 0.5, minMessages: 3, maxTokens: 8000 };
+export const DEFAULT_TOKEN_TABLE_PARAMS: TokenTableParams = { strength: 1, prior: 0.5, minMessages: 3, maxTokens: 20000 };
 
 /** The token table as stored in `tokens.json`: tokens sorted, each with its spam log-odds. */
 export const tokenTableFileSchema = z.object({

@@ -30,14 +30,15 @@ const MAX_TOKEN = 24;
 const wordPattern = /[\p{L}\p{N}$][\p{L}\p{N}$'.\-_@]*[\p{L}\p{N}$]|[\p{L}\p{N}$]/gu;
 const urlHostPattern = /\b(?:https?:\/\/|www\.)([a-z0-9.-]+)/gi;
 
-function isArtefact(token: string): boolean {
-  return ARTEFACT_MARKERS.some((m) => token.includes(m));
+/** The text names a corpus-collection artefact (a redaction string, a collector's host or domain). */
+export function isCorpusArtefact(text: string): boolean {
+  return ARTEFACT_MARKERS.some((m) => text.includes(m));
 }
 
 function addWords(out: Set<string>, text: string, prefix: string): void {
   for (const m of text.toLowerCase().matchAll(wordPattern)) {
     let w = m[0];
-    if (w.length < MIN_TOKEN || isArtefact(w)) continue;
+    if (w.length < MIN_TOKEN || isCorpusArtefact(w)) continue;
     // Long digit runs (order numbers, phone numbers, dates) are unique per message; their shape is what generalises.
     if (/^\d{5,}$/.test(w)) w = `#digits${Math.min(w.length, 12)}`;
     else if (w.length > MAX_TOKEN) w = w.slice(0, MAX_TOKEN);
@@ -72,11 +73,11 @@ export function tokenize(email: ParsedEmail): Set<string> {
   const html = email.html?.slice(0, MAX_TOKENISED_CHARS) ?? '';
   for (const host of [...urlHosts(body), ...urlHosts(html)]) {
     const tail = domainTail(host);
-    if (!isArtefact(tail)) out.add(`u:${tail}`);
+    if (!isCorpusArtefact(tail)) out.add(`u:${tail}`);
   }
   if (email.senderDomain) {
     const tail = domainTail(email.senderDomain);
-    if (!isArtefact(tail)) out.add(`f:${tail}`);
+    if (!isCorpusArtefact(tail)) out.add(`f:${tail}`);
   }
   const mailer = header(email, 'x-mailer') ?? header(email, 'user-agent');
   if (mailer) addWords(out, mailer.replace(/[\d.]+/g, ' '), 'x:');

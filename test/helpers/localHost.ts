@@ -1,4 +1,6 @@
 // Runs `node dist/cli/start.js` (what `npm start` runs) as a child process on a free port and returns its URL.
+// The start-up's Feast seeding is off unless a test asks for it (LOCAL_FEAST_SEED): it would change the sender
+// features of a test's own Feast project while the test runs.
 import { ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 
@@ -21,7 +23,7 @@ export async function startHostProcess(options: {
   if (options.projectDir) args.push(options.projectDir);
   const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
-    env: { ...process.env, LOCAL_HOST_PORT: '0', ...options.env },
+    env: { ...process.env, LOCAL_HOST_PORT: '0', LOCAL_FEAST_SEED: 'false', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

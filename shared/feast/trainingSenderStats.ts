@@ -1,0 +1,54 @@
+// The sender statistics of the corpus's training period: the `sender_stats` rows the Feast store holds when the
+// committed model has been trained, i.e. the values its time-forward test figures were computed with. One
+// definition for the training pipeline, `npm run features:materialize` (its default source) and the local stack's
+// start-up, so the three cannot disagree.
+import { CorpusMessage, loadCorpus, timeForwardSplit } from '../corpus';
+import type { SenderFeatureRow } from '../featureStore';
+import type { ParsedEmail } from '../features/email';
+import { isCorpusArtefact } from '../features/tokenizer';
+import { parseEmail } from '../features/transformer';
+import { senderDomainHash } from '../predict/senderHash';
+import { aggregateSenderStats, SenderEvent } from './senderStats';
+
+/**
+ * A labelled message as a sender event keyed by `key(sender domain)`; undefined when it has no sender domain, or
+ * when that domain is one of the collectors' own (redacted) domains: it tells how the mail was collected, not who
+ * sent it, so, as in the tokenizer, it carries no statistics (the gateway then reads such a sender as unknown).
+ */
+export function senderEvent(message: CorpusMessage, email: ParsedEmail, key: (domain: string) => string): SenderEvent | undefined {
+  if (!email.senderDomain || isCorpusArtefact(email.senderDomain) || !message.receivedAt) return undefined;
+  return { senderKey: key(email.senderDomain), spam: message.spam, time: message.receivedAt };
+}
+
+/** When the store is materialized for a model trained on `trainingPeriod`: its most recent Received: time. */
+export function trainingPeriodEnd(trainingPeriod: readonly CorpusMessage[]): Date {
+  let end = -Infinity;
+  for (const m of trainingPeriod) if (m.receivedAt && m.receivedAt.getTime() > end) end = m.receivedAt.getTime();
+  if (!Number.isFinite(end)) throw new Error('the training period has no Received: time');
+  return new Date(end);
+}
+
+export interface TrainingSenderStats {
+  /** The training period's end: the event time of every row. */
+  readonly asOf: Date;
+  readonly rows: SenderFeatureRow[];
+  readonly messages: number;
+  readonly events: number;
+}
+
+/**
+ * The training period's (fit and validation: every labelled message the model was built from) `sender_stats` as of
+ * its end, keyed by the keyed hash of the sender domain. Parses the period's mail: a few seconds.
+ */
+export async function trainingSenderStats(hashKey: string, progress: (line: string) => void = () => undefined): Promise<TrainingSenderStats> {
+  const split = timeForwardSplit(loadCorpus());
+  const period = [...split.fit, ...split.validation];
+  const events: SenderEvent[] = [];
+  for (const [i, message] of period.entries()) {
+    const event = senderEvent(message, await parseEmail({ raw: message.raw }), (domain) => senderDomainHash(domain, hashKey));
+    if (event) events.push(event);
+    if ((i + 1) % 1000 === 0) progress(`parsed ${i + 1}/${period.length} training-period messages`);
+  }
+  const asOf = trainingPeriodEnd(period);
+  return { asOf, rows: aggregateSenderStats(events, asOf), messages: period.length, events: events.length };
+}

@@ -1,0 +1,98 @@
+// Point-in-time sender statistics (what a training row reads) against the materialized store (what the gateway
+// reads): the same window, the same bounds, the same rows. And the committed model's test-period sender values
+// are exactly what `npm run features:materialize` writes to Redis.
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { loadCorpus, timeForwardSplit } from '../shared/corpus';
+import { settingDefault } from '../shared/config';
+import { aggregateSenderStats, SenderEvent, SenderHistory } from '../shared/feast/senderStats';
+import { senderEvent, trainingPeriodEnd, trainingSenderStats } from '../shared/feast/trainingSenderStats';
+import { FeatureStore } from '../shared/featureStore';
+import { SENDER_WINDOW_DAYS, UNKNOWN_SENDER } from '../shared/features/featureList';
+import { parseEmail } from '../shared/features/transformer';
+import { senderDomainHash } from '../shared/predict/senderHash';
+import { mulberry32 } from '../shared/random';
+
+jest.setTimeout(120_000);
+
+const DAY = 86_400_000;
+const T0 = Date.parse('2002-06-01T00:00:00Z');
+
+describe('SenderHistory', () => {
+  const random = mulberry32(7);
+  const keys = ['a', 'b', 'c', 'd'];
+  const events: SenderEvent[] = Array.from({ length: 400 }, () => ({
+    senderKey: keys[Math.floor(random() * keys.length)],
+    spam: random() < 0.4,
+    // Whole hours over 90 days, so that window ends and starts land exactly on events too.
+    time: new Date(T0 + Math.floor(random() * 90 * 24) * 3_600_000),
+  }));
+  const history = new SenderHistory(events);
+
+  it('answers, at any moment, the row the materializer writes as of that moment (both ends of the window included)', () => {
+    const moments = [...events.slice(0, 40).map((e) => e.time!.getTime()), ...events.slice(40, 60).map((e) => e.time!.getTime() + SENDER_WINDOW_DAYS * DAY), T0 - DAY, T0 + 200 * DAY];
+    let compared = 0;
+    for (const t of moments) {
+      const rows = new Map(aggregateSenderStats(events, new Date(t)).map((r) => [r.entity, r.features]));
+      for (const key of keys) {
+        expect({ key, t, features: history.at(key, new Date(t)) }).toEqual({ key, t, features: rows.get(key) ?? UNKNOWN_SENDER });
+        compared++;
+      }
+    }
+    expect(compared).toBe(moments.length * keys.length);
+  });
+
+  it('an unknown sender, no sender, or a window without mail gives the unknown-sender defaults', () => {
+    expect(history.at('zzz', new Date(T0 + 10 * DAY))).toEqual(UNKNOWN_SENDER);
+    expect(history.at(undefined, new Date(T0 + 10 * DAY))).toEqual(UNKNOWN_SENDER);
+    expect(history.at('a', new Date(T0 - 1))).toEqual(UNKNOWN_SENDER);
+    expect(() => new SenderHistory([{ senderKey: 'a', spam: true }])).toThrow(/time of every event/);
+  });
+});
+
+describe("the training period's sender statistics", () => {
+  it('are, per sender, what the training pipeline gives the test rows, and what features:materialize writes to Redis', async () => {
+    const key = settingDefault('SENDER_HASH_KEY')!;
+    const stats = await trainingSenderStats(key);
+    const split = timeForwardSplit(loadCorpus());
+    const period = [...split.fit, ...split.validation];
+    expect(stats.asOf).toEqual(trainingPeriodEnd(period));
+    expect(stats.messages).toBe(period.length);
+
+    // The training pipeline keys its history by domain (shared/model/training.ts); the store by the keyed hash.
+    const domains = new Map<string, string>();
+    const byDomain: SenderEvent[] = [];
+    for (const m of period) {
+      const email = await parseEmail({ raw: m.raw });
+      const e = senderEvent(m, email, (d) => d);
+      if (e) {
+        byDomain.push(e);
+        domains.set(senderDomainHash(e.senderKey, key), e.senderKey);
+      }
+    }
+    const history = new SenderHistory(byDomain);
+    expect(stats.rows.length).toBe(new Set(byDomain.map((e) => e.senderKey).filter((d) => history.at(d, stats.asOf) !== UNKNOWN_SENDER)).size);
+    for (const row of stats.rows) expect(history.at(domains.get(row.entity), stats.asOf)).toEqual(row.features);
+    expect(stats.rows.length).toBeGreaterThan(100);
+
+    const project = `senders_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+    const store = new FeatureStore({ url: 'redis://127.0.0.1:6379', project, timeoutMs: 2000 });
+    try {
+      const { stdout } = await promisify(execFile)(process.execPath, [path.join(__dirname, '..', 'dist', 'cli', 'materialize.js')], {
+        env: { ...process.env, FEAST_PROJECT: project, REDIS_URL: 'redis://127.0.0.1:6379' },
+      });
+      expect(stdout).toContain(`${stats.rows.length} senders`);
+      expect(stdout).toContain(`as of ${stats.asOf.toISOString()}`);
+      const read = await store.getSenderFeatures(stats.rows.map((r) => r.entity));
+      expect(read.found.every(Boolean)).toBe(true);
+      expect(read.features).toEqual(stats.rows.map((r) => r.features));
+    } finally {
+      const redis = (store as unknown as { redis: import('ioredis').default }).redis;
+      const keys = await redis.keysBuffer(`*${project}`);
+      if (keys.length) await redis.del(...keys);
+      await store.close();
+    }
+  });
+});
