@@ -62,6 +62,18 @@ export async function runHealthChecks(checks: Record<string, HealthCheck>, timeo
   return { status, time: new Date().toISOString(), dependencies };
 }
 
+export interface HealthSummary {
+  status: DependencyState;
+  time: string;
+  dependencies: Record<string, Pick<DependencyStatus, 'status' | 'required'>>;
+}
+
+/** The report without details or figures: what an anonymous caller may see. */
+export function summarizeHealth(report: HealthReport): HealthSummary {
+  const dependencies = Object.fromEntries(Object.entries(report.dependencies).map(([name, d]) => [name, { status: d.status, required: d.required }]));
+  return { status: report.status, time: report.time, dependencies };
+}
+
 export const blobHealthCheck: HealthCheck = {
   required: true,
   async run() {

@@ -31,8 +31,9 @@ let host: RunningHost;
 let store: FeatureStore;
 let predictUrl: string;
 
+/** The operators' health report (versions, breaker state, counters). */
 async function getHealth(base: string): Promise<any> {
-  return (await fetch(`${base}/health`)).json();
+  return (await fetch(`${base}/health/details`)).json();
 }
 
 function email(subject: string, body: string, from = 'Alice <alice@example.org>') {
@@ -147,6 +148,18 @@ describe('predictions', () => {
     const health = await getHealth(host.url);
     expect(health.dependencies.kserve_production.info.versions).toEqual([COMMITTED_MODEL_VERSION]);
     expect(health.dependencies.kserve_staging.info.versions).toEqual([STAGING_TEST_VERSION]);
+  });
+
+  it('tells an anonymous caller of /api/health the states only; the versions and figures are in health/details', async () => {
+    const summary = (await (await fetch(`${host.url}/health`)).json()) as any;
+    const details = await getHealth(host.url);
+    expect(Object.keys(summary.dependencies).sort()).toEqual(Object.keys(details.dependencies).sort());
+    for (const [name, d] of Object.entries(details.dependencies) as [string, any][]) {
+      expect({ name, ...summary.dependencies[name] }).toEqual({ name, status: d.status, required: d.required });
+    }
+    expect(JSON.stringify(summary)).not.toContain('http');
+    expect(details.dependencies.kserve_production.info).toBeDefined();
+    expect(details.dependencies.inference_logger.info).toBeDefined();
   });
 
   it('answers a batch with one result per instance, in order, equal to the single answers', async () => {

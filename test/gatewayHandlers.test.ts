@@ -16,13 +16,15 @@ const { HttpRequest, InvocationContext } = require('@azure/functions') as typeof
 const { predict } = require('../functions/predict') as typeof import('../functions/predict');
 require('../functions/transform');
 require('../functions/health');
+require('../functions/healthDetails');
 
 describe('registrations', () => {
-  it('predict and transform need a function key in Azure; health is anonymous', () => {
+  it('predict, transform and the health details need a function key in Azure; the health summary is anonymous', () => {
     const trigger = (name: string) => registry.functions.find((f) => f.name === name)?.trigger;
     expect(trigger('predict')).toMatchObject({ type: 'httpTrigger', authLevel: 'function', methods: ['POST'], route: 'predict' });
     expect(trigger('transform')).toMatchObject({ type: 'httpTrigger', authLevel: 'function', methods: ['POST'], route: 'transform' });
     expect(trigger('health')).toMatchObject({ type: 'httpTrigger', authLevel: 'anonymous', route: 'health' });
+    expect(trigger('healthDetails')).toMatchObject({ type: 'httpTrigger', authLevel: 'function', methods: ['GET'], route: 'health/details' });
   });
 
   it('flushes the inference logger when the host terminates', () => {

@@ -1,0 +1,16 @@
+import { app, HttpRequest, HttpResponseInit } from '@azure/functions';
+import { withErrorContract } from '../shared/errors';
+import { appHealthReport, healthStatusCode } from '../shared/healthChecks';
+
+/** The full report for operators: served versions, breaker state, logger counters, error messages. */
+export const healthDetails = withErrorContract(async (_request: HttpRequest): Promise<HttpResponseInit> => {
+  const report = await appHealthReport();
+  return { status: healthStatusCode(report), jsonBody: report };
+});
+
+app.http('healthDetails', {
+  methods: ['GET'],
+  authLevel: 'function',
+  route: 'health/details',
+  handler: healthDetails,
+});
