@@ -45,7 +45,8 @@ async function main(): Promise<void> {
     from = `${events.length} events`;
   } else {
     console.log(`Materializing ${SENDER_FEATURE_VIEW} (Feast project ${config.feastProject}) from the training period of the corpus (labels)`);
-    const stats = await trainingSenderStats(config.senderHashKey, (line) => console.log(`  ${line}`));
+    if (option('as-of') || option('days')) throw new Error('--as-of and --days apply to --source logs; the training source is the store as of the training period\'s end');
+    const stats = await trainingSenderStats(config.senderHashKey, { progress: (line) => console.log(`  ${line}`) });
     rows = stats.rows;
     from = `${stats.events} events (${stats.messages} messages, those with a sender domain), as of ${stats.asOf.toISOString()} (the training period's end), last ${SENDER_WINDOW_DAYS} days`;
   }

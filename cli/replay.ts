@@ -8,6 +8,9 @@
 //      half of the validation slice, corpus.ts baselineReplaySplit) to /api/predict, in batches, and notes the
 //      time window. Sending the baseline's own rows would only show the absence of train/serve skew.
 //   3. Phase "test period": POSTs the newer mail (the time-forward test period) the same way.
+//   The stack it starts gets a Feast project of its own, which the replay fills before each phase with the store the
+//   model read that mail with in training (model card `training.senderFeatures`): as of the fit set's end for the
+//   validation mail, as of the training period's end for the test period. Neither holds a label of the mail sent.
 //   4. Waits until the inference logger has flushed every row to Blob, then runs the drift check of each phase's
 //      window (the same activities as the timer, in this process) and prints both summaries; the reports are stored
 //      in drift-reports/ and copied to .local/replay/.
@@ -19,6 +22,8 @@ import { parseArgs } from 'node:util';
 import { Environment, isEnvironment } from '../shared/blobLayout';
 import { getConfig } from '../shared/config';
 import { CorpusMessage, baselineReplaySplit, loadCorpus, timeForwardSplit } from '../shared/corpus';
+import { trainingSenderStats } from '../shared/feast/trainingSenderStats';
+import { FeatureStore } from '../shared/featureStore';
 import { getActiveBaseline } from '../shared/drift/activeBaseline';
 import { DriftRunRequest } from '../shared/drift/driftRun';
 import { runDriftInProcess } from '../shared/drift/orchestration';
@@ -42,13 +47,9 @@ async function reachable(url: string): Promise<boolean> {
   }
 }
 
-/**
- * Start the local stack (what `npm start` runs) and resolve with its API URL once it listens and, unless
- * LOCAL_FEAST_SEED is off, has written the training period's sender statistics to its Feast project (its start-up
- * does that in the background).
- */
-async function startStack(feastProject: string, seeded: boolean): Promise<{ url: string; child: ChildProcess }> {
-  const env = { ...process.env, LOCAL_HOST_PORT: '0', FEAST_PROJECT: feastProject };
+/** Start the local stack (what `npm start` runs; its Feast project left to the replay) and resolve with its API URL. */
+async function startStack(feastProject: string): Promise<{ url: string; child: ChildProcess }> {
+  const env = { ...process.env, LOCAL_HOST_PORT: '0', FEAST_PROJECT: feastProject, LOCAL_FEAST_SEED: 'false' };
   const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'cli', 'start.js')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
@@ -56,7 +57,7 @@ async function startStack(feastProject: string, seeded: boolean): Promise<{ url:
     const onData = (d: Buffer) => {
       output += d;
       const m = /Host listening on (\S+)/.exec(output);
-      if (m && (!seeded || /Feast: (\d+ senders of the training period|sender statistics not written)/.test(output))) {
+      if (m) {
         clearTimeout(timer);
         resolve(`${m[1].replace('localhost', '127.0.0.1')}`);
       }
@@ -71,11 +72,40 @@ async function startStack(feastProject: string, seeded: boolean): Promise<{ url:
 interface Phase {
   name: string;
   messages: readonly CorpusMessage[];
+  /** The Feast store the model read this mail with in training. */
+  store: 'fit-end' | 'training-end';
   start?: Date;
   end?: Date;
   sent: number;
   spamPredicted: number;
   degraded: number;
+}
+
+/** The replay's own Feast project: before each phase, exactly the rows of the store that phase's mail was read with. */
+class PhaseStore {
+  private written: string[] = [];
+
+  constructor(
+    private readonly store: FeatureStore,
+    private readonly hashKey: string,
+  ) {}
+
+  async serve(asOf: 'fit-end' | 'training-end'): Promise<string> {
+    try {
+      const stats = await trainingSenderStats(this.hashKey, { asOf });
+      await this.store.deleteSenderFeatures(this.written);
+      await this.store.writeSenderFeatures(stats.rows);
+      this.written = stats.rows.map((r) => r.entity);
+      return `Feast project ${this.store.project}: the store as of ${stats.asOf.toISOString()} (${asOf}), ${stats.rows.length} senders`;
+    } catch (err) {
+      return `Feast project ${this.store.project}: not written (${err instanceof Error ? err.message : String(err)}); senders read as unknown`;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.store.deleteSenderFeatures(this.written).catch(() => 0);
+    await this.store.close();
+  }
 }
 
 /**
@@ -146,14 +176,16 @@ async function main(argv: string[]): Promise<number> {
   const config = getConfig();
   let url = values.url ?? `http://127.0.0.1:${config.localHostPort}/api`;
   let stack: ChildProcess | undefined;
+  let senderStore: PhaseStore | undefined;
   if (!(await reachable(url))) {
-    // A Feast project of its own, which the stack's start-up fills with the training period's sender statistics:
-    // the store the committed model was evaluated with (docs/model.md). --feast-project names another one.
+    // --feast-project names a project to use as it is (say, one materialized from logs); by default the replay owns
+    // one and serves each phase the store the model read that mail with in training.
     const feastProject = values['feast-project'] ?? `replay_${process.pid}`;
     console.log(`no stack at ${url}; starting the local stack (npm start) with Feast project ${feastProject}`);
-    const started = await startStack(feastProject, config.localFeastSeed);
+    const started = await startStack(feastProject);
     url = started.url;
     stack = started.child;
+    if (!values['feast-project']) senderStore = new PhaseStore(new FeatureStore({ url: config.redisUrl, project: feastProject, timeoutMs: config.feastTimeoutMs }), config.senderHashKey);
   }
   try {
     console.log(`stack: ${url}`);
@@ -186,10 +218,11 @@ async function main(argv: string[]): Promise<number> {
     console.log(`corpus split: ${split.description}`);
     console.log(`validation slice: ${halves.description}`);
     const phases: Phase[] = [
-      { name: 'training period (held-out mail the baseline never saw)', messages: halves.replay, sent: 0, spamPredicted: 0, degraded: 0 },
-      { name: 'test period (newer mail)', messages: split.test, sent: 0, spamPredicted: 0, degraded: 0 },
+      { name: 'training period (held-out mail the baseline never saw)', messages: halves.replay, store: 'fit-end', sent: 0, spamPredicted: 0, degraded: 0 },
+      { name: 'test period (newer mail)', messages: split.test, store: 'training-end', sent: 0, spamPredicted: 0, degraded: 0 },
     ];
     for (const phase of phases) {
+      if (senderStore) console.log(await senderStore.serve(phase.store));
       console.log(`sending ${phase.messages.length} messages: ${phase.name}`);
       await sendPhase(url, env, phase, Number(values.batch), Number(values.concurrency));
       await sleep(5); // the phases' windows must not share a millisecond
@@ -238,6 +271,7 @@ async function main(argv: string[]): Promise<number> {
     );
     return ok ? 0 : 1;
   } finally {
+    await senderStore?.close();
     if (stack && stack.exitCode === null) {
       const exited = new Promise((r) => stack!.once('exit', r));
       stack.kill('SIGINT');

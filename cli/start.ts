@@ -94,11 +94,10 @@ async function main(): Promise<void> {
   );
   // As a deployment's first `features:materialize` would: the store the committed model was evaluated with. In the
   // background (parsing the training period takes seconds); until it is written, senders read as unknown.
-  if (redis.status === 'ok' && config.localFeastSeed) {
-    void seedFeatureStore(config.senderHashKey).then(
-      (line) => logger.info(line),
-      (err) => logger.warn(`Feast: sender statistics not written (${err instanceof Error ? err.message : String(err)}); senders read as unknown until \`npm run features:materialize\``),
-    );
+  if (config.localFeastSeed) {
+    const notWritten = (why: string) => `Feast: sender statistics not written (${why}); senders read as unknown until \`npm run features:materialize\``;
+    if (redis.status !== 'ok') logger.warn(notWritten('Redis is not available'));
+    else void seedFeatureStore(config.senderHashKey).then((line) => logger.info(line), (err) => logger.warn(notWritten(err instanceof Error ? err.message : String(err))));
   }
 
   const host = await startLocalHost({

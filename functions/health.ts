@@ -1,7 +1,7 @@
 import { app, HttpRequest, HttpResponseInit } from '@azure/functions';
 import { withErrorContract } from '../shared/errors';
 import { summarizeHealth } from '../shared/health';
-import { appHealthReport, healthStatusCode } from '../shared/healthChecks';
+import { appHealthReport, healthStatusCode } from '../shared/appHealth';
 
 /** Anonymous, for probes and load balancers: the state of each dependency, nothing more (details: `health/details`). */
 export const health = withErrorContract(async (_request: HttpRequest): Promise<HttpResponseInit> => {

@@ -161,16 +161,19 @@ const span = (rows: readonly CorpusMessage[]) => {
  * slice, the older rest the fit set, so validation looks at the model the way the test period does: on mail newer
  * than anything it was fitted on. Deterministic: ties in time are ordered by id.
  *
- * `randomValidationSeed` takes a seeded, label-stratified random slice of the training period instead (the design of
+ * `options.randomValidationSeed` takes a seeded, label-stratified random slice of the training period instead (the design of
  * model 1.0.0, kept for the comparison on the development split: `npm run train -- --development --validation
  * random`; such a slice is as old as the fitted mail and chose thresholds that did not hold on newer mail).
  */
-export function timeForwardSplit(
-  messages: readonly CorpusMessage[],
-  trainFraction = TRAIN_FRACTION,
-  validationFraction = VALIDATION_FRACTION,
-  randomValidationSeed?: number,
-): CorpusSplit {
+export interface TimeForwardOptions {
+  readonly trainFraction?: number;
+  readonly validationFraction?: number;
+  /** A seeded random validation slice instead of the newest mail (comparison only). */
+  readonly randomValidationSeed?: number;
+}
+
+export function timeForwardSplit(messages: readonly CorpusMessage[], options: TimeForwardOptions = {}): CorpusSplit {
+  const { trainFraction = TRAIN_FRACTION, validationFraction = VALIDATION_FRACTION, randomValidationSeed } = options;
   const sorted = [...messages].sort(byTime);
   const trainEnd = Math.round(sorted.length * trainFraction);
   const trainingPeriod = sorted.slice(0, trainEnd);

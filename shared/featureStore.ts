@@ -213,6 +213,23 @@ export class FeatureStore {
     return written;
   }
 
+  /**
+   * Remove the `sender_stats` values of these entities (their view's fields, as Feast keeps other views' fields of
+   * the same entity in the same hash). Returns how many entities had any.
+   */
+  async deleteSenderFeatures(entities: readonly string[]): Promise<number> {
+    await this.ready(Date.now() + Math.max(this.timeoutMs, 5000));
+    const fields = [...SENDER_FEAST_FEATURES.map((name) => featureField(SENDER_FEATURE_VIEW, name)), timestampField(SENDER_FEATURE_VIEW)];
+    const del = this.redis.pipeline();
+    for (const entity of entities) del.hdel(senderKey(this.project, entity), ...fields);
+    let removed = 0;
+    for (const [err, n] of (await del.exec()) ?? []) {
+      if (err) throw err;
+      if ((n as number) > 0) removed++;
+    }
+    return removed;
+  }
+
   /** The raw Redis key of an entity (tests, tools). */
   redisKey(entity: string): Buffer {
     return senderKey(this.project, entity);

@@ -1,5 +1,6 @@
-// Health of the app's dependencies, as `GET /api/health` reports it. Each dependency module contributes a check;
-// a check never throws and never takes longer than its timeout.
+// Health of the app's dependencies: the check contract each dependency module implements (a check never throws and
+// never takes longer than its timeout), running them into a report, and the anonymous summary of a report. The
+// app's list of checks and its two endpoints are in appHealth.ts.
 import { CONTAINERS } from './blobLayout';
 import { getContainerClient } from './blobStorage';
 import { getConfig } from './config';

@@ -12,7 +12,7 @@ import { senderEvent, trainingPeriodEnd, trainingSenderStats } from '../shared/f
 import { FeatureStore } from '../shared/featureStore';
 import { SENDER_WINDOW_DAYS, UNKNOWN_SENDER } from '../shared/features/featureList';
 import { parseEmail } from '../shared/features/transformer';
-import { senderDomainHash } from '../shared/predict/senderHash';
+import { normalizeSenderDomain, senderDomainHash } from '../shared/predict/senderHash';
 import { mulberry32 } from '../shared/random';
 
 jest.setTimeout(120_000);
@@ -53,29 +53,34 @@ describe('SenderHistory', () => {
 });
 
 describe("the training period's sender statistics", () => {
-  it('are, per sender, what the training pipeline gives the test rows, and what features:materialize writes to Redis', async () => {
+  it('are, per sender, what the training pipeline gives the validation and test rows, and what features:materialize writes to Redis', async () => {
     const key = settingDefault('SENDER_HASH_KEY')!;
-    const stats = await trainingSenderStats(key);
     const split = timeForwardSplit(loadCorpus());
     const period = [...split.fit, ...split.validation];
-    expect(stats.asOf).toEqual(trainingPeriodEnd(period));
-    expect(stats.messages).toBe(period.length);
 
-    // The training pipeline keys its history by domain (shared/model/training.ts); the store by the keyed hash.
+    // The training pipeline keys its history by the normalized domain (shared/model/training.ts); the store by its keyed hash.
     const domains = new Map<string, string>();
     const byDomain: SenderEvent[] = [];
     for (const m of period) {
-      const email = await parseEmail({ raw: m.raw });
-      const e = senderEvent(m, email, (d) => d);
+      const e = senderEvent(m, await parseEmail({ raw: m.raw }), normalizeSenderDomain);
       if (e) {
         byDomain.push(e);
         domains.set(senderDomainHash(e.senderKey, key), e.senderKey);
       }
     }
     const history = new SenderHistory(byDomain);
-    expect(stats.rows.length).toBe(new Set(byDomain.map((e) => e.senderKey).filter((d) => history.at(d, stats.asOf) !== UNKNOWN_SENDER)).size);
-    for (const row of stats.rows) expect(history.at(domains.get(row.entity), stats.asOf)).toEqual(row.features);
-    expect(stats.rows.length).toBeGreaterThan(100);
+    const stores = { 'training-end': await trainingSenderStats(key), 'fit-end': await trainingSenderStats(key, { asOf: 'fit-end' }) };
+    expect(stores['training-end'].asOf).toEqual(trainingPeriodEnd(period));
+    expect(stores['fit-end'].asOf).toEqual(trainingPeriodEnd(split.fit));
+    for (const stats of Object.values(stores)) {
+      expect(stats.messages).toBe(period.length);
+      expect(stats.rows.length).toBe(new Set(byDomain.map((e) => e.senderKey).filter((d) => history.at(d, stats.asOf) !== UNKNOWN_SENDER)).size);
+      for (const row of stats.rows) expect(history.at(domains.get(row.entity), stats.asOf)).toEqual(row.features);
+      expect(stats.rows.length).toBeGreaterThan(100);
+    }
+    // The collectors' own (redacted) domain carries no statistics: its mail says how it was collected.
+    expect([...domains.values()].some((d) => d.includes('taint.org'))).toBe(false);
+    const stats = stores['training-end'];
 
     const project = `senders_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
     const store = new FeatureStore({ url: 'redis://127.0.0.1:6379', project, timeoutMs: 2000 });
@@ -88,6 +93,9 @@ describe("the training period's sender statistics", () => {
       const read = await store.getSenderFeatures(stats.rows.map((r) => r.entity));
       expect(read.found.every(Boolean)).toBe(true);
       expect(read.features).toEqual(stats.rows.map((r) => r.features));
+      // Deleting a sender's values leaves it unknown to the reader.
+      expect(await store.deleteSenderFeatures([stats.rows[0].entity, 'no-such-sender'])).toBe(1);
+      expect((await store.getSenderFeatures([stats.rows[0].entity, stats.rows[1].entity])).found).toEqual([false, true]);
     } finally {
       const redis = (store as unknown as { redis: import('ioredis').default }).redis;
       const keys = await redis.keysBuffer(`*${project}`);

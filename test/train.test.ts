@@ -121,8 +121,9 @@ it('takes the validation slice from the newest mail of the training period, and 
   expect(oldest(split.test)).toBeGreaterThanOrEqual(newest(split.validation));
   expect(split.validation.length).toBe(Math.round((split.fit.length + split.validation.length) * 0.25));
   // Sender statistics: the test rows read the store as of the training period's end, the card says when that is.
-  const senders = first.card.training.senderFeatures as { storeAsOf: string; windowDays: number; labelDelayDays: number };
+  const senders = first.card.training.senderFeatures as { storeAsOf: string; validationStoreAsOf: string; windowDays: number; labelDelayDays: number };
   expect(senders.storeAsOf).toBe(new Date(newest(split.validation)).toISOString());
+  expect(senders.validationStoreAsOf).toBe(new Date(newest(split.fit)).toISOString());
   expect(senders).toMatchObject({ windowDays: 30, labelDelayDays: 1 });
 });
 

@@ -25,6 +25,11 @@ const DAY_MS = 86_400_000;
  */
 export const SENDER_LABEL_DELAY_DAYS = 1;
 
+/** The moment whose store a message received at `time` reads, point in time: labels at least the delay older. */
+export function labelsKnownAt(time: Date): Date {
+  return new Date(time.getTime() - SENDER_LABEL_DELAY_DAYS * DAY_MS);
+}
+
 /** Aggregate events into one row per sender, counting only events inside the window ending at `asOf` (both ends included). */
 export function aggregateSenderStats(events: Iterable<SenderEvent>, asOf: Date, windowDays = SENDER_WINDOW_DAYS): SenderFeatureRow[] {
   const from = asOf.getTime() - windowDays * DAY_MS;

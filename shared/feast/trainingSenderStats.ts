@@ -36,11 +36,19 @@ export interface TrainingSenderStats {
   readonly events: number;
 }
 
+export interface TrainingSenderStatsOptions {
+  /** `training-end` (default): the store the test period and the deployed model read; `fit-end`: the one the validation slice read. */
+  readonly asOf?: 'training-end' | 'fit-end';
+  readonly progress?: (line: string) => void;
+}
+
 /**
- * The training period's (fit and validation: every labelled message the model was built from) `sender_stats` as of
- * its end, keyed by the keyed hash of the sender domain. Parses the period's mail: a few seconds.
+ * The training period's `sender_stats` (from every labelled message the model was built from: fit and validation),
+ * as of its end or of the fit set's end, keyed by the keyed hash of the sender domain. Parses the period's mail: a
+ * few seconds.
  */
-export async function trainingSenderStats(hashKey: string, progress: (line: string) => void = () => undefined): Promise<TrainingSenderStats> {
+export async function trainingSenderStats(hashKey: string, options: TrainingSenderStatsOptions = {}): Promise<TrainingSenderStats> {
+  const { asOf: at = 'training-end', progress = () => undefined } = options;
   const split = timeForwardSplit(loadCorpus());
   const period = [...split.fit, ...split.validation];
   const events: SenderEvent[] = [];
@@ -49,6 +57,6 @@ export async function trainingSenderStats(hashKey: string, progress: (line: stri
     if (event) events.push(event);
     if ((i + 1) % 1000 === 0) progress(`parsed ${i + 1}/${period.length} training-period messages`);
   }
-  const asOf = trainingPeriodEnd(period);
+  const asOf = trainingPeriodEnd(at === 'fit-end' ? split.fit : period);
   return { asOf, rows: aggregateSenderStats(events, asOf), messages: period.length, events: events.length };
 }

