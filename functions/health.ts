@@ -1,11 +1,14 @@
 import { app, HttpRequest, HttpResponseInit } from '@azure/functions';
 import { withErrorContract } from '../shared/errors';
 import { summarizeHealth } from '../shared/health';
-import { appHealthReport, healthStatusCode } from '../shared/appHealth';
+import { healthStatusCode, sharedAppHealthReport } from '../shared/appHealth';
 
-/** Anonymous, for probes and load balancers: the state of each dependency, nothing more (details: `health/details`). */
+/**
+ * Anonymous, for probes and load balancers: the state of each dependency, nothing more (details: `health/details`),
+ * from a report shared by the callers of the last two seconds.
+ */
 export const health = withErrorContract(async (_request: HttpRequest): Promise<HttpResponseInit> => {
-  const report = await appHealthReport();
+  const report = await sharedAppHealthReport();
   return { status: healthStatusCode(report), jsonBody: summarizeHealth(report) };
 });
 

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { freePort } from '../devhost/azurite';
 import { CONTAINERS, modelPrefix } from '../shared/blobLayout';
 import { loadCorpus, timeForwardSplit } from '../shared/corpus';
+import { SUMMARY_MAX_AGE_MS } from '../shared/appHealth';
 import { FeatureStore } from '../shared/featureStore';
 import { FEATURE_COUNT, FEATURE_NAMES, UNKNOWN_SENDER } from '../shared/features/featureList';
 import { computeFeatures, parseEmail } from '../shared/features/transformer';
@@ -160,6 +161,11 @@ describe('predictions', () => {
     expect(JSON.stringify(summary)).not.toContain('http');
     expect(details.dependencies.kserve_production.info).toBeDefined();
     expect(details.dependencies.inference_logger.info).toBeDefined();
+    // A burst of anonymous probes shares one run of the checks; two seconds later there is a new one.
+    const burst = await Promise.all(Array.from({ length: 20 }, async () => ((await (await fetch(`${host.url}/health`)).json()) as any).time));
+    expect(new Set(burst).size).toBe(1);
+    await new Promise((r) => setTimeout(r, SUMMARY_MAX_AGE_MS + 100));
+    expect(((await (await fetch(`${host.url}/health`)).json()) as any).time).not.toBe(burst[0]);
   });
 
   it('answers a batch with one result per instance, in order, equal to the single answers', async () => {
