@@ -554,6 +554,16 @@ export const settingSpecs = {
     1000,
     10000000,
   ),
+  compactionMaxPartsPerHour: intSetting(
+    'COMPACTION_MAX_PARTS_PER_HOUR',
+    {
+      description: 'Late raw blobs of an hour already compacted add a Parquet part each; an hour with more parts than this has them merged into one.',
+      default: '4',
+      azure: 'optional',
+    },
+    1,
+    1000,
+  ),
   compactionMemoryLimitMb: intSetting(
     'COMPACTION_MEMORY_LIMIT_MB',
     { description: "DuckDB's memory_limit while compacting and reading Parquet; beyond it DuckDB spills to the temp folder.", default: '192', azure: 'optional' },

@@ -24,6 +24,7 @@ import { FlatLogRow, InferenceLogRecord, LOG_COLUMN_NAMES, LOG_SCHEMA_VERSION, t
 import { parquetFileInfo, queryParquet } from '../shared/logs/parquet';
 import { RAW_LOG_HEADER, serializeRow } from '../shared/logs/rawLogFormat';
 import { syntheticRecords } from '../shared/logs/syntheticRecords';
+import { readPartition } from '../shared/logs/windowReader';
 import { logRecords, useLogStorage } from './helpers/logStorage';
 import { REPO_ROOT } from './helpers/localHost';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -89,6 +90,78 @@ async function expectClean(p: HourPartition, expected: FlatLogRow[]): Promise<vo
   expect(m.rows).toBe(expected.length);
   expect(byId(await parquetRows(p))).toEqual(byId(expected));
 }
+
+/** The request ids of an hour as the drift detector's window reader yields them. */
+async function readerIds(p: HourPartition): Promise<string[]> {
+  const start = new Date(`${p.date}T${p.hour}:00:00.000Z`);
+  const ids: string[] = [];
+  for await (const b of readPartition(p, start, new Date(start.getTime() + 3_600_000), { container: storage.container, columns: ['request_id'] })) {
+    ids.push(...(b.text.request_id as string[]));
+  }
+  return ids.sort();
+}
+
+describe('late raw blobs: an hour with more than maxPartsPerHour parts is merged into one', () => {
+  const MAX = 3;
+  /** An hour compacted MAX times (one late blob each), then one more late blob: the run that adds part MAX+1 merges. */
+  async function lateHour(hour: string): Promise<{ p: HourPartition; rows: FlatLogRow[] }> {
+    const p: HourPartition = { env: 'production', date: '2025-03-10', hour };
+    const rows: FlatLogRow[] = [];
+    for (let late = 0; late < MAX; late++) {
+      rows.push(...(await writeRaw(p, 1, 40)));
+      const r = await compactPartition(p, opts(undefined, { maxPartsPerHour: MAX }));
+      expect({ status: r.status, mergedParts: r.mergedParts }).toEqual({ status: 'compacted', mergedParts: 0 });
+    }
+    expect((await readManifest(p, storage.container))!.manifest.parts).toHaveLength(MAX);
+    rows.push(...(await writeRaw(p, 1, 40)));
+    return { p, rows };
+  }
+
+  test('every row once in one part; the reader gets every row once before, during and after the merge', async () => {
+    const { p, rows } = await lateHour('05');
+    const ids = rows.map((r) => r.request_id).sort();
+    expect(await readerIds(p)).toEqual(ids); // 3 parts + 1 raw blob
+    let during: string[] | undefined;
+    const r = await compactPartition(
+      p,
+      opts(
+        {
+          afterCommit: async (m) => {
+            if (m.parts.length === 1) during = await readerIds(p); // merged part committed, old parts not yet deleted
+          },
+        },
+        { maxPartsPerHour: MAX },
+      ),
+    );
+    expect(r.mergedParts).toBe(MAX + 1);
+    expect(during).toEqual(ids);
+    const m = (await readManifest(p, storage.container))!.manifest;
+    expect(m.parts).toHaveLength(1);
+    expect(m.parts[0].raw_blobs).toHaveLength(MAX + 1);
+    await expectClean(p, rows);
+    expect(await readerIds(p)).toEqual(ids);
+    const info = await parquetFileInfo((await downloadParts(p))[0]);
+    expect({ rows: info.rows, schemaVersion: info.schemaVersion }).toEqual({ rows: rows.length, schemaVersion: LOG_SCHEMA_VERSION });
+  });
+
+  test.each([
+    ['after the merged part is uploaded, before the commit', 'upload'],
+    ['after the commit, before the old parts are deleted', 'commit'],
+  ])('a crash %s → the next run ends with one part, no loss, no duplicate', async (_name, step) => {
+    const { p, rows } = await lateHour(step === 'upload' ? '06' : '07');
+    let uploads = 0;
+    const crash: CompactionHooks =
+      step === 'upload'
+        ? { afterPartUpload: () => { if (++uploads === 2) throw new Error('injected crash'); } } // the 1st upload is the late blob's part
+        : { afterCommit: (m) => { if (m.parts.length === 1) throw new Error('injected crash'); } };
+    await expect(compactPartition(p, opts(crash, { maxPartsPerHour: MAX }))).rejects.toThrow('injected crash');
+    expect(await readerIds(p)).toEqual(rows.map((r) => r.request_id).sort());
+    const next = await compactPartition(p, opts(undefined, { maxPartsPerHour: MAX }));
+    expect(next.orphanParts).toBe(step === 'upload' ? 1 : MAX + 1);
+    expect((await readManifest(p, storage.container))!.manifest.parts).toHaveLength(1);
+    await expectClean(p, rows);
+  });
+});
 
 describe('compaction', () => {
   test('N raw blobs → one Parquet part per hour with exactly the same rows (all values), readable by DuckDB and parquetjs-lite', async () => {

@@ -11,9 +11,13 @@
 //   commit   rewrite the manifest with the part and the raw names it holds (If-Match + lease): this is the moment
 //            the rows move from raw to Parquet, atomically, for every reader
 //   delete   the committed raw blobs
+//   merge    when late raw blobs have given the hour more than `maxPartsPerHour` parts: the parts become one (merged
+//            part uploaded, manifest committed listing only it, with every raw name the old parts held, old parts
+//            deleted); readers that planned with the old parts find one gone and plan the hour again
 //
 // A crash between any two steps leaves either an uncommitted part (ignored by readers, deleted by the next run)
-// or committed raw blobs (ignored by readers, deleted by the next run): never a lost or doubled row.
+// or committed raw blobs or replaced parts (ignored by readers, deleted by the next run): never a lost or doubled
+// row.
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -35,7 +39,7 @@ import {
 import { getContainerClient, isBlobNotFound, readJsonBlob } from '../blobStorage';
 import { getConfig } from '../config';
 import { LOG_SCHEMA_VERSION } from './logSchema';
-import { validateRawFiles, writeParquetFromRawFiles } from './parquet';
+import { mergeParquetFiles, validateRawFiles, writeParquetFromRawFiles } from './parquet';
 
 export type HourPartition = Pick<LogPartition, 'env' | 'date' | 'hour'>;
 
@@ -72,6 +76,8 @@ export interface CompactionHooks {
 
 export interface CompactionOptions {
   rowGroupRows: number;
+  /** More parts than this in an hour (late raw blobs each add one) are merged into one. */
+  maxPartsPerHour: number;
   graceMinutes: number;
   /** Lease length on the manifest (15-60 s); renewed while the run works. */
   leaseSeconds: number;
@@ -94,9 +100,11 @@ export interface PartitionResult {
   recoveredRaw: number;
   /** Uncommitted parts deleted by this run (recovery). */
   orphanParts: number;
+  /** Parts this run merged into one (0: no merge). */
+  mergedParts: number;
   part?: string;
-  /** Seconds per step (summed over rounds), for the benchmark and the logs. */
-  seconds: Record<'list' | 'download' | 'validate' | 'convert' | 'upload' | 'commit' | 'delete', number>;
+  /** Seconds per step (summed over rounds; `commit` includes the part's upload), for the benchmark and the logs. */
+  seconds: Record<'list' | 'download' | 'validate' | 'convert' | 'commit' | 'delete' | 'merge', number>;
 }
 
 /** Run `fn` over `items` with at most `limit` in flight; the first error rejects after in-flight calls settle. */
@@ -124,6 +132,7 @@ export function compactionOptionsFromConfig(overrides: Partial<CompactionOptions
   const c = getConfig();
   return {
     rowGroupRows: c.compactionRowGroupRows,
+    maxPartsPerHour: c.compactionMaxPartsPerHour,
     graceMinutes: c.compactionGraceMinutes,
     leaseSeconds: 60,
     busyWaitMs: 20000,
@@ -272,7 +281,8 @@ export async function compactPartition(p: HourPartition, o: CompactionOptions): 
     quarantined: [],
     recoveredRaw: 0,
     orphanParts: 0,
-    seconds: { list: 0, download: 0, validate: 0, convert: 0, upload: 0, commit: 0, delete: 0 },
+    mergedParts: 0,
+    seconds: { list: 0, download: 0, validate: 0, convert: 0, commit: 0, delete: 0, merge: 0 },
   };
   const lease = await acquireManifestLease(container, p, o);
   if (!lease) {
@@ -286,11 +296,86 @@ export async function compactPartition(p: HourPartition, o: CompactionOptions): 
       const progressed = await compactRound(container, p, o, lease, work, result);
       if (!progressed) break;
     }
+    await mergeParts(container, p, o, lease, work, result);
     return result;
   } finally {
     await lease.release();
     fs.rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * Upload a part and commit the manifest that lists it, under the lease; on a refused commit (lease lost, or raced)
+ * the part is removed again. Returns the committed manifest.
+ */
+async function commitPart(
+  container: ContainerClient,
+  p: HourPartition,
+  o: CompactionOptions,
+  lease: Lease,
+  current: { manifest: CompactionManifest; etag: string } | undefined,
+  file: string,
+  rows: number,
+  next: (partPath: string, generation: number) => CompactionManifest,
+): Promise<{ manifest: CompactionManifest; partPath: string }> {
+  const generation = (current?.manifest.generation ?? 0) + 1;
+  const partPath = parquetPartPath(p, generation, randomUUID().slice(0, 8));
+  await container.getBlockBlobClient(partPath).uploadFile(file, {
+    conditions: { ifNoneMatch: '*' },
+    blobHTTPHeaders: { blobContentType: 'application/vnd.apache.parquet' },
+    metadata: { schema_version: String(LOG_SCHEMA_VERSION), rows: String(rows) },
+    blockSize: 8 * 1024 * 1024,
+    concurrency: 2,
+  });
+  await o.hooks?.afterPartUpload?.(partPath);
+  const manifest = next(partPath, generation);
+  const body = JSON.stringify(manifest);
+  lease.check();
+  try {
+    await container.getBlockBlobClient(compactionManifestPath(p)).upload(body, Buffer.byteLength(body), {
+      conditions: { leaseId: lease.id, ...(current ? { ifMatch: current.etag } : {}) },
+      blobHTTPHeaders: { blobContentType: 'application/json' },
+    });
+  } catch (err) {
+    // Fenced off (lease lost) or raced: our part is not committed; remove it and let the lease holder finish.
+    await container.getBlobClient(partPath).deleteIfExists().catch(() => undefined);
+    throw new Error(`commit of ${compactionManifestPath(p)} refused (${statusOf(err)} ${codeOf(err)}); the part was discarded`);
+  }
+  await o.hooks?.afterCommit?.(manifest);
+  return { manifest, partPath };
+}
+
+/**
+ * The merge step: an hour with more than `maxPartsPerHour` parts gets one part holding all their rows. Bounded
+ * work: it only happens when late raw blobs keep arriving for an hour already compacted.
+ */
+async function mergeParts(container: ContainerClient, p: HourPartition, o: CompactionOptions, lease: Lease, work: string, result: PartitionResult): Promise<void> {
+  const started = performance.now();
+  const current = await readManifest(p, container);
+  if (!current || current.manifest.parts.length <= o.maxPartsPerHour) return;
+  const { manifest } = current;
+  const files = manifest.parts.map((_, i) => path.join(work, `merge-${i}.parquet`));
+  await forEachLimit(manifest.parts, BLOB_CONCURRENCY, async (part, i) => {
+    await container.getBlobClient(part.path).downloadToFile(files[i]);
+  });
+  const out = path.join(work, `merged-${manifest.generation + 1}.parquet`);
+  const written = await mergeParquetFiles(files, out, { rowGroupRows: o.rowGroupRows });
+  if (written !== manifest.rows) throw new Error(`merging ${manifest.parts.length} parts wrote ${written} rows, the manifest holds ${manifest.rows}`);
+  for (const f of files) fs.rmSync(f, { force: true });
+  const { partPath } = await commitPart(container, p, o, lease, current, out, written, (partPath, generation) => ({
+    ...manifest,
+    schema_version: LOG_SCHEMA_VERSION,
+    generation,
+    parts: [{ path: partPath, rows: written, raw_blobs: manifest.parts.flatMap((x) => x.raw_blobs), committed_at: o.now().toISOString() }],
+  }));
+  fs.rmSync(out, { force: true });
+  await forEachLimit(manifest.parts, BLOB_CONCURRENCY, async (part) => {
+    await container.getBlobClient(part.path).deleteIfExists();
+  });
+  result.mergedParts = manifest.parts.length;
+  result.part = partPath;
+  result.seconds.merge += (performance.now() - started) / 1000;
+  o.log?.(`merged ${partitionKey(p)}: ${manifest.parts.length} parts, ${written} rows → ${partPath}`);
 }
 
 /** One pass of the protocol; returns true when it committed a part. */
@@ -373,40 +458,15 @@ async function compactRound(
   for (const v of valid) fs.rmSync(v.file, { force: true });
   lap('convert');
 
-  const generation = manifest.generation + 1;
-  const partPath = parquetPartPath(p, generation, randomUUID().slice(0, 8));
-  await container.getBlockBlobClient(partPath).uploadFile(out, {
-    conditions: { ifNoneMatch: '*' },
-    blobHTTPHeaders: { blobContentType: 'application/vnd.apache.parquet' },
-    metadata: { schema_version: String(LOG_SCHEMA_VERSION), rows: String(written) },
-    blockSize: 8 * 1024 * 1024,
-    concurrency: 2,
-  });
-  fs.rmSync(out, { force: true });
-  lap('upload');
-  await o.hooks?.afterPartUpload?.(partPath);
-
-  const next: CompactionManifest = {
+  const { partPath } = await commitPart(container, p, o, lease, current, out, written, (partPath, generation) => ({
     ...manifest,
     schema_version: LOG_SCHEMA_VERSION,
     generation,
     rows: manifest.rows + written,
     parts: [...manifest.parts, { path: partPath, rows: written, raw_blobs: valid.map((v) => v.name), committed_at: o.now().toISOString() }],
-  };
-  const body = JSON.stringify(next);
-  lease.check();
-  try {
-    await container.getBlockBlobClient(compactionManifestPath(p)).upload(body, Buffer.byteLength(body), {
-      conditions: { leaseId: lease.id, ...(current ? { ifMatch: current.etag } : {}) },
-      blobHTTPHeaders: { blobContentType: 'application/json' },
-    });
-  } catch (err) {
-    // Fenced off (lease lost) or raced: our part is not committed; remove it and let the lease holder finish.
-    await container.getBlobClient(partPath).deleteIfExists().catch(() => undefined);
-    throw new Error(`commit of ${compactionManifestPath(p)} refused (${statusOf(err)} ${codeOf(err)}); the part was discarded`);
-  }
+  }));
+  fs.rmSync(out, { force: true });
   lap('commit');
-  await o.hooks?.afterCommit?.(next);
 
   await forEachLimit(valid, BLOB_CONCURRENCY, async (v) => {
     await o.hooks?.beforeRawDelete?.(v.name);

@@ -209,9 +209,23 @@ export interface ParquetWriteOptions {
  */
 export async function writeParquetFromRawFiles(files: readonly string[], outFile: string, options: ParquetWriteOptions): Promise<number> {
   if (files.length === 0) throw new RangeError('no raw files to convert');
+  return copyToParquet(rawSource(files, false), outFile, options);
+}
+
+/**
+ * Merge Parquet parts (of one hour) into one file, rows in part order, written exactly as a compaction writes a
+ * part. Returns the number of rows written.
+ */
+export async function mergeParquetFiles(files: readonly string[], outFile: string, options: ParquetWriteOptions): Promise<number> {
+  if (files.length === 0) throw new RangeError('no Parquet parts to merge');
+  return copyToParquet(`read_parquet([${files.map(lit).join(', ')}])`, outFile, options);
+}
+
+/** The one way a part is written: the log columns cast to their types, snappy, bounded row groups, the schema version. */
+async function copyToParquet(source: string, outFile: string, options: ParquetWriteOptions): Promise<number> {
   const select = LOG_COLUMNS.map((c) => `CAST(${ident(c.name)} AS ${c.type}) AS ${ident(c.name)}`).join(', ');
   const sql =
-    `COPY (SELECT ${select} FROM ${rawSource(files, false)}) TO ${lit(outFile)} ` +
+    `COPY (SELECT ${select} FROM ${source}) TO ${lit(outFile)} ` +
     `(FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE ${Math.floor(options.rowGroupRows)}, ` +
     `KV_METADATA {${SCHEMA_VERSION_KEY}: ${lit(String(LOG_SCHEMA_VERSION))}})`;
   return withConnection(async (c) => {

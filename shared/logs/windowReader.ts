@@ -5,8 +5,9 @@
 // SECOND. A raw blob the manifest lists is read from its Parquet part, never from raw; a listed raw blob the
 // manifest does not list is read raw. Since the compactor commits the manifest before deleting raw blobs, a raw
 // blob's rows are in exactly one of the two places the reader takes them from. A raw blob that disappears between
-// the listing and its download was committed meanwhile: nothing of the hour has been yielded yet (every file is
-// fetched to a temp folder before the first batch), so the hour's plan is simply made again.
+// the listing and its download was committed meanwhile, a part that disappears was merged meanwhile: nothing of the
+// hour has been yielded yet (every file is fetched to a temp folder before the first batch), so the hour's plan is
+// simply made again.
 //
 // Memory: files are streamed to a temp folder; Parquet is read row group by row group with only the projected
 // columns, raw blobs one at a time; a batch holds at most `batchRows` rows (raw rows come in batches of their own).
