@@ -97,6 +97,12 @@ export function parquetPartPath(p: Pick<LogPartition, 'env' | 'date' | 'hour'>, 
   return `${logPartitionPrefix('parquet', p)}part-${String(generation).padStart(5, '0')}-${id}.parquet`;
 }
 
+/** The generation a part was written for (the one its commit would create), from its name; undefined for another name. */
+export function parquetPartGeneration(name: string): number | undefined {
+  const m = /\/part-(\d+)-[^/]*\.parquet$/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
 /** Where a corrupt raw blob is moved: `quarantine/` + its raw name. */
 export function quarantinePath(rawBlobName: string): string {
   return `quarantine/${rawBlobName}`;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { InvocationContext, Timer } from '@azure/functions';
 import { compactLogs } from '../functions/compactLogs';
 import { compactionSweep } from '../functions/compactionSweep';
-import { compactionManifestPath, quarantinePath } from '../shared/blobLayout';
+import { compactionManifestPath, parquetPartPath, quarantinePath } from '../shared/blobLayout';
 import { FEATURE_NAMES } from '../shared/features/featureList';
 import {
   CompactionHooks,
@@ -122,10 +122,16 @@ describe('late raw blobs: an hour with more than maxPartsPerHour parts is merged
     const ids = rows.map((r) => r.request_id).sort();
     expect(await readerIds(p)).toEqual(ids); // 3 parts + 1 raw blob
     let during: string[] | undefined;
+    let racing: Promise<string[]> | undefined;
+    let uploads = 0;
     const r = await compactPartition(
       p,
       opts(
         {
+          // A reader that plans with the old parts while the merge commits and deletes them (it plans again when one is gone).
+          afterPartUpload: () => {
+            if (++uploads === 2) racing = readerIds(p);
+          },
           afterCommit: async (m) => {
             if (m.parts.length === 1) during = await readerIds(p); // merged part committed, old parts not yet deleted
           },
@@ -135,6 +141,7 @@ describe('late raw blobs: an hour with more than maxPartsPerHour parts is merged
     );
     expect(r.mergedParts).toBe(MAX + 1);
     expect(during).toEqual(ids);
+    expect(await racing).toEqual(ids);
     const m = (await readManifest(p, storage.container))!.manifest;
     expect(m.parts).toHaveLength(1);
     expect(m.parts[0].raw_blobs).toHaveLength(MAX + 1);
@@ -161,6 +168,24 @@ describe('late raw blobs: an hour with more than maxPartsPerHour parts is merged
     expect((await readManifest(p, storage.container))!.manifest.parts).toHaveLength(1);
     await expectClean(p, rows);
   });
+});
+
+test('recovery deletes unlisted parts of generations the manifest has reached, never a newer one (a stale run may not know it)', async () => {
+  const p: HourPartition = { env: 'staging', date: '2025-03-10', hour: '09' };
+  const rows = await writeRaw(p, 2, 30);
+  expect((await compactPartition(p, opts())).status).toBe('compacted'); // generation 1
+  const stale = parquetPartPath(p, 1, 'crashed1');
+  const newer = parquetPartPath(p, 3, 'another');
+  for (const name of [stale, newer]) await storage.container.getBlockBlobClient(name).upload('x', 1);
+  rows.push(...(await writeRaw(p, 1, 30)));
+  const r = await compactPartition(p, opts()); // reads generation 1: the stale part goes, the newer one stays; commits 2
+  expect(r.orphanParts).toBe(1);
+  expect(await storage.container.getBlobClient(stale).exists()).toBe(false);
+  expect(await storage.container.getBlobClient(newer).exists()).toBe(true);
+  rows.push(...(await writeRaw(p, 1, 30)));
+  await compactPartition(p, opts()); // generation 3 reached: now it is garbage
+  expect(await storage.container.getBlobClient(newer).exists()).toBe(false);
+  await expectClean(p, rows);
 });
 
 describe('compaction', () => {

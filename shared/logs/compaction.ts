@@ -3,8 +3,9 @@
 //
 //   lock     lease the hour's manifest blob (created empty when absent); the lease id is a fencing token: every
 //            manifest write carries it, so a compactor whose lease lapsed can never commit
-//   recover  delete parts the manifest does not list (a crashed or fenced-off run's output) and raw blobs the
-//            manifest lists (a run that crashed after its commit, or a writer's retried upload)
+//   recover  delete parts the manifest does not list, of generations it has reached (a crashed or fenced-off run's
+//            output, parts a merge replaced), and raw blobs the manifest lists (a run that crashed after its
+//            commit, or a writer's retried upload)
 //   convert  download the remaining raw blobs to temp files, validate them (corrupt → quarantine with a reason),
 //            convert the valid ones with DuckDB into one Parquet file
 //   upload   the part under a new unique name (If-None-Match: *)
@@ -30,6 +31,7 @@ import {
   Environment,
   LogPartition,
   logPartitionPrefix,
+  parquetPartGeneration,
   parquetPartPath,
   parseLogPartition,
   partitionStart,
@@ -305,6 +307,22 @@ export async function compactPartition(p: HourPartition, o: CompactionOptions): 
 }
 
 /**
+ * Recovery of parts: delete the parts `manifest` does not list that were written for a generation it has reached
+ * (uncommitted output of a crashed or fenced-off run, or parts a merge replaced). A part written for a newer
+ * generation is left alone: this run's manifest may be stale (a run whose lease lapsed during a long pause does not
+ * know it yet), and such a part may be another run's committed work. It is deleted once the manifest has moved past
+ * it. Returns the deleted names.
+ */
+async function deleteUnlistedParts(container: ContainerClient, p: HourPartition, manifest: CompactionManifest): Promise<string[]> {
+  const listed = new Set(manifest.parts.map((x) => x.path));
+  const garbage = (await listParts(container, p)).filter((name) => !listed.has(name) && (parquetPartGeneration(name) ?? Infinity) <= manifest.generation);
+  await forEachLimit(garbage, BLOB_CONCURRENCY, async (name) => {
+    await container.getBlobClient(name).deleteIfExists();
+  });
+  return garbage;
+}
+
+/**
  * Upload a part and commit the manifest that lists it, under the lease; on a refused commit (lease lost, or raced)
  * the part is removed again. Returns the committed manifest.
  */
@@ -330,8 +348,8 @@ async function commitPart(
   await o.hooks?.afterPartUpload?.(partPath);
   const manifest = next(partPath, generation);
   const body = JSON.stringify(manifest);
-  lease.check();
   try {
+    lease.check();
     await container.getBlockBlobClient(compactionManifestPath(p)).upload(body, Buffer.byteLength(body), {
       conditions: { leaseId: lease.id, ...(current ? { ifMatch: current.etag } : {}) },
       blobHTTPHeaders: { blobContentType: 'application/json' },
@@ -362,16 +380,16 @@ async function mergeParts(container: ContainerClient, p: HourPartition, o: Compa
   const written = await mergeParquetFiles(files, out, { rowGroupRows: o.rowGroupRows });
   if (written !== manifest.rows) throw new Error(`merging ${manifest.parts.length} parts wrote ${written} rows, the manifest holds ${manifest.rows}`);
   for (const f of files) fs.rmSync(f, { force: true });
-  const { partPath } = await commitPart(container, p, o, lease, current, out, written, (partPath, generation) => ({
+  const { manifest: merged, partPath } = await commitPart(container, p, o, lease, current, out, written, (partPath, generation) => ({
     ...manifest,
     schema_version: LOG_SCHEMA_VERSION,
     generation,
     parts: [{ path: partPath, rows: written, raw_blobs: manifest.parts.flatMap((x) => x.raw_blobs), committed_at: o.now().toISOString() }],
   }));
   fs.rmSync(out, { force: true });
-  await forEachLimit(manifest.parts, BLOB_CONCURRENCY, async (part) => {
-    await container.getBlobClient(part.path).deleteIfExists();
-  });
+  const replaced = new Set(manifest.parts.map((x) => x.path));
+  const deleted = await deleteUnlistedParts(container, p, merged);
+  result.orphanParts += deleted.filter((name) => !replaced.has(name)).length;
   result.mergedParts = manifest.parts.length;
   result.part = partPath;
   result.seconds.merge += (performance.now() - started) / 1000;
@@ -395,16 +413,9 @@ async function compactRound(
   };
   const current = await readManifest(p, container);
   const manifest = current?.manifest ?? emptyManifest(p);
-  const committedParts = new Set(manifest.parts.map((x) => x.path));
   const committedRaw = new Set(manifest.parts.flatMap((x) => x.raw_blobs));
 
-  // Recovery: uncommitted parts (we hold the lease, so no live run can still commit them).
-  for (const part of await listParts(container, p)) {
-    if (!committedParts.has(part)) {
-      await container.getBlobClient(part).deleteIfExists();
-      result.orphanParts++;
-    }
-  }
+  result.orphanParts += (await deleteUnlistedParts(container, p, manifest)).length;
   const raw = await listRawBlobs(container, p);
   const recovered = raw.filter((name) => committedRaw.has(name));
   await forEachLimit(recovered, BLOB_CONCURRENCY, async (name) => {

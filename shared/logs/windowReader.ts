@@ -40,7 +40,7 @@ export interface WindowReadStats {
   rawRows: number;
   /** Raw blobs skipped because they are corrupt (the compactor quarantines them). */
   corruptRawBlobs: number;
-  /** Hour plans made again because a raw blob was committed while the reader looked. */
+  /** Hour plans made again because a raw blob was committed, or a part merged away, while the reader looked. */
   replans: number;
 }
 
