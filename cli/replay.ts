@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { Environment, isEnvironment } from '../shared/blobLayout';
 import { getConfig } from '../shared/config';
 import { CorpusMessage, baselineReplaySplit, loadCorpus, timeForwardSplit } from '../shared/corpus';
-import { trainingSenderStats } from '../shared/feast/trainingSenderStats';
+import { loadTrainingSenders, TrainingSenders, TrainingStoreMoment } from '../shared/feast/trainingSenderStats';
 import { FeatureStore } from '../shared/featureStore';
 import { getActiveBaseline } from '../shared/drift/activeBaseline';
 import { DriftRunRequest } from '../shared/drift/driftRun';
@@ -73,7 +73,7 @@ interface Phase {
   name: string;
   messages: readonly CorpusMessage[];
   /** The Feast store the model read this mail with in training. */
-  store: 'fit-end' | 'training-end';
+  store: TrainingStoreMoment;
   start?: Date;
   end?: Date;
   sent: number;
@@ -84,15 +84,17 @@ interface Phase {
 /** The replay's own Feast project: before each phase, exactly the rows of the store that phase's mail was read with. */
 class PhaseStore {
   private written: string[] = [];
+  private senders: Promise<TrainingSenders> | undefined;
 
   constructor(
     private readonly store: FeatureStore,
     private readonly hashKey: string,
   ) {}
 
-  async serve(asOf: 'fit-end' | 'training-end'): Promise<string> {
+  async serve(asOf: TrainingStoreMoment): Promise<string> {
     try {
-      const stats = await trainingSenderStats(this.hashKey, { asOf });
+      this.senders ??= loadTrainingSenders(this.hashKey); // parsed once for both phases
+      const stats = (await this.senders).storeAt(asOf);
       await this.store.deleteSenderFeatures(this.written);
       await this.store.writeSenderFeatures(stats.rows);
       this.written = stats.rows.map((r) => r.entity);

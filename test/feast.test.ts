@@ -10,6 +10,7 @@ import { decodeTimestamp, decodeValue, encodeTimestamp, encodeValue } from '../s
 import { tokenObjectId, usesEntraAuth } from '../shared/feast/redisAuth';
 import { FeatureStore, SENDER_JOIN_KEY } from '../shared/featureStore';
 import { SENDER_FEATURE_VIEW, UNKNOWN_SENDER } from '../shared/features/featureList';
+import { dropFeastProject } from './helpers/feastProject';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -108,8 +109,7 @@ describe('FeatureStore on the real Redis', () => {
   });
 
   afterAll(async () => {
-    const keys = await raw.keysBuffer(`*${project}`);
-    if (keys.length) await raw.del(...keys);
+    await dropFeastProject(project);
     await store.close();
     raw.disconnect();
   });

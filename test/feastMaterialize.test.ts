@@ -17,6 +17,7 @@ import { compactClosedPartitions, compactionOptionsFromConfig } from '../shared/
 import { InferenceLogRecord, toFlatRow } from '../shared/logs/logSchema';
 import { rawBatchBody, serializeRow } from '../shared/logs/rawLogFormat';
 import { startTestAzurite, TestAzurite } from './helpers/azurite';
+import { dropFeastProject } from './helpers/feastProject';
 
 const REPO = path.resolve(__dirname, '..');
 const run = promisify(execFile);
@@ -32,9 +33,7 @@ describe('features:materialize from the inference log', () => {
   });
 
   afterAll(async () => {
-    const redis = (store as unknown as { redis: import('ioredis').default }).redis;
-    const keys = await redis.keysBuffer(`*${project}`);
-    if (keys.length) await redis.del(...keys);
+    await dropFeastProject(project);
     await store.close();
     await azurite.dispose();
   });

@@ -18,6 +18,7 @@ import { startTestAzurite, TestAzurite } from './helpers/azurite';
 import { RunningHost, startHostProcess, waitFor } from './helpers/localHost';
 import { PROMOTION_MAX_BODY_BYTES } from '../shared/promotion/http';
 import { copyModelAsVersion, postJson, RestartableModelServer, STAGING_TEST_VERSION, startRestartableModelServer } from './gatewayStack';
+import { dropFeastProject } from './helpers/feastProject';
 
 const PROJECT = `gw_test_${randomUUID().slice(0, 8)}`;
 const HASH_KEY = `test-key-${randomUUID()}`;
@@ -74,9 +75,7 @@ afterAll(async () => {
   await host?.stop();
   await Promise.all([production?.stop(), staging?.stop()]);
   stagingModel?.dispose();
-  const raw = (store as unknown as { redis: import('ioredis').default }).redis;
-  const keys = await raw.keysBuffer(`*${PROJECT}`).catch(() => []);
-  if (keys.length) await raw.del(...keys);
+  await dropFeastProject(PROJECT);
   await store?.close();
   await azurite?.dispose();
 });

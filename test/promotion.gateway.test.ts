@@ -13,7 +13,6 @@ import { promoteModel } from '../functions/promoteModel';
 import { promotionDecision } from '../functions/promotionDecision';
 import { CONTAINERS } from '../shared/blobLayout';
 import { ensureContainers } from '../shared/blobStorage';
-import { FeatureStore } from '../shared/featureStore';
 import { ANNOTATIONS } from '../shared/kubernetes/inferenceService';
 import { committedModelDir, COMMITTED_MODEL_VERSION, publishModel } from '../shared/model/modelArtifacts';
 import { resetInferenceServices } from '../shared/promotion/activities';
@@ -24,6 +23,7 @@ import { startTestAzurite, TestAzurite } from './helpers/azurite';
 import { setAppEnv } from './helpers/env';
 import { FakeKubeApi, fakeKubeconfigYaml, startFakeKubeApi } from './helpers/fakeKubeApi';
 import { RunningHost, startHostProcess, waitFor } from './helpers/localHost';
+import { dropFeastProject } from './helpers/feastProject';
 
 const NEW_VERSION = '1.0.1-promotion-test';
 const MODELS_URI = 'https://acct.blob.core.windows.net/models';
@@ -79,11 +79,7 @@ beforeAll(async () => {
 }, 90000);
 
 afterAll(async () => {
-  const store = new FeatureStore({ url: 'redis://127.0.0.1:6379', project: feastProject, timeoutMs: 2000 });
-  const redis = (store as unknown as { redis: import('ioredis').default }).redis;
-  const keys = await redis.keysBuffer(`*${feastProject}`).catch(() => []);
-  if (keys.length) await redis.del(...keys);
-  await store.close();
+  await dropFeastProject(feastProject);
   restoreEnv?.();
   resetInferenceServices();
   await host?.stop();

@@ -8,12 +8,13 @@ import { promisify } from 'node:util';
 import { loadCorpus, timeForwardSplit } from '../shared/corpus';
 import { settingDefault } from '../shared/config';
 import { aggregateSenderStats, SenderEvent, SenderHistory } from '../shared/feast/senderStats';
-import { senderEvent, trainingPeriodEnd, trainingSenderStats } from '../shared/feast/trainingSenderStats';
+import { loadTrainingSenders, senderEvent, trainingPeriodEnd, trainingSenderStats } from '../shared/feast/trainingSenderStats';
 import { FeatureStore } from '../shared/featureStore';
 import { SENDER_WINDOW_DAYS, UNKNOWN_SENDER } from '../shared/features/featureList';
 import { parseEmail } from '../shared/features/transformer';
 import { normalizeSenderDomain, senderDomainHash } from '../shared/predict/senderHash';
 import { mulberry32 } from '../shared/random';
+import { dropFeastProject } from './helpers/feastProject';
 
 jest.setTimeout(120_000);
 
@@ -38,6 +39,10 @@ describe('SenderHistory', () => {
       const rows = new Map(aggregateSenderStats(events, new Date(t)).map((r) => [r.entity, r.features]));
       for (const key of keys) {
         expect({ key, t, features: history.at(key, new Date(t)) }).toEqual({ key, t, features: rows.get(key) ?? UNKNOWN_SENDER });
+        // An independent count, so that the window's bounds are pinned here and not only by the code under test.
+        const inWindow = events.filter((e) => e.senderKey === key && e.time!.getTime() <= t && e.time!.getTime() >= t - SENDER_WINDOW_DAYS * DAY);
+        const naive = inWindow.length ? { message_count_30d: inWindow.length, spam_rate_30d: inWindow.filter((e) => e.spam).length / inWindow.length } : UNKNOWN_SENDER;
+        expect({ key, t, features: history.at(key, new Date(t)) }).toEqual({ key, t, features: naive });
         compared++;
       }
     }
@@ -69,7 +74,9 @@ describe("the training period's sender statistics", () => {
       }
     }
     const history = new SenderHistory(byDomain);
-    const stores = { 'training-end': await trainingSenderStats(key), 'fit-end': await trainingSenderStats(key, { asOf: 'fit-end' }) };
+    const senders = await loadTrainingSenders(key);
+    const stores = { 'training-end': senders.storeAt('training-end'), 'fit-end': senders.storeAt('fit-end') };
+    expect(stores['training-end']).toEqual(await trainingSenderStats(key));
     expect(stores['training-end'].asOf).toEqual(trainingPeriodEnd(period));
     expect(stores['fit-end'].asOf).toEqual(trainingPeriodEnd(split.fit));
     for (const stats of Object.values(stores)) {
@@ -97,9 +104,7 @@ describe("the training period's sender statistics", () => {
       expect(await store.deleteSenderFeatures([stats.rows[0].entity, 'no-such-sender'])).toBe(1);
       expect((await store.getSenderFeatures([stats.rows[0].entity, stats.rows[1].entity])).found).toEqual([false, true]);
     } finally {
-      const redis = (store as unknown as { redis: import('ioredis').default }).redis;
-      const keys = await redis.keysBuffer(`*${project}`);
-      if (keys.length) await redis.del(...keys);
+      await dropFeastProject(project);
       await store.close();
     }
   });

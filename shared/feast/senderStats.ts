@@ -30,26 +30,6 @@ export function labelsKnownAt(time: Date): Date {
   return new Date(time.getTime() - SENDER_LABEL_DELAY_DAYS * DAY_MS);
 }
 
-/** Aggregate events into one row per sender, counting only events inside the window ending at `asOf` (both ends included). */
-export function aggregateSenderStats(events: Iterable<SenderEvent>, asOf: Date, windowDays = SENDER_WINDOW_DAYS): SenderFeatureRow[] {
-  const from = asOf.getTime() - windowDays * DAY_MS;
-  const counts = new Map<string, { n: number; spam: number }>();
-  for (const e of events) {
-    if (e.time && (e.time.getTime() < from || e.time.getTime() > asOf.getTime())) continue;
-    const c = counts.get(e.senderKey) ?? { n: 0, spam: 0 };
-    c.n++;
-    if (e.spam) c.spam++;
-    counts.set(e.senderKey, c);
-  }
-  return [...counts.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([entity, c]) => ({
-      entity,
-      features: { message_count_30d: c.n, spam_rate_30d: c.spam / c.n } satisfies SenderFeatures,
-      eventTime: asOf,
-    }));
-}
-
 /** Index of the first element of ascending `times` that is >= t (`strict`: > t). */
 function lowerBound(times: readonly number[], t: number, strict = false): number {
   let lo = 0;
@@ -64,8 +44,9 @@ function lowerBound(times: readonly number[], t: number, strict = false): number
 
 /**
  * Point-in-time sender statistics: what the store would have answered at a given moment had it been materialized
- * then from these (timed, labelled) events. `at(key, asOf)` is the row `aggregateSenderStats(events, asOf)` writes
- * for that key, same window and bounds, or `UNKNOWN_SENDER` when the window holds none of its mail.
+ * then from these (timed, labelled) events. `at(key, asOf)` counts the key's events in the window ending at `asOf`
+ * (both ends included), or is `UNKNOWN_SENDER` when the window holds none of its mail; the materializer writes the
+ * same values (`rowsAt`, `aggregateSenderStats`).
  */
 export class SenderHistory {
   private readonly byKey = new Map<string, { times: number[]; spamBefore: number[] }>();
@@ -97,6 +78,24 @@ export class SenderHistory {
     const n = end - first;
     return n > 0 ? { message_count_30d: n, spam_rate_30d: (entry.spamBefore[end] - entry.spamBefore[first]) / n } : UNKNOWN_SENDER;
   }
+
+  /** The rows the materializer writes as of `asOf`: one per sender with mail in the window, by key. */
+  rowsAt(asOf: Date): SenderFeatureRow[] {
+    const rows: SenderFeatureRow[] = [];
+    for (const entity of [...this.byKey.keys()].sort()) {
+      const features = this.at(entity, asOf);
+      if (features !== UNKNOWN_SENDER) rows.push({ entity, features, eventTime: asOf });
+    }
+    return rows;
+  }
+}
+
+/**
+ * Aggregate events into one row per sender, counting only events inside the window ending at `asOf` (both ends
+ * included): what `npm run features:materialize` writes. Every event needs its time.
+ */
+export function aggregateSenderStats(events: Iterable<SenderEvent>, asOf: Date, windowDays = SENDER_WINDOW_DAYS): SenderFeatureRow[] {
+  return new SenderHistory(events, windowDays).rowsAt(asOf);
 }
 
 /**

@@ -8,7 +8,7 @@ import type { ParsedEmail } from '../features/email';
 import { isCorpusArtefact } from '../features/tokenizer';
 import { parseEmail } from '../features/transformer';
 import { senderDomainHash } from '../predict/senderHash';
-import { aggregateSenderStats, SenderEvent } from './senderStats';
+import { SenderEvent, SenderHistory } from './senderStats';
 
 /**
  * A labelled message as a sender event keyed by `key(sender domain)`; undefined when it has no sender domain, or
@@ -36,19 +36,22 @@ export interface TrainingSenderStats {
   readonly events: number;
 }
 
-export interface TrainingSenderStatsOptions {
-  /** `training-end` (default): the store the test period and the deployed model read; `fit-end`: the one the validation slice read. */
-  readonly asOf?: 'training-end' | 'fit-end';
-  readonly progress?: (line: string) => void;
+/** The two moments a store of the training period is materialized at (docs/model.md, "Sender features"). */
+export type TrainingStoreMoment = 'training-end' | 'fit-end';
+
+/** The training period's labelled sender events, parsed once; the store as of either moment from them. */
+export interface TrainingSenders {
+  readonly messages: number;
+  readonly events: number;
+  /** `training-end`: the store the test period and the deployed model read; `fit-end`: the one the validation slice read. */
+  storeAt(moment: TrainingStoreMoment): TrainingSenderStats;
 }
 
 /**
- * The training period's `sender_stats` (from every labelled message the model was built from: fit and validation),
- * as of its end or of the fit set's end, keyed by the keyed hash of the sender domain. Parses the period's mail: a
- * few seconds.
+ * The training period's sender events (every labelled message the model was built from: fit and validation), keyed
+ * by the keyed hash of the sender domain. Parses the period's mail: a few seconds.
  */
-export async function trainingSenderStats(hashKey: string, options: TrainingSenderStatsOptions = {}): Promise<TrainingSenderStats> {
-  const { asOf: at = 'training-end', progress = () => undefined } = options;
+export async function loadTrainingSenders(hashKey: string, progress: (line: string) => void = () => undefined): Promise<TrainingSenders> {
   const split = timeForwardSplit(loadCorpus());
   const period = [...split.fit, ...split.validation];
   const events: SenderEvent[] = [];
@@ -57,6 +60,19 @@ export async function trainingSenderStats(hashKey: string, options: TrainingSend
     if (event) events.push(event);
     if ((i + 1) % 1000 === 0) progress(`parsed ${i + 1}/${period.length} training-period messages`);
   }
-  const asOf = trainingPeriodEnd(at === 'fit-end' ? split.fit : period);
-  return { asOf, rows: aggregateSenderStats(events, asOf), messages: period.length, events: events.length };
+  const history = new SenderHistory(events);
+  const ends: Record<TrainingStoreMoment, Date> = { 'training-end': trainingPeriodEnd(period), 'fit-end': trainingPeriodEnd(split.fit) };
+  return {
+    messages: period.length,
+    events: events.length,
+    storeAt: (moment) => ({ asOf: ends[moment], rows: history.rowsAt(ends[moment]), messages: period.length, events: events.length }),
+  };
+}
+
+/** The training period's `sender_stats` as of its end (or, with `asOf: 'fit-end'`, of the fit set's end). */
+export async function trainingSenderStats(
+  hashKey: string,
+  options: { asOf?: TrainingStoreMoment; progress?: (line: string) => void } = {},
+): Promise<TrainingSenderStats> {
+  return (await loadTrainingSenders(hashKey, options.progress)).storeAt(options.asOf ?? 'training-end');
 }

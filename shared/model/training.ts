@@ -259,7 +259,8 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
   // exported model's own probabilities. The other half is what the replay sends as unseen mail of the same period,
   // through the gateway and that same store. (The threshold is chosen on the whole slice.)
   const trainingPeriod = [...timeRows.fit, ...timeRows.validation];
-  const created = options.created ?? describeRows(trainingPeriod).receivedTo ?? '1970-01-01T00:00:00.000Z';
+  const trainingEnd = trainingPeriodEnd(trainingPeriod.map((ex) => ex.message));
+  const created = options.created ?? trainingEnd.toISOString();
   const halves = baselineReplaySplit(timeSplit.validation, options.seed);
   const baselineIds = new Set(halves.baseline.map((m) => m.id));
   const baselineIndex = timeRows.validation.flatMap((ex, i) => (baselineIds.has(ex.message.id) ? [i] : []));
@@ -351,7 +352,7 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
         from: 'labelled mail of the training period (fit and validation), keyed by sender domain; never a test-period label; the collectors\' own (redacted) domains are left out, as in the tokenizer (features/tokenizer.ts ARTEFACT_MARKERS)',
         pointInTime: `fit rows: the labels of mail at least ${SENDER_LABEL_DELAY_DAYS} day older than the row; validation rows (and the baseline): the store as of the fit set's end; test rows: the store as of the training period's end`,
         validationStoreAsOf: trainingPeriodEnd(timeRows.fit.map((ex) => ex.message)).toISOString(),
-        storeAsOf: trainingPeriodEnd(trainingPeriod.map((ex) => ex.message)).toISOString(),
+        storeAsOf: trainingEnd.toISOString(),
         store: 'npm run features:materialize (default source) and the local stack at start write exactly the test rows\' values to Redis (shared/feast/trainingSenderStats.ts)',
         unknownSender: UNKNOWN_SENDER,
       },
