@@ -567,7 +567,8 @@ export const settingSpecs = {
   compactionMemoryLimitMb: intSetting(
     'COMPACTION_MEMORY_LIMIT_MB',
     { description: "DuckDB's memory_limit while compacting and reading Parquet; beyond it DuckDB spills to the temp folder.", default: '192', azure: 'optional' },
-    32,
+    // DuckDB allocates in blocks of about 30 MiB: below about 48 MB it cannot read even one small raw blob.
+    64,
     16384,
   ),
 } as const;

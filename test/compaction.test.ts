@@ -6,6 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { InvocationContext, Timer } from '@azure/functions';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { azuriteConnectionString } from '../devhost/azurite';
 import { compactLogs } from '../functions/compactLogs';
 import { compactionSweep } from '../functions/compactionSweep';
 import { compactionManifestPath, parquetPartPath, quarantinePath } from '../shared/blobLayout';
@@ -21,12 +23,13 @@ import {
   readManifest,
 } from '../shared/logs/compaction';
 import { FlatLogRow, InferenceLogRecord, LOG_COLUMN_NAMES, LOG_SCHEMA_VERSION, toFlatRow } from '../shared/logs/logSchema';
-import { parquetFileInfo, queryParquet } from '../shared/logs/parquet';
+import { closeParquetEngine, parquetFileInfo, queryParquet } from '../shared/logs/parquet';
 import { RAW_LOG_HEADER, serializeRow } from '../shared/logs/rawLogFormat';
 import { syntheticRecords } from '../shared/logs/syntheticRecords';
 import { readPartition } from '../shared/logs/windowReader';
 import { logRecords, useLogStorage } from './helpers/logStorage';
 import { REPO_ROOT } from './helpers/localHost';
+import { startLossyProxy } from './helpers/lossyProxy';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const parquetjs = require('parquetjs-lite');
 
@@ -382,6 +385,54 @@ describe('compaction', () => {
     );
     await expect(fencedOff).rejects.toThrow(/refused/);
     await second;
+    await expectClean(p, rows);
+  });
+
+  test('a commit whose response is lost (the write landed) counts as committed: no row lost, none doubled', async () => {
+    const p: HourPartition = { env: 'production', date: '2025-03-09', hour: '04' };
+    const rows = await writeRaw(p, 3, 100);
+    const manifest = compactionManifestPath(p);
+    let armed = true;
+    // The first manifest write under the lease reaches Azurite, then the connection is cut before the answer: the
+    // SDK retries, and the retry's If-Match fails against the manifest the first attempt wrote.
+    const proxy = await startLossyProxy(`http://127.0.0.1:${storage.azurite.port}`, (req) => {
+      const drop = armed && req.method === 'PUT' && decodeURIComponent(req.url ?? '').includes(`/${manifest}?`) && req.headers['x-ms-lease-id'] !== undefined;
+      if (drop) armed = false;
+      return drop;
+    });
+    try {
+      const container = BlobServiceClient.fromConnectionString(azuriteConnectionString(Number(new URL(proxy.origin).port)), {
+        retryOptions: { maxTries: 3, retryDelayInMs: 10, maxRetryDelayInMs: 50, tryTimeoutInMs: 10_000 },
+      }).getContainerClient(storage.container.containerName);
+      const lines: string[] = [];
+      const result = await compactPartition(p, opts(undefined, { container, log: (line) => lines.push(line) }));
+      expect(proxy.dropped).toHaveLength(1);
+      expect(lines.some((line) => /reported 412.*committed/.test(line))).toBe(true);
+      expect(result).toMatchObject({ status: 'compacted', rows: 300 });
+    } finally {
+      await proxy.close();
+    }
+    await expectClean(p, rows);
+    expect(await readerIds(p)).toEqual(rows.map((r) => r.request_id).sort());
+    expect(await compactPartition(p, opts())).toMatchObject({ status: 'nothing-to-do', recoveredRaw: 0, orphanParts: 0 });
+    await expectClean(p, rows);
+  });
+
+  test('an engine failure (DuckDB out of memory) fails the run and quarantines nothing; the next run compacts every row', async () => {
+    const p: HourPartition = { env: 'production', date: '2025-03-09', hour: '05' };
+    const rows = await writeRaw(p, 3, 100);
+    // A real out-of-memory error of the process's DuckDB, not a corrupt blob: the blobs must stay where they are.
+    await queryParquet("SET memory_limit = '16MB'");
+    try {
+      await expect(compactPartition(p, opts())).rejects.toThrow(/Out of Memory/);
+    } finally {
+      await closeParquetEngine(); // the next use opens an instance with the configured limit
+    }
+    expect(await listRawBlobs(storage.container, p)).toHaveLength(3);
+    const quarantined: string[] = [];
+    for await (const b of storage.container.listBlobsFlat({ prefix: 'quarantine/' })) if (b.name.includes('date=2025-03-09/hour=05')) quarantined.push(b.name);
+    expect(quarantined).toEqual([]);
+    expect(await compactPartition(p, opts())).toMatchObject({ status: 'compacted', rows: 300, quarantined: [] });
     await expectClean(p, rows);
   });
 

@@ -1,5 +1,9 @@
 // The window reader on a private Azurite: the same rows before, during (paused at every step of a compaction, and
 // with compactions running concurrently) and after compaction; projection; window bounds; batch bounds.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { FEATURE_NAMES } from '../shared/features/featureList';
 import { CompactionHooks, compactionOptionsFromConfig, compactPartition, HourPartition } from '../shared/logs/compaction';
 import { batchRows, LogBatch } from '../shared/logs/logBatch';
@@ -7,6 +11,7 @@ import { FlatLogRow, toFlatRow } from '../shared/logs/logSchema';
 import { RAW_LOG_HEADER, serializeRow } from '../shared/logs/rawLogFormat';
 import { syntheticRecords } from '../shared/logs/syntheticRecords';
 import { emptyWindowStats, listWindowPartitions, readPartition, readWindow, WindowReadOptions } from '../shared/logs/windowReader';
+import { REPO_ROOT } from './helpers/localHost';
 import { logRecords, useLogStorage } from './helpers/logStorage';
 
 const storage = useLogStorage();
@@ -142,6 +147,37 @@ describe('window reader', () => {
     const at = await collect(readPartition(raw, t, new Date(t.getTime() + 1), { columns: ['request_id'] }));
     expect(at).toEqual([{ request_id: rawRows[10].request_id }]);
     expect(await collect(readPartition(raw, new Date(t.getTime() - 1), t, { columns: ['request_id'] }))).toEqual([]);
+  });
+
+  test("window bounds do not move with the process's time zone (raw and Parquet)", async () => {
+    // DuckDB reads a TIMESTAMP cast to TIMESTAMPTZ in the zone of the process's TZ; the bounds must be UTC instants.
+    // Rows at 12:10, 12:30 and 12:50 UTC, window [12:20, 12:40): exactly the 12:30 row, whatever TZ says.
+    const dist = (...parts: string[]) => JSON.stringify(path.join(REPO_ROOT, 'dist', 'shared', 'logs', ...parts));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tz-window-'));
+    const script = `
+      const fs = require('node:fs'), path = require('node:path');
+      const pq = require(${dist('parquet.js')});
+      const { toFlatRow } = require(${dist('logSchema.js')});
+      const { syntheticRecords } = require(${dist('syntheticRecords.js')});
+      const { serializeRow, rawBatchBody } = require(${dist('rawLogFormat.js')});
+      const rows = [...syntheticRecords(3, { env: 'production', start: new Date('2024-03-10T12:10:00.000Z'), stepMs: 1200000, seed: 1, idPrefix: 'tz' })].map(toFlatRow);
+      const raw = path.join(${JSON.stringify(dir)}, 'raw.csv'), parquet = path.join(${JSON.stringify(dir)}, 'part.parquet');
+      fs.writeFileSync(raw, rawBatchBody(rows.map(serializeRow)));
+      (async () => {
+        await pq.writeParquetFromRawFiles([raw], parquet, { rowGroupRows: 100 });
+        const window = { columns: ['time'], fromMs: Date.parse('2024-03-10T12:20:00Z'), toMs: Date.parse('2024-03-10T12:40:00Z'), batchRows: 10 };
+        const times = async (batches) => { const out = []; for await (const b of batches) out.push(...Array.from(b.time, (t) => new Date(t).toISOString())); return out; };
+        console.log(JSON.stringify({ raw: await times(pq.readRawBatches(raw, window)), parquet: await times(pq.readParquetBatches(parquet, window)) }));
+        await pq.closeParquetEngine();
+      })();`;
+    try {
+      for (const tz of ['UTC', 'Asia/Tokyo', 'America/New_York']) {
+        const out = execFileSync(process.execPath, ['-e', script], { env: { ...process.env, TZ: tz }, encoding: 'utf8' });
+        expect({ tz, ...JSON.parse(out) }).toEqual({ tz, raw: ['2024-03-10T12:30:00.000Z'], parquet: ['2024-03-10T12:30:00.000Z'] });
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a corrupt raw blob is not counted before compaction, just as compaction quarantines it', async () => {

@@ -355,12 +355,31 @@ async function commitPart(
       blobHTTPHeaders: { blobContentType: 'application/json' },
     });
   } catch (err) {
-    // Fenced off (lease lost) or raced: our part is not committed; remove it and let the lease holder finish.
-    await container.getBlobClient(partPath).deleteIfExists().catch(() => undefined);
-    throw new Error(`commit of ${compactionManifestPath(p)} refused (${statusOf(err)} ${codeOf(err)}); the part was discarded`);
+    // An error does not prove the write failed: the response may have been lost after the service stored it (the
+    // SDK's retry then fails its If-Match). Only the stored manifest says whether the part is committed.
+    const committed = await manifestListsPart(container, p, partPath);
+    if (committed === undefined) {
+      // Unknown: keep the part. If it is not committed, recovery deletes it once the manifest passes its generation.
+      throw new Error(`commit of ${compactionManifestPath(p)} failed (${statusOf(err)} ${codeOf(err)}) and its outcome could not be read; the part was kept`);
+    }
+    if (!committed) {
+      // Fenced off (lease lost) or raced: our part is not committed; remove it and let the lease holder finish.
+      await container.getBlobClient(partPath).deleteIfExists().catch(() => undefined);
+      throw new Error(`commit of ${compactionManifestPath(p)} refused (${statusOf(err)} ${codeOf(err)}); the part was discarded`);
+    }
+    o.log?.(`commit of ${compactionManifestPath(p)} reported ${statusOf(err) ?? codeOf(err)}, but the manifest lists ${partPath}: committed`);
   }
   await o.hooks?.afterCommit?.(manifest);
   return { manifest, partPath };
+}
+
+/** Whether the stored manifest lists the part; undefined when the manifest cannot be read. */
+async function manifestListsPart(container: ContainerClient, p: HourPartition, partPath: string): Promise<boolean | undefined> {
+  try {
+    return (await readManifest(p, container))?.manifest.parts.some((x) => x.path === partPath) ?? false;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -187,16 +187,30 @@ export async function validateRawFiles(files: readonly string[], p: RawPartition
     for (const [f, v] of await validateTogether(readable, p)) out.set(f, v);
     return out;
   } catch (err) {
+    if (!isFileContentError(err)) throw err;
     if (readable.length === 1) return out.set(readable[0], { rows: 0, problem: `unreadable: ${firstLine((err as Error).message)}` });
   }
   for (const f of readable) {
     try {
       out.set(f, (await validateTogether([f], p)).get(f)!);
     } catch (err) {
+      if (!isFileContentError(err)) throw err;
       out.set(f, { rows: 0, problem: `unreadable: ${firstLine((err as Error).message)}` });
     }
   }
   return out;
+}
+
+/**
+ * Whether a DuckDB error is about the bytes of the file read (a CSV that does not parse, a field that does not
+ * convert), the only errors that make a raw blob corrupt. Anything else (out of memory, a full temp disk, the
+ * engine failing to start, a bad setting) says nothing about the blob: it must fail the run, which leaves the raw
+ * blobs in place for the next one, instead of quarantining valid logs.
+ */
+function isFileContentError(err: unknown): boolean {
+  // Duck-typed: the native binding's errors need not be instances of this realm's Error (jest runs tests in a vm).
+  const message = (err as { message?: unknown } | undefined)?.message;
+  return typeof message === 'string' && /^(Invalid Input Error|Conversion Error): /.test(message);
 }
 
 export interface ParquetWriteOptions {
@@ -275,11 +289,19 @@ function selectExpr(name: string, raw: boolean): string {
   return raw ? `CAST(${ident(name)} AS ${type}) AS ${ident(name)}` : ident(name);
 }
 
+/**
+ * A TIMESTAMPTZ literal for epoch ms. Written with its `Z`: a TIMESTAMP cast to TIMESTAMPTZ (make_timestamp) is
+ * read in DuckDB's session time zone, which follows the process's TZ, and would move the window's edges.
+ */
+function utcTimestamp(ms: number): string {
+  return `CAST(${lit(new Date(Math.floor(ms)).toISOString())} AS TIMESTAMPTZ)`;
+}
+
 async function* streamBatches(from: string, raw: boolean, options: ParquetReadOptions): AsyncGenerator<LogBatch> {
   const where: string[] = [];
   const t = raw ? `CAST("time" AS TIMESTAMPTZ)` : `"time"`;
-  if (options.fromMs !== undefined) where.push(`${t} >= make_timestamp(${Math.floor(options.fromMs * 1000)})::TIMESTAMPTZ`);
-  if (options.toMs !== undefined) where.push(`${t} < make_timestamp(${Math.floor(options.toMs * 1000)})::TIMESTAMPTZ`);
+  if (options.fromMs !== undefined) where.push(`${t} >= ${utcTimestamp(options.fromMs)}`);
+  if (options.toMs !== undefined) where.push(`${t} < ${utcTimestamp(options.toMs)}`);
   const cols = options.columns.length ? options.columns : ['time'];
   const sql = `SELECT ${cols.map((c) => selectExpr(c, raw)).join(', ')} FROM ${from}` + (where.length ? ` WHERE ${where.join(' AND ')}` : '');
   const db = await getInstance();
