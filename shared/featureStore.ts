@@ -38,6 +38,12 @@ export interface SenderFeatureRow {
   readonly entity: string;
   readonly features: SenderFeatures;
   readonly eventTime: Date;
+  /**
+   * When the window stops holding any of this sender's mail (its newest event + the window): from then on the sender
+   * is unknown, as training's point-in-time statistics have it. Written as the key's expiry; without it the row stays
+   * until overwritten.
+   */
+  readonly expiresAt?: Date;
 }
 
 function senderKey(project: string, entity: string): Buffer {
@@ -182,10 +188,16 @@ export class FeatureStore {
   }
 
   /**
-   * Write rows as Feast's `online_write_batch` does: skip a row whose stored event time is newer, otherwise HSET the
-   * features and `_ts:<view>`; optional key TTL (Feast's `key_ttl_seconds`). Returns how many rows were written.
+   * Write rows as Feast's `online_write_batch` does: event times in whole seconds, a row skipped when its second is
+   * not after the stored one, otherwise HSET the features and `_ts:<view>`. The key expires after `ttlSeconds` when
+   * given (Feast's `key_ttl_seconds`), else at the row's `expiresAt` when it has one. Returns how many rows were
+   * written.
    */
   async writeSenderFeatures(rows: readonly SenderFeatureRow[], options: { ttlSeconds?: number } = {}): Promise<number> {
+    const { ttlSeconds } = options;
+    if (ttlSeconds !== undefined && !(Number.isInteger(ttlSeconds) && ttlSeconds > 0)) {
+      throw new RangeError(`ttlSeconds must be a positive integer, got ${ttlSeconds}`);
+    }
     await this.ready(Date.now() + Math.max(this.timeoutMs, 5000));
     const keys = rows.map((r) => senderKey(this.project, r.entity));
     const tsField = timestampField(SENDER_FEATURE_VIEW);
@@ -198,15 +210,19 @@ export class FeatureStore {
       const [err, value] = stored[i] ?? [null, null];
       if (err) throw err;
       const previous = decodeTimestamp((value as (Buffer | null)[])[0]);
-      if (previous && previous.getTime() > row.eventTime.getTime()) return;
+      const eventSeconds = Math.floor(row.eventTime.getTime() / 1000);
+      const previousSeconds = previous ? Math.floor(previous.getTime() / 1000) : 0;
+      if (previousSeconds !== 0 && eventSeconds <= previousSeconds) return;
       const fields: Buffer[] = [];
       for (const name of SENDER_FEAST_FEATURES) {
         const v: FeastValue = { kind: SENDER_FEATURE_KINDS[name], value: row.features[name] } as FeastValue;
         fields.push(featureField(SENDER_FEATURE_VIEW, name), encodeValue(v));
       }
-      fields.push(tsField, encodeTimestamp(row.eventTime));
+      fields.push(tsField, encodeTimestamp(new Date(eventSeconds * 1000)));
       write.hset(keys[i], ...fields);
-      if (options.ttlSeconds) write.expire(keys[i], options.ttlSeconds);
+      if (ttlSeconds !== undefined) write.expire(keys[i], ttlSeconds);
+      else if (row.expiresAt) write.pexpireat(keys[i], row.expiresAt.getTime());
+      else write.persist(keys[i]); // a row without an end replaces one that had an expiry
       written++;
     });
     for (const [err] of (await write.exec()) ?? []) if (err) throw err;

@@ -52,6 +52,20 @@ describe('drift decision rules', () => {
     expect(report.status).toBe('critical');
   });
 
+  it('sees values below every reference value: a constant or binary feature that moves down drifts', () => {
+    // The frozen decile bins put such values in bin 0 with the reference's lowest decile, which for these features is
+    // most of the reference: without the bin below the reference minimum PSI stayed 0 while D was 0.5 to 1.
+    const ref = dataset(2000, 11, { constant: () => 0, binary: (r) => (r() < 0.5 ? 0 : 1), still: normal });
+    const cur = dataset(2000, 12, { constant: () => -5, binary: (r) => (r() < 0.5 ? -1 : 1), still: normal });
+    const report = compare(ref, cur);
+    expect(feature(report, 'constant')).toMatchObject({ status: 'critical', ks: { statistic: 1 } });
+    expect(feature(report, 'constant').psi!).toBeGreaterThan(5);
+    expect(feature(report, 'binary').status).toBe('critical');
+    expect(feature(report, 'binary').bins.current[0]).toBeGreaterThan(0.4); // the "< min" bin
+    expect(feature(report, 'binary').bins.reference[0]).toBe(0);
+    expect(feature(report, 'still').status).toBe('healthy');
+  });
+
   it('does not alarm on a tiny shift in a huge window (significant, but PSI is small)', () => {
     const ref = dataset(10_000, 5, { x: normal });
     const cur = dataset(200_000, 6, { x: (r) => normal(r) + 0.1 });

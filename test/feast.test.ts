@@ -136,7 +136,10 @@ describe('FeatureStore on the real Redis', () => {
     );
     expect(count).toEqual(hex('20 2a'));
     expect(rate).toEqual(hex('29 000000000000e83f'));
-    expect(decodeTimestamp(ts)).toEqual(eventTime);
+    // Feast stores whole seconds (online_write_batch: `ts.seconds = int(timestamp)`); the key has no expiry.
+    expect(ts).toEqual(hex('08 a0b480d806')); // field 1 (seconds) = 1795168800, no field 2 (nanos)
+    expect(decodeTimestamp(ts)).toEqual(new Date('2026-11-20T10:00:00.000Z'));
+    expect(await raw.pttl(key)).toBe(-1);
   });
 
   it('reads features back in one pipeline and gives defaults for unknown senders without degrading', async () => {
@@ -157,6 +160,34 @@ describe('FeatureStore on the real Redis', () => {
     ]);
     expect(written).toBe(0);
     expect((await store.getSenderFeatures(['ordered'])).features[0]).toEqual({ message_count_30d: 10, spam_rate_30d: 0.1 });
+  });
+
+  it('skips a row of the same second as the stored one, as Feast does (event time not after the stored one)', async () => {
+    await store.writeSenderFeatures([{ entity: 'same-second', features: { message_count_30d: 5, spam_rate_30d: 0.2 }, eventTime: new Date('2026-11-03T08:00:00.100Z') }]);
+    const later = { entity: 'same-second', features: { message_count_30d: 6, spam_rate_30d: 0.5 } };
+    expect(await store.writeSenderFeatures([{ ...later, eventTime: new Date('2026-11-03T08:00:00.900Z') }])).toBe(0);
+    expect((await store.getSenderFeatures(['same-second'])).features[0]).toEqual({ message_count_30d: 5, spam_rate_30d: 0.2 });
+    expect(await store.writeSenderFeatures([{ ...later, eventTime: new Date('2026-11-03T08:00:01.000Z') }])).toBe(1);
+    expect((await store.getSenderFeatures(['same-second'])).features[0]).toEqual(later.features);
+  });
+
+  it("a row's end of window becomes its key's expiry; a sender whose window has passed reads as unknown", async () => {
+    const now = Date.now();
+    await store.writeSenderFeatures([
+      { entity: 'current', features: { message_count_30d: 2, spam_rate_30d: 0.5 }, eventTime: new Date(now), expiresAt: new Date(now + 3_600_000) },
+      { entity: 'gone', features: { message_count_30d: 9, spam_rate_30d: 1 }, eventTime: new Date(now), expiresAt: new Date(now - 1000) },
+    ]);
+    const ttl = await raw.pttl(feastRedisKey(project, { [SENDER_JOIN_KEY]: 'current' }));
+    expect(ttl).toBeGreaterThan(3_500_000);
+    expect(ttl).toBeLessThanOrEqual(3_600_000);
+    expect((await store.getSenderFeatures(['current', 'gone'])).found).toEqual([true, false]);
+    // An explicit TTL (Feast's key_ttl_seconds) wins; a bad one is refused before anything is written.
+    await store.writeSenderFeatures([{ entity: 'current', features: { message_count_30d: 3, spam_rate_30d: 0.5 }, eventTime: new Date(now + 2000), expiresAt: new Date(now + 3_600_000) }], { ttlSeconds: 60 });
+    expect(await raw.ttl(feastRedisKey(project, { [SENDER_JOIN_KEY]: 'current' }))).toBeLessThanOrEqual(60);
+    for (const ttlSeconds of [0, -5, 1.5, Number.NaN]) {
+      await expect(store.writeSenderFeatures([{ entity: 'never', features: UNKNOWN_SENDER, eventTime: new Date() }], { ttlSeconds })).rejects.toThrow(/positive integer/);
+    }
+    expect((await store.getSenderFeatures(['never'])).found).toEqual([false]);
   });
 });
 

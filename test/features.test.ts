@@ -150,6 +150,28 @@ describe('edge cases', () => {
     expectFiftyFinite(await transformEmail({ subject: '', from: '', to: [], body: '' }, EMPTY_TOKEN_TABLE));
   });
 
+  // Inputs built to make a backtracking regex retry from every position: each took 2-45 s in feature extraction
+  // before the patterns were rewritten (a 1 MB request could hold the gateway for minutes). Each must now take about
+  // as long as ordinary mail of its size; the bound is loose so that a loaded machine does not fail it, and tight
+  // enough that quadratic work cannot pass.
+  const N = 150_000;
+  const plain = (extra: string, body: string, contentType = 'text/plain') =>
+    `From: a@example.com\r\nTo: b@example.org\r\nSubject: hi\r\n${extra}MIME-Version: 1.0\r\nContent-Type: ${contentType}\r\n\r\n${body}`;
+  it.each([
+    ['a Date header of spaces', plain(`Date: a${' '.repeat(N)}x\r\n`, 'hello')],
+    ['a Date header of parentheses', plain(`Date: ${'('.repeat(N)}\r\n`, 'hello')],
+    ['a Subject of spaces after "re"', `From: a@example.com\r\nSubject: re${' '.repeat(N)}x\r\n\r\nhello`],
+    ['a From domain of dots', `From: a@b${'.'.repeat(N)}x\r\nSubject: x\r\n\r\nhello`],
+    ['HTML of unclosed <a', plain('', `<html><body>${'<a'.repeat(N)}</body></html>`, 'text/html')],
+    ['HTML of one <a> tag with many hrefs and no >', plain('', `<html><body><a ${'href=x '.repeat(N / 4)}</body></html>`, 'text/html')],
+    ['HTML of unclosed tags', plain('', `<html><body>${'<'.repeat(N)}</body></html>`, 'text/html')],
+    ['a link host of dots', plain('', `see http://${'.'.repeat(N / 2)}a now`)],
+  ])('hostile input, %s: 50 finite numbers without quadratic work', async (_name, raw) => {
+    const started = performance.now();
+    expectFiftyFinite(await transformEmail({ raw }, model.tokens));
+    expect(performance.now() - started).toBeLessThan(3000);
+  });
+
   it('structured header values cannot inject headers', async () => {
     const email = await parseEmail({
       subject: 'hi\r\nBcc: victim@example.com',

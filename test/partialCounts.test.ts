@@ -12,7 +12,7 @@ import {
   mergePartialCounts,
   type PartialCounts,
 } from '../shared/drift/partialCounts';
-import { psiBinCounts, psiEdgesFromSorted, psiFromCounts, proportions } from '../shared/drift/psi';
+import { comparisonBins, psiBinCounts, psiEdgesFromSorted, psiFromCounts, proportions } from '../shared/drift/psi';
 import { buildSample, closeToScipy, loadDriftFixtures } from './fixtures/scipy/driftFixtures';
 
 /** A one-feature baseline whose KS sample is exactly `reference` (sorted), as the fixtures' sample 1. */
@@ -156,8 +156,8 @@ describe('partial counts', () => {
         expect(ksStatisticFromCounts(ref, merged.distributions[j])).toBe(ksStatisticSorted(ref.sample, finite));
         expect(a.ks).toEqual(ks2samp(ref.sample, finite));
         // PSI edges come from all 3000 reference rows, the KS sample from 1000 of them: edges between sample points.
-        expect(merged.distributions[j].bins).toEqual(psiBinCounts(ref.psi.edges, finite));
-        expect(a.psi).toBe(psiFromCounts(ref.psi.proportions, psiBinCounts(ref.psi.edges, finite)));
+        expect(merged.distributions[j].bins).toEqual(psiBinCounts(comparisonBins(ref).edges, finite));
+        expect(a.psi).toBe(psiFromCounts(comparisonBins(ref).proportions, psiBinCounts(comparisonBins(ref).edges, finite)));
       });
     }
   });
@@ -165,7 +165,7 @@ describe('partial counts', () => {
   it('reject partials shaped for another baseline', () => {
     const a = baselineFor(Float64Array.from([1, 2, 3]));
     const b = baselineFor(Float64Array.from([1, 2]));
-    expect(() => mergePartialCounts(a, [createPartialCounts(b)])).toThrow(/has 3 entries, expected 4/);
+    expect(() => mergePartialCounts(a, [createPartialCounts(b)])).toThrow(/has 4 entries, expected 5/);
     expect(() => addValues(a, createPartialCounts(a), 5, [1])).toThrow(/no distribution 5/);
     const newer = { ...a, createdAt: '2026-11-27T00:00:00.000Z' };
     expect(() => mergePartialCounts(newer, [createPartialCounts(a)])).toThrow(/made against baseline test\/1@2026-11-26T00:00:00.000Z/);

@@ -49,6 +49,24 @@ describe('SenderHistory', () => {
     expect(compared).toBe(moments.length * keys.length);
   });
 
+  it("a materialized row expires exactly when the moving window stops holding the sender's mail", () => {
+    let checked = 0;
+    for (const t of events.slice(0, 40).map((e) => e.time!.getTime())) {
+      for (const row of aggregateSenderStats(events, new Date(t))) {
+        const end = row.expiresAt!.getTime();
+        // Had no newer mail come, `at` keeps a row up to the expiry and none from it on.
+        const upTo = events.filter((e) => e.time!.getTime() <= t);
+        const frozen = new SenderHistory(upTo);
+        expect(frozen.at(row.entity, new Date(end - 1))).not.toEqual(UNKNOWN_SENDER);
+        expect(frozen.at(row.entity, new Date(end))).toEqual(UNKNOWN_SENDER);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(100);
+    // A fixed snapshot (the training period's store) does not expire.
+    expect(history.rowsAt(new Date(T0 + 45 * DAY)).every((r) => r.expiresAt === undefined)).toBe(true);
+  });
+
   it('an unknown sender, no sender, or a window without mail gives the unknown-sender defaults', () => {
     expect(history.at('zzz', new Date(T0 + 10 * DAY))).toEqual(UNKNOWN_SENDER);
     expect(history.at(undefined, new Date(T0 + 10 * DAY))).toEqual(UNKNOWN_SENDER);

@@ -12,7 +12,7 @@ import { getConfig } from '../config';
 import { Baseline } from './baseline';
 import { benjaminiHochberg } from './multipleTesting';
 import { currentSummary, finalizeDistribution, PartialCounts, referenceDistributions } from './partialCounts';
-import { PSI_CRITICAL, PSI_WARNING } from './psi';
+import { comparisonBins, PSI_CRITICAL, PSI_WARNING } from './psi';
 import { codeVersion, DistributionDrift, DRIFT_REPORT_SCHEMA_VERSION, DriftReport, DriftStatus, DriftThresholds, DriftTrigger } from './report';
 
 export function driftThresholds(): DriftThresholds {
@@ -85,8 +85,8 @@ export function computeDriftReport(baseline: Baseline, merged: PartialCounts, ct
       non_finite: { nan: fin.counts.nan, pos_inf: fin.counts.posInf, neg_inf: fin.counts.negInf },
       reference_non_finite: { nan: ref.nonFinite.nan, pos_inf: ref.nonFinite.posInf, neg_inf: ref.nonFinite.negInf },
       bins: {
-        edges: ref.psi.edges,
-        reference: ref.psi.proportions,
+        edges: [...comparisonBins(ref).edges],
+        reference: [...comparisonBins(ref).proportions],
         current: fin.counts.finite ? fin.counts.bins.map((c) => c / fin.counts.finite) : fin.counts.bins.map(() => 0),
         current_counts: fin.counts.bins,
       },

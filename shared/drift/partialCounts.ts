@@ -31,7 +31,7 @@
 
 import type { Baseline, ReferenceDistribution } from './baseline';
 import { CdfDiffExtremes, ksPValue, type KsResult } from './ks';
-import { psiFromCounts } from './psi';
+import { comparisonBins, PsiBins, psiFromCounts } from './psi';
 
 /** Counts of one distribution in one partition (or merged). Plain JSON: safe to return from a Durable activity. */
 export interface DistributionCounts {
@@ -42,7 +42,7 @@ export interface DistributionCounts {
   nan: number;
   posInf: number;
   negInf: number;
-  /** Per PSI bin of the baseline (edges.length + 1 entries). */
+  /** Per PSI bin of the comparison (`comparisonBins`: the baseline's edges.length + 2 entries). */
   bins: number[];
   /** Sum and sum of squares of the finite values, for the report's mean/std. Floating-point: merging in another
    * order can move the last bits (unlike every other field, which is an exact integer). */
@@ -76,6 +76,8 @@ export interface DistributionResult {
 }
 
 interface PreparedReference {
+  /** The PSI bins current values are counted on (`comparisonBins`: the baseline's, plus one below its minimum). */
+  bins: PsiBins;
   /** Distinct sample values, ascending (u_1 … u_K). */
   points: Float64Array;
   /** cumulative[j] = number of sample values ≤ points[j]. */
@@ -119,12 +121,13 @@ function prepare(ref: ReferenceDistribution): PreparedReference {
       }
     });
     const pointSet = new Set(points);
-    const keys = Float64Array.from(new Set([...points, ...ref.psi.edges])).sort();
+    const bins = comparisonBins(ref);
+    const keys = Float64Array.from(new Set([...points, ...bins.edges])).sort();
     const n = keys.length;
     const binAt = new Int32Array(n + 1);
     const pointsBelow = new Int32Array(n + 1);
     const isPoint = new Uint8Array(n);
-    const edgeSet = new Set(ref.psi.edges);
+    const edgeSet = new Set(bins.edges);
     for (let i = 0; i < n; i++) {
       isPoint[i] = pointSet.has(keys[i]) ? 1 : 0;
       binAt[i + 1] = binAt[i] + (edgeSet.has(keys[i]) ? 1 : 0);
@@ -139,6 +142,7 @@ function prepare(ref: ReferenceDistribution): PreparedReference {
     for (const v of keys) bucketStart[bucketOf(v, lo, scale, buckets) + 1]++;
     for (let b = 0; b < buckets; b++) bucketStart[b + 1] += bucketStart[b];
     p = {
+      bins,
       points: Float64Array.from(points),
       cumulative: Float64Array.from(cumulative),
       keys,
@@ -162,14 +166,15 @@ export function referenceDistributions(baseline: Baseline): ReferenceDistributio
 }
 
 function emptyCounts(ref: ReferenceDistribution): DistributionCounts {
-  const k = prepare(ref).points.length;
+  const { points, bins } = prepare(ref);
+  const k = points.length;
   return {
     rows: 0,
     finite: 0,
     nan: 0,
     posInf: 0,
     negInf: 0,
-    bins: new Array<number>(ref.psi.edges.length + 1).fill(0),
+    bins: new Array<number>(bins.edges.length + 1).fill(0),
     sum: 0,
     sumSquares: 0,
     min: null,
@@ -307,7 +312,7 @@ export function finalizeDistribution(ref: ReferenceDistribution, merged: Partial
   const counts = merged.distributions[index];
   if (counts.finite === 0) return { psi: null, ks: null, counts };
   const d = ksStatisticFromCounts(ref, counts);
-  return { psi: psiFromCounts(ref.psi.proportions, counts.bins), ks: ksPValue(d, ref.sample.length, counts.finite), counts };
+  return { psi: psiFromCounts(prepare(ref).bins.proportions, counts.bins), ks: ksPValue(d, ref.sample.length, counts.finite), counts };
 }
 
 /** Mean and population standard deviation of the finite current values (null when there are none). */

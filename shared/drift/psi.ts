@@ -45,6 +45,34 @@ export function psiEdgesFromSorted(sorted: ArrayLike<number>): number[] {
   return edges;
 }
 
+/** The largest double below the finite number `x`. */
+export function nextDown(x: number): number {
+  if (x === 0) return -Number.MIN_VALUE;
+  const bits = new DataView(new ArrayBuffer(8));
+  bits.setFloat64(0, x);
+  const n = bits.getBigUint64(0);
+  bits.setBigUint64(0, x > 0 ? n - 1n : n + 1n);
+  return bits.getFloat64(0);
+}
+
+/** PSI bins: right-closed edges and the reference proportion of each of the edges.length + 1 bins. */
+export interface PsiBins {
+  readonly edges: readonly number[];
+  readonly proportions: readonly number[];
+}
+
+/**
+ * The bins a drift comparison counts current values on: the baseline's frozen bins with one more in front, for
+ * values below the smallest reference value. Without it those values share bin 0 with the reference's lowest decile
+ * (the deciles are all ≥ the minimum), and when that bin holds most of the reference (a constant or mostly-zero
+ * feature) a move below every reference value leaves PSI at 0. No reference value lies there, so its reference
+ * proportion is 0 (floored like any empty bin); its edge is the largest double below the minimum, which makes
+ * (-∞, edge] exactly "< min" under the right-closed rule. Derived, not stored: baselines keep their format.
+ */
+export function comparisonBins(ref: { readonly min: number; readonly psi: PsiBins }): PsiBins {
+  return { edges: [nextDown(ref.min), ...ref.psi.edges], proportions: [0, ...ref.psi.proportions] };
+}
+
 /** Bin index of a value under the right-closed rule above: the number of edges strictly below `v` (binary search).
  * The drift statistics pass finite values only: NaN and ±Infinity are counted and reported on their own. */
 export function psiBinIndex(edges: ArrayLike<number>, v: number): number {

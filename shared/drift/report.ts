@@ -58,7 +58,11 @@ export interface DistributionDrift {
   non_finite: NonFiniteCounts;
   reference_non_finite: NonFiniteCounts;
   bins: {
-    /** Right-closed bin edges; bins: (-inf, e0], (e0, e1], ..., (e_last, +inf). */
+    /**
+     * Right-closed bin edges; bins: (-inf, e0], (e0, e1], ..., (e_last, +inf). e0 is the largest double below the
+     * reference minimum (bin 0: values below every reference value, reference proportion 0); e1... are the
+     * baseline's frozen deciles.
+     */
     edges: number[];
     reference: number[];
     current: number[];

@@ -3,6 +3,7 @@
 // Everything is inline (SVG, CSS and a few lines of script): the page must open from Blob storage, an email
 // attachment or a disconnected laptop, so it loads nothing from anywhere.
 import { DistributionDrift, DriftReport, DriftStatus } from './report';
+import { nextDown } from './psi';
 
 const STATUS_COLOURS: Record<DriftStatus, string> = {
   healthy: '#1a7f37',
@@ -31,10 +32,18 @@ function edgeLabel(v: number, digits: number): string {
   return String(Number(v.toPrecision(digits)));
 }
 
-/** Bin labels, with as few digits as keep neighbouring edges apart (0.9987 and 0.9999 are not both "1"). */
-export function binLabels(edges: number[]): string[] {
+/**
+ * Bin labels, with as few digits as keep neighbouring edges apart (0.9987 and 0.9999 are not both "1"). With
+ * `referenceMin`, the first edge is the one just below it (`comparisonBins`) and its bin reads "<min".
+ */
+export function binLabels(edges: number[], referenceMin?: number): string[] {
+  const below = referenceMin === undefined ? 0 : 1;
   for (let digits = 3; ; digits++) {
-    const labels = [...edges.map((e) => `≤${edgeLabel(e, digits)}`), `>${edgeLabel(edges[edges.length - 1], digits)}`];
+    const labels = [
+      ...(below ? [`<${edgeLabel(referenceMin!, digits)}`] : []),
+      ...edges.slice(below).map((e) => `≤${edgeLabel(e, digits)}`),
+      `>${edgeLabel(edges[edges.length - 1], digits)}`,
+    ];
     if (digits >= 17 || new Set(labels.slice(0, -1)).size === edges.length) return labels;
   }
 }
@@ -70,7 +79,9 @@ export function distributionChartSvg(d: DistributionDrift): string {
   const y = (p: number) => m.top + plotH - (p / yMax) * plotH;
   const slot = plotW / Math.max(n, 1);
   const barW = Math.max(1, slot * 0.38);
-  const labels = d.bins.edges.length ? binLabels(d.bins.edges) : [];
+  const min = d.reference_stats.min;
+  const belowMin = min !== null && d.bins.edges.length > 0 && d.bins.edges[0] === nextDown(min); // comparisonBins' first bin
+  const labels = d.bins.edges.length ? binLabels(d.bins.edges, belowMin ? min : undefined) : [];
   const parts: string[] = [];
   for (let t = 0; t <= 4; t++) {
     const p = (yMax * t) / 4;

@@ -79,12 +79,19 @@ export class SenderHistory {
     return n > 0 ? { message_count_30d: n, spam_rate_30d: (entry.spamBefore[end] - entry.spamBefore[first]) / n } : UNKNOWN_SENDER;
   }
 
-  /** The rows the materializer writes as of `asOf`: one per sender with mail in the window, by key. */
-  rowsAt(asOf: Date): SenderFeatureRow[] {
+  /**
+   * The rows the materializer writes as of `asOf`: one per sender with mail in the window, by key. `expiring`: each
+   * row carries when the window, moving on from `asOf`, stops holding the sender's mail (its newest event in the
+   * window + the window; exactly then `at` turns to the unknown sender), so a store refreshed from new mail forgets
+   * a sender that stopped sending, as `at` does. A fixed snapshot (the training period's store) is not expiring.
+   */
+  rowsAt(asOf: Date, expiring = false): SenderFeatureRow[] {
     const rows: SenderFeatureRow[] = [];
-    for (const entity of [...this.byKey.keys()].sort()) {
+    for (const [entity, entry] of [...this.byKey].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       const features = this.at(entity, asOf);
-      if (features !== UNKNOWN_SENDER) rows.push({ entity, features, eventTime: asOf });
+      if (features === UNKNOWN_SENDER) continue;
+      const newest = entry.times[lowerBound(entry.times, asOf.getTime(), true) - 1];
+      rows.push({ entity, features, eventTime: asOf, ...(expiring ? { expiresAt: new Date(newest + this.windowDays * DAY_MS + 1) } : {}) });
     }
     return rows;
   }
@@ -95,7 +102,7 @@ export class SenderHistory {
  * included): what `npm run features:materialize` writes. Every event needs its time.
  */
 export function aggregateSenderStats(events: Iterable<SenderEvent>, asOf: Date, windowDays = SENDER_WINDOW_DAYS): SenderFeatureRow[] {
-  return new SenderHistory(events, windowDays).rowsAt(asOf);
+  return new SenderHistory(events, windowDays).rowsAt(asOf, true);
 }
 
 /**

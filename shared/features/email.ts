@@ -10,6 +10,7 @@ import { Splitter } from '@zone-eu/mailsplit';
 import { simpleParser } from 'mailparser';
 import type { AddressObject } from 'mailparser';
 import { z } from 'zod';
+import { trimTrailing } from './trimTrailing';
 
 export interface StructuredEmail {
   readonly subject: string;
@@ -136,7 +137,8 @@ function mailbox(addresses: AddressObject | AddressObject[] | undefined): Mailbo
     .find((v) => v.address);
   if (!first?.address) return undefined;
   const at = first.address.lastIndexOf('@');
-  const domain = at >= 0 ? first.address.slice(at + 1).toLowerCase().replace(/[>\].\s]+$/, '') : '';
+  // The `>`, `]`, `.` and spaces a sloppy address leaves after its domain.
+  const domain = at >= 0 ? trimTrailing(first.address.slice(at + 1).toLowerCase(), (ch) => /[>\].\s]/.test(ch)) : '';
   return { address: first.address, name: first.name ?? '', domain };
 }
 

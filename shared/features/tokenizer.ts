@@ -7,6 +7,7 @@
 // so tokens containing them are dropped here, at serving time as well as in training (one tokenizer for both).
 import type { ParsedEmail } from './email';
 import { header } from './email';
+import { trimTrailing } from './trimTrailing';
 
 /** Substrings that mark a token as a corpus-collection artefact rather than content. */
 export const ARTEFACT_MARKERS: readonly string[] = [
@@ -50,7 +51,7 @@ function addWords(out: Set<string>, text: string, prefix: string): void {
 export function urlHosts(text: string): string[] {
   const hosts: string[] = [];
   for (const m of text.matchAll(urlHostPattern)) {
-    const host = m[1].toLowerCase().replace(/\.+$/, '').replace(/^www\./, '');
+    const host = trimTrailing(m[1].toLowerCase(), (ch) => ch === '.').replace(/^www\./, '');
     if (host) hosts.push(host);
   }
   return hosts;

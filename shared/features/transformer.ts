@@ -6,6 +6,7 @@
 //   const x = computeFeatures(email, model.tokens, sender);  // Float32Array(50)
 import { FEATURE_COUNT, FEATURE_NAMES, FeatureName, SenderFeatures, UNKNOWN_SENDER, senderFeatureValues } from './featureList';
 import { EmailInput, ParsedEmail, header, parseEmail } from './email';
+import { parseMailDate } from './mailDate';
 import { TokenTable, summariseTokens } from './tokenStats';
 import { domainTail, tokenize } from './tokenizer';
 
@@ -68,12 +69,45 @@ function hostOf(url: string): string | undefined {
   }
 }
 
+/**
+ * The `<a href>` links of an HTML body with their visible text (at most 500 characters before `</a>`): the matches
+ * of `/<a\b[^>]*?href\s*=\s*["']?([^"'\s>]+)[^>]*>([\s\S]{0,500}?)<\/a>/gi`, found by a scan that reads each tag
+ * once. That regex retries from every `<a` to the tag's end and took seconds on a 200 kB body of `<a`s; every `<a`
+ * before a tag's `>` shares that `>` and the text after it, so when one of them fails, they all do.
+ */
 function htmlLinks(html: string): { href: string; text: string }[] {
   const links: { href: string; text: string }[] = [];
-  for (const m of html.matchAll(/<a\b[^>]*?href\s*=\s*["']?([^"'\s>]+)[^>]*>([\s\S]{0,500}?)<\/a>/gi)) {
-    links.push({ href: m[1], text: m[2].replace(/<[^>]*>/g, '').trim() });
+  const openTag = /<a/gi;
+  for (let m = openTag.exec(html); m; m = openTag.exec(html)) {
+    const start = m.index;
+    if (/\w/.test(html.charAt(start + 2))) continue; // `<abbr`, not `<a`
+    const tagEnd = html.indexOf('>', start + 2);
+    if (tagEnd < 0) break; // no later `<a` is closed either
+    const href = /href\s*=\s*["']?([^"'\s>]+)/i.exec(html.slice(start + 2, tagEnd));
+    const close = href && /<\/a>/i.exec(html.slice(tagEnd + 1, tagEnd + 1 + 504));
+    if (!href || !close || close.index > 500) {
+      openTag.lastIndex = tagEnd + 1;
+      continue;
+    }
+    links.push({ href: href[1], text: html.slice(tagEnd + 1, tagEnd + 1 + close.index).replace(/<[^>]*>/g, '').trim() });
+    openTag.lastIndex = tagEnd + 1 + close.index + close[0].length;
   }
   return links;
+}
+
+/**
+ * Characters inside tags: the total length of the matches of `/<[^>]*>/g`, counted by a scan. The regex retries from
+ * every `<` of a body with no `>` after it and is quadratic in them (20 s on 200 kB of `<a`).
+ */
+function tagCharCount(html: string): number {
+  let count = 0;
+  for (let open = html.indexOf('<'); open >= 0; ) {
+    const close = html.indexOf('>', open + 1);
+    if (close < 0) break;
+    count += close - open + 1;
+    open = html.indexOf('<', close + 1);
+  }
+  return count;
 }
 
 function relatedDomains(a: string, b: string): boolean {
@@ -107,9 +141,7 @@ function contentFeatures(email: ParsedEmail, v: Values): void {
 
   v.html_present = email.hasHtmlPart ? 1 : 0;
   v.html_only = email.hasHtmlPart && !email.hasTextPart ? 1 : 0;
-  let tagChars = 0;
-  for (const m of html.matchAll(/<[^>]*>/g)) tagChars += m[0].length;
-  v.html_tag_ratio = ratio(tagChars, html.length);
+  v.html_tag_ratio = ratio(tagCharCount(html), html.length);
   v.html_image_count_log = log1pCount(html, /<img\b/gi);
   v.html_font_tag_count_log = Math.log1p(countMatches(html, /<font\b/gi) + countMatches(html, /style\s*=\s*["'][^"']*(?:color|font-size)/gi));
   v.html_form_or_script = /<(?:form|script|iframe)\b/i.test(html) ? 1 : 0;
@@ -139,7 +171,8 @@ function headerFeatures(email: ParsedEmail, v: Values): void {
   v.subject_chars_log = Math.log1p(subject.length);
   v.subject_uppercase_ratio = ratio(s.upper, s.letters);
   v.subject_punctuation = countMatches(subject, /[!$%]/g);
-  v.subject_reply_prefix = /^\s*(?:re|fwd?|aw)\s*(?:\[\d+\])?\s*:/i.test(subject) ? 1 : 0;
+  // `(?:\[\d+\]\s*)?` rather than `(?:\[\d+\])?\s*`: two adjacent `\s*` backtrack quadratically on a subject of spaces.
+  v.subject_reply_prefix = /^\s*(?:re|fwd?|aw)\s*(?:\[\d+\]\s*)?:/i.test(subject) ? 1 : 0;
   const has = (name: string) => email.headers.has(name);
   v.has_reply_headers = has('in-reply-to') || has('references') ? 1 : 0;
   v.mailing_list_headers = ['list-id', 'list-unsubscribe', 'list-post', 'mailing-list', 'x-mailing-list'].some(has) ? 1 : 0;
@@ -150,7 +183,7 @@ function headerFeatures(email: ParsedEmail, v: Values): void {
   const messageId = /^<[^<>@\s]+@([^<>@\s]+)>$/.exec(header(email, 'message-id') ?? '');
   v.message_id_suspicious = !messageId || !email.from || !relatedDomains(messageId[1].toLowerCase(), email.from.domain) ? 1 : 0;
   const date = header(email, 'date');
-  v.date_missing_or_invalid = date && Number.isFinite(Date.parse(date.replace(/\s*\([^)]*\)\s*$/, ''))) ? 0 : 1;
+  v.date_missing_or_invalid = date && Number.isFinite(parseMailDate(date)) ? 0 : 1;
   v.recipient_count_log = Math.log1p(email.recipientCount);
   const priority = `${header(email, 'x-priority') ?? ''} ${header(email, 'x-msmail-priority') ?? ''} ${header(email, 'importance') ?? ''}`;
   v.x_priority_high = /^\s*[12]\b|\bhigh\b|\burgent\b/i.test(priority) ? 1 : 0;
