@@ -10,6 +10,7 @@
 // wall figure is pessimistic; rows per CPU second of the compactor process is the steadier figure.
 import { median } from 'simple-statistics';
 import { positiveOption } from './options';
+import { parseChoice, parseCliArgs, runCli } from '../cli/cliArgs';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -28,6 +29,14 @@ import { syntheticRecords } from '../shared/logs/syntheticRecords';
 
 const PARTITION: HourPartition = { env: 'production', date: '2026-01-15', hour: '10' };
 
+const USAGE = `usage: npm run bench:compaction [-- options]
+  --rows <N>       synthetic inference records of the hour, a positive integer (default 1000000)
+  --blob-rows <N>  records per raw blob, a positive integer (default 2000)
+  --runs <N>       runs, a positive integer (default 1)
+  --compare <N>    also write N rows with each candidate Parquet library (default: no comparison)`;
+
+/** The child modes (`--child MODE`, internal): the compaction, the window reader, or one Parquet library. */
+const CHILD_MODES = ['compact', 'read', 'duckdb', 'hyparquet-writer', 'parquetjs-lite'] as const;
 
 const mb = (kb: number) => Math.round(kb / 1024);
 
@@ -187,20 +196,25 @@ async function writeRawBlobs(n: number, blobRows: number): Promise<void> {
   if (s.written !== n) throw new Error(`logger wrote ${s.written} of ${n} rows`);
 }
 
-async function main(): Promise<void> {
-  const childAt = process.argv.indexOf('--child');
-  if (childAt >= 0) {
-    const mode = process.argv[childAt + 1];
-    const report = mode === 'compact' ? await childCompact() : mode === 'read' ? await childRead() : await childLibrary(mode, positiveOption('rows', 200_000));
+async function main(argv: string[]): Promise<void> {
+  const { values } = parseCliArgs(argv, {
+    rows: { type: 'string' },
+    'blob-rows': { type: 'string' },
+    runs: { type: 'string' },
+    compare: { type: 'string' },
+    child: { type: 'string' },
+  });
+  if (values.child !== undefined) {
+    const mode = parseChoice('child', values.child, CHILD_MODES);
+    const report = mode === 'compact' ? await childCompact() : mode === 'read' ? await childRead() : await childLibrary(mode, positiveOption('rows', values.rows, 200_000));
     process.stdout.write(`${JSON.stringify(report)}\n`);
     return;
   }
 
-  const rows = positiveOption('rows', 1_000_000);
-  const blobRows = positiveOption('blob-rows', 2000);
-  const runs = positiveOption('runs', 1);
-  const compareAt = process.argv.indexOf('--compare');
-  const compareRows = compareAt >= 0 ? positiveOption('compare', 200_000) : 0;
+  const rows = positiveOption('rows', values.rows, 1_000_000);
+  const blobRows = positiveOption('blob-rows', values['blob-rows'], 2000);
+  const runs = positiveOption('runs', values.runs, 1);
+  const compareRows = values.compare === undefined ? 0 : positiveOption('compare', values.compare, 200_000);
   console.log(`compaction benchmark: ${rows.toLocaleString('en')} rows in blobs of ${blobRows} (${Math.ceil(rows / blobRows)} raw blobs), ${runs} run(s); ${os.cpus().length} CPUs (shared)`);
 
   const port = await freePort();
@@ -251,7 +265,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+runCli('bench:compaction', main, USAGE);

@@ -13,6 +13,7 @@
 // shared, 2 cores and other engineers' tests, so wall times move by tens of percent between runs).
 import { median } from 'simple-statistics';
 import { positiveOption } from './options';
+import { parseCliArgs, runCli } from '../cli/cliArgs';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -23,12 +24,12 @@ import { ks2samp } from '../shared/drift/ks';
 import { addValues, createPartialCounts, finalizeDistribution } from '../shared/drift/partialCounts';
 import { benjaminiHochberg } from '../shared/drift/multipleTesting';
 
-
-const ROWS = positiveOption('rows', 1_000_000);
-const FEATURES = positiveOption('features', 50);
-const REFERENCE = positiveOption('reference', 10_000);
-const RUNS = positiveOption('runs', 3);
-const WITH_SCIPY = !process.argv.includes('--no-scipy');
+const USAGE = `usage: npm run bench:drift [-- options]
+  --rows <N>       current rows per feature, a positive integer (default 1000000)
+  --features <N>   features, a positive integer (default 50)
+  --reference <N>  reference (baseline sample) rows, a positive integer (default 10000)
+  --runs <N>       runs, a positive integer (default 3)
+  --no-scipy       skip the SciPy comparison`;
 
 /** Fills `out` with feature j's values (float32), reference or current window. */
 function generate(j: number, current: boolean, out: Float32Array): void {
@@ -55,7 +56,19 @@ function generate(j: number, current: boolean, out: Float32Array): void {
   }
 }
 
-function main(): void {
+function main(argv: string[]): void {
+  const { values } = parseCliArgs(argv, {
+    rows: { type: 'string' },
+    features: { type: 'string' },
+    reference: { type: 'string' },
+    runs: { type: 'string' },
+    'no-scipy': { type: 'boolean', default: false },
+  });
+  const ROWS = positiveOption('rows', values.rows, 1_000_000);
+  const FEATURES = positiveOption('features', values.features, 50);
+  const REFERENCE = positiveOption('reference', values.reference, 10_000);
+  const RUNS = positiveOption('runs', values.runs, 3);
+  const WITH_SCIPY = !values['no-scipy'];
   console.log(`bench:drift: ${ROWS.toLocaleString('en')} current rows × ${FEATURES} features vs ${REFERENCE.toLocaleString('en')} reference rows, ${RUNS} runs`);
   const names = Array.from({ length: FEATURES }, (_, j) => `f${String(j).padStart(2, '0')}`);
   const refColumns = names.map((_, j) => {
@@ -151,4 +164,4 @@ function main(): void {
   console.log(`agreement: D identical on ${sameD}/${FEATURES} features, p within tolerance on ${closeP}/${FEATURES}`);
 }
 
-main();
+runCli('bench:drift', main, USAGE);

@@ -1,10 +1,10 @@
-// Command-line options shared by the benchmarks: `--name value`, positive numbers only.
+// Command-line options of the benchmarks: `--name value`, positive numbers only, parsed strictly by cli/cliArgs.ts
+// (each benchmark parses its command line with parseCliArgs inside a runCli main, so a bad value is one line and
+// exit code 2, before any work).
+import { parseInteger, parsePositiveNumber } from '../cli/cliArgs';
 
-export function positiveOption(name: string, fallback: number, kind: 'integer' | 'number' = 'integer'): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  const ok = kind === 'integer' ? Number.isInteger(v) : Number.isFinite(v);
-  if (!ok || v <= 0) throw new Error(`--${name} must be a positive ${kind}`);
-  return v;
+/** The value of `--name` (`raw`, undefined when not given) as a positive integer or number, or `fallback`. */
+export function positiveOption(name: string, raw: string | undefined, fallback: number, kind: 'integer' | 'number' = 'integer'): number {
+  if (raw === undefined) return fallback;
+  return kind === 'integer' ? parseInteger(name, raw, { min: 1 }) : parsePositiveNumber(name, raw);
 }

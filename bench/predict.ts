@@ -12,6 +12,7 @@
 //   npm run bench:predict -- [--duration 10] [--runs 3] [--connections 16] [--messages 200]
 import { median } from 'simple-statistics';
 import { positiveOption } from './options';
+import { parseCliArgs, parseInteger, runCli } from '../cli/cliArgs';
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -36,6 +37,11 @@ type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 // autocannon ships no type declarations; this is the subset used here.
 const autocannon = require('autocannon') as Autocannon;
 
+const USAGE = `usage: npm run bench:predict [-- options]
+  --duration <S>     seconds per run, a positive number (default 10)
+  --runs <N>         runs, a positive integer (default 3)
+  --connections <N>  concurrent connections, a positive integer (default 16)
+  --messages <N>     corpus messages in the load, a positive integer (default 200)`;
 
 interface Figures {
   rps: number;
@@ -85,7 +91,7 @@ async function essentialCompute(mail: string[], seconds: number): Promise<Figure
   }
 }
 
-/** (b) The bare server, run in a child process: `node dist/bench/predict.js --bare-server PORT`. */
+/** (b) The bare server, run in a child process: `node dist/bench/predict.js --bare-server PORT`; resolves when it closes. */
 async function bareServerMain(port: number): Promise<void> {
   const model = await loadModelDirectory(committedModelDir());
   const fixed = Float32Array.from({ length: FEATURE_COUNT }, (_, i) => (i % 5) / 5);
@@ -106,7 +112,11 @@ async function bareServerMain(port: number): Promise<void> {
     });
   });
   server.keepAliveTimeout = 65_000;
-  server.listen(port, '127.0.0.1', () => console.log(`bare ONNX server listening on ${(server.address() as AddressInfo).port}`));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.once('close', resolve);
+    server.listen(port, '127.0.0.1', () => console.log(`bare ONNX server listening on ${(server.address() as AddressInfo).port}`));
+  });
 }
 
 function spawnAndWait(args: string[], env: NodeJS.ProcessEnv, ready: RegExp, timeoutMs = 60000): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
@@ -150,11 +160,19 @@ async function load(url: string, requests: Array<Record<string, unknown>>, conne
   return { rps: r.requests.average, p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99 };
 }
 
-async function main(): Promise<void> {
-  const seconds = positiveOption('duration', 10, 'number');
-  const runs = positiveOption('runs', 3);
-  const connections = positiveOption('connections', 16);
-  const messages = positiveOption('messages', 200);
+async function main(argv: string[]): Promise<void> {
+  const { values } = parseCliArgs(argv, {
+    duration: { type: 'string' },
+    runs: { type: 'string' },
+    connections: { type: 'string' },
+    messages: { type: 'string' },
+    'bare-server': { type: 'string' }, // internal: the child process of (b)
+  });
+  if (values['bare-server'] !== undefined) return bareServerMain(parseInteger('bare-server', values['bare-server'], { min: 0, max: 65535 }));
+  const seconds = positiveOption('duration', values.duration, 10, 'number');
+  const runs = positiveOption('runs', values.runs, 3);
+  const connections = positiveOption('connections', values.connections, 16);
+  const messages = positiveOption('messages', values.messages, 200);
   console.log(`bench:predict — ${runs} runs x ${seconds} s at ${connections} connections, ${messages} corpus messages; ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), Node ${process.version}`);
   console.log('Note: the load generator, the host and the model server share these CPUs (and other work on the machine): figures are noisy.');
 
@@ -225,17 +243,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[2] === '--bare-server') {
-  bareServerMain(Number(process.argv[3])).catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
-} else {
-  main().then(
-    () => process.exit(0),
-    (err) => {
-      console.error(`bench:predict failed: ${err instanceof Error ? err.stack : String(err)}`);
-      process.exit(1);
-    },
-  );
-}
+runCli('bench:predict', main, USAGE);

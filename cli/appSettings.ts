@@ -8,8 +8,12 @@ import path from 'node:path';
 import { settingDefault } from '../shared/config';
 import { loadFunctions } from '../devhost/host';
 import { describeAzureBindings } from './azureBindings';
+import { parseCliArgs, runCli } from './cliArgs';
 
 export const BINDING_SETTINGS_FILE = path.join('bicep', 'bindingSettings.json');
+
+const USAGE = `usage: npm run bicep:settings [-- --check]
+  writes ${BINDING_SETTINGS_FILE}; with --check it writes nothing and exits 1 when the file is not current`;
 
 /** Setting name → the app's default, for every setting a binding references; a setting without one is an error. */
 export function bindingSettings(referenced: Iterable<string>): Record<string, string> {
@@ -27,12 +31,13 @@ export function renderBindingSettings(settings: Record<string, string>): string 
 }
 
 function main(argv: string[]): number {
+  const { values } = parseCliArgs(argv, { check: { type: 'boolean', default: false } });
   const projectDir = path.resolve(__dirname, '..', '..');
   const { settingReferences } = describeAzureBindings(loadFunctions(projectDir));
   const text = renderBindingSettings(bindingSettings(Object.keys(settingReferences)));
   const file = path.join(projectDir, BINDING_SETTINGS_FILE);
   const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
-  if (argv.includes('--check')) {
+  if (values.check) {
     if (current === text) return 0;
     console.error(`${BINDING_SETTINGS_FILE} is not current: run npm run bicep:settings`);
     return 1;
@@ -42,4 +47,4 @@ function main(argv: string[]): number {
   return 0;
 }
 
-if (require.main === module) process.exitCode = main(process.argv.slice(2));
+if (require.main === module) runCli('bicep:settings', main, USAGE);

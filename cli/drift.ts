@@ -1,9 +1,9 @@
 // `npm run drift`: drift checks from the command line.
 //
-//   npm run drift -- --reference ref.csv --current cur.csv [--out report.json] [--html report.html]
+//   npm run drift -- --reference ref.csv --current cur.csv [--out report.json] [--html report.html] [--fail-on ...]
 //       Compares two datasets (CSV with a header row, NDJSON, or Parquet), every row of both: PSI on the
 //       reference's decile bins, and KS D and p equal to scipy.stats.ks_2samp on the same (finite) values.
-//   npm run drift -- --env production [--since 24h] [--version 3] [--alert] [--out ...] [--html ...]
+//   npm run drift -- --env production [--since 24h] [--version 3] [--alert] [--out ...] [--html ...] [--fail-on ...]
 //       Checks the stored inference logs of an environment against the active baseline (the same activities as
 //       the timer, run in this process, with a progress line per partition); the report is stored in Blob too.
 //
@@ -11,27 +11,29 @@
 // run's status is at least that.
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { isEnvironment } from '../shared/blobLayout';
+import { Environment, ENVIRONMENTS } from '../shared/blobLayout';
 import { getConfig } from '../shared/config';
 import { DriftRunRequest } from '../shared/drift/driftRun';
 import { compareColumns } from '../shared/drift/fileComparison';
 import { runDriftInProcess } from '../shared/drift/orchestration';
 import { DriftReport, formatReportSummary, serializeReport } from '../shared/drift/report';
 import { renderReportHtml } from '../shared/drift/reportHtml';
+import { validateModelVersion } from '../shared/modelVersion';
+import { asUsage, parseChoice, parseCliArgs, runCli, UsageError } from './cliArgs';
 import { readDataset } from './driftFiles';
 
 const USAGE = `usage:
   npm run drift -- --reference <file> --current <file> [--out report.json] [--html report.html] [--fail-on warning|critical]
-  npm run drift -- --env production|staging [--since 24h] [--version <model version>] [--alert] [--out report.json] [--html report.html]
-files: .csv (header row of feature names), .ndjson/.jsonl, .parquet`;
+  npm run drift -- --env production|staging [--since 24h] [--version <model version>] [--alert] [--out report.json] [--html report.html] [--fail-on warning|critical]
+files: .csv (header row of feature names), .ndjson/.jsonl, .parquet
+--since, --version and --alert are for the stored logs (--env) only; --fail-on warning|critical exits 1 when the status is at least that, in both modes`;
 
 /** `24h`, `90m`, `7d` → hours. */
 export function parseSince(text: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([mhd])$/i.exec(text.trim());
-  if (!m) throw new Error(`--since ${text}: expected a duration such as 24h, 90m or 7d`);
+  if (!m) throw new UsageError(`--since ${JSON.stringify(text)} is not valid: expected a duration such as 24h, 90m or 7d`);
   const hours = Number(m[1]) * { m: 1 / 60, h: 1, d: 24 }[m[2].toLowerCase() as 'm' | 'h' | 'd'];
-  if (!(hours > 0) || hours > 24 * 90) throw new Error(`--since ${text}: must be more than 0 and at most 90 days`);
+  if (!(hours > 0) || hours > 24 * 90) throw new UsageError(`--since ${JSON.stringify(text)} is not valid: expected more than 0 and at most 90 days`);
   return hours;
 }
 
@@ -59,8 +61,7 @@ async function fileMode(reference: string, current: string): Promise<DriftReport
   return result.report;
 }
 
-async function envMode(env: string, hours: number, version: string | undefined, alert: boolean): Promise<DriftReport> {
-  if (!isEnvironment(env)) throw new Error(`--env ${env}: expected production or staging`);
+async function envMode(env: Environment, hours: number, version: string | undefined, alert: boolean): Promise<DriftReport> {
   const config = getConfig();
   const now = new Date();
   const request: DriftRunRequest = {
@@ -92,38 +93,35 @@ async function envMode(env: string, hours: number, version: string | undefined, 
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      reference: { type: 'string' },
-      current: { type: 'string' },
-      env: { type: 'string' },
-      since: { type: 'string' },
-      version: { type: 'string' },
-      alert: { type: 'boolean', default: false },
-      out: { type: 'string' },
-      html: { type: 'string' },
-      'fail-on': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
+  const { values } = parseCliArgs(argv, {
+    reference: { type: 'string' },
+    current: { type: 'string' },
+    env: { type: 'string' },
+    since: { type: 'string' },
+    version: { type: 'string' },
+    alert: { type: 'boolean' },
+    out: { type: 'string' },
+    html: { type: 'string' },
+    'fail-on': { type: 'string' },
   });
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const failOn = values['fail-on'];
-  if (failOn && failOn !== 'warning' && failOn !== 'critical') throw new Error('--fail-on must be warning or critical');
+  const failOn = values['fail-on'] === undefined ? undefined : parseChoice('fail-on', values['fail-on'], ['warning', 'critical']);
   let report: DriftReport;
-  if (values.reference || values.current) {
-    if (!values.reference || !values.current) throw new Error('--reference and --current go together');
-    if (values.env) throw new Error('--env is for stored logs; do not combine it with --reference/--current');
+  if (values.reference !== undefined || values.current !== undefined) {
+    if (values.reference === undefined || values.current === undefined) throw new UsageError('--reference and --current go together');
+    if (values.env !== undefined) throw new UsageError('--env is for stored logs; do not combine it with --reference/--current');
+    const envOnly = (['since', 'version', 'alert'] as const).filter((o) => values[o] !== undefined).map((o) => `--${o}`);
+    if (envOnly.length) {
+      const list = envOnly.length === 1 ? envOnly[0] : `${envOnly.slice(0, -1).join(', ')} and ${envOnly[envOnly.length - 1]}`;
+      throw new UsageError(`${list} ${envOnly.length === 1 ? 'applies' : 'apply'} to the stored logs (--env), not to --reference/--current`);
+    }
     report = await fileMode(values.reference, values.current);
-  } else if (values.env) {
-    report = await envMode(values.env, values.since ? parseSince(values.since) : getConfig().driftWindowHours, values.version, values.alert ?? false);
+  } else if (values.env !== undefined) {
+    const env = parseChoice('env', values.env, ENVIRONMENTS);
+    const hours = values.since === undefined ? undefined : parseSince(values.since);
+    const version = values.version === undefined ? undefined : asUsage(() => validateModelVersion(values.version));
+    report = await envMode(env, hours ?? getConfig().driftWindowHours, version, values.alert ?? false);
   } else {
-    console.error(USAGE);
-    return 2;
+    throw new UsageError('give --reference and --current (files), or --env (stored logs)');
   }
   console.log('');
   console.log(formatReportSummary(report));
@@ -140,12 +138,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: Error) => {
-      console.error(`drift: ${err.message}`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runCli('drift', main, USAGE);

@@ -1,51 +1,79 @@
 // `npm run features:materialize`: compute the Feast feature view `sender_stats` and write it to the online store
 // (Redis, Feast's layout) — what `feast materialize` does for a real Feast deployment of aks/feast/.
 //
-//   npm run features:materialize                                  # from the training period of the corpus (labels)
-//   npm run features:materialize -- --source logs --env production --days 30   # from the inference log (predictions)
-//   options: --as-of ISO-time (logs), --ttl-seconds N (Redis key TTL), --dry-run (compute and print, write nothing)
+//   npm run features:materialize                                     # from the training period of the corpus (labels)
+//   npm run features:materialize -- --source logs --env production   # from the inference log (predictions)
+//   options: --as-of ISO-time (logs; default now), --ttl-seconds N (Redis key TTL), --dry-run (compute and print,
+//   write nothing)
+//
+// The window is part of the features' definition (`message_count_30d`, `spam_rate_30d`: SENDER_WINDOW_DAYS days
+// before the as-of time), so it is not an option.
 //
 // The training source writes the store the committed model was evaluated with: the training period's labelled
 // mail as of its end (shared/feast/trainingSenderStats.ts), the same rows the local stack writes at start.
 // Rows in Redis with a newer event time (materialized from logs since) are kept.
 //
 // Reads REDIS_URL, FEAST_PROJECT, SENDER_HASH_KEY and the storage settings like the app does.
-import { isEnvironment } from '../shared/blobLayout';
+import { Environment, ENVIRONMENTS } from '../shared/blobLayout';
 import { getConfig } from '../shared/config';
 import { aggregateSenderStats, senderEventsFromLogs } from '../shared/feast/senderStats';
 import { trainingSenderStats } from '../shared/feast/trainingSenderStats';
 import { getFeatureStore, resetFeatureStore, SenderFeatureRow } from '../shared/featureStore';
 import { SENDER_FEATURE_VIEW, SENDER_WINDOW_DAYS } from '../shared/features/featureList';
+import { parseChoice, parseCliArgs, parseInteger, parseIsoTime, runCli, UsageError } from './cliArgs';
 
-function option(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
+const USAGE = `usage: npm run features:materialize [-- options]
+  --source training|logs    training: the corpus' training period, labelled (default); logs: the inference log of --env, predicted labels
+  --env production|staging  the inference log to read (--source logs; default production)
+  --as-of <ISO time>        the end of the ${SENDER_WINDOW_DAYS}-day window (--source logs; default now)
+  --ttl-seconds <N>         Redis key TTL in seconds, a positive integer (default: no TTL)
+  --dry-run                 compute and print, write nothing`;
+
+interface MaterializeArgs {
+  source: 'training' | 'logs';
+  env: Environment;
+  asOf: Date;
+  ttlSeconds: number | undefined;
+  dryRun: boolean;
 }
 
-async function main(): Promise<void> {
+/** The command line, checked before anything is read or connected to. */
+function parseArguments(argv: string[]): MaterializeArgs {
+  const { values } = parseCliArgs(argv, {
+    source: { type: 'string' },
+    env: { type: 'string' },
+    'as-of': { type: 'string' },
+    'ttl-seconds': { type: 'string' },
+    'dry-run': { type: 'boolean', default: false },
+  });
+  const source = values.source === undefined ? 'training' : parseChoice('source', values.source, ['training', 'logs']);
+  const logsOnly = (['as-of', 'env'] as const).filter((o) => values[o] !== undefined).map((o) => `--${o}`);
+  if (source === 'training' && logsOnly.length) {
+    throw new UsageError(`${logsOnly.join(' and ')} ${logsOnly.length === 1 ? 'applies' : 'apply'} to --source logs; the training source is the store as of the training period's end`);
+  }
+  return {
+    source,
+    env: values.env === undefined ? 'production' : parseChoice('env', values.env, ENVIRONMENTS),
+    asOf: values['as-of'] === undefined ? new Date() : parseIsoTime('as-of', values['as-of']),
+    ttlSeconds: values['ttl-seconds'] === undefined ? undefined : parseInteger('ttl-seconds', values['ttl-seconds'], { min: 1, max: 2_147_483_647 }),
+    dryRun: values['dry-run'],
+  };
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { source, env, asOf, ttlSeconds, dryRun } = parseArguments(argv);
   const started = performance.now();
   const config = getConfig();
-  const source = option('source') ?? 'training';
-  const env = option('env') ?? 'production';
-  const days = Number(option('days') ?? SENDER_WINDOW_DAYS);
-  const asOf = option('as-of') ? new Date(option('as-of')!) : new Date();
-  const ttlSeconds = option('ttl-seconds') ? Number(option('ttl-seconds')) : undefined;
-  const dryRun = process.argv.includes('--dry-run');
-  if (source !== 'training' && source !== 'logs') throw new Error(`--source must be training or logs, got ${source}`);
-  if (!isEnvironment(env)) throw new Error(`--env must be production or staging, got ${env}`);
-  if (!Number.isFinite(days) || days <= 0) throw new Error(`--days must be a positive number`);
-  if (Number.isNaN(asOf.getTime())) throw new Error('--as-of must be an ISO time');
 
   let rows: SenderFeatureRow[];
   let from: string;
   if (source === 'logs') {
-    console.log(`Materializing ${SENDER_FEATURE_VIEW} (Feast project ${config.feastProject}) from the ${env} inference log, last ${days} days to ${asOf.toISOString()}`);
-    const events = await senderEventsFromLogs(env, asOf, days, console.log);
-    rows = aggregateSenderStats(events, asOf, days);
+    console.log(`Materializing ${SENDER_FEATURE_VIEW} (Feast project ${config.feastProject}) from the ${env} inference log, last ${SENDER_WINDOW_DAYS} days to ${asOf.toISOString()}`);
+    const events = await senderEventsFromLogs(env, asOf, SENDER_WINDOW_DAYS, console.log);
+    rows = aggregateSenderStats(events, asOf, SENDER_WINDOW_DAYS);
     from = `${events.length} events`;
   } else {
     console.log(`Materializing ${SENDER_FEATURE_VIEW} (Feast project ${config.feastProject}) from the training period of the corpus (labels)`);
-    if (option('as-of') || option('days')) throw new Error('--as-of and --days apply to --source logs; the training source is the store as of the training period\'s end');
     const stats = await trainingSenderStats(config.senderHashKey, { progress: (line) => console.log(`  ${line}`) });
     rows = stats.rows;
     from = `${stats.events} events (${stats.messages} messages, those with a sender domain), as of ${stats.asOf.toISOString()} (the training period's end), last ${SENDER_WINDOW_DAYS} days`;
@@ -58,18 +86,16 @@ async function main(): Promise<void> {
     return;
   }
   const store = getFeatureStore();
-  let written = 0;
-  for (let i = 0; i < rows.length; i += 1000) {
-    written += await store.writeSenderFeatures(rows.slice(i, i + 1000), { ttlSeconds });
-    console.log(`  wrote ${Math.min(i + 1000, rows.length)}/${rows.length}`);
+  try {
+    let written = 0;
+    for (let i = 0; i < rows.length; i += 1000) {
+      written += await store.writeSenderFeatures(rows.slice(i, i + 1000), { ttlSeconds });
+      console.log(`  wrote ${Math.min(i + 1000, rows.length)}/${rows.length}`);
+    }
+    console.log(`Wrote ${written} rows to Redis (${rows.length - written} kept because the stored row was newer) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  } finally {
+    await resetFeatureStore();
   }
-  console.log(`Wrote ${written} rows to Redis (${rows.length - written} kept because the stored row was newer) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 
-main()
-  .then(() => resetFeatureStore())
-  .then(() => process.exit(0))
-  .catch((err) => {
-    console.error(`features:materialize failed: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(1);
-  });
+runCli('features:materialize', main, USAGE);

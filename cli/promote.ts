@@ -13,21 +13,27 @@ import { MODEL_NAME } from '../shared/model/modelArtifacts';
 import { publishHeldOutSet } from '../shared/promotion/heldOutSet';
 import { inProcessBackend, localPromotion, startPromotion } from '../shared/promotion/service';
 import { APPROVAL_EVENT, PromotionRecord } from '../shared/promotion/types';
+import { validateModelVersion } from '../shared/modelVersion';
+import { asUsage, parseCliArgs, runCli, UsageError } from './cliArgs';
 
-async function main(): Promise<number> {
-  const args = process.argv.slice(2);
-  if (args.includes('--publish-heldout')) {
+const USAGE = `usage: npm run promote -- <version> [--yes]
+       npm run promote -- --publish-heldout
+  <version>          the model version to promote (staging, smoke evaluation, approval, production)
+  --yes              approve at once after the smoke evaluation instead of asking on the terminal
+  --publish-heldout  upload the smoke evaluation's held-out mail to Blob (once, for the Function App)`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCliArgs(argv, { yes: { type: 'boolean', default: false }, 'publish-heldout': { type: 'boolean', default: false } }, { positionals: 1 });
+  if (values['publish-heldout']) {
+    if (positionals.length || values.yes) throw new UsageError('--publish-heldout takes no version and no --yes');
     await ensureContainers([CONTAINERS.models]);
     const published = await publishHeldOutSet(MODEL_NAME);
     console.log(`published ${published.messages} held-out messages (${(published.bytes / 1e6).toFixed(1)} MB gzipped) to ${published.blob}`);
     return 0;
   }
-  const version = args.find((a) => !a.startsWith('--'));
-  if (!version || args.includes('--help')) {
-    console.error('usage: npm run promote -- <version> [--yes]\n       npm run promote -- --publish-heldout');
-    return 2;
-  }
-  const autoApprove = args.includes('--yes');
+  if (positionals.length === 0) throw new UsageError('give the model version to promote');
+  const version = asUsage(() => validateModelVersion(positionals[0]));
+  const autoApprove = values.yes;
   const who = `${os.userInfo().username}@${os.hostname()} (cli)`;
   const input = await startPromotion(inProcessBackend((line) => console.log(line)), version, who);
   const run = localPromotion(input.promotionId)!;
@@ -62,10 +68,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err) => {
-    console.error(`promote failed: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(1);
-  },
-);
+runCli('promote', main, USAGE);

@@ -18,8 +18,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { Environment, isEnvironment } from '../shared/blobLayout';
+import { Environment, ENVIRONMENTS } from '../shared/blobLayout';
 import { getConfig } from '../shared/config';
 import { CorpusMessage, baselineReplaySplit, loadCorpus, timeForwardSplit } from '../shared/corpus';
 import { loadTrainingSenders, TrainingSenders, TrainingStoreMoment } from '../shared/feast/trainingSenderStats';
@@ -33,6 +32,7 @@ import { listWindowPartitions, readPartition } from '../shared/logs/windowReader
 import { sha256 } from '../shared/hash';
 import { COMMITTED_MODEL_VERSION, MODEL_NAME, baselineFile, committedModelDir, publishModel } from '../shared/model/modelArtifacts';
 import { DEFAULT_TRAIN_OPTIONS } from '../shared/model/training';
+import { parseChoice, parseCliArgs, parseInteger, runCli, UsageError } from './cliArgs';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -161,20 +161,34 @@ async function loggedRows(env: Environment, start: Date, end: Date): Promise<num
   return rows;
 }
 
+/** The largest batch PREDICT_MAX_BATCH allows; the stack's own limit (default 64) may be lower. */
+const MAX_BATCH = 1024;
+const MAX_CONCURRENCY = 64;
+
+const USAGE = `usage: npm run replay [-- options]
+  --url <URL>               the stack's API (default http://127.0.0.1:<LOCAL_HOST_PORT>/api); none answering: starts one
+  --env production|staging  the environment the mail is sent to (default production)
+  --batch <N>               messages per /api/predict request, 1 to ${MAX_BATCH} and at most the stack's PREDICT_MAX_BATCH (default 32)
+  --concurrency <N>         requests in flight, 1 to ${MAX_CONCURRENCY} (default 2)
+  --out <dir>               where the reports are copied (default .local/replay)
+  --feast-project <name>    the Feast project of the stack it starts (default: one of its own, filled per phase)`;
+
 async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      url: { type: 'string' },
-      env: { type: 'string', default: 'production' },
-      batch: { type: 'string', default: '32' },
-      concurrency: { type: 'string', default: '2' },
-      out: { type: 'string', default: path.join(ROOT, '.local', 'replay') },
-      'feast-project': { type: 'string' },
-    },
+  const { values } = parseCliArgs(argv, {
+    url: { type: 'string' },
+    env: { type: 'string', default: 'production' },
+    batch: { type: 'string', default: '32' },
+    concurrency: { type: 'string', default: '2' },
+    out: { type: 'string', default: path.join(ROOT, '.local', 'replay') },
+    'feast-project': { type: 'string' },
   });
-  const env = values.env!;
-  if (!isEnvironment(env)) throw new Error(`--env ${env}: expected production or staging`);
+  const env = parseChoice('env', values.env, ENVIRONMENTS);
+  const batchSize = parseInteger('batch', values.batch, { min: 1, max: MAX_BATCH });
+  const concurrency = parseInteger('concurrency', values.concurrency, { min: 1, max: MAX_CONCURRENCY });
+  // A mistyped URL would not answer, and the replay would start a stack of its own instead.
+  if (values.url !== undefined && !(URL.canParse(values.url) && /^https?:$/.test(new URL(values.url).protocol))) {
+    throw new UsageError(`--url ${JSON.stringify(values.url)} is not valid: expected an http(s) URL such as http://127.0.0.1:7071/api`);
+  }
   const config = getConfig();
   let url = values.url ?? `http://127.0.0.1:${config.localHostPort}/api`;
   let stack: ChildProcess | undefined;
@@ -183,6 +197,8 @@ async function main(argv: string[]): Promise<number> {
     // --feast-project names a project to use as it is (say, one materialized from logs); by default the replay owns
     // one and serves each phase the store the model read that mail with in training.
     const feastProject = values['feast-project'] ?? `replay_${process.pid}`;
+    // The stack started here has this process's settings, so its batch limit is known before anything is sent.
+    if (batchSize > config.predictMaxBatch) throw new UsageError(`--batch ${batchSize} is more than the stack's PREDICT_MAX_BATCH (${config.predictMaxBatch})`);
     console.log(`no stack at ${url}; starting the local stack (npm start) with Feast project ${feastProject}`);
     const started = await startStack(feastProject);
     url = started.url;
@@ -226,7 +242,7 @@ async function main(argv: string[]): Promise<number> {
     for (const phase of phases) {
       if (senderStore) console.log(await senderStore.serve(phase.store));
       console.log(`sending ${phase.messages.length} messages: ${phase.name}`);
-      await sendPhase(url, env, phase, Number(values.batch), Number(values.concurrency));
+      await sendPhase(url, env, phase, batchSize, concurrency);
       await sleep(5); // the phases' windows must not share a millisecond
     }
 
@@ -282,12 +298,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: Error) => {
-      console.error(`replay: ${err.message}`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runCli('replay', main, USAGE);

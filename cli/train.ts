@@ -5,7 +5,7 @@
 //   --out DIR           output root in the blob layout (default: the repository's models/)
 //   --created ISO       card/baseline creation time (default: derived from the data, so reruns are identical)
 //   --target-fpr F      ham false-positive rate the threshold is chosen for (default 0.01)
-//   --subsample K       every K-th corpus message only (quick experiments; default 1)
+//   --subsample K       every K-th corpus message only (quick experiments; default 1, at most 20)
 //   --development       the development split: train and evaluate on the time-forward training period alone (its
 //                       older part fitted, its newest part the test); design choices are made on this, so the real
 //                       test period is never looked at. Writes nothing unless --out is given; no upload.
@@ -19,7 +19,6 @@
 //   --overwrite         with --upload, replace blobs that exist (default: keep them)
 //   With --upload and MLFLOW_TRACKING_URI set, the version is also registered in MLflow (shared/mlflow/).
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { baselineFile, localModelsRoot, modelDirectory, publishModel } from '../shared/model/modelArtifacts';
 import { DEFAULT_TRAIN_OPTIONS, TrainOptions, TrainingResult, trainModel, writeArtifacts } from '../shared/model/training';
 import { ensureContainers, resetBlobServiceClient } from '../shared/blobStorage';
@@ -27,55 +26,64 @@ import { STORAGE_CONNECTION, resetConfig } from '../shared/config';
 import { CONTAINERS } from '../shared/blobLayout';
 import { registerWithMlflowIfConfigured } from '../shared/mlflow/mlflowRegistry';
 import { validateModelVersion } from '../shared/modelVersion';
+import { asUsage, parseChoice, parseCliArgs, parseInteger, parseIsoTime, parseNumber, runCli, UsageError } from './cliArgs';
 
-function number(name: string, raw: string | undefined, fallback: number, check: (n: number) => boolean): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || !check(n)) throw new Error(`--${name} ${JSON.stringify(raw)} is not valid`);
-  return n;
-}
+/**
+ * The largest --subsample: every 20th message leaves about 300 of the corpus' 6,046 messages, enough for every split
+ * to hold both labels. Much sparser samples (every 40th, say) can leave a validation slice with one label only, which
+ * fails late (a ROC AUC of NaN in the card); absurd ones (1e9) leave nothing to train on.
+ */
+export const MAX_SUBSAMPLE = 20;
 
-function validationSlice(raw: string | undefined): TrainOptions['validationSlice'] {
-  if (raw === undefined || raw === 'newest' || raw === 'random') return raw ?? DEFAULT_TRAIN_OPTIONS.validationSlice;
-  throw new Error(`--validation ${JSON.stringify(raw)} is not valid: newest or random`);
-}
+const USAGE = `usage: npm run train [-- options]
+  --seed <N>              seed of the folds and the random split, an integer from 0 to 4294967295 (default ${DEFAULT_TRAIN_OPTIONS.seed})
+  --version <V>           model version (default ${DEFAULT_TRAIN_OPTIONS.version}, the committed one)
+  --out <dir>             output root in the blob layout (default: the repository's models/)
+  --created <ISO time>    card/baseline creation time, such as 2026-01-15T10:00:00Z (default: derived from the data)
+  --target-fpr <F>        ham false-positive rate the threshold is chosen for, more than 0 and less than 0.5 (default ${DEFAULT_TRAIN_OPTIONS.targetHamFpr})
+  --subsample <K>         every K-th corpus message only, 1 to ${MAX_SUBSAMPLE} (default 1)
+  --development           the development split (training period only); writes nothing unless --out is given
+  --validation newest|random  the validation slice (default ${DEFAULT_TRAIN_OPTIONS.validationSlice})
+  --no-sender-history     the unknown-sender defaults on every row
+  --max-tokens <N>        size bound of the token table, a positive integer (default ${DEFAULT_TRAIN_OPTIONS.tokenTable.maxTokens})
+  --upload                also upload to Blob with the app's storage settings
+  --storage <CONN>        upload with this storage connection string (implies --upload)
+  --overwrite             with --upload or --storage, replace blobs that exist`;
 
 /** The CLI: parse `args`, train, write, optionally upload; progress and figures go to `print`. */
 export async function runTrainCli(args: string[], print: (line: string) => void = console.log): Promise<TrainingResult> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      seed: { type: 'string' },
-      version: { type: 'string' },
-      out: { type: 'string' },
-      created: { type: 'string' },
-      'target-fpr': { type: 'string' },
-      subsample: { type: 'string' },
-      development: { type: 'boolean', default: false },
-      validation: { type: 'string' },
-      'no-sender-history': { type: 'boolean', default: false },
-      'max-tokens': { type: 'string' },
-      upload: { type: 'boolean', default: false },
-      storage: { type: 'string' },
-      overwrite: { type: 'boolean', default: false },
-    },
+  const { values } = parseCliArgs(args, {
+    seed: { type: 'string' },
+    version: { type: 'string' },
+    out: { type: 'string' },
+    created: { type: 'string' },
+    'target-fpr': { type: 'string' },
+    subsample: { type: 'string' },
+    development: { type: 'boolean', default: false },
+    validation: { type: 'string' },
+    'no-sender-history': { type: 'boolean', default: false },
+    'max-tokens': { type: 'string' },
+    upload: { type: 'boolean', default: false },
+    storage: { type: 'string' },
+    overwrite: { type: 'boolean', default: false },
   });
-  if (values.created !== undefined && !Number.isFinite(Date.parse(values.created))) throw new Error(`--created ${values.created} is not a date`);
+  const created = values.created === undefined ? undefined : parseIsoTime('created', values.created);
   const options: Partial<TrainOptions> = {
-    seed: number('seed', values.seed, DEFAULT_TRAIN_OPTIONS.seed, (n) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff),
-    version: validateModelVersion(values.version ?? DEFAULT_TRAIN_OPTIONS.version),
-    targetHamFpr: number('target-fpr', values['target-fpr'], DEFAULT_TRAIN_OPTIONS.targetHamFpr, (n) => n > 0 && n < 0.5),
-    subsample: number('subsample', values.subsample, 1, (n) => Number.isInteger(n) && n >= 1),
+    seed: values.seed === undefined ? DEFAULT_TRAIN_OPTIONS.seed : parseInteger('seed', values.seed, { min: 0, max: 0xffffffff }),
+    version: asUsage(() => validateModelVersion(values.version ?? DEFAULT_TRAIN_OPTIONS.version)),
+    targetHamFpr: values['target-fpr'] === undefined ? DEFAULT_TRAIN_OPTIONS.targetHamFpr : parseNumber('target-fpr', values['target-fpr'], { above: 0, below: 0.5 }),
+    subsample: values.subsample === undefined ? 1 : parseInteger('subsample', values.subsample, { min: 1, max: MAX_SUBSAMPLE }),
     development: values.development,
-    validationSlice: validationSlice(values.validation),
+    validationSlice: values.validation === undefined ? DEFAULT_TRAIN_OPTIONS.validationSlice : parseChoice('validation', values.validation, ['newest', 'random']),
     senderHistory: !values['no-sender-history'],
     tokenTable: {
       ...DEFAULT_TRAIN_OPTIONS.tokenTable,
-      maxTokens: number('max-tokens', values['max-tokens'], DEFAULT_TRAIN_OPTIONS.tokenTable.maxTokens, (n) => Number.isInteger(n) && n >= 1),
+      maxTokens: values['max-tokens'] === undefined ? DEFAULT_TRAIN_OPTIONS.tokenTable.maxTokens : parseInteger('max-tokens', values['max-tokens'], { min: 1 }),
     },
-    ...(values.created ? { created: new Date(values.created).toISOString() } : {}),
+    ...(created ? { created: created.toISOString() } : {}),
   };
-  if (values.development && (values.upload || values.storage)) throw new Error('--development trains a model for comparison only: it cannot be uploaded');
+  if (values.development && (values.upload || values.storage)) throw new UsageError('--development trains a model for comparison only: it cannot be uploaded');
+  if (values.overwrite && !(values.upload || values.storage)) throw new UsageError('--overwrite applies to an upload: give --upload or --storage too');
   const root = path.resolve(values.out ?? localModelsRoot());
 
   const started = performance.now();
@@ -119,8 +127,11 @@ export async function runTrainCli(args: string[], print: (line: string) => void 
 }
 
 if (require.main === module) {
-  runTrainCli(process.argv.slice(2)).catch((err) => {
-    console.error(`train failed: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(1);
-  });
+  runCli(
+    'train',
+    async (argv) => {
+      await runTrainCli(argv);
+    },
+    USAGE,
+  );
 }
