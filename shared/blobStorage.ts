@@ -2,8 +2,16 @@
 // host reads for its blob triggers: identity-based (`AzureWebJobsStorage__accountName` / `__blobServiceUri`,
 // optional `__clientId`) in Azure, a connection string (Azurite's `UseDevelopmentStorage=true`) locally.
 import { buffer } from 'node:stream/consumers';
-import { DefaultAzureCredential } from '@azure/identity';
-import { BlobServiceClient, ContainerClient, StoragePipelineOptions } from '@azure/storage-blob';
+import { DefaultAzureCredential, TokenCredential } from '@azure/identity';
+import {
+  AnonymousCredential,
+  BlobServiceClient,
+  ContainerClient,
+  newPipeline,
+  RequestPolicyFactory,
+  StoragePipelineOptions,
+  StorageSharedKeyCredential,
+} from '@azure/storage-blob';
 import { Config, getConfig } from './config';
 
 export type StorageAuth = { kind: 'connectionString' } | { kind: 'identity'; url: string; clientId?: string };
@@ -16,17 +24,43 @@ export function storageAuth(config: Config = getConfig()): StorageAuth {
   return { kind: 'connectionString' };
 }
 
+/**
+ * A v1 request policy that gives every try of a request a client-side deadline until its response starts. The SDK's
+ * `tryTimeoutInMs` only asks the service to give up (a `timeout` query parameter): against a storage endpoint that
+ * accepts connections and never answers, a request hung for minutes, and with it log flushes and model loads.
+ */
+function clientTimeoutPolicy(timeoutMs: number): RequestPolicyFactory {
+  return {
+    create: (next) => ({
+      sendRequest: (request) => {
+        request.timeout = timeoutMs;
+        return next.sendRequest(request);
+      },
+    }),
+  };
+}
+
 export function createBlobServiceClient(config: Config = getConfig()): BlobServiceClient {
   const auth = storageAuth(config);
   const options: StoragePipelineOptions = {
     retryOptions: { maxTries: 3, tryTimeoutInMs: config.blobTimeoutMs },
   };
+  let url: string;
+  let credential: TokenCredential | StorageSharedKeyCredential | AnonymousCredential;
   if (auth.kind === 'identity') {
-    const credential = new DefaultAzureCredential(auth.clientId ? { managedIdentityClientId: auth.clientId } : {});
-    return new BlobServiceClient(auth.url, credential, options);
+    url = auth.url;
+    credential = new DefaultAzureCredential(auth.clientId ? { managedIdentityClientId: auth.clientId } : {});
+  } else {
+    // The SDK parses the connection string (account key, SAS, UseDevelopmentStorage); the client is rebuilt on a
+    // pipeline of our own below. Checked by the config parser only for presence: a malformed string fails here, on
+    // first use, with the SDK's message.
+    const parsed = BlobServiceClient.fromConnectionString(config.storageConnectionString);
+    url = parsed.url;
+    credential = parsed.credential;
   }
-  // Checked by the config parser only for presence: a malformed string fails here, on first use, with the SDK's message.
-  return BlobServiceClient.fromConnectionString(config.storageConnectionString, options);
+  const pipeline = newPipeline(credential, options);
+  pipeline.factories.push(clientTimeoutPolicy(config.blobTimeoutMs));
+  return new BlobServiceClient(url, pipeline);
 }
 
 let client: BlobServiceClient | undefined;

@@ -6,12 +6,13 @@
 // exist in one place and not in the other.
 
 export class ConfigError extends Error {
+  /** `value` undefined: the value is not shown (a secret setting's value may hold a credential). */
   constructor(
     readonly setting: string,
-    readonly value: string,
+    readonly value: string | undefined,
     readonly expected: string,
   ) {
-    super(`Invalid setting ${setting}=${JSON.stringify(value)}: expected ${expected}`);
+    super(`Invalid setting ${setting}${value === undefined ? ' (value not shown: it may hold a credential)' : `=${JSON.stringify(value)}`}: expected ${expected}`);
     this.name = 'ConfigError';
   }
 }
@@ -38,7 +39,13 @@ function spec<T>(name: string, meta: Meta, parse: (raw: string) => T, whenUnset:
     ...meta,
     parse(raw) {
       const value = raw === undefined || raw === '' ? meta.default : raw;
-      return value === undefined ? whenUnset() : parse(value);
+      try {
+        return value === undefined ? whenUnset() : parse(value);
+      } catch (err) {
+        // The message of a ConfigError reaches logs and 503 answers: a credential in the value must not.
+        if (meta.secret && err instanceof ConfigError) throw new ConfigError(err.setting, undefined, err.expected);
+        throw err;
+      }
     },
   };
 }
@@ -184,7 +191,11 @@ export const settingSpecs = {
   }),
   blobTimeoutMs: intSetting(
     'BLOB_TIMEOUT_MS',
-    { description: 'Timeout of one Blob request made by the app (health checks, log flushes).', default: '5000', azure: 'optional' },
+    {
+      description: 'Client-side limit on one try of a Blob request until its response starts (also sent as the service-side timeout); up to 3 tries.',
+      default: '5000',
+      azure: 'optional',
+    },
     100,
     120000,
   ),
@@ -201,12 +212,6 @@ export const settingSpecs = {
     { description: 'Largest number of instances in one batch request (400 above).', default: '64', azure: 'optional' },
     1,
     1024,
-  ),
-  predictThreshold: numberSetting(
-    'PREDICT_THRESHOLD',
-    { description: 'Spam probability at or above which the prediction is "spam".', default: '0.5', azure: 'optional' },
-    0,
-    1,
   ),
   predictFallbackEnabled: boolSetting('PREDICT_FALLBACK_ENABLED', {
     description: "Answer from the embedded ONNX model (degraded: true) when the environment's KServe backend is down; false gives 503 with Retry-After.",

@@ -172,12 +172,21 @@ export class FeatureStore {
       if (!results) throw new Error('Redis pipeline was discarded');
       const features: SenderFeatures[] = [];
       const found: boolean[] = [];
-      for (const [err, values] of results) {
+      const corrupt: string[] = [];
+      for (const [i, [err, values]] of results.entries()) {
         if (err) throw err;
-        const row = decodeSenderRow(values as (Buffer | null)[]);
+        // One unreadable row (written by something else, half-migrated) costs that sender its statistics, not the
+        // whole request its other senders'.
+        let row: SenderFeatures | undefined;
+        try {
+          row = decodeSenderRow(values as (Buffer | null)[]);
+        } catch (e) {
+          corrupt.push(`${entities[i]}: ${e instanceof Error ? e.message : String(e)}`);
+        }
         features.push(row ?? UNKNOWN_SENDER);
         found.push(row !== undefined);
       }
+      if (corrupt.length) return { features, found, degraded: true, reason: `unreadable ${SENDER_FEATURE_VIEW} rows (defaults used): ${corrupt.join('; ')}` };
       return { features, found, degraded: false };
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);

@@ -153,6 +153,17 @@ describe('FeatureStore on the real Redis', () => {
     expect(r.features).toEqual([{ message_count_30d: 3, spam_rate_30d: 1 / 3 }, UNKNOWN_SENDER, { message_count_30d: 0, spam_rate_30d: 0 }]);
   });
 
+  it('an unreadable row costs only its own sender the statistics; the other senders keep theirs', async () => {
+    await store.writeSenderFeatures([{ entity: 'good-row', features: { message_count_30d: 99, spam_rate_30d: 0.25 }, eventTime: new Date() }]);
+    // Written by something else: not a feast.types.Value.
+    await raw.hset(feastRedisKey(project, { [SENDER_JOIN_KEY]: 'bad-row' }), featureField(SENDER_FEATURE_VIEW, 'message_count_30d'), Buffer.from('ff ff ff ff', 'hex'));
+    const r = await store.getSenderFeatures(['good-row', 'bad-row']);
+    expect(r.features).toEqual([{ message_count_30d: 99, spam_rate_30d: 0.25 }, UNKNOWN_SENDER]);
+    expect(r.found).toEqual([true, false]);
+    expect(r.degraded).toBe(true);
+    expect(r.reason).toMatch(/unreadable sender_stats rows.*bad-row/);
+  });
+
   it('keeps a newer stored row when an older one is written (Feast write semantics)', async () => {
     await store.writeSenderFeatures([{ entity: 'ordered', features: { message_count_30d: 10, spam_rate_30d: 0.1 }, eventTime: new Date('2026-11-02') }]);
     const written = await store.writeSenderFeatures([

@@ -336,6 +336,10 @@ describe('inference log under a Blob outage', () => {
     for (let wave = 0; wave < 10; wave++) await Promise.all(Array.from({ length: 20 }, (_, k) => send(20 + wave * 20 + k)));
     const during = await getHealth(host.url);
     expect(during.dependencies.inference_logger.info.buffered).toBeGreaterThan(0);
+    // The instance still serves: probes must not take it (and every other instance, on the same storage) out.
+    const probe = await fetch(`${host.url}/health`);
+    expect(probe.status).toBe(200);
+    expect(await probe.json()).toMatchObject({ status: 'degraded', dependencies: { blob: { status: 'down', required: false } } });
     await new Promise((r) => setTimeout(r, 1000));
     await azurite.restart();
     for (let i = 220; i < 240; i++) await send(i);

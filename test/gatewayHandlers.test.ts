@@ -2,6 +2,8 @@
 // configuration errors surfacing as JSON (module load never throws; a bad setting is a 503 naming it).
 import Module from 'node:module';
 import { FunctionRegistry, installFunctionsCore } from '../devhost/functionsCore';
+import { freePort } from '../devhost/azurite';
+import { getConfig } from '../shared/config';
 import { setAppEnv } from './helpers/env';
 
 // The local host's stand-in for the Azure worker's `@azure/functions-core` (devhost/functionsCore.ts), handed to
@@ -33,6 +35,24 @@ describe('registrations', () => {
 });
 
 describe('handler', () => {
+  it('a bad Feast setting degrades predictions instead of stopping them, and a secret value is never shown', async () => {
+    const closed = `http://127.0.0.1:${await freePort()}`; // KServe down: the embedded model answers
+    const restore = setAppEnv({ REDIS_URL: 'https://default:S3cretP4ss@cache.example:6380', KSERVE_PRODUCTION_URL: closed, KSERVE_STAGING_URL: closed });
+    try {
+      const body = JSON.stringify({ subject: 'hello', from: 'a@example.com', to: 'b@example.org', body: 'lunch?' });
+      const res = await predict(
+        new HttpRequest({ method: 'POST', url: 'http://localhost/api/predict', headers: { 'content-type': 'application/json' }, body: { string: body } }),
+        new InvocationContext(),
+      );
+      expect(res.status).toBe(200);
+      expect(res.jsonBody).toMatchObject({ degraded: true, prediction: expect.stringMatching(/^(spam|ham)$/) });
+      expect(() => getConfig().redisUrl).toThrow(/Invalid setting REDIS_URL \(value not shown: it may hold a credential\): expected/);
+      expect(() => getConfig().redisUrl).not.toThrow(/S3cret/);
+    } finally {
+      restore();
+    }
+  });
+
   it('a bad setting is a JSON 503 naming it, with the request id echoed', async () => {
     const restore = setAppEnv({ PREDICT_MAX_BATCH: 'lots' });
     try {

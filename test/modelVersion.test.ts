@@ -3,9 +3,11 @@
 // compact UTC time used in names.
 import { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { runTrainCli } from '../cli/train';
+import { azuriteConnectionString } from '../devhost/azurite';
 import { startDriftRun } from '../functions/driftOrchestration';
 import { compactTime, CONTAINERS, rawLogBlobName } from '../shared/blobLayout';
 import { ensureContainers } from '../shared/blobStorage';
@@ -73,6 +75,36 @@ describe('where a version comes from outside', () => {
     expect(err).toBeInstanceOf(ServiceUnavailableError);
     expect((err as Error).message).toMatch(/not a valid model version/);
     expect(await getEnvironmentModel('staging')).toBe(before);
+  }, 60_000);
+
+  it('while a new version loads from a Blob that never answers, the model in force keeps answering; the failure is remembered', async () => {
+    const before = await getEnvironmentModel('staging');
+    const sockets = new Set<net.Socket>();
+    const hole = net.createServer((socket) => {
+      sockets.add(socket);
+      socket.resume(); // accepts, reads, never answers
+    });
+    await new Promise<void>((resolve) => hole.listen(0, '127.0.0.1', resolve));
+    const restore = setAppEnv({ AzureWebJobsStorage: azuriteConnectionString((hole.address() as net.AddressInfo).port), BLOB_TIMEOUT_MS: '300' });
+    try {
+      const switching = getEnvironmentModel('staging', '9.9.9').catch((e: unknown) => e);
+      // Requests that do not name the new version get the model in force at once, not after the load.
+      const started = performance.now();
+      expect(await getEnvironmentModel('staging')).toBe(before);
+      expect(performance.now() - started).toBeLessThan(200);
+      const err = await switching;
+      expect(err).toBeInstanceOf(ServiceUnavailableError);
+      expect((err as ServiceUnavailableError).message).toMatch(/staging model \(version "9.9.9"\) cannot be loaded: .*abort/);
+      // The next request for that version fails at once (the 503's Retry-After), instead of waiting for Blob again.
+      const again = performance.now();
+      expect(await getEnvironmentModel('staging', '9.9.9').catch((e: unknown) => e)).toBe(err);
+      expect(performance.now() - again).toBeLessThan(50);
+      expect(await getEnvironmentModel('staging')).toBe(before);
+    } finally {
+      restore();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => hole.close(() => resolve()));
+    }
   }, 60_000);
 
   it('the training CLI refuses an invalid --version before training', async () => {

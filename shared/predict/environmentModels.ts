@@ -24,7 +24,8 @@ export interface ServingModel {
   readonly version: string;
   readonly dir: string;
   readonly card: ModelCard;
-  readonly threshold: number | undefined;
+  /** The card's threshold: predict spam when p_spam >= threshold. */
+  readonly threshold: number;
   readonly tokens: TokenTable;
   readonly onnx: OnnxModel;
   /** [p_ham, p_spam] per row, from the embedded ONNX model. */
@@ -67,53 +68,71 @@ export async function loadServingModelVersion(version: string): Promise<ServingM
   return servingModel(await loadModelFromBlob(version));
 }
 
+/** The model each environment serves now (a pending first load included). */
 const current = new Map<Environment, Promise<ServingModel>>();
+/** Loads of another version in flight, by `env@version`: requests for that version share one. */
+const loading = new Map<string, Promise<ServingModel>>();
+/** Versions that failed to load, remembered for the Retry-After the 503 announces. */
+const failedLoads = new Map<string, { error: ServiceUnavailableError; until: number }>();
+const RETRY_AFTER_S = 30;
 
 function unavailable(env: Environment, where: string, err: unknown): ServiceUnavailableError {
   if (err instanceof ServiceUnavailableError) return err;
-  return new ServiceUnavailableError(`the ${env} model (${where}) cannot be loaded: ${(err as Error).message}`, 30);
+  return new ServiceUnavailableError(`the ${env} model (${where}) cannot be loaded: ${(err as Error).message}`, RETRY_AFTER_S);
 }
 
 /**
  * The environment's model; with `version`, that version (switching the environment to it when KServe reports it).
- * Loaded once; a failed load is retried on the next request.
+ * The model in force keeps serving every request that does not name the new version while it loads: a slow or
+ * unreachable Blob delays only the requests that need the new version, never the others. A version that failed to
+ * load answers 503 at once for the next RETRY_AFTER_S seconds, then is tried again.
  */
 export function getEnvironmentModel(env: Environment, version?: string): Promise<ServingModel> {
   const existing = current.get(env);
-  if (existing && version === undefined) return existing;
-  const load = async (): Promise<ServingModel> => {
-    if (existing && version !== undefined) {
-      const model = await existing.catch(() => undefined);
-      if (model?.version === version) return model;
-    }
-    if (version !== undefined) {
+  if (version !== undefined) return switchTo(env, version, existing);
+  if (existing) return existing;
+  const dir = modelDirFor(env);
+  const first = loadServingModel(dir).catch((err: unknown) => {
+    throw unavailable(env, dir, err);
+  });
+  current.set(env, first);
+  first.catch(() => {
+    if (current.get(env) === first) current.delete(env); // a failed first load is retried on the next request
+  });
+  return first;
+}
+
+async function switchTo(env: Environment, version: string, existing: Promise<ServingModel> | undefined): Promise<ServingModel> {
+  const inForce = await existing?.catch(() => undefined);
+  if (inForce?.version === version) return inForce;
+  const key = `${env}@${version}`;
+  const failed = failedLoads.get(key);
+  if (failed && failed.until > Date.now()) throw failed.error;
+  let load = loading.get(key);
+  if (!load) {
+    load = (async () => {
       try {
         // KServe's answer names the version; it becomes a directory and blob path only once it is a valid one.
         return await loadServingModelVersion(validateModelVersion(version));
       } catch (err) {
         throw unavailable(env, `version ${JSON.stringify(version)}`, err);
       }
-    }
-    const dir = modelDirFor(env);
-    try {
-      return await loadServingModel(dir);
-    } catch (err) {
-      throw unavailable(env, dir, err);
-    }
-  };
-  const p = load();
-  current.set(env, p);
-  p.then(
-    (model) => {
-      // The previous version's session is released once nothing new can pick it up.
-      if (existing) void existing.then((old) => (old !== model ? setTimeout(() => void old.onnx.close(), 10_000).unref() : undefined), () => undefined);
-    },
-    () => {
-      if (current.get(env) === p) {
-        if (existing) current.set(env, existing);
-        else current.delete(env);
-      }
-    },
-  );
-  return p;
+    })();
+    loading.set(key, load);
+    load.then(
+      (model) => {
+        loading.delete(key);
+        failedLoads.delete(key);
+        const previous = current.get(env);
+        current.set(env, Promise.resolve(model));
+        // The previous version's session is released once nothing new can pick it up.
+        void previous?.then((old) => (old !== model ? setTimeout(() => void old.onnx.close(), 10_000).unref() : undefined), () => undefined);
+      },
+      (error: ServiceUnavailableError) => {
+        loading.delete(key);
+        failedLoads.set(key, { error, until: Date.now() + RETRY_AFTER_S * 1000 });
+      },
+    );
+  }
+  return load;
 }

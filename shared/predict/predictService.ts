@@ -6,8 +6,8 @@
 import { Environment } from '../blobLayout';
 import { Config, getConfig } from '../config';
 import { BadGatewayError, BadRequestError, ServiceUnavailableError } from '../errors';
-import { FeatureStore, getFeatureStore } from '../featureStore';
-import { FEATURE_COUNT, FeatureName, SenderFeatures } from '../features/featureList';
+import { FeatureStore, getFeatureStore, SenderLookup } from '../featureStore';
+import { FEATURE_COUNT, FeatureName, SenderFeatures, UNKNOWN_SENDER } from '../features/featureList';
 import { namedFeatures, computeFeatures, parseEmail, ParsedEmail } from '../features/transformer';
 import { getKServeClient, KServeClient, KServeUnavailableError } from '../kserveClient';
 import { getInferenceLogger } from '../logs/inferenceLogger';
@@ -84,12 +84,23 @@ export class PredictService {
     );
   }
 
+  /** The senders' Feast features; a store that cannot even be built (a bad REDIS_URL) is a store that is down. */
+  private async readSenders(keys: readonly string[]): Promise<SenderLookup> {
+    let store: FeatureStore;
+    try {
+      store = this.deps.featureStore();
+    } catch (err) {
+      return { features: keys.map(() => UNKNOWN_SENDER), found: keys.map(() => false), degraded: true, reason: err instanceof Error ? err.message : String(err) };
+    }
+    return store.getSenderFeatures(keys);
+  }
+
   /** Parse, and look the senders up in Feast (one pipelined read for the whole request). */
   private async lookup(instances: readonly PredictInstance[]): Promise<Lookup> {
     const emails = await this.parse(instances);
     const senderKeys = emails.map((e) => (e.senderDomain ? senderDomainHash(e.senderDomain, this.deps.config().senderHashKey) : null));
     const lookupKeys = senderKeys.filter((k): k is string => k !== null);
-    const found = lookupKeys.length ? await this.deps.featureStore().getSenderFeatures(lookupKeys) : undefined;
+    const found = lookupKeys.length ? await this.readSenders(lookupKeys) : undefined;
     const senders: (SenderFeatures | undefined)[] = [];
     const known: boolean[] = [];
     let j = 0;
@@ -147,7 +158,7 @@ export class PredictService {
   private async run(instances: readonly PredictInstance[], env: Environment, requestId: string, started: number) {
     const lookup = await this.lookup(instances);
     const { model, features, probabilities, fallback } = await this.infer(env, lookup, requestId);
-    const threshold = model.threshold ?? this.deps.config().predictThreshold;
+    const threshold = model.threshold;
     const degraded = fallback || lookup.featureStoreDegraded;
     const results: PredictionResult[] = probabilities.map(([pHam, pSpam], i) => ({
       ...(instances[i].id !== undefined ? { id: instances[i].id } : {}),
