@@ -5,6 +5,8 @@ import { DriftReport, DriftStatus } from '../shared/drift/report';
 import { startTestAzurite, TestAzurite } from './helpers/azurite';
 import { captureLogger, handBuiltReport, startWebhookReceiver, WebhookReceiver } from './helpers/driftFixtures';
 import { setAppEnv } from './helpers/env';
+import { startLossyProxy } from './helpers/lossyProxy';
+import { azuriteConnectionString } from '../devhost/azurite';
 
 let azurite: TestAzurite;
 let restoreEnv: () => void;
@@ -63,6 +65,30 @@ describe('drift alerts', () => {
     expect((await alertOnDrift(run('r5', 'healthy'), opts)).action).toBe('not_needed');
     expect(hook.received).toHaveLength(3);
     expect(await readAlertState('production', 'spam-detector', `v${version}`)).toMatchObject({ status: 'healthy', last_run_id: 'r5' });
+  });
+
+  it('a claim whose write landed but whose answer was lost is still sent, once', async () => {
+    let armed = true;
+    // The first write of the alert state reaches Azurite; the connection is cut before the answer. The SDK retries,
+    // and the retry's If-Match/If-None-Match fails against what the first attempt wrote.
+    const proxy = await startLossyProxy(`http://127.0.0.1:${azurite.port}`, (req) => {
+      const drop = armed && req.method === 'PUT' && decodeURIComponent(req.url ?? '').includes(`/v${version}.json`);
+      if (drop) armed = false;
+      return drop;
+    });
+    const restore = setAppEnv({ AzureWebJobsStorage: azuriteConnectionString(Number(new URL(proxy.origin).port)) });
+    try {
+      const outcome = await alertOnDrift(run('lost-answer', 'critical'), { webhookUrl: hook.url, logger: captureLogger() });
+      expect(proxy.dropped).toHaveLength(1);
+      expect(outcome).toMatchObject({ action: 'sent', alerted_run_id: 'lost-answer' });
+      expect(hook.received).toHaveLength(1);
+      // A redelivery of the same run finds the claim of another call: it was sent, nothing goes out again.
+      expect((await alertOnDrift(run('lost-answer', 'critical'), { webhookUrl: hook.url, logger: captureLogger() })).action).toBe('sent');
+      expect(hook.received).toHaveLength(1);
+    } finally {
+      restore();
+      await proxy.close();
+    }
   });
 
   it('does not alert twice for the same run (retried invocation, duplicate event)', async () => {

@@ -242,4 +242,16 @@ describe('drift timer', () => {
     expect(report.rows.current).toBe(1400);
     fs.rmSync(out, { force: true });
   });
+
+  it('compares each environment with the version it served, not with a candidate activated since', async () => {
+    // A staging candidate's baseline is activated after version 1's; production still serves version 1.
+    const candidate = baselineBytes({ version: '2', seed: 5 });
+    expect((await baselineEvent(candidate, blobContext(await uploadBaseline(candidate, '2')))).outcome).toBe('activated');
+    const summaries = await driftTimer(timer, context());
+    const production = await readReportJson<DriftReport>(summaries[0].report!.json!);
+    expect(production).toMatchObject({ environment: 'production', status: 'healthy', model: { version: '1' }, rows: { current: 1400, other_model_versions: {} } });
+    // Staging's newest hour served 300 rows of version 1 and 40 of version 2: it is still on version 1.
+    const staging = await readReportJson<DriftReport>(summaries[1].report!.json!);
+    expect(staging).toMatchObject({ environment: 'staging', model: { version: '1' }, rows: { current: 700, other_model_versions: { [`${MODEL} 2`]: 40 } } });
+  });
 });

@@ -10,6 +10,7 @@
 import { CONTAINERS, driftAlertStatePath, isEnvironment } from '../blobLayout';
 import { getConfig } from '../config';
 import { AlertOutcome, DriftReport, DriftStatus } from './report';
+import { randomUUID } from 'node:crypto';
 import { BlobConflictError, readJsonBlob, StoredJson, writeJsonBlob } from '../blobStorage';
 import { deleteJsonBlobIfUnchanged } from './stateStore';
 
@@ -22,6 +23,8 @@ export interface AlertState {
   alerted_at: string | null;
   last_run_id: string;
   updated_at: string;
+  /** Random per alerting call: tells that call its own write apart from another delivery's of the same run. */
+  claim?: string;
 }
 
 /** Anything with log/warn/error: an InvocationContext or the console. */
@@ -145,8 +148,15 @@ export async function alertOnDrift(report: DriftReport, options: AlertOptions = 
   const statePath = driftAlertStatePath(report.environment, report.model.name, report.model.version);
   const container = CONTAINERS.driftReports;
 
+  const claim = randomUUID();
+  /** The state this call's claim replaced, once it has tried to write one. */
+  let claimedOver: { state: AlertState | null } | undefined;
   for (let attempt = 0; ; attempt++) {
     const stored: StoredJson<AlertState> | undefined = await readJsonBlob<AlertState>(container, statePath);
+    if (claimedOver && stored?.value.claim === claim) {
+      // Our claim landed although its answer was lost (the SDK's retry then failed its If-Match): it is ours to send.
+      return deliver(stored.value, stored.etag, claimedOver.state);
+    }
     const prev = stored?.value ?? null;
     const prevStatus = prev?.status ?? null;
 
@@ -171,9 +181,7 @@ export async function alertOnDrift(report: DriftReport, options: AlertOptions = 
       return outcome(action, reason, prevStatus, prev);
     }
 
-    const alerting = ALERTING.includes(report.status);
-    const resolving = !alerting && prevStatus !== null && ALERTING.includes(prevStatus);
-    const send = alerting || resolving;
+    const send = ALERTING.includes(report.status) || (prevStatus !== null && ALERTING.includes(prevStatus));
     const next: AlertState = {
       status: report.status,
       since: now,
@@ -181,15 +189,25 @@ export async function alertOnDrift(report: DriftReport, options: AlertOptions = 
       alerted_at: send ? now : null,
       last_run_id: report.run_id,
       updated_at: now,
+      claim,
     };
     let etag: string;
+    claimedOver = { state: prev };
     try {
       etag = await writeJsonBlob(container, statePath, next, stored ? stored.etag : null);
     } catch (err) {
       if (!(err instanceof BlobConflictError) || attempt >= 3) throw err;
-      continue; // another run changed the state first: decide again against what it wrote
+      continue; // another run changed the state first (or our write landed unanswered): decide again on what is there
     }
-    if (!send) return outcome('not_needed', 'healthy', prevStatus, next);
+    return deliver(next, etag, prev);
+  }
+
+  /** Send what `next` (written, with ETag `etag`, over `prev`) claims; give the claim back when the webhook fails. */
+  async function deliver(next: AlertState, etag: string, prev: AlertState | null): Promise<AlertOutcome> {
+    const prevStatus = prev?.status ?? null;
+    const alerting = ALERTING.includes(report.status);
+    const resolving = !alerting && prevStatus !== null && ALERTING.includes(prevStatus);
+    if (!alerting && !resolving) return outcome('not_needed', 'healthy', prevStatus, next);
 
     const payload = alertPayload(report, resolving ? 'resolved' : 'drift', prevStatus);
     // The structured event goes out whether or not a webhook is configured: it is the telemetry record of the alert.

@@ -9,8 +9,8 @@
 import { CONTAINERS, driftPartialPath, driftReportPath, Environment, LogPartition } from '../blobLayout';
 import { readJsonBlob, writeJsonBlob } from '../blobStorage';
 import { FEATURE_NAMES } from '../features/featureList';
-import { listWindowPartitions, readPartition } from '../logs/windowReader';
-import { getActiveBaseline, latestActiveVersion } from './activeBaseline';
+import { listWindowPartitions, readPartition, WindowPartition } from '../logs/windowReader';
+import { getActiveBaseline, latestActiveVersion, listActiveVersions } from './activeBaseline';
 import { alertOnDrift, DriftLogger } from './alerts';
 import { Baseline } from './baseline';
 import { computeDriftReport } from './driftScore';
@@ -22,7 +22,7 @@ import { deleteJsonBlobIfUnchanged } from './stateStore';
 export interface DriftRunRequest {
   env: Environment;
   modelName: string;
-  /** Default: the most recently activated baseline's version. */
+  /** Default: the version the environment served in the window (`servedVersion`). */
   modelVersion?: string;
   /** End of the window (ISO); the window is [end − hours, end), or [windowStart, end) when that is given. */
   windowEnd: string;
@@ -101,15 +101,40 @@ const FEATURE_COLUMNS: readonly string[] = FEATURE_NAMES;
 // ---------------------------------------------------------------------------------------------------------------
 // Activity 1: plan
 
+/**
+ * The version a check without one compares: the one the environment served most in the newest hour of the window
+ * that has rows of a version with an active baseline, else the most recently activated baseline's. The newest
+ * activation alone would be wrong for production while a candidate is in staging: every production row would be
+ * "another version" and production would go unmonitored until the promotion.
+ */
+async function servedVersion(model: string, env: Environment, partitions: readonly WindowPartition[], start: Date, end: Date): Promise<string | undefined> {
+  const active = new Set((await listActiveVersions(model)).map((v) => v.version));
+  for (const p of [...partitions].reverse()) {
+    const rows = new Map<string, number>();
+    for await (const batch of readPartition(p, start, end, { columns: ['model_name', 'model_version'] })) {
+      const names = batch.text.model_name!;
+      const versions = batch.text.model_version!;
+      for (let i = 0; i < batch.rowCount; i++) {
+        const v = versions[i];
+        if (names[i] === model && v !== null && active.has(v)) rows.set(v, (rows.get(v) ?? 0) + 1);
+      }
+    }
+    // Ties go to the version activated last (the order of `active`), so the choice does not depend on row order.
+    const ranked = [...rows].sort((a, b) => b[1] - a[1] || [...active].indexOf(b[0]) - [...active].indexOf(a[0]));
+    if (ranked.length) return ranked[0][0];
+  }
+  return latestActiveVersion(model);
+}
+
 export async function planDriftRun(request: DriftRunRequest): Promise<DriftPlan> {
-  const version = request.modelVersion ?? (await latestActiveVersion(request.modelName));
-  if (!version) return { kind: 'skip', request, reason: `no baseline has been activated for ${request.modelName}` };
-  const active = await getActiveBaseline(request.modelName, version);
-  if (!active) return { kind: 'skip', request, reason: `no active baseline for ${request.modelName} ${version}` };
   const end = new Date(request.windowEnd);
   const start = request.windowStart ? new Date(request.windowStart) : new Date(end.getTime() - request.windowHours * 3600_000);
   if (!(start < end)) throw new RangeError(`drift window is empty: ${start.toISOString()} .. ${end.toISOString()}`);
   const partitions = await listWindowPartitions(request.env, start, end);
+  const version = request.modelVersion ?? (await servedVersion(request.modelName, request.env, partitions, start, end));
+  if (!version) return { kind: 'skip', request, reason: `no baseline has been activated for ${request.modelName}` };
+  const active = await getActiveBaseline(request.modelName, version);
+  if (!active) return { kind: 'skip', request, reason: `no active baseline for ${request.modelName} ${version}` };
   return {
     kind: 'run',
     request: { ...request, modelVersion: version },
