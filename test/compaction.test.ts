@@ -436,6 +436,22 @@ describe('compaction', () => {
     await expectClean(p, rows);
   });
 
+  test('a manifest that is not one stops the hour with an error naming it; nothing is deleted on a guess', async () => {
+    const p: HourPartition = { env: 'staging', date: '2025-03-09', hour: '06' };
+    await writeRaw(p, 2, 20);
+    const manifest = storage.container.getBlockBlobClient(compactionManifestPath(p));
+    for (const [body, message] of [
+      ['{"manifest_version": 1, "parts": [', /manifest .*hour=06\/_manifest\.json is not JSON/],
+      [JSON.stringify({ manifest_version: 9 }), /is not valid \(manifest_version: .*\)/],
+      [JSON.stringify({ manifest_version: 1, schema_version: 1, env: 'staging', date: '2025-03-09', hour: '07', generation: 0, rows: 0, parts: [] }), /it names the hour staging\/2025-03-09\/07/],
+    ] as const) {
+      await manifest.upload(body, Buffer.byteLength(body));
+      await expect(compactPartition(p, opts(undefined, { busyWaitMs: 0 }))).rejects.toThrow(message);
+      await expect(readerIds(p)).rejects.toThrow(message);
+      expect(await listRawBlobs(storage.container, p)).toHaveLength(2);
+    }
+  });
+
   test('the open hour and the grace period are left raw; later raw blobs of a compacted hour make a second part', async () => {
     const open: HourPartition = { env: 'staging', date: '2025-03-12', hour: '11' };
     const late: HourPartition = { env: 'staging', date: '2025-03-12', hour: '10' };

@@ -24,6 +24,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ContainerClient } from '@azure/storage-blob';
+import { z } from 'zod';
 import {
   compactionManifestPath,
   CONTAINERS,
@@ -168,13 +169,43 @@ function emptyManifest(p: HourPartition): CompactionManifest {
   return { manifest_version: MANIFEST_VERSION, schema_version: LOG_SCHEMA_VERSION, env: p.env, date: p.date, hour: p.hour, generation: 0, rows: 0, parts: [] };
 }
 
-/** The committed manifest of an hour and its ETag; undefined when the hour was never compacted. */
+const manifestSchema = z.object({
+  manifest_version: z.literal(MANIFEST_VERSION),
+  schema_version: z.int().positive(),
+  env: z.enum(ENVIRONMENTS),
+  date: z.string(),
+  hour: z.string(),
+  generation: z.int().nonnegative(),
+  rows: z.int().nonnegative(),
+  parts: z.array(z.object({ path: z.string(), rows: z.int().nonnegative(), raw_blobs: z.array(z.string()), committed_at: z.string() })),
+});
+
+/**
+ * The committed manifest of an hour and its ETag; undefined when the hour was never compacted. A manifest that is
+ * not one (not JSON, another format version, another hour's) throws an error naming the blob: which rows the hour
+ * holds cannot be known without it, so neither compaction nor a drift window over that hour goes on guessing.
+ */
 export async function readManifest(
   p: HourPartition,
   container: ContainerClient = getContainerClient(CONTAINERS.inferenceLogs),
 ): Promise<{ manifest: CompactionManifest; etag: string } | undefined> {
-  const stored = await readJsonBlob<CompactionManifest>(container, compactionManifestPath(p));
-  return stored ? { manifest: stored.value, etag: stored.etag } : undefined;
+  const name = compactionManifestPath(p);
+  let stored: { value: unknown; etag: string } | undefined;
+  try {
+    stored = await readJsonBlob<unknown>(container, name);
+  } catch (err) {
+    if (err instanceof SyntaxError) throw new Error(`compaction manifest ${name} is not JSON (${err.message}); the hour cannot be read until it is repaired`);
+    throw err;
+  }
+  if (!stored) return undefined;
+  const parsed = manifestSchema.safeParse(stored.value);
+  const problem = !parsed.success
+    ? parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')
+    : partitionKey(parsed.data) !== partitionKey(p)
+      ? `it names the hour ${partitionKey(parsed.data)}`
+      : undefined;
+  if (problem) throw new Error(`compaction manifest ${name} is not valid (${problem}); the hour cannot be read until it is repaired`);
+  return { manifest: parsed.data as CompactionManifest, etag: stored.etag };
 }
 
 export async function listRawBlobs(container: ContainerClient, p: HourPartition): Promise<string[]> {
