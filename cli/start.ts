@@ -30,12 +30,15 @@ const projectDir = path.resolve(process.argv[2] ?? path.join(__dirname, '..', '.
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const logger = consoleLogger({ verbose: process.env.LOCAL_HOST_VERBOSE === 'true' });
+  // Debug lines follow LOCAL_HOST_VERBOSE once the settings are loaded (local.settings.json may set it).
+  let verbose = false;
+  const logger = consoleLogger({ verbose: () => verbose });
   logger.info(`Node ${process.version}, project ${projectDir}`);
   const settingsFile = loadLocalSettings(projectDir);
   logger.info(settingsFile ? `Settings from ${settingsFile} and the environment` : 'Settings from the environment and embedded defaults');
   loadConfig(); // every setting now, so a bad value stops the start with its name
   const config = getConfig();
+  verbose = config.localHostVerbose;
 
   let azurite: AzuriteProcess | undefined;
   process.once('exit', () => azurite?.kill());

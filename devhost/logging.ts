@@ -18,13 +18,15 @@ function describe(err: unknown): string {
   return String(err);
 }
 
-export function consoleLogger(options: { verbose?: boolean } = {}): HostLogger {
+/** `verbose`: print debug lines too; read when a line is written, so it can follow settings loaded after start. */
+export function consoleLogger(options: { verbose?: boolean | (() => boolean) } = {}): HostLogger {
+  const verbose = () => (typeof options.verbose === 'function' ? options.verbose() : options.verbose === true);
   return {
     info: (m) => console.log(`[${time()}] ${m}`),
     warn: (m) => console.warn(`[${time()}] WARN ${m}`),
     error: (m, err) => console.error(`[${time()}] ERROR ${m}${err === undefined ? '' : `: ${describe(err)}`}`),
     debug: (m) => {
-      if (options.verbose) console.log(`[${time()}] ${m}`);
+      if (verbose()) console.log(`[${time()}] ${m}`);
     },
   };
 }

@@ -2,6 +2,7 @@
 import { InvocationContext, Timer } from '@azure/functions';
 import { Cron } from 'croner';
 import { randomUUID } from 'node:crypto';
+import { ncrontabProblem } from '../shared/config';
 import { RegisteredFunction } from './functionsCore';
 import { HostLogger, invocationLogHandler } from './logging';
 
@@ -27,16 +28,19 @@ export function startTimers(
     const invoke = async (isPastDue: boolean) => {
       const now = new Date();
       const job = jobs.find((j) => j.name === fn.name);
+      // As the Functions host passes it while a tick runs: `next` names the occurrence being invoked
+      // (azure-functions-dotnet-worker#954), `last` the one before.
+      const occurrence = job?.currentRun() ?? now;
       const timer: Timer = {
         isPastDue,
         schedule: { adjustForDST: false },
         scheduleStatus: {
-          last: (last ?? now).toISOString(),
-          next: job?.nextRun()?.toISOString() ?? '',
+          last: (last ?? occurrence).toISOString(),
+          next: occurrence.toISOString(),
           lastUpdated: now.toISOString(),
         },
       };
-      last = now;
+      last = occurrence;
       const context = new InvocationContext({
         invocationId: randomUUID(),
         functionName: fn.name,
@@ -50,8 +54,11 @@ export function startTimers(
       await run;
       running.delete(run);
     };
+    const problem = ncrontabProblem(schedule);
+    if (problem) throw new Error(`${fn.name}: schedule '${schedule}' is not NCRONTAB: ${problem}`);
     // `protect` skips a tick while the previous run is still going, as the Functions host's singleton lock does.
-    jobs.push(new Cron(schedule, { name: fn.name, timezone: 'UTC', protect: true }, () => invoke(false)));
+    // `domAndDow`: NCRONTAB requires both the day of month and the day of week to match; croner's default is either.
+    jobs.push(new Cron(schedule, { name: fn.name, timezone: 'UTC', protect: true, mode: '6-part', domAndDow: true }, () => invoke(false)));
     if (fn.trigger.runOnStartup === true) void invoke(false);
   }
 

@@ -126,6 +126,46 @@ export function optionalUrlSetting(name: string, meta: Meta, protocols: string[]
   return spec<string | undefined>(name, meta, (raw) => parseUrl(name, raw, protocols), () => undefined);
 }
 
+const MONTH_NAMES = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
+const DAY_NAMES = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
+/** NCRONTAB's six fields: name, range, and the names it accepts (month and day-of-week). */
+const NCRONTAB_FIELDS: { name: string; min: number; max: number; names?: string[] }[] = [
+  { name: 'second', min: 0, max: 59 },
+  { name: 'minute', min: 0, max: 59 },
+  { name: 'hour', min: 0, max: 23 },
+  { name: 'day', min: 1, max: 31 },
+  { name: 'month', min: 1, max: 12, names: MONTH_NAMES },
+  { name: 'day-of-week', min: 0, max: 6, names: DAY_NAMES },
+];
+
+/**
+ * Why a six-field expression is not one NCRONTAB (the Functions host's parser) reads: each field a comma list of
+ * `*`, `v` or `v-w`, each with an optional `/step`, values in the field's range (names for months and days). What
+ * other cron dialects add (`L`, `W`, `#`, `?`, day 7) is refused, so that the local host's scheduler and Azure's
+ * can never read one expression two ways.
+ */
+export function ncrontabProblem(expression: string): string | undefined {
+  const fields = expression.trim().split(/\s+/);
+  if (fields.length !== 6) return `it has ${fields.length} fields, not 6`;
+  for (const [i, field] of fields.entries()) {
+    const f = NCRONTAB_FIELDS[i];
+    const value = (v: string) => {
+      const named = f.names?.indexOf(v.toUpperCase()) ?? -1;
+      const n = named >= 0 ? named + (f.name === 'month' ? 1 : 0) : /^\d+$/.test(v) ? Number(v) : NaN;
+      return n >= f.min && n <= f.max ? n : undefined;
+    };
+    for (const item of field.split(',')) {
+      const m = /^(\*|[A-Za-z0-9]+(?:-[A-Za-z0-9]+)?)(?:\/(\d+))?$/.exec(item);
+      const range = m?.[1] === '*' ? [] : (m?.[1].split('-') ?? ['']);
+      if (!m || range.some((v) => value(v) === undefined) || (m[2] !== undefined && Number(m[2]) < 1)) {
+        const values = `${f.min}-${f.max}${f.names ? ` or ${f.names[0]}-${f.names[f.names.length - 1]}` : ''}`;
+        return `the ${f.name} field '${field}' must be a comma list of ${values} values, ranges or '*', each with an optional '/step'`;
+      }
+    }
+  }
+  return undefined;
+}
+
 /** NCRONTAB as Azure Functions reads it: six fields, seconds first. */
 export function ncrontabSetting(name: string, meta: Meta & { default: string }): SettingSpec<string> {
   const expected = 'an NCRONTAB expression with six fields ({second} {minute} {hour} {day} {month} {day-of-week})';
@@ -133,11 +173,9 @@ export function ncrontabSetting(name: string, meta: Meta & { default: string }):
     name,
     meta,
     (raw) => {
-      const fields = raw.trim().split(/\s+/);
-      if (fields.length !== 6 || !fields.every((f) => /^[\d*,\/\-A-Za-z?]+$/.test(f))) {
-        throw new ConfigError(name, raw, expected);
-      }
-      return fields.join(' ');
+      const problem = ncrontabProblem(raw);
+      if (problem) throw new ConfigError(name, raw, `${expected}; ${problem}`);
+      return raw.trim().split(/\s+/).join(' ');
     },
     () => requiredValue(name, expected),
   );
@@ -391,6 +429,11 @@ export const settingSpecs = {
     0,
     65535,
   ),
+  localHostVerbose: boolSetting('LOCAL_HOST_VERBOSE', {
+    description: "The local host's debug lines too (each request, each blob the watcher sees).",
+    default: 'false',
+    azure: 'optional',
+  }),
   blobPollIntervalMs: intSetting(
     'LOCAL_BLOB_POLL_MS',
     { description: 'How often the local host lists watched containers to fire blob triggers.', default: '1000', azure: 'optional' },

@@ -1,7 +1,7 @@
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, getConfig, loadConfig, settingDefault, settingSpecs } from '../shared/config';
+import { ConfigError, getConfig, loadConfig, ncrontabProblem, settingDefault, settingSpecs } from '../shared/config';
 import { setAppEnv } from './helpers/env';
 
 describe('configuration', () => {
@@ -32,6 +32,25 @@ describe('configuration', () => {
       expect(() => loadConfig()).toThrow(/AKS_SERVER_URL/);
     } finally {
       restore();
+    }
+  });
+
+  it('reads schedules as NCRONTAB does, refusing what only other cron dialects accept', () => {
+    for (const ok of ['0 0 6 * * *', '0 */5 * * * *', '0 0 6 13 * FRI', '0 30 9 * JAN-MAR MON-FRI', '10,20 0 0 1-7 * 1']) {
+      expect(loadConfig({ DRIFT_SCHEDULE: ok }).driftSchedule).toBe(ok);
+      expect(ncrontabProblem(ok)).toBeUndefined();
+    }
+    for (const [bad, why] of [
+      ['0 0 6 * *', /has 5 fields, not 6/],
+      ['99 99 99 * * *', /second field '99' must be a comma list of 0-59 values/],
+      ['0 0 6 L * *', /day field 'L'/],
+      ['0 0 6 15W * *', /day field '15W'/],
+      ['0 0 6 ? * *', /day field '\?'/],
+      ['0 0 6 * * 7', /day-of-week field '7' must be a comma list of 0-6 or SUN-SAT values/],
+      ['0 0 6 * * 5#2', /day-of-week field '5#2'/],
+      ['0 0 */0 * * *', /hour field '\*\/0'/],
+    ] as const) {
+      expect(() => loadConfig({ DRIFT_SCHEDULE: bad })).toThrow(why);
     }
   });
 
