@@ -1,6 +1,7 @@
 // A circuit breaker per dependency: after `failureThreshold` consecutive failures it opens and fails fast for
 // `cooldownMs`, then lets one probe through (half-open); the probe's success closes it, its failure re-opens it.
 // Failing fast is what keeps a dead KServe backend from holding every request for a full timeout.
+// Every call that tryAcquire() let through must end in exactly one of onSuccess(), onFailure() or release().
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
@@ -46,6 +47,15 @@ export class CircuitBreaker {
     this.consecutiveFailures = 0;
     this.probeInFlight = false;
     this.state = 'closed';
+  }
+
+  /**
+   * The call ended with an outcome that says nothing about the dependency's health either way (for KServe: a 4xx
+   * refusing this particular request). The consecutive-failure count is unchanged, and a half-open probe slot is
+   * freed without closing or re-opening the breaker, so the next call probes again.
+   */
+  release(): void {
+    this.probeInFlight = false;
   }
 
   onFailure(): void {

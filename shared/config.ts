@@ -281,13 +281,13 @@ export const settingSpecs = {
   }),
   kserveTimeoutMs: intSetting(
     'KSERVE_TIMEOUT_MS',
-    { description: 'Timeout of one KServe request attempt (the model answers in milliseconds; a slower backend is treated as down).', default: '1000', azure: 'optional' },
+    { description: 'Deadline of one KServe call: connect, request, full response body, retries and backoff included; a slower backend is treated as down.', default: '1000', azure: 'optional' },
     10,
     60000,
   ),
   kserveMaxRetries: intSetting(
     'KSERVE_MAX_RETRIES',
-    { description: 'Retries of one KServe call after a connection failure, timeout or 502/503/504 (also bounded by the retry budget).', default: '2', azure: 'optional' },
+    { description: 'Retries of one KServe call after a connection failure or 429/502/503/504, within the deadline and the retry budget.', default: '2', azure: 'optional' },
     0,
     10,
   ),

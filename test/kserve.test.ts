@@ -1,5 +1,6 @@
 // The KServe V2 client against the real local V2 server (committed ONNX model) and against real sockets that
-// misbehave: refused connections, resets, silence, and `{ "error" }` answers.
+// misbehave: refused connections, resets, silence, and `{ "error" }` answers. More faults (drip-feed, contract
+// violations) in kserveFaults.test.ts.
 import http from 'node:http';
 import net from 'node:net';
 import { freePort } from '../devhost/azurite';
@@ -91,18 +92,23 @@ describe('against the local V2 server', () => {
     }
   });
 
-  it("surfaces the server's { error } message as a 502 for a request it refuses (wrong model name)", async () => {
+  it("a 404 for the model (wrong model name) is the backend not serving it: a 503 with the server's message, a breaker failure", async () => {
     const client = new KServeClient(options(server.url, { modelName: 'no-such-model' }));
     try {
       const err = await client.infer(features(1), 1).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(KServeResponseError);
+      expect(err).toBeInstanceOf(KServeUnavailableError); // so the gateway falls back, or answers 503
+      expect((err as KServeResponseError).upstreamStatus).toBe(404);
       const res = toErrorResponse(err);
-      expect(res.status).toBe(502);
+      expect(res.status).toBe(503);
+      expect(res.headers).toHaveProperty('Retry-After');
       expect(res.jsonBody).toEqual({
-        error: { code: 'bad_gateway', message: "KServe production backend answered 404: model 'no-such-model' is not served here (serving 'spam-detector')" },
+        error: {
+          code: 'service_unavailable',
+          message: "KServe production backend unavailable: answered 404: model 'no-such-model' is not served here (serving 'spam-detector')",
+        },
       });
-      // The backend is alive: a refused request does not count against the breaker.
-      expect(client.breaker.currentState).toBe('closed');
+      expect(client.breaker.snapshot()).toMatchObject({ state: 'closed', consecutive_failures: 1 });
     } finally {
       client.close();
     }
@@ -229,37 +235,42 @@ describe('failures', () => {
     }
   });
 
-  it('a malformed 200 answer is a 502, not a crash', async () => {
+  it('a malformed 200 answer is a 503 (a backend fault), not a crash and not a 502', async () => {
     const s = await scriptedServer([json(200, { model_name: MODEL_NAME, outputs: [{ name: 'probabilities', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] })]);
     const client = new KServeClient(options(s.url));
     try {
       const err = await client.infer(features(1), 1).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(KServeResponseError);
-      expect(toErrorResponse(err).status).toBe(502);
+      expect(err).toBeInstanceOf(KServeUnavailableError);
+      expect(toErrorResponse(err).status).toBe(503);
+      expect(client.breaker.snapshot().consecutive_failures).toBe(1);
     } finally {
       client.close();
       await s.close();
     }
   });
 
-  it("a 500 { error } from the model is its answer: one request, a 502 with the server's message, the breaker stays closed", async () => {
+  it("a 500 { error } from the model is never retried, is a 503 with the server's message, and opens the breaker", async () => {
     const s = await scriptedServer([json(500, { error: 'onnx runtime error 2: invalid input shape' })]);
     const client = new KServeClient(options(s.url, { maxRetries: 2, breakerFailures: 2 }));
     try {
-      for (let call = 1; call <= 3; call++) {
+      for (let call = 1; call <= 2; call++) {
         const err = await client.infer(features(1), 1).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(KServeResponseError);
-        expect(err).not.toBeInstanceOf(KServeUnavailableError);
+        expect(err).toBeInstanceOf(KServeUnavailableError);
         const res = toErrorResponse(err);
-        expect(res.status).toBe(502);
+        expect(res.status).toBe(503);
         expect(res.jsonBody).toEqual({
-          error: { code: 'bad_gateway', message: 'KServe production backend answered 500: onnx runtime error 2: invalid input shape' },
+          error: { code: 'service_unavailable', message: 'KServe production backend unavailable: answered 500: onnx runtime error 2: invalid input shape' },
         });
         expect(s.requests()).toBe(call); // never retried
       }
-      // More model errors than breakerFailures: an answer is not an outage, so no fallback is forced by the breaker.
-      expect(client.breaker.currentState).toBe('closed');
-      expect((await client.health()).info).toMatchObject({ failures: 0, retries: 0 });
+      // breakerFailures model errors: the model is broken, the breaker opens and the gateway's fallback answers.
+      expect(client.breaker.currentState).toBe('open');
+      const fast = await client.infer(features(1), 1).catch((e: unknown) => e);
+      expect((fast as Error).message).toMatch(/circuit breaker open/);
+      expect(s.requests()).toBe(2);
+      expect((await client.health()).info).toMatchObject({ failures: 2, retries: 0, rejected_by_breaker: 1 });
     } finally {
       client.close();
       await s.close();

@@ -42,6 +42,25 @@ describe('CircuitBreaker', () => {
     expect(b.snapshot()).toEqual({ state: 'closed', consecutive_failures: 0, opens: 2 });
   });
 
+  it('release() (an outcome that says nothing about health) frees the probe without closing or re-opening', () => {
+    const b = breaker();
+    b.onFailure();
+    b.onFailure();
+    expect(b.tryAcquire()).toBe(true);
+    b.release();
+    expect(b.snapshot()).toEqual({ state: 'closed', consecutive_failures: 2, opens: 0 });
+    b.onFailure();
+    expect(b.currentState).toBe('open');
+    now = 1000;
+    expect(b.tryAcquire()).toBe(true);
+    expect(b.tryAcquire()).toBe(false);
+    b.release();
+    expect(b.currentState).toBe('half-open');
+    expect(b.tryAcquire()).toBe(true); // the next call probes again
+    b.onSuccess();
+    expect(b.currentState).toBe('closed');
+  });
+
   it('a success resets the count of consecutive failures', () => {
     const b = breaker();
     b.onFailure();

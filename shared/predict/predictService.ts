@@ -5,7 +5,7 @@
 // fallback is switched off (then 503 with Retry-After).
 import { Environment } from '../blobLayout';
 import { Config, getConfig } from '../config';
-import { BadGatewayError, BadRequestError, ServiceUnavailableError } from '../errors';
+import { BadRequestError, ServiceUnavailableError } from '../errors';
 import { FeatureStore, getFeatureStore, SenderLookup } from '../featureStore';
 import { FEATURE_COUNT, FeatureName, SenderFeatures, UNKNOWN_SENDER } from '../features/featureList';
 import { namedFeatures, computeFeatures, parseEmail, ParsedEmail } from '../features/transformer';
@@ -137,7 +137,7 @@ export class PredictService {
           return { model, features, probabilities: result.probabilities, fallback: false };
         }
         if (attempt > 0) {
-          throw new BadGatewayError(`KServe ${env} changed model version twice during one request (${model.version}, ${result.modelVersion})`);
+          throw new ServiceUnavailableError(`KServe ${env} changed model version twice during one request (${model.version}, ${result.modelVersion})`, 1);
         }
         this.deps.warn(`KServe ${env} serves ${model.name} ${result.modelVersion}; the gateway switches from ${model.version}`);
         model = await this.deps.model(env, result.modelVersion);
