@@ -14,9 +14,11 @@ sender = Entity(
     description="HMAC-SHA256 of the lower-case sender domain with SENDER_HASH_KEY, first 32 hex characters",
 )
 
-# Offline source for `feast materialize`: one row per sender and as-of time, as `npm run features:materialize
-# -- --dry-run` computes them (from labelled training mail, or from the inference log where the label is the
-# model's prediction). The npm script can also write the online store itself, byte-compatible with Feast.
+# Offline source that a real Feast deployment would point `feast materialize` at: one row per sender and event
+# time. Nothing in this repository writes data/sender_stats.parquet. The repository materializes straight to
+# the online store instead: `npm run features:materialize` computes the rows (from labelled training mail, or from
+# the inference log, where the label is the model's prediction) and writes them to Redis in Feast's layout
+# (its --dry-run only prints the first 10 rows and writes nothing).
 sender_stats_source = FileSource(
     name="sender_stats_source",
     path="data/sender_stats.parquet",
