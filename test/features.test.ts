@@ -1,6 +1,6 @@
 // The feature transformer on real corpus mail and on edge cases: always 50 finite float32 values, the same for the
 // raw and structured forms of one email, and no corpus artefact in the tokens.
-import { loadCorpus } from '../shared/corpus';
+import { loadCorpus, timeForwardSplit } from '../shared/corpus';
 import { EmailInput, parseEmail, toRfc822 } from '../shared/features/email';
 import { FEATURES, FEATURE_COUNT, FEATURE_INDEX, FEATURE_NAMES, UNKNOWN_SENDER, senderFeatureValues } from '../shared/features/featureList';
 import { ARTEFACT_MARKERS, tokenize } from '../shared/features/tokenizer';
@@ -243,6 +243,21 @@ describe('raw and structured forms', () => {
     expect(email.text).toContain('Hällo wörld');
     expect(email.recipientCount).toBe(2);
     expect(email.senderDomain).toBe('example.com');
+  });
+
+  it('a raw message sent as base64 (`encoding: "base64"`) is its exact bytes, 8-bit charsets included', async () => {
+    // Every 8-bit message of the time-forward test period: as a UTF-8 string some lose bytes, as base64 none does.
+    const eightBit = timeForwardSplit(loadCorpus()).test.filter((m) => m.raw.some((b) => b >= 0x80));
+    expect(eightBit.length).toBeGreaterThan(100);
+    let differedAsText = 0;
+    for (const m of eightBit) {
+      const bytes = await transformEmail({ raw: m.raw }, model.tokens);
+      expect(await transformEmail({ raw: m.raw.toString('base64'), encoding: 'base64' }, model.tokens)).toEqual(bytes);
+      const asText = await transformEmail({ raw: m.raw.toString('latin1') }, model.tokens);
+      if (!asText.every((v, i) => v === bytes[i])) differedAsText++;
+    }
+    expect(differedAsText).toBeGreaterThan(50);
+    await expect(parseEmail({ raw: 'not base64!', encoding: 'base64' })).rejects.toThrow(/raw is not valid base64/);
   });
 });
 

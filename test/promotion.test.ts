@@ -36,7 +36,7 @@ interface StandInGateway {
 }
 
 async function startStandInGateway(kubeApi: FakeKubeApi, namespace: string): Promise<StandInGateway> {
-  const labels = new Map(loadCorpus().map((m) => [m.raw.toString('latin1'), m.spam]));
+  const labels = new Map(loadCorpus().map((m) => [m.raw.toString('base64'), m.spam]));
   const server = http.createServer((req, res) => {
     let body = '';
     req.setEncoding('utf8');

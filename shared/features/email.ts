@@ -25,8 +25,13 @@ export interface StructuredEmail {
 }
 
 export interface RawEmail {
-  /** The whole RFC 822 message. */
+  /** The whole RFC 822 message: its bytes, or a string that carries them as `encoding` says. */
   readonly raw: string | Buffer;
+  /**
+   * How a string `raw` carries the bytes: `utf8` (the default: the text, encoded back as UTF-8; an 8-bit message in
+   * another charset cannot travel that way byte for byte) or `base64` (the exact bytes, whatever their charset).
+   */
+  readonly encoding?: 'utf8' | 'base64';
 }
 
 export type EmailInput = StructuredEmail | RawEmail;
@@ -39,7 +44,10 @@ const headerValue = z.union([z.string(), z.array(z.string())]);
 
 /** The JSON shape of one email in the predict/transform APIs (DESIGN.md "Predict API"). */
 export const emailInputSchema = z.union([
-  z.object({ raw: z.string().min(1, 'raw must be a non-empty RFC 822 message') }),
+  z.object({
+    raw: z.string().min(1, 'raw must be a non-empty RFC 822 message'),
+    encoding: z.enum(['utf8', 'base64']).optional(),
+  }),
   z.object({
     subject: z.string(),
     from: z.string(),
@@ -125,10 +133,22 @@ function utf8ContentType(contentType: string): string {
   return `${base}; charset=utf-8`;
 }
 
+/** Standard base64 (RFC 4648 §4), padded; line breaks allowed, as in MIME. */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Why a raw email's string cannot be decoded as its `encoding` says; undefined when it can. */
+export function rawEncodingProblem(input: RawEmail): string | undefined {
+  if (input.encoding !== 'base64' || typeof input.raw !== 'string') return undefined;
+  return BASE64.test(input.raw.replace(/\r?\n/g, '')) ? undefined : 'raw is not valid base64 (encoding is "base64")';
+}
+
 /** The bytes of an email as RFC 822. */
 export function emailSource(input: EmailInput): Buffer {
-  if (isRawEmail(input)) return typeof input.raw === 'string' ? Buffer.from(input.raw, 'utf8') : input.raw;
-  return toRfc822(input);
+  if (!isRawEmail(input)) return toRfc822(input);
+  if (typeof input.raw !== 'string') return input.raw;
+  const problem = rawEncodingProblem(input);
+  if (problem) throw new RangeError(problem);
+  return input.encoding === 'base64' ? Buffer.from(input.raw, 'base64') : Buffer.from(input.raw, 'utf8');
 }
 
 function mailbox(addresses: AddressObject | AddressObject[] | undefined): Mailbox | undefined {

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { ENVIRONMENTS, Environment, isEnvironment } from '../blobLayout';
 import { BadRequestError } from '../errors';
-import { EmailInput, emailInputSchema } from '../features/email';
+import { EmailInput, emailInputSchema, RawEmail, rawEncodingProblem } from '../features/email';
 
 export const clientIdSchema = z.string().min(1).max(256);
 
@@ -19,13 +19,16 @@ export interface PredictInstance {
 
 export type PredictRequest = { kind: 'single'; instance: PredictInstance } | { kind: 'batch'; instances: PredictInstance[] };
 
+/** `instances[2].raw: message`, or the message alone at the top level. */
+function atPath(path: readonly PropertyKey[], message: string): string {
+  const where = path.map((p, k) => (typeof p === 'number' ? `[${p}]` : `${k ? '.' : ''}${String(p)}`)).join('');
+  return where ? `${where}: ${message}` : message;
+}
+
 function describeIssues(issues: readonly z.core.$ZodIssue[], prefix: (string | number)[]): string {
   return issues
     .slice(0, 5)
-    .map((i) => {
-      const path = [...prefix, ...i.path].map((p, k) => (typeof p === 'number' ? `[${p}]` : `${k ? '.' : ''}${String(p)}`)).join('');
-      return path ? `${path}: ${i.message}` : i.message;
-    })
+    .map((i) => atPath([...prefix, ...i.path], i.message))
     .join('; ');
 }
 
@@ -42,6 +45,8 @@ function parseInstance(value: unknown, prefix: (string | number)[]): PredictInst
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new BadRequestError(describeIssues(parsed.error.issues, prefix), 'validation_error');
   const { id, ...email } = parsed.data as { id?: string } & Record<string, unknown>;
+  const encoding = 'raw' in value ? rawEncodingProblem(email as unknown as RawEmail) : undefined;
+  if (encoding) throw new BadRequestError(atPath([...prefix, 'raw'], encoding), 'validation_error');
   return { email: email as unknown as EmailInput, ...(id !== undefined ? { id } : {}) };
 }
 

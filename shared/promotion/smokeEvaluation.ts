@@ -6,7 +6,9 @@ import { rocAuc } from '../model/metrics';
 import { SmokeResult } from './types';
 
 export interface SmokeSample {
+  /** The message as the predict API carries it (`encoding`, default `utf8`; the held-out set uses base64). */
   raw: string;
+  encoding?: 'utf8' | 'base64';
   spam: boolean;
 }
 
@@ -70,7 +72,7 @@ async function predictBatch(options: SmokeOptions, batch: SmokeSample[], request
       'X-Request-ID': requestId,
       ...(options.gatewayKey ? { 'x-functions-key': options.gatewayKey } : {}),
     },
-    body: JSON.stringify({ instances: batch.map((s) => ({ raw: s.raw })) }),
+    body: JSON.stringify({ instances: batch.map((s) => ({ raw: s.raw, ...(s.encoding ? { encoding: s.encoding } : {}) })) }),
     signal: AbortSignal.timeout(options.timeoutMs ?? 30000),
   });
   const text = await res.text();
