@@ -42,7 +42,7 @@ export interface DistributionCounts {
   nan: number;
   posInf: number;
   negInf: number;
-  /** Per PSI bin of the comparison (`comparisonBins`: the baseline's edges.length + 2 entries). */
+  /** Per PSI bin of the comparison (`comparisonBins`: the baseline's bins, one more below a point-mass minimum). */
   bins: number[];
   /** Sum and sum of squares of the finite values, for the report's mean/std. Floating-point: merging in another
    * order can move the last bits (unlike every other field, which is an exact integer). */
@@ -76,7 +76,7 @@ export interface DistributionResult {
 }
 
 interface PreparedReference {
-  /** The PSI bins current values are counted on (`comparisonBins`: the baseline's, plus one below its minimum). */
+  /** The PSI bins current values are counted on (`comparisonBins`). */
   bins: PsiBins;
   /** Distinct sample values, ascending (u_1 … u_K). */
   points: Float64Array;

@@ -62,14 +62,17 @@ export interface PsiBins {
 }
 
 /**
- * The bins a drift comparison counts current values on: the baseline's frozen bins with one more in front, for
- * values below the smallest reference value. Without it those values share bin 0 with the reference's lowest decile
- * (the deciles are all ≥ the minimum), and when that bin holds most of the reference (a constant or mostly-zero
- * feature) a move below every reference value leaves PSI at 0. No reference value lies there, so its reference
- * proportion is 0 (floored like any empty bin); its edge is the largest double below the minimum, which makes
- * (-∞, edge] exactly "< min" under the right-closed rule. Derived, not stored: baselines keep their format.
+ * The bins a drift comparison counts current values on. When the lowest edge is the reference minimum itself (a point
+ * mass there: a constant, binary or mostly-zero feature), bin 0 is "≤ min" and values below every reference value
+ * would land in it beside that mass: a constant feature moving down, or 0/1 becoming -1/1, left PSI at 0. Such
+ * baselines get one more bin in front, for values below the minimum; no reference value lies there, so its reference
+ * proportion is 0 (floored like any empty bin), and its edge is the largest double below the minimum, which makes
+ * (-∞, edge] exactly "< min" under the right-closed rule. A continuous feature's lowest edge is its first decile,
+ * above the minimum: a move below the minimum already shows as a fuller bin 0, and an extra bin would only add the
+ * sampling noise of a few values below a small reference's minimum. Derived, not stored: baselines keep their format.
  */
 export function comparisonBins(ref: { readonly min: number; readonly psi: PsiBins }): PsiBins {
+  if (ref.psi.edges[0] !== ref.min) return ref.psi;
   return { edges: [nextDown(ref.min), ...ref.psi.edges], proportions: [0, ...ref.psi.proportions] };
 }
 

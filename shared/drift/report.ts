@@ -59,9 +59,9 @@ export interface DistributionDrift {
   reference_non_finite: NonFiniteCounts;
   bins: {
     /**
-     * Right-closed bin edges; bins: (-inf, e0], (e0, e1], ..., (e_last, +inf). e0 is the largest double below the
-     * reference minimum (bin 0: values below every reference value, reference proportion 0); e1... are the
-     * baseline's frozen deciles.
+     * Right-closed bin edges; bins: (-inf, e0], (e0, e1], ..., (e_last, +inf): the baseline's frozen deciles, with,
+     * when the lowest decile is the reference minimum, one more edge in front, the largest double below the minimum
+     * (bin 0: values below every reference value, reference proportion 0).
      */
     edges: number[];
     reference: number[];
