@@ -11,7 +11,7 @@
 // run's status is at least that.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Environment, ENVIRONMENTS } from '../shared/blobLayout';
+import { compactTime, Environment, ENVIRONMENTS } from '../shared/blobLayout';
 import { getConfig } from '../shared/config';
 import { DriftRunRequest } from '../shared/drift/driftRun';
 import { compareColumns } from '../shared/drift/fileComparison';
@@ -37,10 +37,6 @@ export function parseSince(text: string): number {
   return hours;
 }
 
-function stamp(t: Date): string {
-  return t.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-}
-
 async function fileMode(reference: string, current: string): Promise<DriftReport> {
   const t0 = performance.now();
   const [ref, cur] = [await readDataset(reference), await readDataset(current)];
@@ -49,7 +45,7 @@ async function fileMode(reference: string, current: string): Promise<DriftReport
   const result = compareColumns(
     { source: path.resolve(reference), columns: ref.columns, rows: ref.rows },
     { source: path.resolve(current), columns: cur.columns, rows: cur.rows },
-    { runId: `cli-${stamp(now)}`, createdAt: now },
+    { runId: `cli-${compactTime(now)}`, createdAt: now },
   );
   const notes = [
     ref.skipped.length || cur.skipped.length ? `text columns skipped: ${[...new Set([...ref.skipped, ...cur.skipped])].join(', ')}` : '',
@@ -71,7 +67,7 @@ async function envMode(env: Environment, hours: number, version: string | undefi
     windowEnd: now.toISOString(),
     windowHours: hours,
     trigger: 'cli',
-    runId: `cli-${stamp(now)}-${env}`,
+    runId: `cli-${compactTime(now)}-${env}`,
   };
   const started = performance.now();
   let lastLine = 0;

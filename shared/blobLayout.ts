@@ -61,9 +61,14 @@ export function partitionStart(p: Pick<LogPartition, 'date' | 'hour'>): Date {
 // Inference-log compaction (shared/logs/): raw micro-batch names, the per-hour manifest and lock, Parquet parts and
 // the quarantine for corrupt raw blobs, all relative to the `inference-logs` container.
 
-/** `{kind}/env={env}/date={date}/hour={hour}/` of a partition. */
-export function logPartitionPrefix(kind: LogPartition['kind'], p: Pick<LogPartition, 'env' | 'date' | 'hour'>): string {
-  return `${kind}/env=${p.env}/date=${p.date}/hour=${p.hour}/`;
+/**
+ * `{kind}/env={env}/`, `.../date={date}/` or `.../hour={hour}/`: the prefix of every log blob of an environment, a
+ * day or an hour partition (listing goes by these).
+ */
+export function logPartitionPrefix(kind: LogPartition['kind'], p: Pick<LogPartition, 'env'> & Partial<Pick<LogPartition, 'date' | 'hour'>>): string {
+  const date = p.date === undefined ? '' : `date=${p.date}/`;
+  const hour = p.date === undefined || p.hour === undefined ? '' : `hour=${p.hour}/`;
+  return `${kind}/env=${p.env}/${date}${hour}`;
 }
 
 /**
@@ -92,9 +97,14 @@ export function compactionManifestPath(p: Pick<LogPartition, 'env' | 'date' | 'h
   return `${logPartitionPrefix('parquet', p)}_manifest.json`;
 }
 
+/** The prefix every Parquet part of an hour starts with (the manifest does not). */
+export function parquetPartPrefix(p: Pick<LogPartition, 'env' | 'date' | 'hour'>): string {
+  return `${logPartitionPrefix('parquet', p)}part-`;
+}
+
 /** `parquet/env=.../hour=hh/part-{generation}-{id}.parquet` */
 export function parquetPartPath(p: Pick<LogPartition, 'env' | 'date' | 'hour'>, generation: number, id: string): string {
-  return `${logPartitionPrefix('parquet', p)}part-${String(generation).padStart(5, '0')}-${id}.parquet`;
+  return `${parquetPartPrefix(p)}${String(generation).padStart(5, '0')}-${id}.parquet`;
 }
 
 /** The generation a part was written for (the one its commit would create), from its name; undefined for another name. */

@@ -34,6 +34,7 @@ import {
   logPartitionPrefix,
   parquetPartGeneration,
   parquetPartPath,
+  parquetPartPrefix,
   parseLogPartition,
   partitionStart,
   quarantinePath,
@@ -218,7 +219,7 @@ export async function listRawBlobs(container: ContainerClient, p: HourPartition)
 
 async function listParts(container: ContainerClient, p: HourPartition): Promise<string[]> {
   const names: string[] = [];
-  for await (const item of container.listBlobsFlat({ prefix: `${logPartitionPrefix('parquet', p)}part-` })) names.push(item.name);
+  for await (const item of container.listBlobsFlat({ prefix: parquetPartPrefix(p) })) names.push(item.name);
   return names;
 }
 
@@ -227,7 +228,7 @@ export async function listRawPartitions(container: ContainerClient, env?: Enviro
   const seen = new Map<string, HourPartition>();
   const envs = env ? [env] : ENVIRONMENTS;
   for (const e of envs) {
-    for await (const item of container.listBlobsFlat({ prefix: `raw/env=${e}/` })) {
+    for await (const item of container.listBlobsFlat({ prefix: logPartitionPrefix('raw', { env: e }) })) {
       const p = parseLogPartition(item.name);
       if (p && p.kind === 'raw') seen.set(partitionKey(p), { env: p.env, date: p.date, hour: p.hour });
     }

@@ -12,7 +12,7 @@
 //   written), so a retry never duplicates rows; compaction also ignores a raw name it has already committed.
 // - Only a crash of the process loses buffered rows; `flush()` (the appTerminate hook) writes everything.
 import { randomBytes } from 'node:crypto';
-import { CONTAINERS, Environment, hourPartition, rawLogBlobName } from '../blobLayout';
+import { CONTAINERS, Environment, hourPartition, partitionStart, rawLogBlobName } from '../blobLayout';
 import { getContainerClient } from '../blobStorage';
 import { getConfig } from '../config';
 import type { CheckResult, HealthCheck } from '../health';
@@ -120,7 +120,7 @@ export class InferenceLogger {
     const key = `${row.environment}/${date}/${hour}`;
     let p = this.pending.get(key);
     if (!p) {
-      p = { env: row.environment, hourStart: new Date(`${date}T${hour}:00:00.000Z`), lines: [] };
+      p = { env: row.environment, hourStart: partitionStart({ date, hour }), lines: [] };
       this.pending.set(key, p);
     }
     p.lines.push(flatLine(serializeRow(row)));

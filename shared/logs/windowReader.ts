@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ContainerClient } from '@azure/storage-blob';
-import { CONTAINERS, Environment, hourPartition, partitionStart, RAW_LOG_EXTENSION } from '../blobLayout';
+import { CONTAINERS, Environment, hourPartition, logPartitionPrefix, partitionStart, RAW_LOG_EXTENSION } from '../blobLayout';
 import { getContainerClient, isBlobNotFound } from '../blobStorage';
 import { HourPartition, listRawBlobs, readManifest } from './compaction';
 import { checkProjection, LogBatch } from './logBatch';
@@ -68,7 +68,7 @@ function hoursOf(from: Date, to: Date): { date: string; hour: string; start: Dat
 /** Prefixes `hour=hh/` directly under `{kind}/env=/date=/`. */
 async function hoursWithBlobs(container: ContainerClient, kind: 'raw' | 'parquet', env: Environment, date: string): Promise<Set<string>> {
   const hours = new Set<string>();
-  for await (const item of container.listBlobsByHierarchy('/', { prefix: `${kind}/env=${env}/date=${date}/` })) {
+  for await (const item of container.listBlobsByHierarchy('/', { prefix: logPartitionPrefix(kind, { env, date }) })) {
     if (item.kind === 'prefix') {
       const m = /hour=(\d{2})\/$/.exec(item.name);
       if (m) hours.add(m[1]);
