@@ -41,7 +41,7 @@ export class PayloadTooLargeError extends AppError {
 
 export class UnsupportedMediaTypeError extends AppError {
   constructor(got: string | null, expected = 'application/json') {
-    super(415, 'unsupported_media_type', `Content-Type must be ${expected}, got ${got ? JSON.stringify(got) : 'none'}`);
+    super(415, 'unsupported_media_type', `Content-Type must be ${expected} (UTF-8), got ${got ? JSON.stringify(got) : 'none'}`);
   }
 }
 

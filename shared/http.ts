@@ -10,11 +10,14 @@ export interface JsonBodyOptions {
   allowEmpty?: boolean;
 }
 
-/** `application/json` or any `application/*+json`, parameters (charset) ignored. */
+/** `application/json` or any `application/*+json`; a charset parameter, if any, must be UTF-8 (RFC 8259 §8.1). */
 export function isJsonContentType(value: string | null): boolean {
   if (!value) return false;
-  const type = value.split(';', 1)[0].trim().toLowerCase();
-  return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
+  const [media, ...parameters] = value.split(';');
+  const type = media.trim().toLowerCase();
+  const json = type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
+  const charset = parameters.map((p) => /^\s*charset\s*=\s*"?([^";\s]+)"?\s*$/i.exec(p)?.[1].toLowerCase()).find((c) => c !== undefined);
+  return json && (charset === undefined || charset === 'utf-8' || charset === 'utf8');
 }
 
 /**

@@ -235,6 +235,14 @@ describe('error contract: 4xx JSON, never a 500', () => {
     expectError(await postJson(predictUrl, [1, 2]), 400, 'validation_error');
     expectError(await postJson(predictUrl, { instances: [email('a', 'b'), { raw: '' }] }), 400, 'validation_error', /^instances\[1\]\.raw: /);
     expectError(await postJson(predictUrl, { raw: 'Subject: x', encoding: 'latin1' }), 400, 'validation_error', /^encoding: .*"utf8"\|"base64"/);
+    expectError(await postJson(predictUrl, { ...email('a', 'b'), to: 5 }), 400, 'validation_error', /^to: expected an address \(a string\) or an array of addresses$/);
+    // A header the email would not carry is refused by name, not dropped in silence.
+    expectError(
+      await postJson(predictUrl, { ...email('a', 'b'), headers: { 'X Bad': 'v', subject: 'other', 'X-Mailer': 'Mutt' } }),
+      400,
+      'validation_error',
+      /^headers\.X Bad: not a header name .*; headers\.subject: given by its own field/,
+    );
     expectError(await postJson(predictUrl, { instances: [{ raw: 'not base64!', encoding: 'base64' }] }), 400, 'validation_error', /^instances\[0\]\.raw: raw is not valid base64/);
   });
 

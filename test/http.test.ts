@@ -15,6 +15,13 @@ describe('readJsonBody', () => {
     expect(await readJsonBody(post('[1]', { 'content-type': 'application/merge-patch+json' }), { maxBytes: 100 })).toEqual([1]);
   });
 
+  it('refuses JSON declared in another charset with 415 naming it (RFC 8259: JSON is UTF-8)', async () => {
+    const utf16 = await failure(readJsonBody(post('{"a":1}', { 'content-type': 'application/json; charset=utf-16' }), { maxBytes: 100 }));
+    expect(utf16).toMatchObject({ status: 415, code: 'unsupported_media_type' });
+    expect(utf16!.message).toMatch(/UTF-8\), got "application\/json; charset=utf-16"/);
+    expect(await readJsonBody(post('{"a":1}', { 'content-type': 'application/json; charset="UTF-8"' }), { maxBytes: 100 })).toEqual({ a: 1 });
+  });
+
   it('counts bytes, not characters, against maxBytes', async () => {
     const body = JSON.stringify('é'.repeat(30)); // 32 characters, 62 bytes
     expect(await failure(readJsonBody(post(body, { 'content-type': 'application/json' }), { maxBytes: 40 }))).toMatchObject({ status: 413 });

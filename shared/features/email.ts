@@ -40,7 +40,7 @@ export function isRawEmail(input: EmailInput): input is RawEmail {
   return 'raw' in input;
 }
 
-const headerValue = z.union([z.string(), z.array(z.string())]);
+const headerValue = z.union([z.string(), z.array(z.string())], { error: 'expected a header value (a string) or an array of them' });
 
 /** The JSON shape of one email in the predict/transform APIs (DESIGN.md "Predict API"). */
 export const emailInputSchema = z.union([
@@ -51,7 +51,7 @@ export const emailInputSchema = z.union([
   z.object({
     subject: z.string(),
     from: z.string(),
-    to: z.union([z.string(), z.array(z.string())]),
+    to: z.union([z.string(), z.array(z.string())], { error: 'expected an address (a string) or an array of addresses' }),
     headers: z.record(z.string(), headerValue).optional(),
     body: z.string(),
     contentType: z.string().optional(),
@@ -108,6 +108,17 @@ function oneLine(value: string): string {
 const fieldHeaders = new Set(['from', 'to', 'subject', 'content-type', 'mime-version']);
 
 /**
+ * Why `name` cannot be a header of a structured email's `headers`: not an RFC 5322 field name, or a header the
+ * structured fields write (from, to, subject, contentType). undefined when it can. toRfc822 leaves such names out;
+ * the API refuses them, so a caller learns that a header it sent was not used.
+ */
+export function headerNameProblem(name: string): string | undefined {
+  if (!/^[!-9;-~]+$/.test(name)) return 'not a header name (printable ASCII without spaces or colons)';
+  if (fieldHeaders.has(name.toLowerCase())) return 'given by its own field (subject, from, to, contentType), not in headers';
+  return undefined;
+}
+
+/**
  * The RFC 822 message a structured email describes. Text bodies are JS strings, so they are written as UTF-8 and
  * declared so; a Content-Transfer-Encoding among `headers` is honoured (the body is then taken as encoded).
  */
@@ -115,7 +126,7 @@ export function toRfc822(email: StructuredEmail): Buffer {
   const lines: string[] = [];
   let encodingGiven = false;
   for (const [name, value] of Object.entries(email.headers ?? {})) {
-    if (!/^[!-9;-~]+$/.test(name) || fieldHeaders.has(name.toLowerCase())) continue;
+    if (headerNameProblem(name)) continue;
     if (name.toLowerCase() === 'content-transfer-encoding') encodingGiven = true;
     for (const v of typeof value === 'string' ? [value] : value) lines.push(`${name}: ${oneLine(v)}`);
   }

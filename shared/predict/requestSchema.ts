@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { ENVIRONMENTS, Environment, isEnvironment } from '../blobLayout';
 import { BadRequestError } from '../errors';
-import { EmailInput, emailInputSchema, RawEmail, rawEncodingProblem } from '../features/email';
+import { EmailInput, emailInputSchema, headerNameProblem, RawEmail, rawEncodingProblem } from '../features/email';
 
 export const clientIdSchema = z.string().min(1).max(256);
 
@@ -47,6 +47,11 @@ function parseInstance(value: unknown, prefix: (string | number)[]): PredictInst
   const { id, ...email } = parsed.data as { id?: string } & Record<string, unknown>;
   const encoding = 'raw' in value ? rawEncodingProblem(email as unknown as RawEmail) : undefined;
   if (encoding) throw new BadRequestError(atPath([...prefix, 'raw'], encoding), 'validation_error');
+  const headerProblems = Object.keys((email.headers as Record<string, unknown> | undefined) ?? {})
+    .map((name) => [name, headerNameProblem(name)] as const)
+    .filter(([, problem]) => problem !== undefined)
+    .map(([name, problem]) => atPath([...prefix, 'headers', name], problem!));
+  if (headerProblems.length) throw new BadRequestError(headerProblems.slice(0, 5).join('; '), 'validation_error');
   return { email: email as unknown as EmailInput, ...(id !== undefined ? { id } : {}) };
 }
 
