@@ -82,6 +82,8 @@ export class FeatureStore {
   private refreshTimer: NodeJS.Timeout | undefined;
   /** Settles when the first connection attempt has started (after fetching an Entra token, when one is needed). */
   private readonly started: Promise<void>;
+  /** Settles at the next 'ready' while someone waits for a connection. */
+  private connected: Promise<void> | undefined;
 
   constructor(options: FeatureStoreOptions) {
     this.project = options.project;
@@ -139,17 +141,23 @@ export class FeatureStore {
     if (status !== 'connecting' && status !== 'connect') {
       throw new Error(`Redis is ${status}${this.lastError ? ` (${this.lastError})` : ''}`);
     }
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.redis.off('ready', onReady);
-        reject(new Error(`Redis not connected within ${this.timeoutMs} ms`));
-      }, Math.max(0, deadline - Date.now()));
-      const onReady = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      this.redis.once('ready', onReady);
+    // One 'ready' listener for all the requests waiting on a connection, however many: a listener per request
+    // piled up (MaxListenersExceededWarning) while Redis accepted connections and never answered.
+    this.connected ??= new Promise<void>((resolve) => this.redis.once('ready', resolve)).finally(() => {
+      this.connected = undefined;
     });
+    let timer: NodeJS.Timeout | undefined;
+    const waited = Math.max(0, deadline - Date.now());
+    try {
+      await Promise.race([
+        this.connected,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`Redis not connected within ${waited} ms`)), waited);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Sender features of `entities`: one HMGET per entity, all in one pipeline, within the timeout. */

@@ -234,6 +234,13 @@ describe('FeatureStore when Redis is unavailable', () => {
       expect(r.degraded).toBe(true);
       expect(r.features).toEqual([UNKNOWN_SENDER]);
       expect(Date.now() - started).toBeLessThan(5000);
+      // Many requests waiting on the same dead connection share one 'ready' listener: one each piled up past
+      // Node's limit of 10 (MaxListenersExceededWarning, and a leak while Redis stays silent).
+      const connection = (store as unknown as { redis: NodeJS.EventEmitter }).redis;
+      const before = connection.listenerCount('ready');
+      const waiting = Array.from({ length: 40 }, () => store.getSenderFeatures(['a']));
+      expect(connection.listenerCount('ready')).toBeLessThanOrEqual(before + 1);
+      expect((await Promise.all(waiting)).every((x) => x.degraded)).toBe(true);
     } finally {
       await store.close();
       sockets.forEach((s) => s.destroy());
