@@ -24,16 +24,23 @@ export function storageAuth(config: Config = getConfig()): StorageAuth {
   return { kind: 'connectionString' };
 }
 
+/** The slowest upload a request body is allowed: a 90 MB Parquet part gets 90 s on top of the base limit. */
+const MIN_UPLOAD_BYTES_PER_S = 1024 * 1024;
+
 /**
- * A v1 request policy that gives every try of a request a client-side deadline until its response starts. The SDK's
- * `tryTimeoutInMs` only asks the service to give up (a `timeout` query parameter): against a storage endpoint that
- * accepts connections and never answers, a request hung for minutes, and with it log flushes and model loads.
+ * A v1 request policy that gives a request a client-side deadline until its response starts: `timeoutMs`, plus one
+ * second per MiB of request body, since the clock runs while the body is sent. The SDK's `tryTimeoutInMs` only asks
+ * the service to give up (a `timeout` query parameter): against a storage endpoint that accepts connections and
+ * never answers, a request hung for minutes, and with it log flushes and model loads. A request past its deadline
+ * fails (the SDK does not retry an aborted request); its caller's own retry applies (the logger's backoff, the next
+ * compaction run, the model load's Retry-After).
  */
 function clientTimeoutPolicy(timeoutMs: number): RequestPolicyFactory {
   return {
     create: (next) => ({
       sendRequest: (request) => {
-        request.timeout = timeoutMs;
+        const bodyBytes = Number(request.headers.get('Content-Length') ?? 0);
+        request.timeout = timeoutMs + (Number.isFinite(bodyBytes) ? Math.ceil((bodyBytes / MIN_UPLOAD_BYTES_PER_S) * 1000) : 0);
         return next.sendRequest(request);
       },
     }),

@@ -157,7 +157,14 @@ export function ncrontabProblem(expression: string): string | undefined {
     for (const item of field.split(',')) {
       const m = /^(\*|[A-Za-z0-9]+(?:-[A-Za-z0-9]+)?)(?:\/(\d+))?$/.exec(item);
       const range = m?.[1] === '*' ? [] : (m?.[1].split('-') ?? ['']);
-      if (!m || range.some((v) => value(v) === undefined) || (m[2] !== undefined && Number(m[2]) < 1)) {
+      const bounds = range.map(value);
+      // A step needs something to step over (`*` or a range), and a range runs upwards (no wrap-around like FRI-MON).
+      const wellFormed =
+        m !== null &&
+        bounds.every((b) => b !== undefined) &&
+        (bounds.length < 2 || bounds[0]! <= bounds[1]!) &&
+        (m[2] === undefined || (Number(m[2]) >= 1 && range.length !== 1));
+      if (!wellFormed) {
         const values = `${f.min}-${f.max}${f.names ? ` or ${f.names[0]}-${f.names[f.names.length - 1]}` : ''}`;
         return `the ${f.name} field '${field}' must be a comma list of ${values} values, ranges or '*', each with an optional '/step'`;
       }
@@ -230,7 +237,7 @@ export const settingSpecs = {
   blobTimeoutMs: intSetting(
     'BLOB_TIMEOUT_MS',
     {
-      description: 'Client-side limit on one try of a Blob request until its response starts (also sent as the service-side timeout); up to 3 tries.',
+      description: 'Client-side limit on a Blob request until its response starts, plus 1 s per MiB of request body (also sent as the service-side timeout); a request past it fails and its caller retries.',
       default: '5000',
       azure: 'optional',
     },

@@ -45,7 +45,7 @@ export class UnsupportedMediaTypeError extends AppError {
   }
 }
 
-/** A dependency answered with an error of its own (KServe's `{ error }` body, for example). */
+/** A dependency the app calls outside the predict API answered with an error of its own (the Kubernetes API, a gateway under smoke test). */
 export class BadGatewayError extends AppError {
   constructor(message: string) {
     super(502, 'bad_gateway', message);

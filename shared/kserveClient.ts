@@ -434,17 +434,17 @@ export class KServeClient {
       this.breaker.onSuccess();
       return value;
     }
-    const problem = new ContractViolation(errorMessage(res.body));
+    const message = errorMessage(res.body); // KServe's own `{ error }` text, or what its body said
     if (outcomeOf(res.status) === 'neutral') {
       this.counters.refused++;
       this.breaker.release();
-      throw new KServeResponseError(this.environment, res.status, problem.message, this.breaker.retryAfterSeconds());
+      throw new KServeResponseError(this.environment, res.status, message, this.breaker.retryAfterSeconds());
     }
-    return this.fail(problem, res.status);
+    return this.fail({ message }, res.status);
   }
 
   /** A failed call: counted against the breaker, then thrown as the typed error. */
-  private fail(problem: Error, status?: number): never {
+  private fail(problem: Pick<Error, 'message'>, status?: number): never {
     this.counters.failures++;
     this.breaker.onFailure();
     const retryAfter = this.breaker.retryAfterSeconds();

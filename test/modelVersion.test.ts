@@ -91,14 +91,14 @@ describe('where a version comes from outside', () => {
       // Requests that do not name the new version get the model in force at once, not after the load.
       const started = performance.now();
       expect(await getEnvironmentModel('staging')).toBe(before);
-      expect(performance.now() - started).toBeLessThan(200);
+      expect(performance.now() - started).toBeLessThan(250); // the switching load takes at least BLOB_TIMEOUT_MS (300)
       const err = await switching;
       expect(err).toBeInstanceOf(ServiceUnavailableError);
       expect((err as ServiceUnavailableError).message).toMatch(/staging model \(version "9.9.9"\) cannot be loaded: .*abort/);
       // The next request for that version fails at once (the 503's Retry-After), instead of waiting for Blob again.
       const again = performance.now();
       expect(await getEnvironmentModel('staging', '9.9.9').catch((e: unknown) => e)).toBe(err);
-      expect(performance.now() - again).toBeLessThan(50);
+      expect(performance.now() - again).toBeLessThan(250);
       expect(await getEnvironmentModel('staging')).toBe(before);
     } finally {
       restore();

@@ -154,7 +154,7 @@ export async function alertOnDrift(report: DriftReport, options: AlertOptions = 
   for (let attempt = 0; ; attempt++) {
     const stored: StoredJson<AlertState> | undefined = await readJsonBlob<AlertState>(container, statePath);
     if (claimedOver && stored?.value.claim === claim) {
-      // Our claim landed although its answer was lost (the SDK's retry then failed its If-Match): it is ours to send.
+      // Our claim landed although its answer was lost or late (a retry's If-Match failed, or the request timed out).
       return deliver(stored.value, stored.etag, claimedOver.state);
     }
     const prev = stored?.value ?? null;
@@ -196,8 +196,15 @@ export async function alertOnDrift(report: DriftReport, options: AlertOptions = 
     try {
       etag = await writeJsonBlob(container, statePath, next, stored ? stored.etag : null);
     } catch (err) {
-      if (!(err instanceof BlobConflictError) || attempt >= 3) throw err;
-      continue; // another run changed the state first (or our write landed unanswered): decide again on what is there
+      // Any failure may hide a write that landed (a lost answer, a timeout): what is stored decides. Ours → send;
+      // another run's → decide again on it. When even the re-read fails, the run fails: if the claim had landed, a
+      // retry takes it for this run's and sends nothing (at most once when Blob fails twice in a row).
+      if (attempt >= 3) throw err;
+      if (!(err instanceof BlobConflictError)) {
+        const now = await readJsonBlob<AlertState>(container, statePath).catch(() => undefined);
+        if (now?.value.claim !== claim) throw err;
+      }
+      continue;
     }
     return deliver(next, etag, prev);
   }

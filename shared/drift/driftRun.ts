@@ -103,25 +103,31 @@ const FEATURE_COLUMNS: readonly string[] = FEATURE_NAMES;
 
 /**
  * The version a check without one compares: the one the environment served most in the newest hour of the window
- * that has rows of a version with an active baseline, else the most recently activated baseline's. The newest
- * activation alone would be wrong for production while a candidate is in staging: every production row would be
- * "another version" and production would go unmonitored until the promotion.
+ * that holds rows of the model, when that version has an active baseline; else the most recently activated
+ * baseline's. The newest activation alone would be wrong for production while a candidate is in staging: every
+ * production row would be "another version" and production would go unmonitored until the promotion. Reads one
+ * column pair of the newest hours only, and nothing when no baseline is active.
  */
 async function servedVersion(model: string, env: Environment, partitions: readonly WindowPartition[], start: Date, end: Date): Promise<string | undefined> {
   const active = new Set((await listActiveVersions(model)).map((v) => v.version));
+  if (active.size === 0) return undefined;
   for (const p of [...partitions].reverse()) {
+    let modelRows = 0;
     const rows = new Map<string, number>();
     for await (const batch of readPartition(p, start, end, { columns: ['model_name', 'model_version'] })) {
       const names = batch.text.model_name!;
       const versions = batch.text.model_version!;
       for (let i = 0; i < batch.rowCount; i++) {
+        if (names[i] !== model) continue;
+        modelRows++;
         const v = versions[i];
-        if (names[i] === model && v !== null && active.has(v)) rows.set(v, (rows.get(v) ?? 0) + 1);
+        if (v !== null && active.has(v)) rows.set(v, (rows.get(v) ?? 0) + 1);
       }
     }
     // Ties go to the version activated last (the order of `active`), so the choice does not depend on row order.
     const ranked = [...rows].sort((a, b) => b[1] - a[1] || [...active].indexOf(b[0]) - [...active].indexOf(a[0]));
     if (ranked.length) return ranked[0][0];
+    if (modelRows > 0) break; // it serves a version without an active baseline now: older hours would mislead
   }
   return latestActiveVersion(model);
 }

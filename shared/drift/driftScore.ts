@@ -70,6 +70,7 @@ export function computeDriftReport(baseline: Baseline, merged: PartialCounts, ct
   const toDrift = (f: (typeof finals)[number], pAdjusted: number | null): DistributionDrift => {
     const { ref, fin } = f;
     const psi = fin.psi;
+    const bins = comparisonBins(ref);
     return {
       name: ref.name,
       psi,
@@ -85,8 +86,8 @@ export function computeDriftReport(baseline: Baseline, merged: PartialCounts, ct
       non_finite: { nan: fin.counts.nan, pos_inf: fin.counts.posInf, neg_inf: fin.counts.negInf },
       reference_non_finite: { nan: ref.nonFinite.nan, pos_inf: ref.nonFinite.posInf, neg_inf: ref.nonFinite.negInf },
       bins: {
-        edges: [...comparisonBins(ref).edges],
-        reference: [...comparisonBins(ref).proportions],
+        edges: [...bins.edges],
+        reference: [...bins.proportions],
         current: fin.counts.finite ? fin.counts.bins.map((c) => c / fin.counts.finite) : fin.counts.bins.map(() => 0),
         current_counts: fin.counts.bins,
       },

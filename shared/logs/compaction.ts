@@ -380,26 +380,31 @@ async function commitPart(
   await o.hooks?.afterPartUpload?.(partPath);
   const manifest = next(partPath, generation);
   const body = JSON.stringify(manifest);
+  let sent = false;
   try {
     lease.check();
+    sent = true;
     await container.getBlockBlobClient(compactionManifestPath(p)).upload(body, Buffer.byteLength(body), {
       conditions: { leaseId: lease.id, ...(current ? { ifMatch: current.etag } : {}) },
       blobHTTPHeaders: { blobContentType: 'application/json' },
     });
   } catch (err) {
-    // An error does not prove the write failed: the response may have been lost after the service stored it (the
-    // SDK's retry then fails its If-Match). Only the stored manifest says whether the part is committed.
+    // An error does not prove the write failed: the answer may have been lost after the service stored it (the
+    // SDK's retry then fails its If-Match), or a timed-out write may still land. The stored manifest decides.
     const committed = await manifestListsPart(container, p, partPath);
-    if (committed === undefined) {
-      // Unknown: keep the part. If it is not committed, recovery deletes it once the manifest passes its generation.
-      throw new Error(`commit of ${compactionManifestPath(p)} failed (${statusOf(err)} ${codeOf(err)}) and its outcome could not be read; the part was kept`);
+    if (committed) {
+      o.log?.(`commit of ${compactionManifestPath(p)} reported ${statusOf(err) ?? codeOf(err)}, but the manifest lists ${partPath}: committed`);
+    } else {
+      // Only a refusal (the lease lost before sending; 409/412: the lease or the manifest moved on) proves the part
+      // can never be committed by this write. Otherwise it is kept: if uncommitted, recovery deletes it once the
+      // manifest passes its generation; deleting it now could leave a late-landing manifest listing a missing part.
+      const refused = committed === false && (!sent || statusOf(err) === 409 || statusOf(err) === 412);
+      if (refused) await container.getBlobClient(partPath).deleteIfExists().catch(() => undefined);
+      throw new Error(
+        `commit of ${compactionManifestPath(p)} ${refused ? 'refused' : 'failed'} (${statusOf(err) ?? ''} ${codeOf(err) ?? (err as Error).message}); ` +
+          `the part was ${refused ? 'discarded' : 'kept for recovery to judge'}`,
+      );
     }
-    if (!committed) {
-      // Fenced off (lease lost) or raced: our part is not committed; remove it and let the lease holder finish.
-      await container.getBlobClient(partPath).deleteIfExists().catch(() => undefined);
-      throw new Error(`commit of ${compactionManifestPath(p)} refused (${statusOf(err)} ${codeOf(err)}); the part was discarded`);
-    }
-    o.log?.(`commit of ${compactionManifestPath(p)} reported ${statusOf(err) ?? codeOf(err)}, but the manifest lists ${partPath}: committed`);
   }
   await o.hooks?.afterCommit?.(manifest);
   return { manifest, partPath };
