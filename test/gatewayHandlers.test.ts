@@ -4,6 +4,9 @@ import Module from 'node:module';
 import { FunctionRegistry, installFunctionsCore } from '../devhost/functionsCore';
 import { freePort } from '../devhost/azurite';
 import { getConfig } from '../shared/config';
+import { resetFeatureStore } from '../shared/featureStore';
+import { resetKServeClients } from '../shared/kserveClient';
+import { getInferenceLogger } from '../shared/logs/inferenceLogger';
 import { setAppEnv } from './helpers/env';
 
 // The local host's stand-in for the Azure worker's `@azure/functions-core` (devhost/functionsCore.ts), handed to
@@ -32,6 +35,14 @@ describe('registrations', () => {
   it('flushes the inference logger when the host terminates', () => {
     expect(registry.hooks.get('appTerminate')?.length).toBeGreaterThanOrEqual(1);
   });
+});
+
+// The predictions below go through the process's logger, feature store and KServe clients: close them, so that
+// no upload retry or socket keeps the test worker alive.
+afterAll(async () => {
+  await getInferenceLogger().close(500, 100);
+  await resetFeatureStore();
+  resetKServeClients();
 });
 
 describe('handler', () => {

@@ -103,11 +103,14 @@ export function getEnvironmentModel(env: Environment, version?: string): Promise
 }
 
 async function switchTo(env: Environment, version: string, existing: Promise<ServingModel> | undefined): Promise<ServingModel> {
-  const inForce = await existing?.catch(() => undefined);
+  await existing?.catch(() => undefined);
+  // Read again after the wait: a load of this version may have finished meanwhile.
+  const inForce = await current.get(env)?.catch(() => undefined);
   if (inForce?.version === version) return inForce;
   const key = `${env}@${version}`;
   const failed = failedLoads.get(key);
   if (failed && failed.until > Date.now()) throw failed.error;
+  failedLoads.delete(key);
   let load = loading.get(key);
   if (!load) {
     load = (async () => {
