@@ -26,12 +26,22 @@ export async function startLossyProxy(target: string, fault: (req: http.Incoming
   const to = new URL(target);
   const dropped: string[] = [];
   const forwardedLate: { request: string; status: number }[] = [];
+  // Held requests and answers, and upstream requests, end with the proxy: nothing may outlive the test.
+  const timers = new Set<NodeJS.Timeout>();
+  const upstreams = new Set<http.ClientRequest>();
+  const later = (fn: () => void, ms: number) => {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      fn();
+    }, ms);
+    timers.add(t);
+  };
   const server = http.createServer((req, res) => {
     const decided = fault(req);
     const mode: ProxyFault = decided === true ? 'drop' : decided === false ? 'pass' : decided;
     const name = `${req.method} ${req.url}`;
     const forward = (body?: Buffer) => {
-      const upstream = http.request({ host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      const upstream = http.request({ host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers, agent: false }, (answer) => {
         if (mode === 'drop') {
           dropped.push(name);
           answer.resume();
@@ -44,9 +54,11 @@ export async function startLossyProxy(target: string, fault: (req: http.Incoming
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.pipe(res);
         };
-        if (typeof mode === 'object' && 'holdAnswerMs' in mode) setTimeout(relay, mode.holdAnswerMs);
+        if (typeof mode === 'object' && 'holdAnswerMs' in mode) later(relay, mode.holdAnswerMs);
         else relay();
       });
+      upstreams.add(upstream);
+      upstream.on('close', () => upstreams.delete(upstream));
       upstream.on('error', () => req.socket.destroy());
       if (body) upstream.end(body);
       else req.pipe(upstream);
@@ -54,7 +66,7 @@ export async function startLossyProxy(target: string, fault: (req: http.Incoming
     if (typeof mode === 'object' && 'holdMs' in mode) {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => setTimeout(() => forward(Buffer.concat(chunks)), mode.holdMs));
+      req.on('end', () => later(() => forward(Buffer.concat(chunks)), mode.holdMs));
     } else {
       forward();
     }
@@ -66,6 +78,8 @@ export async function startLossyProxy(target: string, fault: (req: http.Incoming
     forwardedLate,
     close: () =>
       new Promise<void>((resolve) => {
+        for (const t of timers) clearTimeout(t);
+        for (const u of upstreams) u.destroy();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
