@@ -76,7 +76,9 @@ describe('drift alerts', () => {
       if (drop) armed = false;
       return drop;
     });
-    const restore = setAppEnv({ AzureWebJobsStorage: azuriteConnectionString(Number(new URL(proxy.origin).port)) });
+    // A short Blob deadline: the HTTP client leaves a failed request's deadline timer running, which would keep the
+    // test worker alive for the default 5 s after the suite.
+    const restore = setAppEnv({ AzureWebJobsStorage: azuriteConnectionString(Number(new URL(proxy.origin).port)), BLOB_TIMEOUT_MS: '1000' });
     try {
       const outcome = await alertOnDrift(run('lost-answer', 'critical'), { webhookUrl: hook.url, logger: captureLogger() });
       expect(proxy.dropped).toHaveLength(1);
