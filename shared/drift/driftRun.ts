@@ -10,7 +10,7 @@ import { CONTAINERS, driftPartialPath, driftReportPath, Environment, LogPartitio
 import { readJsonBlob, writeJsonBlob } from '../blobStorage';
 import { FEATURE_NAMES } from '../features/featureList';
 import { listWindowPartitions, readPartition, WindowPartition } from '../logs/windowReader';
-import { getActiveBaseline, latestActiveVersion, listActiveVersions } from './activeBaseline';
+import { getActiveBaseline, listActiveVersions } from './activeBaseline';
 import { alertOnDrift, DriftLogger } from './alerts';
 import { Baseline } from './baseline';
 import { computeDriftReport } from './driftScore';
@@ -109,8 +109,10 @@ const FEATURE_COLUMNS: readonly string[] = FEATURE_NAMES;
  * column pair of the newest hours only, and nothing when no baseline is active.
  */
 async function servedVersion(model: string, env: Environment, partitions: readonly WindowPartition[], start: Date, end: Date): Promise<string | undefined> {
-  const active = new Set((await listActiveVersions(model)).map((v) => v.version));
-  if (active.size === 0) return undefined;
+  // Activation order, oldest first: a version's rank breaks ties between versions served equally often.
+  const activated = await listActiveVersions(model);
+  const rank = new Map(activated.map((v, i) => [v.version, i]));
+  if (rank.size === 0) return undefined;
   for (const p of [...partitions].reverse()) {
     let modelRows = 0;
     const rows = new Map<string, number>();
@@ -121,15 +123,15 @@ async function servedVersion(model: string, env: Environment, partitions: readon
         if (names[i] !== model) continue;
         modelRows++;
         const v = versions[i];
-        if (v !== null && active.has(v)) rows.set(v, (rows.get(v) ?? 0) + 1);
+        if (v !== null && rank.has(v)) rows.set(v, (rows.get(v) ?? 0) + 1);
       }
     }
-    // Ties go to the version activated last (the order of `active`), so the choice does not depend on row order.
-    const ranked = [...rows].sort((a, b) => b[1] - a[1] || [...active].indexOf(b[0]) - [...active].indexOf(a[0]));
+    // Ties go to the version activated last, so the choice does not depend on row order.
+    const ranked = [...rows].sort((a, b) => b[1] - a[1] || rank.get(b[0])! - rank.get(a[0])!);
     if (ranked.length) return ranked[0][0];
     if (modelRows > 0) break; // it serves a version without an active baseline now: older hours would mislead
   }
-  return latestActiveVersion(model);
+  return activated.at(-1)!.version; // the most recently activated
 }
 
 export async function planDriftRun(request: DriftRunRequest): Promise<DriftPlan> {

@@ -89,7 +89,7 @@ function unavailable(env: Environment, where: string, err: unknown): ServiceUnav
  */
 export function getEnvironmentModel(env: Environment, version?: string): Promise<ServingModel> {
   const existing = current.get(env);
-  if (version !== undefined) return switchTo(env, version, existing);
+  if (version !== undefined) return switchTo(env, version);
   if (existing) return existing;
   const dir = modelDirFor(env);
   const first = loadServingModel(dir).catch((err: unknown) => {
@@ -102,9 +102,9 @@ export function getEnvironmentModel(env: Environment, version?: string): Promise
   return first;
 }
 
-async function switchTo(env: Environment, version: string, existing: Promise<ServingModel> | undefined): Promise<ServingModel> {
-  await existing?.catch(() => undefined);
-  // Read again after the wait: a load of this version may have finished meanwhile.
+async function switchTo(env: Environment, version: string): Promise<ServingModel> {
+  // Wait for a first load in flight, then read what is in force: a load of this version may have finished meanwhile.
+  await current.get(env)?.catch(() => undefined);
   const inForce = await current.get(env)?.catch(() => undefined);
   if (inForce?.version === version) return inForce;
   const key = `${env}@${version}`;
