@@ -14,4 +14,4 @@ WORKDIR /app
 COPY --from=build --chown=node:node /app /app
 # uid 1000, as the Job's securityContext expects.
 USER node
-CMD ["node", "dist/cli/train.js"]
+CMD ["node", "dist/tools/cli/train.js"]

@@ -4,8 +4,8 @@
 // idempotent (shared/drift/baselineEvents.ts).
 import { app, InvocationContext, trigger } from '@azure/functions';
 import * as df from 'durable-functions';
-import { CONTAINERS } from '../shared/blobLayout';
-import { getConfig, STORAGE_CONNECTION } from '../shared/config';
+import { CONTAINERS } from '../shared/platform/blobLayout';
+import { getConfig, STORAGE_CONNECTION } from '../shared/platform/config';
 import { BaselineEventResult, onBaselineUploaded } from '../shared/drift/baselineEvents';
 import { startDriftOrchestration } from '../shared/drift/orchestration';
 

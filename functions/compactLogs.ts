@@ -2,8 +2,8 @@
 // Deliveries repeat and run concurrently; the compaction protocol (shared/logs/compaction.ts) makes that harmless.
 // The blob's own content is not used: the run lists the hour's raw blobs, so one delivery compacts all of them.
 import { app, InvocationContext } from '@azure/functions';
-import { CONTAINERS } from '../shared/blobLayout';
-import { STORAGE_CONNECTION } from '../shared/config';
+import { CONTAINERS } from '../shared/platform/blobLayout';
+import { STORAGE_CONNECTION } from '../shared/platform/config';
 import { compactAfterRawBlob, compactionOptionsFromConfig } from '../shared/logs/compaction';
 
 export async function compactLogs(_blob: unknown, context: InvocationContext): Promise<void> {

@@ -4,12 +4,12 @@
 // baseline event run the same activities in-process (shared/drift/orchestration.ts).
 import { app, HttpRequest, HttpResponse, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { compactTime, isEnvironment } from '../shared/blobLayout';
-import { getConfig } from '../shared/config';
+import { compactTime, isEnvironment } from '../shared/platform/blobLayout';
+import { getConfig } from '../shared/platform/config';
 import { DriftRunRequest, summarizeRun } from '../shared/drift/driftRun';
 import { DRIFT_ACTIVITIES, DRIFT_ORCHESTRATOR, driftActivityHandlers, driftOrchestrator, runDriftInProcess } from '../shared/drift/orchestration';
-import { BadRequestError, withErrorContract } from '../shared/errors';
-import { validateModelVersion } from '../shared/modelVersion';
+import { BadRequestError, withErrorContract } from '../shared/platform/errors';
+import { validateModelVersion } from '../shared/model/modelVersion';
 
 df.app.orchestration(DRIFT_ORCHESTRATOR, driftOrchestrator);
 for (const name of Object.values(DRIFT_ACTIVITIES)) {

@@ -7,7 +7,7 @@
 // log partitions as a Durable orchestration; otherwise it runs here, in-process.
 import { app, InvocationContext, Timer } from '@azure/functions';
 import * as df from 'durable-functions';
-import { getConfig } from '../shared/config';
+import { getConfig } from '../shared/platform/config';
 import { DriftRunRequest, DriftRunSummary, summarizeRun } from '../shared/drift/driftRun';
 import { scheduledRequests, scheduleSlot } from '../shared/drift/driftSchedule';
 import { runDriftInProcess, startDriftOrchestration } from '../shared/drift/orchestration';

@@ -1,7 +1,7 @@
 import { app, HttpRequest, HttpResponseInit } from '@azure/functions';
-import { withErrorContract } from '../shared/errors';
-import { summarizeHealth } from '../shared/health';
-import { healthStatusCode, sharedAppHealthReport } from '../shared/appHealth';
+import { withErrorContract } from '../shared/platform/errors';
+import { summarizeHealth } from '../shared/platform/health';
+import { healthStatusCode, sharedAppHealthReport } from '../shared/platform/appHealth';
 
 /**
  * Anonymous, for probes and load balancers: the state of each dependency, nothing more (details: `health/details`),

@@ -1,6 +1,6 @@
 import { app, HttpRequest, HttpResponseInit } from '@azure/functions';
-import { withErrorContract } from '../shared/errors';
-import { appHealthReport, healthStatusCode } from '../shared/appHealth';
+import { withErrorContract } from '../shared/platform/errors';
+import { appHealthReport, healthStatusCode } from '../shared/platform/appHealth';
 
 /** The full report for operators: served versions, breaker state, logger counters, error messages. */
 export const healthDetails = withErrorContract(async (_request: HttpRequest): Promise<HttpResponseInit> => {

@@ -1,12 +1,12 @@
 import { app, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { ENVIRONMENTS } from '../shared/blobLayout';
-import { getConfig } from '../shared/config';
+import { ENVIRONMENTS } from '../shared/platform/blobLayout';
+import { getConfig } from '../shared/platform/config';
 import { flushInferenceLogger } from '../shared/logs/inferenceLogger';
-import { readJsonBody } from '../shared/http';
-import { handleJsonPost } from '../shared/predict/httpInput';
-import { getEnvironmentModel } from '../shared/predict/environmentModels';
-import { getPredictService } from '../shared/predict/predictService';
-import { parseEnvironment, parsePredictRequest } from '../shared/predict/requestSchema';
+import { readJsonBody } from '../shared/platform/http';
+import { handleJsonPost } from '../shared/serving/predict/httpInput';
+import { getEnvironmentModel } from '../shared/serving/predict/environmentModels';
+import { getPredictService } from '../shared/serving/predict/predictService';
+import { parseEnvironment, parsePredictRequest } from '../shared/serving/predict/requestSchema';
 
 /** POST /api/predict: one email or `{ instances: [...] }`; `X-Environment` picks the KServe backend. */
 export async function predict(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {

@@ -1,8 +1,8 @@
 import { app, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { withErrorContract } from '../shared/errors';
-import { caller, promotionBackend, readPromotionBody } from '../shared/promotion/http';
-import { startPromotion } from '../shared/promotion/service';
+import { withErrorContract } from '../shared/platform/errors';
+import { caller, promotionBackend, readPromotionBody } from '../shared/lifecycle/promotion/http';
+import { startPromotion } from '../shared/lifecycle/promotion/service';
 
 /** POST /api/models/{version}/promote — starts the promotion of a model version (202 with the status URL). */
 export const promoteModel = withErrorContract(async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {

@@ -1,8 +1,8 @@
 import { app, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { NotFoundError, withErrorContract } from '../shared/errors';
-import { decidePromotion } from '../shared/promotion/service';
-import { caller, promotionBackend, readPromotionBody } from '../shared/promotion/http';
+import { NotFoundError, withErrorContract } from '../shared/platform/errors';
+import { decidePromotion } from '../shared/lifecycle/promotion/service';
+import { caller, promotionBackend, readPromotionBody } from '../shared/lifecycle/promotion/http';
 
 /** POST /api/promotions/{id}/approve | reject — the approval event the promotion waits for. */
 export const promotionDecision = withErrorContract(async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {

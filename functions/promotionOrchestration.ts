@@ -1,8 +1,8 @@
 // The promotion's Durable Functions: the orchestrator and its activities, registered under the names the
 // orchestrator calls. The code is in shared/promotion/ (the local runner uses the same functions).
 import * as df from 'durable-functions';
-import { PROMOTION_ACTIVITIES } from '../shared/promotion/activities';
-import { PROMOTION_ORCHESTRATOR, promotionOrchestrator } from '../shared/promotion/orchestrator';
+import { PROMOTION_ACTIVITIES } from '../shared/lifecycle/promotion/activities';
+import { PROMOTION_ORCHESTRATOR, promotionOrchestrator } from '../shared/lifecycle/promotion/orchestrator';
 
 df.app.orchestration(PROMOTION_ORCHESTRATOR, promotionOrchestrator);
 

@@ -1,8 +1,8 @@
 import { app, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { withErrorContract } from '../shared/errors';
-import { getPromotionStatus } from '../shared/promotion/service';
-import { promotionBackend } from '../shared/promotion/http';
+import { withErrorContract } from '../shared/platform/errors';
+import { getPromotionStatus } from '../shared/lifecycle/promotion/service';
+import { promotionBackend } from '../shared/lifecycle/promotion/http';
 
 /** GET /api/promotions/{id} — where the promotion is, and its record once finished. */
 export const promotionStatus = withErrorContract(async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => ({

@@ -1,9 +1,9 @@
 import { app, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { getConfig } from '../shared/config';
-import { readJsonBody } from '../shared/http';
-import { handleJsonPost } from '../shared/predict/httpInput';
-import { getPredictService } from '../shared/predict/predictService';
-import { parseEnvironment, parsePredictRequest } from '../shared/predict/requestSchema';
+import { getConfig } from '../shared/platform/config';
+import { readJsonBody } from '../shared/platform/http';
+import { handleJsonPost } from '../shared/serving/predict/httpInput';
+import { getPredictService } from '../shared/serving/predict/predictService';
+import { parseEnvironment, parsePredictRequest } from '../shared/serving/predict/requestSchema';
 
 /** POST /api/transform: the 50 named features of an email (or a batch), as the environment's model sees them. */
 export async function transform(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {

@@ -32,9 +32,9 @@ store_gateway_key() {
 }
 
 cd "$(dirname "$0")/../.."
-[ -f dist/cli/azureBindings.js ] || npm run build
+[ -f dist/tools/cli/azureBindings.js ] || npm run build
 
-subscriptions=$(npm exec --silent -- node dist/cli/azureBindings.js event-grid)
+subscriptions=$(npm exec --silent -- node dist/tools/cli/azureBindings.js event-grid)
 if [ -z "$subscriptions" ]; then
   echo "No blob-triggered functions: no Event Grid subscription to create."
   store_gateway_key

@@ -11,10 +11,10 @@ import {
   activeBaselineRecordPath,
   baselineRejectionPath,
   CONTAINERS,
-} from '../blobLayout';
-import { BlobConflictError, readJsonBlob, writeJsonBlob } from '../blobStorage';
-import { FEATURE_NAMES } from '../features/featureList';
-import { sha256 } from '../hash';
+} from '../platform/blobLayout';
+import { BlobConflictError, readJsonBlob, writeJsonBlob } from '../platform/blobStorage';
+import { FEATURE_NAMES } from '../serving/features/featureList';
+import { sha256 } from '../platform/hash';
 import { Baseline, InvalidBaselineError, validateBaseline } from './baseline';
 import { codeVersion } from './report';
 

@@ -7,11 +7,11 @@
 // Order of operations, so that concurrent runs cannot both alert and a failed POST is retried: claim the new state
 // with a conditional write (the loser of a race sees the winner's state and is suppressed), then POST; when the POST
 // fails, put the previous state back so that the next run tries again.
-import { CONTAINERS, driftAlertStatePath, isEnvironment } from '../blobLayout';
-import { getConfig } from '../config';
+import { CONTAINERS, driftAlertStatePath, isEnvironment } from '../platform/blobLayout';
+import { getConfig } from '../platform/config';
 import { AlertOutcome, DriftReport, DriftStatus } from './report';
 import { randomUUID } from 'node:crypto';
-import { BlobConflictError, readJsonBlob, StoredJson, writeJsonBlob } from '../blobStorage';
+import { BlobConflictError, readJsonBlob, StoredJson, writeJsonBlob } from '../platform/blobStorage';
 import { deleteJsonBlobIfUnchanged } from './stateStore';
 
 /** The ongoing alert state of an environment and model version. */

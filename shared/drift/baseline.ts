@@ -8,9 +8,9 @@
 
 import { mean, standardDeviation } from 'simple-statistics';
 import { z } from 'zod';
-import { BadRequestError } from '../errors';
-import { mulberry32 } from '../random';
-import { psiBinCounts, psiEdgesFromSorted, proportions } from './psi';
+import { BadRequestError } from '../platform/errors';
+import { mulberry32 } from '../platform/random';
+import { psiBinCounts, psiEdgesFromSorted, proportions } from './statistics/psi';
 
 /** Bumped on any incompatible change of the JSON shape; the validator accepts only this version. */
 export const BASELINE_SCHEMA_VERSION = 1;

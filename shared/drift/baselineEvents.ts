@@ -6,8 +6,8 @@
 //   - a delivery that crashed between activation and the check finds the check not done → runs it;
 //   - the check's run id and window end come from the activation record, so a repeated check writes the same
 //     report paths and the alert state sees the same run id (no second alert).
-import { compactTime, Environment } from '../blobLayout';
-import { getConfig } from '../config';
+import { compactTime, Environment } from '../platform/blobLayout';
+import { getConfig } from '../platform/config';
 import { ActivationResult, activateBaselineUpload, markActivationChecked, parseBaselineName } from './activeBaseline';
 import { DriftLogger } from './alerts';
 import { DriftRunRequest, DriftRunSummary, summarizeRun } from './driftRun';

@@ -6,15 +6,15 @@
 //   finish          merge the partials in partition order, hand them to `computeDriftReport` (driftScore.ts: PSI,
 //                   KS, BH-adjusted p, statuses, score), write the JSON and HTML reports, alert.
 // Which environments and windows the timer checks is driftSchedule.ts; the CLI's file mode is fileComparison.ts.
-import { CONTAINERS, driftPartialPath, driftReportPath, Environment, LogPartition } from '../blobLayout';
-import { readJsonBlob, writeJsonBlob } from '../blobStorage';
-import { FEATURE_NAMES } from '../features/featureList';
+import { CONTAINERS, driftPartialPath, driftReportPath, Environment, LogPartition } from '../platform/blobLayout';
+import { readJsonBlob, writeJsonBlob } from '../platform/blobStorage';
+import { FEATURE_NAMES } from '../serving/features/featureList';
 import { listWindowPartitions, readPartition, WindowPartition } from '../logs/windowReader';
 import { getActiveBaseline, listActiveVersions } from './activeBaseline';
 import { alertOnDrift, DriftLogger } from './alerts';
 import { Baseline } from './baseline';
 import { computeDriftReport } from './driftScore';
-import { addValues, createPartialCounts, mergePartialCounts, PartialCounts } from './partialCounts';
+import { addValues, createPartialCounts, mergePartialCounts, PartialCounts } from './statistics/partialCounts';
 import { DriftReport, DriftStatus, DriftTrigger } from './report';
 import { renderReportHtml } from './reportHtml';
 import { deleteJsonBlobIfUnchanged } from './stateStore';

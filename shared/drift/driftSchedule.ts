@@ -1,8 +1,8 @@
 // Scheduled checks: which environments a check covers (DRIFT_ENVIRONMENTS, also after a baseline activation), the
 // window a timer tick checks, and the schedule slot and run id that make a retried tick overwrite its own run
 // instead of starting a second one.
-import { compactTime, Environment, isEnvironment } from '../blobLayout';
-import { getConfig } from '../config';
+import { compactTime, Environment, isEnvironment } from '../platform/blobLayout';
+import { getConfig } from '../platform/config';
 import { DriftRunRequest } from './driftRun';
 
 export function driftEnvironments(): Environment[] {

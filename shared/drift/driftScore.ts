@@ -8,11 +8,11 @@
 // distribution is critical, when at least DRIFT_CRITICAL_FEATURE_SHARE of the features are critical, or when the
 // score (mean significant PSI, each capped at 1) exceeds 0.2; a warning when any feature or the prediction drifts or the score reaches 0.1.
 import { mean } from 'simple-statistics';
-import { getConfig } from '../config';
+import { getConfig } from '../platform/config';
 import { Baseline } from './baseline';
-import { benjaminiHochberg } from './multipleTesting';
-import { currentSummary, finalizeDistribution, PartialCounts, referenceDistributions } from './partialCounts';
-import { comparisonBins, PSI_CRITICAL, PSI_WARNING } from './psi';
+import { benjaminiHochberg } from './statistics/multipleTesting';
+import { currentSummary, finalizeDistribution, PartialCounts, referenceDistributions } from './statistics/partialCounts';
+import { comparisonBins, PSI_CRITICAL, PSI_WARNING } from './statistics/psi';
 import { codeVersion, DistributionDrift, DRIFT_REPORT_SCHEMA_VERSION, DriftReport, DriftStatus, DriftThresholds, DriftTrigger } from './report';
 
 export function driftThresholds(): DriftThresholds {

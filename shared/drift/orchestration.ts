@@ -23,7 +23,7 @@ import {
 } from './driftRun';
 import type { DriftLogger } from './alerts';
 import type { DriftReport } from './report';
-import { mergePartialCounts, PartialCounts } from './partialCounts';
+import { mergePartialCounts, PartialCounts } from './statistics/partialCounts';
 
 export const DRIFT_ORCHESTRATOR = 'driftOrchestration';
 export const DRIFT_ACTIVITIES = {

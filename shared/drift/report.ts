@@ -4,7 +4,8 @@
 // `features[].ks.pvalue_adjusted`.
 import fs from 'node:fs';
 import path from 'node:path';
-import { getConfig } from '../config';
+import { getConfig } from '../platform/config';
+import { findProjectRoot } from '../platform/projectRoot';
 
 export const DRIFT_REPORT_SCHEMA_VERSION = 1;
 
@@ -156,7 +157,7 @@ let codeVersionCache: DriftReport['code_version'] | undefined;
 /** package.json version and the git commit: BUILD_COMMIT when set (deployments), else read from .git. */
 export function codeVersion(): DriftReport['code_version'] {
   if (codeVersionCache) return codeVersionCache;
-  const root = findProjectRoot(__dirname);
+  const root = findProjectRoot();
   let version = '0.0.0';
   if (root) {
     try {
@@ -168,13 +169,6 @@ export function codeVersion(): DriftReport['code_version'] {
   const commit = getConfig().buildCommit ?? (root ? gitCommit(root) : null);
   codeVersionCache = { version, commit };
   return codeVersionCache;
-}
-
-function findProjectRoot(start: string): string | undefined {
-  for (let dir = start; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'host.json'))) return dir;
-    if (path.dirname(dir) === dir) return undefined;
-  }
 }
 
 /** HEAD's commit from a checkout's .git, without running git (not installed in the Functions image). */

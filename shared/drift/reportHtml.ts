@@ -3,7 +3,7 @@
 // Everything is inline (SVG, CSS and a few lines of script): the page must open from Blob storage, an email
 // attachment or a disconnected laptop, so it loads nothing from anywhere.
 import { DistributionDrift, DriftReport, DriftStatus } from './report';
-import { nextDown } from './psi';
+import { nextDown } from './statistics/psi';
 
 const STATUS_COLOURS: Record<DriftStatus, string> = {
   healthy: '#1a7f37',

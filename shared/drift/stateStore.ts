@@ -1,6 +1,6 @@
 // Drift state documents are JSON blobs with ETag conditions (readJsonBlob/writeJsonBlob in ../blobStorage); this is
 // the one operation the drift detector needs beyond those.
-import { getContainerClient } from '../blobStorage';
+import { getContainerClient } from '../platform/blobStorage';
 
 /** Delete a blob only if it still has `etag`; a blob changed or gone meanwhile is left alone. */
 export async function deleteJsonBlobIfUnchanged(container: string, name: string, etag: string): Promise<void> {

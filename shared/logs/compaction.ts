@@ -39,9 +39,9 @@ import {
   partitionStart,
   quarantinePath,
   RAW_LOG_EXTENSION,
-} from '../blobLayout';
-import { getContainerClient, isBlobNotFound, readJsonBlob } from '../blobStorage';
-import { getConfig } from '../config';
+} from '../platform/blobLayout';
+import { getContainerClient, isBlobNotFound, readJsonBlob } from '../platform/blobStorage';
+import { getConfig } from '../platform/config';
 import { LOG_SCHEMA_VERSION } from './logSchema';
 import { mergeParquetFiles, validateRawFiles, writeParquetFromRawFiles } from './parquet';
 

@@ -12,10 +12,10 @@
 //   written), so a retry never duplicates rows; compaction also ignores a raw name it has already committed.
 // - Only a crash of the process loses buffered rows; `flush()` (the appTerminate hook) writes everything.
 import { randomBytes } from 'node:crypto';
-import { CONTAINERS, Environment, hourPartition, partitionStart, rawLogBlobName } from '../blobLayout';
-import { getContainerClient } from '../blobStorage';
-import { getConfig } from '../config';
-import type { CheckResult, HealthCheck } from '../health';
+import { CONTAINERS, Environment, hourPartition, partitionStart, rawLogBlobName } from '../platform/blobLayout';
+import { getContainerClient } from '../platform/blobStorage';
+import { getConfig } from '../platform/config';
+import type { CheckResult, HealthCheck } from '../platform/health';
 import { InferenceLogRecord, toFlatRow } from './logSchema';
 import { RAW_LOG_CONTENT_TYPE, rawBatchBody, serializeRow } from './rawLogFormat';
 

@@ -1,8 +1,8 @@
 // The inference-log record, defined once: the gateway's logger writes it, the compactor turns it into Parquet
 // columns, the window reader reads those columns back, and the tests compare all of them. DESIGN.md: never the
 // email text or an address; `sender_key` is at most a keyed hash of the sender domain (the Feast entity key).
-import { ENVIRONMENTS, Environment, isEnvironment } from '../blobLayout';
-import { FEATURE_NAMES, FeatureName } from '../features/featureList';
+import { ENVIRONMENTS, Environment, isEnvironment } from '../platform/blobLayout';
+import { FEATURE_NAMES, FeatureName } from '../serving/features/featureList';
 
 /** Bumped when a column is added, removed or changes type; stored in every Parquet file's key-value metadata. */
 export const LOG_SCHEMA_VERSION = 1;

@@ -12,7 +12,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { getConfig } from '../config';
+import { getConfig } from '../platform/config';
 import { LogBatch, LogBatchBuilder } from './logBatch';
 import { LOG_COLUMNS, LOG_SCHEMA_VERSION, SCHEMA_VERSION_KEY } from './logSchema';
 import { rawHeaderProblem } from './rawLogFormat';

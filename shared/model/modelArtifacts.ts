@@ -12,10 +12,11 @@
 // `npm start` serves predictions right after install and publishes it to a fresh Blob as a deployment would.
 import fs from 'node:fs';
 import path from 'node:path';
-import { CONTAINERS, baselinePath, modelPrefix } from '../blobLayout';
-import { downloadBuffer, getContainerClient, isBlobNotFound } from '../blobStorage';
-import { sha256 } from '../hash';
-import { TokenTable, parseTokenTableFile, tokenTableFromFile } from '../features/tokenStats';
+import { CONTAINERS, baselinePath, modelPrefix } from '../platform/blobLayout';
+import { downloadBuffer, getContainerClient, isBlobNotFound } from '../platform/blobStorage';
+import { sha256 } from '../platform/hash';
+import { projectRoot } from '../platform/projectRoot';
+import { TokenTable, parseTokenTableFile, tokenTableFromFile } from '../serving/features/tokenStats';
 import { ModelCard, ModelCardError, parseModelCard } from './modelCard';
 import { OnnxModel } from './onnxModel';
 
@@ -34,17 +35,6 @@ export const MODEL_FILES = {
 } as const;
 
 export const BASELINE_FILE = 'baseline.json';
-
-/** The project root: the folder with package.json above this module (src under ts-jest, dist/ when compiled). */
-export function projectRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json')) || path.basename(dir) === 'dist') {
-    const parent = path.dirname(dir);
-    if (parent === dir) return process.cwd();
-    dir = parent;
-  }
-  return dir;
-}
 
 /** `models/` of the repository: the local mirror of the models and baselines containers. */
 export function localModelsRoot(): string {

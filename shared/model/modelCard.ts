@@ -2,7 +2,7 @@
 // descriptions), its token table, how it was trained and on what data, every evaluation figure, and the decision
 // threshold with how it was chosen. Serving reads `name`, `version`, `features`, `threshold`; people read the rest.
 import { z } from 'zod';
-import { FEATURE_NAMES } from '../features/featureList';
+import { FEATURE_NAMES } from '../serving/features/featureList';
 
 export const MODEL_CARD_SCHEMA_VERSION = 1 as const;
 

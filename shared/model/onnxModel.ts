@@ -5,8 +5,8 @@
 // [n, 2] = [p_ham, p_spam]. `load` checks the graph's signature against it, so a wrong file fails at load time,
 // not on the first request.
 import * as ort from 'onnxruntime-node';
-import { FEATURE_COUNT } from '../features/featureList';
-import { BadRequestError } from '../errors';
+import { FEATURE_COUNT } from '../serving/features/featureList';
+import { BadRequestError } from '../platform/errors';
 
 export const INPUT_NAME = 'features';
 export const OUTPUT_NAME = 'probabilities';

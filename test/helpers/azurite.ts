@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { AzuriteProcess, freePort, startAzurite } from '../../devhost/azurite';
+import { AzuriteProcess, freePort, startAzurite } from '../../tools/devhost/azurite';
 
 export interface TestAzurite {
   readonly connectionString: string;

@@ -3,9 +3,10 @@
 // in the GitHub workflow remains the real check (types, resource schemas, the AVM modules).
 import fs from 'node:fs';
 import path from 'node:path';
+import { REPO_ROOT } from './paths';
 import type { Node as SyntaxNode, Parser as ParserType } from 'web-tree-sitter';
 
-export const BICEP_DIR = path.resolve(__dirname, '..', '..', 'bicep');
+export const BICEP_DIR = path.join(REPO_ROOT, 'bicep');
 
 let parserPromise: Promise<ParserType> | undefined;
 

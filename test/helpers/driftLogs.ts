@@ -1,13 +1,13 @@
 // Inference logs and baselines for the drift tests, written with the real modules: the gateway's InferenceLogger
 // (raw NDJSON blobs), the compactor (Parquet parts + manifest), and the baseline builder.
-import { CONTAINERS, baselinePath, Environment, hourPartition } from '../../shared/blobLayout';
-import { getContainerClient } from '../../shared/blobStorage';
+import { CONTAINERS, baselinePath, Environment, hourPartition } from '../../shared/platform/blobLayout';
+import { getContainerClient } from '../../shared/platform/blobStorage';
 import { buildBaseline, serializeBaseline } from '../../shared/drift/baseline';
-import { mulberry32 } from '../../shared/random';
-import { FEATURE_NAMES } from '../../shared/features/featureList';
+import { mulberry32 } from '../../shared/platform/random';
+import { FEATURE_NAMES } from '../../shared/serving/features/featureList';
 import { compactionOptionsFromConfig, compactPartition } from '../../shared/logs/compaction';
 import { InferenceLogRecord } from '../../shared/logs/logSchema';
-import { syntheticRecords } from '../../shared/logs/syntheticRecords';
+import { syntheticRecords } from '../../tools/bench/syntheticRecords';
 
 export { logRecords } from './logStorage';
 

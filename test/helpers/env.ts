@@ -1,6 +1,6 @@
 // Point the app's lazily built configuration and clients at test values.
-import { resetBlobServiceClient } from '../../shared/blobStorage';
-import { resetConfig } from '../../shared/config';
+import { resetBlobServiceClient } from '../../shared/platform/blobStorage';
+import { resetConfig } from '../../shared/platform/config';
 
 /** Set environment variables for the app (undefined deletes) and drop everything built from the old ones. */
 export function setAppEnv(vars: Record<string, string | undefined>): () => void {

@@ -1,10 +1,8 @@
-// Runs `node dist/cli/start.js` (what `npm start` runs) as a child process on a free port and returns its URL.
+// Runs `node dist/tools/cli/start.js` (what `npm start` runs) as a child process on a free port and returns its URL.
 // The start-up's Feast seeding is off unless a test asks for it (LOCAL_FEAST_SEED): it would change the sender
 // features of a test's own Feast project while the test runs.
 import { ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
-
-export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+import { REPO_ROOT, distPath } from './paths';
 
 export interface RunningHost {
   readonly url: string;
@@ -19,7 +17,7 @@ export async function startHostProcess(options: {
   projectDir?: string;
   timeoutMs?: number;
 }): Promise<RunningHost> {
-  const args = [path.join(REPO_ROOT, 'dist', 'cli', 'start.js')];
+  const args = [distPath('tools', 'cli', 'start.js')];
   if (options.projectDir) args.push(options.projectDir);
   const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,

@@ -1,8 +1,8 @@
 // One test file's inference-log storage: a private Azurite with the `inference-logs` container, the app's settings
 // pointed at it (small row groups, so a few thousand rows make several), and DuckDB closed at the end.
 import type { ContainerClient } from '@azure/storage-blob';
-import { CONTAINERS } from '../../shared/blobLayout';
-import { getContainerClient } from '../../shared/blobStorage';
+import { CONTAINERS } from '../../shared/platform/blobLayout';
+import { getContainerClient } from '../../shared/platform/blobStorage';
 import { blobBatchUploader, InferenceLogger, InferenceLoggerStats, newWriterId } from '../../shared/logs/inferenceLogger';
 import { InferenceLogRecord } from '../../shared/logs/logSchema';
 import { closeParquetEngine } from '../../shared/logs/parquet';

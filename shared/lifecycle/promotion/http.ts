@@ -1,0 +1,33 @@
+// What the promotion's HTTP functions share: which backend runs the promotion, who is asking, and the JSON body.
+import type { HttpRequest, InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { BadRequestError } from '../../platform/errors';
+import { readJsonBody } from '../../platform/http';
+import { durableBackend, inProcessBackend, PromotionBackend } from './service';
+
+/**
+ * Durable Functions where the host provides a Durable client (Azure, Core Tools); the in-process runner where it
+ * does not (the local host of `npm start`), so that promotions work there too (docs/aks.md).
+ */
+export function promotionBackend(context: InvocationContext): PromotionBackend {
+  const clientInput = context.options.extraInputs.find((input) => input.type === 'durableClient');
+  return clientInput && context.extraInputs.get(clientInput) ? durableBackend(df.getClient(context)) : inProcessBackend((m) => context.log(m));
+}
+
+/** Who asked: the App Service authentication principal when present, else what the admin caller says, else 'admin'. */
+export function caller(request: HttpRequest, bodyName?: unknown): string {
+  const principal = request.headers.get('x-ms-client-principal-name');
+  if (principal) return principal;
+  return typeof bodyName === 'string' && bodyName.trim() ? bodyName.trim().slice(0, 200) : 'admin';
+}
+
+/** The promotion routes' bodies carry a name and a comment at most. */
+export const PROMOTION_MAX_BODY_BYTES = 16 * 1024;
+
+/** The body as a JSON object under the rules of shared/http.ts; an empty body is `{}`. */
+export async function readPromotionBody(request: HttpRequest): Promise<Record<string, unknown>> {
+  const body = await readJsonBody(request, { maxBytes: PROMOTION_MAX_BODY_BYTES, allowEmpty: true });
+  if (body === undefined) return {};
+  if (body && typeof body === 'object' && !Array.isArray(body)) return body as Record<string, unknown>;
+  throw new BadRequestError('the body must be a JSON object (or empty)', 'validation_error');
+}

@@ -1,0 +1,133 @@
+// The promotion as a Durable Functions orchestration: a thin, deterministic generator over the activities.
+//   check artifacts -> deploy staging -> wait Ready -> smoke evaluation through the gateway -> approval (or timeout)
+//   -> deploy production -> wait Ready -> record.  Any failure, a rejection or a timeout rolls back what changed,
+//   newest first, and the record says why.
+// Deterministic: time only from context.df.currentUtcDateTime, no randomness, no I/O outside activities, logs
+// only when not replaying. The same generator runs under the Durable runtime and under localRunner.ts.
+import type { OrchestrationContext, Task, TimerTask } from 'durable-functions';
+import type { Environment } from '../../platform/blobLayout';
+import type { PromotionActivityName } from './activities';
+import {
+  APPROVAL_EVENT,
+  ApprovalDecision,
+  ArtifactsChecked,
+  Deployment,
+  ModelReadiness,
+  PromotionInput,
+  PromotionOutcome,
+  PromotionRecord,
+  Rollback,
+  SmokeResult,
+} from './types';
+
+export const PROMOTION_ORCHESTRATOR = 'promotionOrchestrator';
+
+/** A failure that ends the promotion with a rollback; `step` names where. */
+class PromotionStopped extends Error {
+  constructor(
+    readonly step: string,
+    message: string,
+    readonly outcome: PromotionOutcome = 'rolled_back',
+  ) {
+    super(message);
+  }
+}
+
+export function* promotionOrchestrator(context: OrchestrationContext): Generator<Task, PromotionRecord, any> {
+  const df = context.df;
+  const input = df.getInput() as PromotionInput;
+  const { settings } = input;
+  const now = () => df.currentUtcDateTime;
+  const log = (message: string) => {
+    if (!df.isReplaying) context.log(`[promotion ${input.promotionId}] ${message}`);
+  };
+  const call = (name: PromotionActivityName, activityInput: unknown) => df.callActivity(name, activityInput);
+
+  const record: PromotionRecord = {
+    promotionId: input.promotionId,
+    model: input.model,
+    version: input.version,
+    outcome: 'rolled_back',
+    requestedBy: input.requestedBy,
+    requestedAt: input.requestedAt,
+    finishedAt: '',
+    deployments: [],
+    rollbacks: [],
+    steps: [],
+  };
+  const step = (name: string, detail?: string) => {
+    record.steps.push({ step: name, at: now().toISOString(), ...(detail ? { detail } : {}) });
+    df.setCustomStatus({ step: name, version: input.version, ...(detail ? { detail } : {}) });
+    log(detail ? `${name}: ${detail}` : name);
+  };
+
+  function* deployAndWait(env: Environment, storageUri: string): Generator<Task, void, any> {
+    step(`deploy ${env}`);
+    const deployment = (yield call('promotionDeploy', { env, version: input.version, storageUri })) as Deployment;
+    record.deployments.push(deployment);
+    step(`wait ${env} ready`, deployment.changed ? `from ${deployment.previousModelVersion ?? deployment.previousStorageUri ?? 'nothing'}` : 'already serving it');
+    const deadline = new Date(now().getTime() + settings.readyTimeoutS * 1000);
+    for (;;) {
+      const readiness = (yield call('promotionReadStatus', { env, storageUri })) as ModelReadiness;
+      if (readiness.verdict === 'ready') return;
+      if (readiness.verdict === 'failed') throw new PromotionStopped(`wait ${env} ready`, `${env} failed: ${readiness.detail}`);
+      if (now() >= deadline) throw new PromotionStopped(`wait ${env} ready`, `${env} not Ready after ${settings.readyTimeoutS} s: ${readiness.detail}`);
+      yield df.createTimer(new Date(Math.min(deadline.getTime(), now().getTime() + settings.readyPollMs)));
+    }
+  }
+
+  try {
+    step('check artifacts');
+    const artifacts = (yield call('promotionCheckArtifacts', { model: input.model, version: input.version })) as ArtifactsChecked;
+
+    yield* deployAndWait('staging', artifacts.storageUri);
+
+    step('smoke evaluation', `${settings.smokeSamples} held-out messages through the gateway (staging)`);
+    const smoke = (yield call('promotionSmokeEvaluation', {
+      version: input.version,
+      reference: { accuracy: artifacts.card.accuracy, rocAuc: artifacts.card.rocAuc, metricsKey: artifacts.card.metricsKey },
+      samples: settings.smokeSamples,
+      margins: { accuracy: settings.accuracyMargin, auc: settings.aucMargin },
+    })) as SmokeResult;
+    record.smoke = smoke;
+    if (!smoke.passed) throw new PromotionStopped('smoke evaluation', smoke.failures.join('; '));
+
+    const deadline = new Date(now().getTime() + settings.approvalTimeoutS * 1000);
+    step('awaiting approval', `until ${deadline.toISOString()}`);
+    const approval = df.waitForExternalEvent(APPROVAL_EVENT);
+    const timeout: TimerTask = df.createTimer(deadline);
+    const winner = yield df.Task.any([approval, timeout]);
+    if (winner !== approval) throw new PromotionStopped('awaiting approval', `no decision within ${settings.approvalTimeoutS} s`);
+    timeout.cancel();
+    const decision = approval.result as ApprovalDecision;
+    record.approval = decision;
+    if (!decision.approved) {
+      throw new PromotionStopped('awaiting approval', `rejected by ${decision.by}${decision.comment ? `: ${decision.comment}` : ''}`, 'rejected');
+    }
+    step('approved', `by ${decision.by}`);
+
+    yield* deployAndWait('production', artifacts.storageUri);
+    record.outcome = 'promoted';
+    step('promoted');
+  } catch (err) {
+    const stopped = err instanceof PromotionStopped ? err : undefined;
+    const failedStep = stopped?.step ?? record.steps[record.steps.length - 1]?.step ?? 'start';
+    record.outcome = stopped?.outcome ?? 'rolled_back';
+    record.reason = `${failedStep}: ${err instanceof Error ? err.message : String(err)}`;
+    step('rolling back', record.reason);
+    for (const deployment of [...record.deployments].reverse()) {
+      if (!deployment.changed) continue;
+      try {
+        const rollback = (yield call('promotionRollback', { env: deployment.env, storageUri: deployment.storageUri })) as Rollback;
+        record.rollbacks.push(rollback);
+      } catch (rollbackError) {
+        // Keep going: the other environment must still be restored, and the record must say what failed.
+        record.rollbacks.push({ env: deployment.env, changed: false, skipped: `rollback failed: ${(rollbackError as Error).message}` });
+      }
+    }
+  }
+  record.finishedAt = now().toISOString();
+  yield call('promotionRecord', record);
+  df.setCustomStatus({ step: 'finished', version: input.version, outcome: record.outcome });
+  return record;
+}

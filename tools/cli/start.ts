@@ -1,0 +1,150 @@
+// `npm start`: the whole system on one machine, on embedded defaults.
+//   Azurite (Blob) on 127.0.0.1:10000 with data in .azurite/ (unless AzureWebJobsStorage points elsewhere)
+//   the Function App's functions on http://localhost:7071/api (HTTP, timers, blob triggers)
+// Ctrl-C stops triggers, waits for invocations in flight, flushes buffers (appTerminate hooks) and stops Azurite.
+import path from 'node:path';
+import { CONTAINERS } from '../../shared/platform/blobLayout';
+import { ensureContainers, getBlobServiceClient, storageAuth } from '../../shared/platform/blobStorage';
+import { getConfig, loadConfig, resetConfig, settingDefault } from '../../shared/platform/config';
+import { AZURITE_DEFAULT_BLOB_PORT, AzuriteProcess, isPortOpen, startAzurite } from '../devhost/azurite';
+import { startLocalHost } from '../devhost/host';
+import { loadLocalSettings } from '../devhost/localSettings';
+import { consoleLogger } from '../devhost/logging';
+import { ModelServerProcess, startModelServerProcess } from '../devhost/modelServer';
+import { getFeatureStore } from '../../shared/serving/featureStore/featureStore';
+import { trainingSenderStats } from '../../training/trainingSenderStats';
+import { modelDirFor } from '../../shared/serving/predict/environmentModels';
+import { publishCommittedModel } from '../../shared/model/modelArtifacts';
+import { projectRoot } from '../../shared/platform/projectRoot';
+import { registerHeldOutSource } from '../../shared/lifecycle/promotion/heldOutSet';
+import { corpusHeldOutSource } from '../../training/heldOutCorpus';
+
+async function seedFeatureStore(hashKey: string): Promise<string> {
+  const started = performance.now();
+  const stats = await trainingSenderStats(hashKey);
+  const written = await getFeatureStore().writeSenderFeatures(stats.rows);
+  return (
+    `Feast: ${stats.rows.length} senders of the training period (as of ${stats.asOf.toISOString()}) in the online store: ${written} written, ` +
+    `${stats.rows.length - written} kept (newer rows) in ${((performance.now() - started) / 1000).toFixed(1)} s`
+  );
+}
+
+const projectDir = path.resolve(process.argv[2] ?? projectRoot());
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  // Debug lines follow LOCAL_HOST_VERBOSE once the settings are loaded (local.settings.json may set it).
+  let verbose = false;
+  const logger = consoleLogger({ verbose: () => verbose });
+  logger.info(`Node ${process.version}, project ${projectDir}`);
+  const settingsFile = loadLocalSettings(projectDir);
+  logger.info(settingsFile ? `Settings from ${settingsFile} and the environment` : 'Settings from the environment and embedded defaults');
+  loadConfig(); // every setting now, so a bad value stops the start with its name
+  const config = getConfig();
+  verbose = config.localHostVerbose;
+  // The smoke evaluation of a local promotion reads the held-out mail straight from the corpus package.
+  registerHeldOutSource(corpusHeldOutSource());
+
+  let azurite: AzuriteProcess | undefined;
+  process.once('exit', () => azurite?.kill());
+  if (storageAuth(config).kind === 'connectionString' && config.storageConnectionString === 'UseDevelopmentStorage=true') {
+    if (await isPortOpen(AZURITE_DEFAULT_BLOB_PORT)) {
+      logger.info(`Blob: something already listens on 127.0.0.1:${AZURITE_DEFAULT_BLOB_PORT}; using it as Azurite`);
+    } else {
+      azurite = await startAzurite({ port: AZURITE_DEFAULT_BLOB_PORT, location: path.join(projectDir, '.azurite') });
+      logger.info(`Blob: Azurite on http://127.0.0.1:${azurite.port} (data in .azurite/)`);
+    }
+  } else {
+    logger.info(`Blob: ${storageAuth(config).kind === 'identity' ? 'identity-based connection' : 'connection string from settings'}`);
+  }
+  await ensureContainers(Object.values(CONTAINERS));
+  // As a deployment would: the committed model and its baseline go to Blob when missing (the baseline write is the
+  // event that activates it, so drift detection works on a fresh machine).
+  await publishCommittedModel((line) => logger.info(line));
+
+  // Stand-ins for KServe: one V2 model server per environment, each serving that environment's model directory.
+  const modelServers: ModelServerProcess[] = [];
+  process.once('exit', () => modelServers.forEach((m) => m.kill()));
+  if (config.localModelServers) {
+    const servers = [
+      { environment: 'production' as const, port: config.localKserveProductionPort, urlSetting: 'KSERVE_PRODUCTION_URL' },
+      { environment: 'staging' as const, port: config.localKserveStagingPort, urlSetting: 'KSERVE_STAGING_URL' },
+    ];
+    await Promise.all(
+      servers.map(async (s) => {
+        const modelDir = modelDirFor(s.environment);
+        const explicitUrl = process.env[s.urlSetting];
+        let server: ModelServerProcess;
+        try {
+          server = await startModelServerProcess({ port: s.port, modelDir, environment: s.environment });
+        } catch (err) {
+          // The default port is taken (another local stack, a parallel test run): when the gateway's URL is ours to
+          // choose, any free port will do.
+          if (explicitUrl) throw err;
+          server = await startModelServerProcess({ port: 0, modelDir, environment: s.environment });
+        }
+        modelServers.push(server);
+        if (!explicitUrl) process.env[s.urlSetting] = server.url;
+        const note = explicitUrl && new URL(explicitUrl).port !== String(server.port) ? ` (${s.urlSetting} is ${explicitUrl}: the gateway will not use it)` : '';
+        logger.info(`KServe ${s.environment}: local V2 model server on ${server.url}, model version ${server.version}${note}`);
+      }),
+    );
+    resetConfig(); // KSERVE_*_URL may now name the servers' actual ports
+  } else {
+    logger.info(`KServe: production ${config.kserveProductionUrl}, staging ${config.kserveStagingUrl} (LOCAL_MODEL_SERVERS=false)`);
+  }
+  // A request waits at most FEAST_TIMEOUT_MS for Redis; the first connection at start-up may take longer.
+  const redis = await getFeatureStore().ping(2000);
+  logger.info(
+    redis.status === 'ok'
+      ? `Redis (Feast online store, project ${config.feastProject}): available`
+      : `Redis (Feast online store): NOT available (${redis.detail}); predictions use the unknown-sender defaults and say degraded: true`,
+  );
+  // As a deployment's first `features:materialize` would: the store the committed model was evaluated with. In the
+  // background (parsing the training period takes seconds); until it is written, senders read as unknown.
+  if (config.localFeastSeed) {
+    const notWritten = (why: string) => `Feast: sender statistics not written (${why}); senders read as unknown until \`npm run features:materialize\``;
+    if (redis.status !== 'ok') logger.warn(notWritten('Redis is not available'));
+    else void seedFeatureStore(config.senderHashKey).then((line) => logger.info(line), (err) => logger.warn(notWritten(err instanceof Error ? err.message : String(err))));
+  }
+
+  const host = await startLocalHost({
+    projectDir,
+    port: config.localHostPort,
+    blobService: getBlobServiceClient(),
+    blobPollIntervalMs: config.blobPollIntervalMs,
+    appSetting: (name) => process.env[name] ?? settingDefault(name),
+    logger,
+  });
+  logger.info(`Host listening on ${host.url} (ready in ${((performance.now() - started) / 1000).toFixed(1)} s)`);
+  logger.info(`Try: curl ${host.url}/health`);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`${signal}: stopping (flushing buffers, waiting for invocations in flight)`);
+    const force = setTimeout(() => {
+      logger.error('Shutdown took longer than 30 s; exiting');
+      process.exit(1);
+    }, 30000);
+    force.unref();
+    try {
+      await host.stop();
+      await Promise.all(modelServers.map((m) => m.stop()));
+      await azurite?.stop();
+      logger.info('Stopped');
+      process.exit(0);
+    } catch (err) {
+      logger.error('Shutdown failed', err);
+      process.exit(1);
+    }
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+}
+
+main().catch((err) => {
+  console.error(`Local host failed to start: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

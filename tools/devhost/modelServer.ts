@@ -1,0 +1,341 @@
+// The local stand-in for KServe: an Open Inference Protocol (V2 REST) server backed by onnxruntime-node, one per
+// environment, each serving its own model directory (and so its own model version). It implements the subset of
+// kserve/open-inference-protocol specification/protocol/inference_rest.md the gateway uses, with the exact JSON
+// shapes, so the same client talks to it and to Triton in AKS:
+//   GET  /v2/health/live | /v2/health/ready | /v2
+//   GET  /v2/models/{name}[/versions/{version}] | .../ready
+//   POST /v2/models/{name}[/versions/{version}]/infer
+// Errors are `{ "error": "..." }` with 400 (bad request) or 404 (unknown model/version), as KServe answers.
+//
+// Run standalone (what `npm start` does, one child process per environment):
+//   node dist/tools/devhost/modelServer.js --port 8080 --model-dir models/spam-detector/<version> [--environment production]
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { FEATURE_COUNT } from '../../shared/serving/features/featureList';
+import { INPUT_NAME, OUTPUT_NAME } from '../../shared/model/onnxModel';
+import { projectRoot } from '../../shared/platform/projectRoot';
+import { loadServingModel } from '../../shared/serving/predict/environmentModels';
+
+export interface TensorSpec {
+  name: string;
+  datatype: string;
+  /** -1 for the batch dimension. */
+  shape: number[];
+}
+
+/** What the server needs from a model: its identity, tensor specs, and a batch run. */
+export interface ModelBackend {
+  readonly name: string;
+  readonly version: string;
+  readonly platform: string;
+  readonly input: TensorSpec & { width: number };
+  readonly outputs: readonly TensorSpec[];
+  /** Run `rows` rows of FP32 input; returns every output, row-major. */
+  run(input: Float32Array, rows: number): Promise<Record<string, ArrayLike<number>>>;
+  /** Served at GET .../config (Triton's model configuration extension) when present. */
+  readonly config?: Record<string, unknown>;
+}
+
+export class V2Error extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  const payload = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': payload.length });
+  res.end(payload);
+}
+
+function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new V2Error(400, `request body larger than ${MAX_BODY_BYTES} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Row-major flattening of nested `data`, checking it is a rectangular array of numbers of `shape`. */
+function flattenData(data: unknown, shape: number[], name: string): number[] {
+  const total = shape.reduce((a, b) => a * b, 1);
+  const flat = Array.isArray(data) ? (data as unknown[]).flat(Infinity) : undefined;
+  if (!flat) throw new V2Error(400, `input '${name}': 'data' must be an array`);
+  if (flat.length !== total) {
+    throw new V2Error(400, `input '${name}': shape ${JSON.stringify(shape)} needs ${total} elements, got ${flat.length}`);
+  }
+  for (const v of flat) {
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new V2Error(400, `input '${name}': FP32 data must be finite numbers`);
+  }
+  return flat as number[];
+}
+
+function parseInferRequest(body: Buffer, model: ModelBackend): { id?: string; features: Float32Array; rows: number; outputs: string[] } {
+  let req: unknown;
+  try {
+    req = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new V2Error(400, 'request body is not valid JSON');
+  }
+  if (!isObject(req)) throw new V2Error(400, 'request body must be a JSON object');
+  if (req.id !== undefined && typeof req.id !== 'string') throw new V2Error(400, "'id' must be a string");
+  if (!Array.isArray(req.inputs) || req.inputs.length === 0) throw new V2Error(400, "'inputs' must be a non-empty array");
+  if (req.inputs.length !== 1) throw new V2Error(400, `model '${model.name}' expects 1 input, got ${req.inputs.length}`);
+  const input = req.inputs[0] as unknown;
+  if (!isObject(input)) throw new V2Error(400, 'each input must be an object');
+  if (input.name !== model.input.name) {
+    throw new V2Error(400, `unexpected input name ${JSON.stringify(input.name)}: model '${model.name}' expects '${model.input.name}'`);
+  }
+  if (input.datatype !== model.input.datatype) {
+    throw new V2Error(400, `input '${model.input.name}': datatype ${JSON.stringify(input.datatype)} does not match the model's ${model.input.datatype}`);
+  }
+  const shape = input.shape;
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && (d as number) >= 0)) {
+    throw new V2Error(400, `input '${model.input.name}': 'shape' must be an array of non-negative integers`);
+  }
+  if (shape.length !== 2 || shape[1] !== model.input.width || (shape[0] as number) < 1) {
+    throw new V2Error(400, `input '${model.input.name}': shape ${JSON.stringify(shape)} does not match the model's [-1, ${model.input.width}]`);
+  }
+  const data = flattenData(input.data, shape as number[], model.input.name);
+  let outputs = model.outputs.map((o) => o.name);
+  if (req.outputs !== undefined) {
+    if (!Array.isArray(req.outputs)) throw new V2Error(400, "'outputs' must be an array");
+    outputs = req.outputs.map((o: unknown) => {
+      if (!isObject(o) || typeof o.name !== 'string') throw new V2Error(400, "each requested output needs a 'name'");
+      if (!model.outputs.some((m) => m.name === o.name)) throw new V2Error(400, `unexpected output name '${o.name}'`);
+      return o.name;
+    });
+  }
+  return { id: req.id as string | undefined, features: Float32Array.from(data), rows: shape[0] as number, outputs };
+}
+
+function modelMetadata(model: ModelBackend) {
+  return {
+    name: model.name,
+    versions: [model.version],
+    platform: model.platform,
+    inputs: [{ name: model.input.name, datatype: model.input.datatype, shape: model.input.shape }],
+    outputs: model.outputs.map((o) => ({ name: o.name, datatype: o.datatype, shape: o.shape })),
+  };
+}
+
+/** Route one request; returns [status, body]. */
+async function handle(model: ModelBackend, method: string, pathname: string, req: http.IncomingMessage): Promise<[number, unknown]> {
+  const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  if (parts[0] !== 'v2') throw new V2Error(404, `no route for ${pathname}`);
+  if (parts.length === 1) {
+    if (method !== 'GET') throw new V2Error(405, `${method} not allowed on ${pathname}`);
+    return [200, { name: 'spam-detection-local-v2', version: '2', extensions: [] }];
+  }
+  if (parts[1] === 'health' && parts.length === 3 && (parts[2] === 'live' || parts[2] === 'ready')) {
+    if (method !== 'GET') throw new V2Error(405, `${method} not allowed on ${pathname}`);
+    // inference_rest.md prints the server-ready object as { "live": $bool } (an evident copy of the live one); KServe's
+    // own server answers { "ready": true }, and clients judge readiness by the 200 status anyway.
+    return [200, parts[2] === 'live' ? { live: true } : { ready: true }];
+  }
+  if (parts[1] !== 'models' || parts.length < 3) throw new V2Error(404, `no route for ${pathname}`);
+  const name = parts[2];
+  let rest = parts.slice(3);
+  if (name !== model.name) throw new V2Error(404, `model '${name}' is not served here (serving '${model.name}')`);
+  if (rest[0] === 'versions') {
+    if (rest.length < 2) throw new V2Error(404, `no route for ${pathname}`);
+    if (rest[1] !== model.version) throw new V2Error(404, `model '${name}' has no version '${rest[1]}' (serving '${model.version}')`);
+    rest = rest.slice(2);
+  }
+  if (rest.length === 0) {
+    if (method !== 'GET') throw new V2Error(405, `${method} not allowed on ${pathname}`);
+    return [200, modelMetadata(model)];
+  }
+  if (rest.length === 1 && rest[0] === 'config' && method === 'GET') {
+    if (!model.config) throw new V2Error(404, `model '${model.name}' has no configuration endpoint here`);
+    return [200, model.config];
+  }
+  if (rest.length === 1 && rest[0] === 'ready') {
+    if (method !== 'GET') throw new V2Error(405, `${method} not allowed on ${pathname}`);
+    return [200, { name: model.name, ready: true }];
+  }
+  if (rest.length === 1 && rest[0] === 'infer') {
+    if (method !== 'POST') throw new V2Error(405, `${method} not allowed on ${pathname}`);
+    if (req.headers['inference-header-content-length'] !== undefined) {
+      throw new V2Error(400, 'the binary tensor data extension is not supported by this server; send JSON tensors');
+    }
+    const parsed = parseInferRequest(await readBody(req), model);
+    const results = await model.run(parsed.features, parsed.rows);
+    const outputs = parsed.outputs.map((name) => {
+      const spec = model.outputs.find((o) => o.name === name)!;
+      const data = Array.from(results[name]);
+      return { name, datatype: spec.datatype, shape: [parsed.rows, data.length / parsed.rows], data };
+    });
+    return [200, { model_name: model.name, model_version: model.version, ...(parsed.id !== undefined ? { id: parsed.id } : {}), outputs }];
+  }
+  throw new V2Error(404, `no route for ${pathname}`);
+}
+
+export interface ModelServer {
+  readonly url: string;
+  readonly port: number;
+  readonly model: ModelBackend;
+  close(): Promise<void>;
+}
+
+export function startModelServer(model: ModelBackend, options: { port: number; host?: string }): Promise<ModelServer> {
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    handle(model, (req.method ?? 'GET').toUpperCase(), url.pathname, req)
+      .then(([status, body]) => sendJson(res, status, body))
+      .catch((err: unknown) => {
+        if (err instanceof V2Error) return sendJson(res, err.status, { error: err.message });
+        sendJson(res, 500, { error: `inference failed: ${err instanceof Error ? err.message : String(err)}` });
+      });
+  });
+  server.keepAliveTimeout = 65_000;
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '127.0.0.1', () => {
+      const port = (server.address() as AddressInfo).port;
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        port,
+        model,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+          }),
+      });
+    });
+  });
+}
+
+/**
+ * A model directory (model.json + tokens + ONNX) as a V2 backend, run through the project's OnnxModel. With
+ * `tritonVersioning` it versions like Triton does in AKS: model_version "1" (the repository directory) and the
+ * project version only in the configuration's `parameters.model_version`.
+ */
+export async function loadModelBackend(
+  dir: string,
+  options: { name?: string; tritonVersioning?: boolean } = {},
+): Promise<ModelBackend & { close(): Promise<void> }> {
+  const m = await loadServingModel(dir);
+  const name = options.name ?? m.name;
+  return {
+    name,
+    version: options.tritonVersioning ? '1' : m.version,
+    ...(options.tritonVersioning ? { config: { name, backend: 'onnxruntime', parameters: { model_version: { string_value: m.version } } } } : {}),
+    platform: 'onnxruntime_onnx',
+    input: { name: INPUT_NAME, datatype: 'FP32', shape: [-1, FEATURE_COUNT], width: FEATURE_COUNT },
+    outputs: [{ name: OUTPUT_NAME, datatype: 'FP32', shape: [-1, 2] }],
+    run: async (input) => ({ [OUTPUT_NAME]: await m.onnx.predict(input) }),
+    close: () => m.onnx.close(),
+  };
+}
+
+export interface ModelServerProcess {
+  readonly url: string;
+  readonly port: number;
+  readonly version: string;
+  readonly pid: number | undefined;
+  stop(): Promise<void>;
+  kill(): void;
+}
+
+/**
+ * Run the server as a child process (`npm start` and the tests): KServe is a separate process in AKS, and a
+ * separate process can be stopped and started to inject an outage.
+ */
+export async function startModelServerProcess(options: { port: number; modelDir: string; environment: string; timeoutMs?: number }): Promise<ModelServerProcess> {
+  // The compiled file, also when the caller runs from TypeScript sources (jest): the child runs plain Node.
+  const script = path.join(projectRoot(), 'dist', 'tools', 'devhost', 'modelServer.js');
+  const child = spawn(process.execPath, [script, '--port', String(options.port), '--model-dir', options.modelDir, '--environment', options.environment], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stderr!.on('data', (d) => (output += d));
+  const ready = await new Promise<{ url: string; version: string }>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`V2 model server (${options.environment}) did not start in time: ${output}`));
+    }, options.timeoutMs ?? 20000);
+    child.stdout!.on('data', (d) => {
+      output += d;
+      const m = /V2 model server listening on (\S+) serving \S+ version (\S+)/.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ url: m[1], version: m[2] });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`V2 model server (${options.environment}) exited with ${code}: ${output.trim()}`));
+    });
+  });
+  child.removeAllListeners('exit');
+  const port = Number(new URL(ready.url).port);
+  return {
+    url: ready.url,
+    port,
+    version: ready.version,
+    pid: child.pid,
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+      }),
+  };
+}
+
+function argValue(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const dir = argValue(args, '--model-dir');
+  if (!dir) throw new Error('usage: modelServer --model-dir DIR [--port N] [--environment NAME] [--model-name NAME]');
+  const backend = await loadModelBackend(dir, { name: argValue(args, '--model-name') });
+  const server = await startModelServer(backend, { port: Number(argValue(args, '--port') ?? 8080) });
+  const env = argValue(args, '--environment') ?? 'local';
+  console.log(`V2 model server listening on ${server.url} serving ${backend.name} version ${backend.version} (${env})`);
+  const stop = () => {
+    server
+      .close()
+      .then(() => backend.close())
+      .finally(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(`V2 model server failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}
