@@ -152,14 +152,14 @@ describe('window reader', () => {
   test("window bounds do not move with the process's time zone (raw and Parquet)", async () => {
     // DuckDB reads a TIMESTAMP cast to TIMESTAMPTZ in the zone of the process's TZ; the bounds must be UTC instants.
     // Rows at 12:10, 12:30 and 12:50 UTC, window [12:20, 12:40): exactly the 12:30 row, whatever TZ says.
-    const dist = (...parts: string[]) => JSON.stringify(distPath('shared', 'logs', ...parts));
+    const dist = (...parts: string[]) => JSON.stringify(distPath(...parts));
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tz-window-'));
     const script = `
       const fs = require('node:fs'), path = require('node:path');
-      const pq = require(${dist('parquet.js')});
-      const { toFlatRow } = require(${dist('logSchema.js')});
-      const { syntheticRecords } = require(${dist('syntheticRecords.js')});
-      const { serializeRow, rawBatchBody } = require(${dist('rawLogFormat.js')});
+      const pq = require(${dist('shared', 'logs', 'parquet.js')});
+      const { toFlatRow } = require(${dist('shared', 'logs', 'logSchema.js')});
+      const { syntheticRecords } = require(${dist('tools', 'bench', 'syntheticRecords.js')});
+      const { serializeRow, rawBatchBody } = require(${dist('shared', 'logs', 'rawLogFormat.js')});
       const rows = [...syntheticRecords(3, { env: 'production', start: new Date('2024-03-10T12:10:00.000Z'), stepMs: 1200000, seed: 1, idPrefix: 'tz' })].map(toFlatRow);
       const raw = path.join(${JSON.stringify(dir)}, 'raw.csv'), parquet = path.join(${JSON.stringify(dir)}, 'part.parquet');
       fs.writeFileSync(raw, rawBatchBody(rows.map(serializeRow)));
