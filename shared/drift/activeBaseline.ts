@@ -12,7 +12,7 @@ import {
   baselineRejectionPath,
   CONTAINERS,
 } from '../platform/blobLayout';
-import { BlobConflictError, readJsonBlob, writeJsonBlob } from '../platform/blobStorage';
+import { BlobConflictError, conditionalWrite, readJsonBlob, writeJsonBlob } from '../platform/blobStorage';
 import { FEATURE_NAMES } from '../serving/features/featureList';
 import { sha256 } from '../platform/hash';
 import { Baseline, InvalidBaselineError, validateBaseline } from './baseline';
@@ -165,13 +165,14 @@ export async function activateBaselineUpload(
   } catch (e) {
     if (!(e instanceof BlobConflictError)) throw e; // same content already copied
   }
+  const alreadyActive = async (record: ActiveBaselineRecord): Promise<ActivationResult> => {
+    // A delivery that crashed between the record and the index left the index behind: bring it up to date.
+    await addToIndex(where.model, { version: where.version, sha256: sha, activated_at: record.activated_at });
+    return { outcome: 'already_active', record, baseline };
+  };
   for (let attempt = 0; ; attempt++) {
     const current = await readActiveRecord(where.model, where.version);
-    if (current?.record.sha256 === sha) {
-      // A delivery that crashed between the record and the index left the index behind: bring it up to date.
-      await addToIndex(where.model, { version: where.version, sha256: sha, activated_at: current.record.activated_at });
-      return { outcome: 'already_active', record: current.record, baseline };
-    }
+    if (current?.record.sha256 === sha) return alreadyActive(current.record);
     const record: ActiveBaselineRecord = {
       model: where.model,
       version: where.version,
@@ -181,15 +182,22 @@ export async function activateBaselineUpload(
       activated_at: now.toISOString(),
       checked_at: null,
     };
-    try {
-      await writeJsonBlob(STATE, activeBaselineRecordPath(where.model, where.version), record, current ? current.etag : null);
-    } catch (e) {
-      if (!(e instanceof BlobConflictError) || attempt >= 5) throw e;
-      continue;
+    const write = await conditionalWrite<ActiveBaselineRecord>({
+      container: STATE,
+      blob: activeBaselineRecordPath(where.model, where.version),
+      value: record,
+      condition: current ? { ifMatch: current.etag } : { ifNoneMatch: '*' },
+      isOurs: (stored) => stored.sha256 === sha,
+    });
+    // A switch whose answer was lost or late finds the record at this content, as a redelivered event does.
+    if (write.outcome === 'written' && write.recovered) return alreadyActive(write.recovered.stored.value);
+    if (write.outcome === 'written') {
+      await addToIndex(where.model, { version: where.version, sha256: sha, activated_at: record.activated_at });
+      cache.set(sha, baseline);
+      return { outcome: 'activated', record, baseline };
     }
-    await addToIndex(where.model, { version: where.version, sha256: sha, activated_at: record.activated_at });
-    cache.set(sha, baseline);
-    return { outcome: 'activated', record, baseline };
+    // Refused: another activation switched the record first; decide again on what it holds.
+    if (write.outcome === 'unknown' || attempt >= 5) throw write.error;
   }
 }
 

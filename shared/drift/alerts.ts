@@ -11,7 +11,7 @@ import { CONTAINERS, driftAlertStatePath, isEnvironment } from '../platform/blob
 import { getConfig } from '../platform/config';
 import { AlertOutcome, DriftReport, DriftStatus } from './report';
 import { randomUUID } from 'node:crypto';
-import { BlobConflictError, readJsonBlob, StoredJson, writeJsonBlob } from '../platform/blobStorage';
+import { BlobConflictError, conditionalWrite, readJsonBlob, StoredJson, writeJsonBlob } from '../platform/blobStorage';
 import { deleteJsonBlobIfUnchanged } from './stateStore';
 
 /** The ongoing alert state of an environment and model version. */
@@ -149,14 +149,8 @@ export async function alertOnDrift(report: DriftReport, options: AlertOptions = 
   const container = CONTAINERS.driftReports;
 
   const claim = randomUUID();
-  /** The state this call's claim replaced, once it has tried to write one. */
-  let claimedOver: { state: AlertState | null } | undefined;
   for (let attempt = 0; ; attempt++) {
     const stored: StoredJson<AlertState> | undefined = await readJsonBlob<AlertState>(container, statePath);
-    if (claimedOver && stored?.value.claim === claim) {
-      // Our claim landed although its answer was lost or late (a retry's If-Match failed, or the request timed out).
-      return deliver(stored.value, stored.etag, claimedOver.state);
-    }
     const prev = stored?.value ?? null;
     const prevStatus = prev?.status ?? null;
 
@@ -191,22 +185,18 @@ export async function alertOnDrift(report: DriftReport, options: AlertOptions = 
       updated_at: now,
       claim,
     };
-    let etag: string;
-    claimedOver = { state: prev };
-    try {
-      etag = await writeJsonBlob(container, statePath, next, stored ? stored.etag : null);
-    } catch (err) {
-      // Any failure may hide a write that landed (a lost answer, a timeout): what is stored decides. Ours → send;
-      // another run's → decide again on it. When even the re-read fails, the run fails: if the claim had landed, a
-      // retry takes it for this run's and sends nothing (at most once when Blob fails twice in a row).
-      if (attempt >= 3) throw err;
-      if (!(err instanceof BlobConflictError)) {
-        const now = await readJsonBlob<AlertState>(container, statePath).catch(() => undefined);
-        if (now?.value.claim !== claim) throw err;
-      }
-      continue;
-    }
-    return deliver(next, etag, prev);
+    const write = await conditionalWrite<AlertState>({
+      container,
+      blob: statePath,
+      value: next,
+      condition: stored ? { ifMatch: stored.etag } : { ifNoneMatch: '*' },
+      isOurs: (state) => state.claim === claim,
+    });
+    // Stored as ours, even when its answer was lost or late: send. Refused: another run's state stands; decide again
+    // on it. Unknown (the claim may still land, or the re-read failed): the run fails; if the claim had landed, a
+    // retry takes it for this run's and sends nothing (at most once when Blob fails twice in a row).
+    if (write.outcome === 'written') return deliver(next, write.etag, prev);
+    if (write.outcome === 'unknown' || attempt >= 3) throw write.error;
   }
 
   /** Send what `next` (written, with ETag `etag`, over `prev`) claims; give the claim back when the webhook fails. */

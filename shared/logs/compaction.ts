@@ -40,10 +40,11 @@ import {
   quarantinePath,
   RAW_LOG_EXTENSION,
 } from '../platform/blobLayout';
-import { getContainerClient, isBlobNotFound, readJsonBlob } from '../platform/blobStorage';
+import { conditionalWrite, getContainerClient, isBlobNotFound, readJsonBlob } from '../platform/blobStorage';
 import { getConfig } from '../platform/config';
 import { LOG_SCHEMA_VERSION } from './logSchema';
 import { mergeParquetFiles, validateRawFiles, writeParquetFromRawFiles } from './parquet';
+import { errorMessage } from '../platform/errors';
 
 export type HourPartition = Pick<LogPartition, 'env' | 'date' | 'hour'>;
 
@@ -379,44 +380,35 @@ async function commitPart(
   });
   await o.hooks?.afterPartUpload?.(partPath);
   const manifest = next(partPath, generation);
-  const body = JSON.stringify(manifest);
-  let sent = false;
-  try {
-    lease.check();
-    sent = true;
-    await container.getBlockBlobClient(compactionManifestPath(p)).upload(body, Buffer.byteLength(body), {
-      conditions: { leaseId: lease.id, ...(current ? { ifMatch: current.etag } : {}) },
-      blobHTTPHeaders: { blobContentType: 'application/json' },
-    });
-  } catch (err) {
-    // An error does not prove the write failed: the answer may have been lost after the service stored it (the
-    // SDK's retry then fails its If-Match), or a timed-out write may still land. The stored manifest decides.
-    const committed = await manifestListsPart(container, p, partPath);
-    if (committed) {
-      o.log?.(`commit of ${compactionManifestPath(p)} reported ${statusOf(err) ?? codeOf(err)}, but the manifest lists ${partPath}: committed`);
-    } else {
-      // Only a refusal (the lease lost before sending; 409/412: the lease or the manifest moved on) proves the part
-      // can never be committed by this write. Otherwise it is kept: if uncommitted, recovery deletes it once the
-      // manifest passes its generation; deleting it now could leave a late-landing manifest listing a missing part.
-      const refused = committed === false && (!sent || statusOf(err) === 409 || statusOf(err) === 412);
-      if (refused) await container.getBlobClient(partPath).deleteIfExists().catch(() => undefined);
-      throw new Error(
-        `commit of ${compactionManifestPath(p)} ${refused ? 'refused' : 'failed'} (${statusOf(err) ?? ''} ${codeOf(err) ?? (err as Error).message}); ` +
-          `the part was ${refused ? 'discarded' : 'kept for recovery to judge'}`,
-      );
-    }
+  const commit = await conditionalWrite<CompactionManifest>({
+    container,
+    blob: compactionManifestPath(p),
+    value: JSON.stringify(manifest),
+    condition: current ? { leaseId: lease.id, ifMatch: current.etag } : { leaseId: lease.id },
+    beforeSend: () => lease.check(),
+    read: async () => {
+      const stored = await readManifest(p, container);
+      return stored && { value: stored.manifest, etag: stored.etag };
+    },
+    isOurs: (stored) => stored.parts.some((x) => x.path === partPath),
+  });
+  if (commit.outcome === 'written' && commit.recovered) {
+    const err = commit.recovered.error;
+    o.log?.(`commit of ${compactionManifestPath(p)} reported ${statusOf(err) ?? codeOf(err)}, but the manifest lists ${partPath}: committed`);
+  } else if (commit.outcome !== 'written') {
+    // Only a refusal (the lease lost before sending; 409/412: the lease or the manifest moved on) proves the part
+    // can never be committed by this write. Otherwise it is kept: if uncommitted, recovery deletes it once the
+    // manifest passes its generation; deleting it now could leave a late-landing manifest listing a missing part.
+    const { error: err } = commit;
+    const refused = commit.outcome === 'refused';
+    if (refused) await container.getBlobClient(partPath).deleteIfExists().catch(() => undefined);
+    throw new Error(
+      `commit of ${compactionManifestPath(p)} ${refused ? 'refused' : 'failed'} (${statusOf(err) ?? ''} ${codeOf(err) ?? errorMessage(err)}); ` +
+        `the part was ${refused ? 'discarded' : 'kept for recovery to judge'}`,
+    );
   }
   await o.hooks?.afterCommit?.(manifest);
   return { manifest, partPath };
-}
-
-/** Whether the stored manifest lists the part; undefined when the manifest cannot be read. */
-async function manifestListsPart(container: ContainerClient, p: HourPartition, partPath: string): Promise<boolean | undefined> {
-  try {
-    return (await readManifest(p, container))?.manifest.parts.some((x) => x.path === partPath) ?? false;
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -559,7 +551,7 @@ export async function compactClosedPartitions(o: CompactionOptions, env?: Enviro
     try {
       results.push(await compactPartition(p, o));
     } catch (err) {
-      errors.push({ partition: p, error: err instanceof Error ? err.message : String(err) });
+      errors.push({ partition: p, error: errorMessage(err) });
     }
   }
   return { results, errors };

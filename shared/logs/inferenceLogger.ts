@@ -18,6 +18,7 @@ import { getConfig } from '../platform/config';
 import type { CheckResult, HealthCheck } from '../platform/health';
 import { InferenceLogRecord, toFlatRow } from './logSchema';
 import { RAW_LOG_CONTENT_TYPE, rawBatchBody, serializeRow } from './rawLogFormat';
+import { errorMessage } from '../platform/errors';
 
 /** Writes one batch blob; must be idempotent for the same name and body. */
 export type BatchUploader = (blobName: string, body: Buffer) => Promise<void>;
@@ -239,7 +240,7 @@ export class InferenceLogger {
     } catch (err) {
       this.failing = true;
       this.counters.failed_uploads++;
-      this.lastError = err instanceof Error ? err.message : String(err);
+      this.lastError = errorMessage(err);
       try {
         this.options.onError?.(err, batch.blobName, batch.attempts);
       } catch {

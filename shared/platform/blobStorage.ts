@@ -38,10 +38,29 @@ const MIN_UPLOAD_BYTES_PER_S = 1024 * 1024;
 function clientTimeoutPolicy(timeoutMs: number): RequestPolicyFactory {
   return {
     create: (next) => ({
-      sendRequest: (request) => {
+      sendRequest: async (request) => {
         const bodyBytes = Number(request.headers.get('Content-Length') ?? 0);
-        request.timeout = timeoutMs + (Number.isFinite(bodyBytes) ? Math.ceil((bodyBytes / MIN_UPLOAD_BYTES_PER_S) * 1000) : 0);
-        return next.sendRequest(request);
+        const deadlineMs = timeoutMs + (Number.isFinite(bodyBytes) ? Math.ceil((bodyBytes / MIN_UPLOAD_BYTES_PER_S) * 1000) : 0);
+        // The deadline is an abort signal of our own, not `request.timeout`: the HTTP client (@typespec/ts-http-runtime
+        // NodeHttpClient) clears its `timeout` timer only when a response arrives, so every request that failed
+        // without one (refused, reset, aborted by its caller) left a timer running for the whole deadline, and with
+        // it the process (a test worker that could not exit). Ours ends with the request, however it ends. The
+        // client aborts the same way on either signal (an AbortError, not retried).
+        const caller = request.abortSignal;
+        const deadline = new AbortController();
+        const onCallerAbort = () => deadline.abort();
+        if (caller?.aborted) deadline.abort();
+        else caller?.addEventListener('abort', onCallerAbort);
+        const timer = setTimeout(() => deadline.abort(), deadlineMs);
+        request.abortSignal = deadline.signal;
+        try {
+          // Settles once the response starts (streamed bodies) or has been read: the deadline covers no more.
+          return await next.sendRequest(request);
+        } finally {
+          clearTimeout(timer);
+          caller?.removeEventListener('abort', onCallerAbort);
+          request.abortSignal = caller;
+        }
       },
     }),
   };
@@ -114,12 +133,29 @@ export interface StoredJson<T> {
   etag: string;
 }
 
-/** Thrown when a conditional write lost a race. */
+/** Thrown when a conditional write lost a race; `statusCode` and `code` are the service's refusal (409 or 412). */
 export class BlobConflictError extends Error {
-  constructor(readonly blobName: string) {
-    super(`${blobName} was changed by another run`);
+  readonly statusCode?: number;
+  readonly code?: string;
+  constructor(
+    readonly blobName: string,
+    refusal?: unknown,
+  ) {
+    super(`${blobName} was changed by another run`, refusal === undefined ? undefined : { cause: refusal });
     this.name = 'BlobConflictError';
+    const r = refusal as { statusCode?: number; code?: string } | undefined;
+    this.statusCode = r?.statusCode;
+    this.code = r?.code;
   }
+}
+
+function isRefusal(err: unknown): boolean {
+  const status = (err as { statusCode?: number })?.statusCode;
+  return status === 409 || status === 412;
+}
+
+function jsonText(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value, null, 2);
 }
 
 function containerOf(container: string | ContainerClient): ContainerClient {
@@ -150,7 +186,7 @@ export async function writeJsonBlob(
   expectedEtag?: string | null,
   contentType = 'application/json',
 ): Promise<string> {
-  const text = typeof value === 'string' ? value : JSON.stringify(value, null, 2);
+  const text = jsonText(value);
   const conditions = expectedEtag === undefined ? undefined : expectedEtag === null ? { ifNoneMatch: '*' } : { ifMatch: expectedEtag };
   try {
     const res = await containerOf(container)
@@ -158,8 +194,70 @@ export async function writeJsonBlob(
       .upload(text, Buffer.byteLength(text), { conditions, blobHTTPHeaders: { blobContentType: contentType } });
     return res.etag ?? '';
   } catch (err) {
-    const status = (err as { statusCode?: number }).statusCode;
-    if (expectedEtag !== undefined && (status === 412 || status === 409)) throw new BlobConflictError(name);
+    if (expectedEtag !== undefined && isRefusal(err)) throw new BlobConflictError(name, err);
     throw err;
+  }
+}
+
+// A claim written with a condition (the blob absent, at the ETag read before, or under the caller's lease). The
+// answer to such a write can mislead: an answer lost after the service stored the write makes the SDK retry, and the
+// retry's condition then fails against the write itself; a write whose answer timed out may have landed, or land
+// later. Neither error proves the claim failed, so a failed write is judged by what is stored.
+
+/** If-None-Match: *, If-Match an ETag, or a lease the caller holds (optionally at an ETag too). */
+export type WriteCondition = { ifNoneMatch: '*' } | { ifMatch: string } | { leaseId: string; ifMatch?: string };
+
+export interface ConditionalWrite<T> {
+  container: string | ContainerClient;
+  blob: string;
+  /** Written as JSON (a string as is). */
+  value: unknown;
+  condition: WriteCondition;
+  /** Whether a stored document is this write's own (a claim id, a part name, a content hash). */
+  isOurs(stored: T): boolean;
+  /** Last check before sending; what it throws refuses the write unsent (a lease known to be lost). */
+  beforeSend?(): void;
+  /** Reads what is stored when the answer was an error (default: readJsonBlob); a read that throws decides nothing. */
+  read?(): Promise<StoredJson<T> | undefined>;
+  contentType?: string;
+}
+
+export type ConditionalWriteResult<T> =
+  /** Stored. `recovered`: the write answered `error`, yet what is stored is ours (its answer was lost or late). */
+  | { outcome: 'written'; etag: string; recovered?: { error: unknown; stored: StoredJson<T> } }
+  /**
+   * Not stored, and never will be: refused before sending, or by the service (409/412, as a BlobConflictError), and
+   * what is stored (undefined: nothing) is not ours.
+   */
+  | { outcome: 'refused'; error: unknown; stored: StoredJson<T> | undefined }
+  /** The write may still land (a timeout, a network error), or what is stored could not be read: a later read decides. */
+  | { outcome: 'unknown'; error: unknown };
+
+/** Write a claim under `condition`; when the answer is an error, read what is stored and let it decide. */
+export async function conditionalWrite<T>(w: ConditionalWrite<T>): Promise<ConditionalWriteResult<T>> {
+  const text = jsonText(w.value);
+  let sent = false;
+  try {
+    w.beforeSend?.();
+    sent = true;
+    const res = await containerOf(w.container)
+      .getBlockBlobClient(w.blob)
+      .upload(text, Buffer.byteLength(text), { conditions: w.condition, blobHTTPHeaders: { blobContentType: w.contentType ?? 'application/json' } });
+    return { outcome: 'written', etag: res.etag ?? '' };
+  } catch (error) {
+    const read = w.read ?? (() => readJsonBlob<T>(w.container, w.blob));
+    let stored: StoredJson<T> | undefined;
+    let ours: boolean;
+    try {
+      stored = await read();
+      ours = stored !== undefined && w.isOurs(stored.value);
+    } catch {
+      return { outcome: 'unknown', error };
+    }
+    if (ours) return { outcome: 'written', etag: stored!.etag, recovered: { error, stored: stored! } };
+    if (!sent) return { outcome: 'refused', error, stored };
+    if (isRefusal(error)) return { outcome: 'refused', error: new BlobConflictError(w.blob, error), stored };
+    // Any other error (a timeout, a reset connection) may hide a write still on its way.
+    return { outcome: 'unknown', error };
   }
 }

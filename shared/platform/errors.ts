@@ -1,7 +1,12 @@
 // Typed errors and their one mapping to HTTP. Handlers throw these; `toErrorResponse` turns anything thrown into
-// the JSON error contract of DESIGN.md ({ error: { code, message } }) without ever exposing a stack trace.
+// the JSON error contract of every HTTP route ({ error: { code, message } }) without ever exposing a stack trace.
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { ConfigError } from './config';
+
+/** What to say about anything thrown: an Error's message, or the thrown value itself as text (a rejected string, say). */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
 
 export class AppError extends Error {
   constructor(

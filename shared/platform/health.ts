@@ -4,6 +4,7 @@
 import { CONTAINERS } from './blobLayout';
 import { getContainerClient } from './blobStorage';
 import { getConfig } from './config';
+import { errorMessage } from './errors';
 
 export type DependencyState = 'ok' | 'degraded' | 'down';
 
@@ -47,7 +48,7 @@ export async function runHealthChecks(checks: Record<string, HealthCheck>, timeo
       try {
         result = await withTimeout(check.run(), timeoutMs, name);
       } catch (err) {
-        result = { status: 'down', detail: err instanceof Error ? err.message : String(err) };
+        result = { status: 'down', detail: errorMessage(err) };
       }
       const latency_ms = Math.round((performance.now() - started) * 10) / 10;
       return [name, { ...result, required: check.required, latency_ms }];

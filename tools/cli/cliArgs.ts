@@ -1,4 +1,4 @@
-// Command-line arguments of the CLIs (cli/*.ts) and the benchmarks (bench/*.ts): one strict parser over
+// Command-line arguments of the CLIs (tools/cli/*.ts) and the benchmarks (tools/bench/*.ts): one strict parser over
 // node:util parseArgs, strict value parsers, and one way to end a command (runCli).
 //
 //   * Unknown options, options without their value, values given to flags and positional arguments a command does
@@ -9,6 +9,7 @@
 //     command has done anything. Any other error prints `<name>: <message>` (no stack) and exits 1. `--help`/`-h`
 //     prints the usage and exits 0.
 import { parseArgs, ParseArgsOptionsConfig } from 'node:util';
+import { errorMessage } from '../../shared/platform/errors';
 
 /** A bad command line: the command prints the message and its usage and exits 2. */
 export class UsageError extends Error {
@@ -196,7 +197,7 @@ export function asUsage<T>(check: () => T): T {
   try {
     return check();
   } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
+    throw new UsageError(errorMessage(err));
   }
 }
 
@@ -214,7 +215,7 @@ export function runCli(name: string, main: (argv: string[]) => Promise<number | 
         process.stdout.write(`${usage.trimEnd()}\n`);
         process.exit(0);
       }
-      const message = err instanceof Error ? err.message : String(err);
+      const message = errorMessage(err);
       if (err instanceof UsageError) {
         process.stderr.write(`${name}: ${message}\n${usage.trimEnd()}\n`);
         process.exit(2);

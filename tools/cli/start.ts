@@ -18,6 +18,7 @@ import { publishCommittedModel } from '../../shared/model/modelArtifacts';
 import { projectRoot } from '../../shared/platform/projectRoot';
 import { registerHeldOutSource } from '../../shared/lifecycle/promotion/heldOutSet';
 import { corpusHeldOutSource } from '../../training/heldOutCorpus';
+import { errorMessage } from '../../shared/platform/errors';
 
 async function seedFeatureStore(hashKey: string): Promise<string> {
   const started = performance.now();
@@ -105,7 +106,7 @@ async function main(): Promise<void> {
   if (config.localFeastSeed) {
     const notWritten = (why: string) => `Feast: sender statistics not written (${why}); senders read as unknown until \`npm run features:materialize\``;
     if (redis.status !== 'ok') logger.warn(notWritten('Redis is not available'));
-    else void seedFeatureStore(config.senderHashKey).then((line) => logger.info(line), (err) => logger.warn(notWritten(err instanceof Error ? err.message : String(err))));
+    else void seedFeatureStore(config.senderHashKey).then((line) => logger.info(line), (err) => logger.warn(notWritten(errorMessage(err))));
   }
 
   const host = await startLocalHost({
@@ -145,6 +146,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  console.error(`Local host failed to start: ${err instanceof Error ? err.message : String(err)}`);
+  console.error(`Local host failed to start: ${errorMessage(err)}`);
   process.exit(1);
 });

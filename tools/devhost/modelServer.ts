@@ -17,6 +17,7 @@ import { FEATURE_COUNT } from '../../shared/serving/features/featureList';
 import { INPUT_NAME, OUTPUT_NAME } from '../../shared/model/onnxModel';
 import { projectRoot } from '../../shared/platform/projectRoot';
 import { loadServingModel } from '../../shared/serving/predict/environmentModels';
+import { errorMessage } from '../../shared/platform/errors';
 
 export interface TensorSpec {
   name: string;
@@ -206,7 +207,7 @@ export function startModelServer(model: ModelBackend, options: { port: number; h
       .then(([status, body]) => sendJson(res, status, body))
       .catch((err: unknown) => {
         if (err instanceof V2Error) return sendJson(res, err.status, { error: err.message });
-        sendJson(res, 500, { error: `inference failed: ${err instanceof Error ? err.message : String(err)}` });
+        sendJson(res, 500, { error: `inference failed: ${errorMessage(err)}` });
       });
   });
   server.keepAliveTimeout = 65_000;
@@ -335,7 +336,7 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((err) => {
-    console.error(`V2 model server failed: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`V2 model server failed: ${errorMessage(err)}`);
     process.exit(1);
   });
 }

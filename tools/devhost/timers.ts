@@ -2,7 +2,7 @@
 import { InvocationContext, Timer } from '@azure/functions';
 import { Cron } from 'croner';
 import { randomUUID } from 'node:crypto';
-import { ncrontabProblem } from '../../shared/platform/config';
+import { CRONER_AS_NCRONTAB, ncrontabProblem } from '../../shared/platform/ncrontab';
 import { RegisteredFunction } from './functionsCore';
 import { HostLogger, invocationLogHandler } from './logging';
 
@@ -57,8 +57,7 @@ export function startTimers(
     const problem = ncrontabProblem(schedule);
     if (problem) throw new Error(`${fn.name}: schedule '${schedule}' is not NCRONTAB: ${problem}`);
     // `protect` skips a tick while the previous run is still going, as the Functions host's singleton lock does.
-    // `domAndDow`: NCRONTAB requires both the day of month and the day of week to match; croner's default is either.
-    jobs.push(new Cron(schedule, { name: fn.name, timezone: 'UTC', protect: true, mode: '6-part', domAndDow: true }, () => invoke(false)));
+    jobs.push(new Cron(schedule, { ...CRONER_AS_NCRONTAB, name: fn.name, protect: true }, () => invoke(false)));
     if (fn.trigger.runOnStartup === true) void invoke(false);
   }
 

@@ -1,6 +1,6 @@
-// The Feast online store, read and written directly in Redis with Feast's own layout (shared/feast/*), so a real
+// The Feast online store, read and written directly in Redis with Feast's own layout (the other modules of this folder), so a real
 // Feast deployment (aks/feast/) and this gateway share one store. The entity of the sender feature view is the
-// keyed hash of the sender domain (shared/predict/senderHash.ts): addresses never reach Redis or the logs.
+// keyed hash of the sender domain (shared/serving/predict/senderHash.ts): addresses never reach Redis or the logs.
 //
 // Reads are best effort by design: Redis down, slow or returning garbage gives the unknown-sender defaults and
 // `degraded: true`, never a failed prediction.
@@ -13,6 +13,7 @@ import { featureField, timestampField } from './hashFields';
 import { decodeTimestamp, decodeValue, encodeTimestamp, encodeValue, FeastValue, numericValue } from './valueProto';
 import { SENDER_FEAST_FEATURES, SENDER_FEATURE_VIEW, SenderFeatures, UNKNOWN_SENDER } from '../features/featureList';
 import type { CheckResult, HealthCheck } from '../../platform/health';
+import { errorMessage } from '../../platform/errors';
 
 /** Join key of the `sender` entity (aks/feast/features.py): the keyed hash of the sender domain, hex. */
 export const SENDER_JOIN_KEY = 'sender_domain_hash';
@@ -95,6 +96,10 @@ export class FeatureStore {
       connectTimeout: Math.max(1000, options.timeoutMs),
       retryStrategy: (times) => Math.min(100 * times, 2000),
       lazyConnect: true,
+      // close() ends the socket and gives Redis this long to close its side before destroying it. ioredis arms the
+      // timer even when the socket has closed already (Redis down, reconnecting) and only the socket's 'close'
+      // clears it, so with its default of 2 s every store closed while Redis was down held the process for 2 s.
+      disconnectTimeout: 100,
     });
     this.redis.on('error', (err: Error) => {
       this.lastError = err.message;
@@ -106,7 +111,7 @@ export class FeatureStore {
       ? this.authenticate(options.credential ?? new DefaultAzureCredential()).then(
           () => void this.redis.connect().catch(() => undefined),
           (err: unknown) => {
-            this.lastError = `Entra token for Redis: ${err instanceof Error ? err.message : String(err)}`;
+            this.lastError = `Entra token for Redis: ${errorMessage(err)}`;
           },
         )
       : Promise.resolve(void this.redis.connect().catch(() => undefined));
@@ -121,7 +126,7 @@ export class FeatureStore {
     const refreshIn = Math.max(60_000, creds.expiresOn - Date.now() - 5 * 60_000);
     this.refreshTimer = setTimeout(() => {
       this.authenticate(credential).catch((err: unknown) => {
-        this.lastError = `Entra token refresh for Redis: ${err instanceof Error ? err.message : String(err)}`;
+        this.lastError = `Entra token refresh for Redis: ${errorMessage(err)}`;
         this.refreshTimer = setTimeout(() => void this.authenticate(credential).catch(() => undefined), 30_000);
         this.refreshTimer.unref();
       });
@@ -135,7 +140,16 @@ export class FeatureStore {
 
   /** Wait for the first connection within the budget; a store already known to be down fails at once. */
   private async ready(deadline: number): Promise<void> {
-    if (this.redis.status === 'wait') await Promise.race([this.started, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
+    if (this.redis.status === 'wait') {
+      // The budget's timer is cleared once the first connection attempt settles: left running, every request made
+      // before the first connection kept a timer (and the process) alive until its deadline.
+      let budget: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([this.started, new Promise((r) => (budget = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
+      } finally {
+        clearTimeout(budget);
+      }
+    }
     const status = this.redis.status;
     if (status === 'ready') return;
     if (status !== 'connecting' && status !== 'connect') {
@@ -189,7 +203,7 @@ export class FeatureStore {
         try {
           row = decodeSenderRow(values as (Buffer | null)[]);
         } catch (e) {
-          corrupt.push(`${entities[i]}: ${e instanceof Error ? e.message : String(e)}`);
+          corrupt.push(`${entities[i]}: ${errorMessage(e)}`);
         }
         features.push(row ?? UNKNOWN_SENDER);
         found.push(row !== undefined);
@@ -197,7 +211,7 @@ export class FeatureStore {
       if (corrupt.length) return { features, found, degraded: true, reason: `unreadable ${SENDER_FEATURE_VIEW} rows (defaults used): ${corrupt.join('; ')}` };
       return { features, found, degraded: false };
     } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
+      const reason = errorMessage(err);
       return { features: entities.map(() => UNKNOWN_SENDER), found: entities.map(() => false), degraded: true, reason };
     } finally {
       clearTimeout(timer);
@@ -278,7 +292,7 @@ export class FeatureStore {
     } catch (err) {
       return {
         status: 'degraded',
-        detail: `${err instanceof Error ? err.message : String(err)}; sender features use their defaults`,
+        detail: `${errorMessage(err)}; sender features use their defaults`,
         info: { project: this.project },
       };
     }

@@ -1,12 +1,12 @@
 // Client of the Open Inference Protocol (KServe V2 REST) for the spam-detector model: infer, model metadata and
 // readiness, per environment. The same client talks to Triton behind KServe in AKS and to the local V2 server
-// (devhost/modelServer.ts). Keep-alive connections, one deadline per call, bounded retries of idempotent failures
+// (tools/devhost/modelServer.ts). Keep-alive connections, one deadline per call, bounded retries of idempotent failures
 // under a retry budget, and a circuit breaker. Inference is a pure function of its input, so an infer POST is safe
 // to retry.
 //
 // Every error this client throws is a KServeUnavailableError (503 with Retry-After, or the gateway's embedded
 // fallback): to the gateway's clients, a backend that does not give a valid V2 answer in time is unavailable,
-// whatever went wrong behind it (DESIGN.md allows 400/413/415/503 only). KServeResponseError, a subclass, says the
+// whatever went wrong behind it (the predict API's errors are 400, 413, 415 and 503 only; docs/gateway.md). KServeResponseError, a subclass, says the
 // backend did answer, but with an error status or with something that breaks the V2 contract; `upstreamStatus`
 // keeps its status for logs and tests.
 //
@@ -24,7 +24,7 @@ import https from 'node:https';
 import { Environment } from '../../platform/blobLayout';
 import { CircuitBreaker, RetryBudget } from './circuitBreaker';
 import { getConfig } from '../../platform/config';
-import { ServiceUnavailableError } from '../../platform/errors';
+import { errorMessage, ServiceUnavailableError } from '../../platform/errors';
 import type { CheckResult, HealthCheck } from '../../platform/health';
 
 /**
@@ -154,7 +154,7 @@ function outcomeOf(status: number): Outcome {
 }
 
 /** The `error` message of a V2 error body, or a short excerpt of whatever came back. */
-function errorMessage(body: Buffer): string {
+function bodyMessage(body: Buffer): string {
   const text = body.toString('utf8');
   try {
     const parsed = JSON.parse(text) as { error?: unknown };
@@ -174,14 +174,14 @@ function parseJsonBody(res: RawResponse): Record<string, unknown> {
   try {
     parsed = JSON.parse(res.body.toString('utf8'));
   } catch {
-    throw new ContractViolation(`response is not JSON: ${errorMessage(res.body)}`);
+    throw new ContractViolation(`response is not JSON: ${bodyMessage(res.body)}`);
   }
   if (!isObject(parsed)) throw new ContractViolation('response is not a JSON object');
   return parsed;
 }
 
 /**
- * The `rows` x 2 values of a tensor's `data`, flat or nested row-major (REFERENCE.md): flat, exactly rows * 2
+ * The `rows` x 2 values of a tensor's `data`, flat or nested row-major (the V2 protocol allows both): flat, exactly rows * 2
  * scalars; nested, exactly `rows` arrays of 2 scalars each (nesting that does not follow the shape is refused).
  */
 function tensorRows(data: unknown[], rows: number): unknown[][] {
@@ -196,7 +196,7 @@ function tensorRows(data: unknown[], rows: number): unknown[][] {
 }
 
 /**
- * A V2 infer response checked against what we asked for (REFERENCE.md, DESIGN.md "KServe"): the `model_name` we
+ * A V2 infer response checked against what we asked for (Open Inference Protocol; docs/gateway.md): the `model_name` we
  * called when it says one, our request `id` when it echoes one, a `model_version` that is a string when present, and
  * an output `outputName` of datatype FP32/FP64, shape [rows, 2], whose rows are probabilities: finite, in [0, 1],
  * summing to 1 within ROW_SUM_TOLERANCE. Logits, a [rows, 1] or [rows, 3] output, strings or NaN never reach a client
@@ -412,7 +412,7 @@ export class KServeClient {
         lastProblem = (err as Error).message;
       }
       if (res && !RETRYABLE_STATUS.has(res.status)) return this.settle(res, accept);
-      if (res) lastProblem = `${res.status} ${errorMessage(res.body)}`;
+      if (res) lastProblem = `${res.status} ${bodyMessage(res.body)}`;
       const backoff = Math.min(200, 20 * 2 ** attempt) * (0.5 + Math.random() / 2);
       // A retry needs time left after its backoff; otherwise the deadline decides and the call fails now.
       if (attempt >= this.options.maxRetries || performance.now() + backoff >= deadline || !this.budget.tryWithdraw()) break;
@@ -434,7 +434,7 @@ export class KServeClient {
       this.breaker.onSuccess();
       return value;
     }
-    const message = errorMessage(res.body); // KServe's own `{ error }` text, or what its body said
+    const message = bodyMessage(res.body); // KServe's own `{ error }` text, or what its body said
     if (outcomeOf(res.status) === 'neutral') {
       this.counters.refused++;
       this.breaker.release();
@@ -504,7 +504,7 @@ export class KServeClient {
       const meta = await this.metadata();
       return { status: 'ok', info: { ...info, model: meta.name, versions: meta.versions ?? [], model_version: this.lastVersion ?? null } };
     } catch (err) {
-      return { status: 'degraded', detail: err instanceof Error ? err.message : String(err), info };
+      return { status: 'degraded', detail: errorMessage(err), info };
     }
   }
 

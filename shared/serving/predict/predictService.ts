@@ -1,11 +1,11 @@
-// The gateway's request flow (DESIGN.md): emails → one parse each → sender domain → keyed hash → Feast online
+// The gateway's request flow (docs/architecture.md): emails → one parse each → sender domain → keyed hash → Feast online
 // features (one pipelined read) → 50 features → KServe V2 infer for the environment → [p_ham, p_spam] → response,
 // and every prediction handed to the async inference logger (never awaited). When the environment's KServe
 // backend is unavailable, the embedded ONNX model of the same version answers with `degraded: true`, unless the
 // fallback is switched off (then 503 with Retry-After).
 import { Environment } from '../../platform/blobLayout';
 import { Config, getConfig } from '../../platform/config';
-import { BadRequestError, ServiceUnavailableError } from '../../platform/errors';
+import { BadRequestError, errorMessage, ServiceUnavailableError } from '../../platform/errors';
 import { FeatureStore, getFeatureStore, SenderLookup } from '../featureStore/featureStore';
 import { FEATURE_COUNT, FeatureName, SenderFeatures, UNKNOWN_SENDER } from '../features/featureList';
 import { namedFeatures, computeFeatures, parseEmail, ParsedEmail } from '../features/transformer';
@@ -90,7 +90,7 @@ export class PredictService {
     try {
       store = this.deps.featureStore();
     } catch (err) {
-      return { features: keys.map(() => UNKNOWN_SENDER), found: keys.map(() => false), degraded: true, reason: err instanceof Error ? err.message : String(err) };
+      return { features: keys.map(() => UNKNOWN_SENDER), found: keys.map(() => false), degraded: true, reason: errorMessage(err) };
     }
     return store.getSenderFeatures(keys);
   }
@@ -210,7 +210,7 @@ export class PredictService {
     };
   }
 
-  /** The 50 named features of each email (the seed's Feature Transformer), with the sender lookup it used. */
+  /** The 50 named features of each email (the feature transformer's output), with the sender lookup it used. */
   async transform(request: PredictRequest, env: Environment): Promise<{ model: { name: string; version: string }; results: TransformResult[]; degraded: boolean }> {
     const instances = request.kind === 'single' ? [request.instance] : request.instances;
     const model = await this.deps.model(env);
