@@ -84,7 +84,7 @@ var tags = {
   'azd-env-name': environmentName
 }
 var functionAppName = 'func-spam-${resourceToken}'
-// Blob containers of shared/blobLayout.ts, plus the Flex Consumption deployment package.
+// Blob containers of shared/platform/blobLayout.ts, plus the Flex Consumption deployment package.
 var dataContainers = ['models', 'baselines', 'inference-logs', 'drift-reports']
 var deploymentContainerName = 'deployment-package'
 var senderHashKeySecretName = 'sender-hash-key'
@@ -236,7 +236,7 @@ module rbac 'modules/rbac.bicep' = {
 }
 
 // App settings. `platformSettings` are the Functions platform's and Azure SDKs' own; `bindingSettings` and
-// `appSettings` are settings of shared/config.ts `settingSpecs` that the app needs in Azure (test/appSettings.test.ts fails when a
+// `appSettings` are settings of shared/platform/config.ts `settingSpecs` that the app needs in Azure (test/integration/tools/appSettings.test.ts fails when a
 // setting marked azure: 'bicep' is missing here, when one here is not defined by the app, when a binding's %NAME%
 // is not set, or when a secret is anything but a Key Vault reference or an identity-based connection).
 // Flex Consumption sets the runtime in functionAppConfig: FUNCTIONS_WORKER_RUNTIME and FUNCTIONS_EXTENSION_VERSION
@@ -264,9 +264,10 @@ var appSettings = {
   // No password in the URL: access keys are off and the app authenticates with an Entra token of its identity.
   REDIS_URL: 'rediss://${redis.outputs.hostName}:${redis.outputs.port}'
   SENDER_HASH_KEY: '@Microsoft.KeyVault(VaultName=${keyVault.outputs.name};SecretName=${senderHashKeySecretName})'
-  // In Azure the drift check fans out over log partitions with Durable Functions (shared/drift/orchestration.ts).
-  DRIFT_ORCHESTRATION: 'durable'
-  // Promotion (shared/promotion/): the Kubernetes API with an Entra token of the app's identity, and the app's own
+  // In Azure the workflows (the drift check's fan-out over log partitions, promotions with their approval wait of
+  // up to a day) run on the Durable Functions extension, which keeps their state in the storage account.
+  WORKFLOW_BACKEND: 'durable'
+  // Promotion (shared/lifecycle/promotion/): the Kubernetes API with an Entra token of the app's identity, and the app's own
   // predict endpoint for the smoke evaluation. The host name is the Function App's default one.
   KUBE_CONNECTION: 'aks'
   AKS_SERVER_URL: 'https://${aks.outputs.apiServerFqdn}'

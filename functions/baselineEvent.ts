@@ -5,9 +5,10 @@
 import { app, InvocationContext, trigger } from '@azure/functions';
 import * as df from 'durable-functions';
 import { CONTAINERS } from '../shared/platform/blobLayout';
-import { getConfig, STORAGE_CONNECTION } from '../shared/platform/config';
+import { STORAGE_CONNECTION } from '../shared/platform/config';
 import { BaselineEventResult, onBaselineUploaded } from '../shared/drift/baselineEvents';
-import { startDriftOrchestration } from '../shared/drift/orchestration';
+import { startDriftCheck } from '../shared/drift/orchestration';
+import { workflowBackend } from '../shared/platform/workflow/backend';
 
 export async function baselineEvent(blob: unknown, context: InvocationContext): Promise<BaselineEventResult> {
   const name = String(context.triggerMetadata?.name ?? '');
@@ -17,11 +18,8 @@ export async function baselineEvent(blob: unknown, context: InvocationContext): 
     throw new TypeError(`baselines/${name}: the trigger delivered ${blob === null ? 'null' : typeof blob}, not the blob's bytes (the binding needs dataType 'binary')`);
   }
   const content = Buffer.isBuffer(blob) ? blob : Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
-  const durable = getConfig().driftOrchestration === 'durable';
-  return onBaselineUploaded(name, content, {
-    logger: context,
-    startCheck: durable ? (request) => startDriftOrchestration(df.getClient(context), request) : undefined,
-  });
+  const backend = workflowBackend(context);
+  return onBaselineUploaded(name, content, { logger: context, startCheck: (request) => startDriftCheck(backend, request, context) });
 }
 
 // app.generic only because the storageBlob options type has no `dataType`; the binding is the same blob trigger.

@@ -3,24 +3,25 @@
 // daily at 06:00), read by the host through the %DRIFT_SCHEDULE% binding expression. The run id and window end come
 // from the tick's schedule slot (scheduleSlot), so a retried tick overwrites its report and cannot alert twice.
 // Environments are checked independently: one that fails is reported as failed and the others still run; the
-// invocation fails only when every environment failed. With DRIFT_ORCHESTRATION=durable the check fans out over
-// log partitions as a Durable orchestration; otherwise it runs here, in-process.
+// invocation fails only when every environment failed. WORKFLOW_BACKEND=durable starts each check as a Durable
+// orchestration (fanned out over log partitions); in-process it runs here.
 import { app, InvocationContext, Timer } from '@azure/functions';
 import * as df from 'durable-functions';
-import { getConfig } from '../shared/platform/config';
-import { DriftRunRequest, DriftRunSummary, summarizeRun } from '../shared/drift/driftRun';
+import { DriftRunSummary } from '../shared/drift/driftRun';
 import { scheduledRequests, scheduleSlot } from '../shared/drift/driftSchedule';
-import { runDriftInProcess, startDriftOrchestration } from '../shared/drift/orchestration';
+import { startDriftCheck } from '../shared/drift/orchestration';
+import { workflowBackend } from '../shared/platform/workflow/backend';
+import { errorMessage } from '../shared/platform/errors';
 
 export async function driftTimer(timer: Timer, context: InvocationContext): Promise<DriftRunSummary[]> {
   if (timer.isPastDue) context.log('drift timer is past due; running now');
-  const durable = getConfig().driftOrchestration === 'durable';
+  const backend = workflowBackend(context);
   const out: DriftRunSummary[] = [];
   for (const request of scheduledRequests(scheduleSlot(timer.scheduleStatus?.next, new Date()))) {
     try {
-      out.push(durable ? await startDriftOrchestration(df.getClient(context), request) : await runOne(request, context));
+      out.push(await startDriftCheck(backend, request, context));
     } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
+      const reason = errorMessage(err);
       context.error(`drift ${request.env}: the check failed (run ${request.runId}): ${reason}`);
       out.push({ run_id: request.runId, environment: request.env, status: 'failed', reason });
     }
@@ -32,10 +33,6 @@ export async function driftTimer(timer: Timer, context: InvocationContext): Prom
     throw new Error(`drift check failed in every environment: ${out.map((s) => `${s.environment}: ${s.reason}`).join('; ')}`);
   }
   return out;
-}
-
-async function runOne(request: DriftRunRequest, context: InvocationContext): Promise<DriftRunSummary> {
-  return summarizeRun(await runDriftInProcess(request, { logger: context }));
 }
 
 app.timer('driftTimer', {

@@ -10,13 +10,13 @@ import { compactTime, Environment } from '../platform/blobLayout';
 import { getConfig } from '../platform/config';
 import { ActivationResult, activateBaselineUpload, markActivationChecked, parseBaselineName } from './activeBaseline';
 import { DriftLogger } from './alerts';
-import { DriftRunRequest, DriftRunSummary, summarizeRun } from './driftRun';
+import { DriftRunRequest, DriftRunSummary } from './driftRun';
 import { driftEnvironments } from './driftSchedule';
 import { runDriftInProcess } from './orchestration';
 
 export interface BaselineEventOptions {
   logger?: DriftLogger;
-  /** Start the check some other way (the Durable orchestration); default: in-process. */
+  /** How a check runs (functions/baselineEvent.ts: on the WORKFLOW_BACKEND); default: in this process. */
   startCheck?: (request: DriftRunRequest) => Promise<DriftRunSummary>;
   now?: Date;
 }
@@ -62,7 +62,7 @@ export async function onBaselineUploaded(name: string, content: Buffer, options:
       trigger: 'baseline_event',
       runId: `baseline-${compactTime(activatedAt)}-${record.sha256.slice(0, 12)}-${env}`,
     };
-    const summary = options.startCheck ? await options.startCheck(request) : summarizeRun(await runDriftInProcess(request, { logger }));
+    const summary = options.startCheck ? await options.startCheck(request) : await runDriftInProcess(request, { logger });
     logger.log(`drift check after activation (${env}): ${summary.status}${summary.reason ? ` (${summary.reason})` : ''}`);
     checks.push(summary);
   }

@@ -5,7 +5,8 @@
 //                   them into mergeable partial counts (per PSI bin and per reference-sample point, NaN/Inf counts);
 //   finish          merge the partials in partition order, hand them to `computeDriftReport` (driftScore.ts: PSI,
 //                   KS, BH-adjusted p, statuses, score), write the JSON and HTML reports, alert.
-// Which environments and windows the timer checks is driftSchedule.ts; the CLI's file mode is fileComparison.ts.
+// Which environments and windows the timer checks is driftSchedule.ts; the CLI's file mode is
+// tools/cli/driftFileComparison.ts.
 import { CONTAINERS, driftPartialPath, driftReportPath, Environment, LogPartition } from '../platform/blobLayout';
 import { readJsonBlob, writeJsonBlob } from '../platform/blobStorage';
 import { FEATURE_NAMES } from '../serving/features/featureList';
@@ -32,6 +33,8 @@ export interface DriftRunRequest {
   trigger: DriftTrigger;
   /** Chosen by the starter (deterministic for timers and baseline events), so retries overwrite, not duplicate. */
   runId: string;
+  /** False: no alert step (the CLI without --alert); default true. */
+  alert?: boolean;
 }
 
 /** The baseline a run compares with: enough to load it again in any activity. */
@@ -64,7 +67,6 @@ export interface PartitionTask {
   plan: PlanRef;
   partition: Pick<LogPartition, 'env' | 'date' | 'hour'>;
   index: number;
-  store: 'blob' | 'inline';
 }
 
 export interface PartitionResult {
@@ -73,8 +75,8 @@ export interface PartitionResult {
   rows: number;
   /** Rows of other models or versions in the partition, by `name version`. */
   otherVersions: Record<string, number>;
-  partial?: PartialCounts;
-  partialPath?: string;
+  /** The partition's partial counts in drift-reports/ (scratch, deleted when the report is stored). */
+  partialPath: string;
 }
 
 export interface FinishInput {
@@ -206,11 +208,10 @@ export async function countDriftPartition(task: PartitionTask): Promise<Partitio
     addValues(baseline, partial, names.length, pick(batch.probability!));
     rows += keep ? keep.length : batch.rowCount;
   }
-  const result: PartitionResult = { index: task.index, rows, otherVersions };
-  if (task.store === 'inline') return { ...result, partial };
+  // To Blob, not in the result: under Durable a result goes into the orchestration history, megabytes per partition.
   const partialPath = driftPartialPath(task.plan.runId, task.index);
   await writeJsonBlob(CONTAINERS.driftReports, partialPath, partial);
-  return { ...result, partialPath };
+  return { index: task.index, rows, otherVersions, partialPath };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -229,13 +230,9 @@ export async function finishDriftRun(input: FinishInput, options: FinishOptions 
   // Folded one partition at a time, in partition order: memory holds two partials, whatever the window's size.
   let merged = createPartialCounts(baseline);
   for (const r of results) {
-    let partial = r.partial;
-    if (!partial && r.partialPath) {
-      const stored = await readJsonBlob<PartialCounts>(CONTAINERS.driftReports, r.partialPath);
-      if (!stored) throw new Error(`partial counts ${r.partialPath} are missing`);
-      partial = stored.value;
-    }
-    if (partial) merged = mergePartialCounts(baseline, [merged, partial]);
+    const stored = await readJsonBlob<PartialCounts>(CONTAINERS.driftReports, r.partialPath);
+    if (!stored) throw new Error(`partial counts ${r.partialPath} are missing`);
+    merged = mergePartialCounts(baseline, [merged, stored.value]);
   }
   const otherVersions: Record<string, number> = {};
   for (const r of results) for (const [k, v] of Object.entries(r.otherVersions)) otherVersions[k] = (otherVersions[k] ?? 0) + v;
@@ -261,7 +258,7 @@ export async function finishDriftRun(input: FinishInput, options: FinishOptions 
   await writeReport(report);
   // Partials are scratch: drop them once the report that depends on them is stored.
   for (const r of results) {
-    if (r.partialPath) await deleteJsonBlobIfUnchanged(CONTAINERS.driftReports, r.partialPath, '*').catch(() => undefined);
+    await deleteJsonBlobIfUnchanged(CONTAINERS.driftReports, r.partialPath, '*').catch(() => undefined);
   }
   return report;
 }

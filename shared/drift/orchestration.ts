@@ -1,16 +1,18 @@
-// The scaled-out drift run: plan → one activity per log partition (partial counts) → finish (merge, statistics,
-// report, alert). The workflow is written once, as a generator that yields steps; two drivers run it:
-//   - `driftOrchestrator`: the Durable Functions orchestrator (functions/driftOrchestration.ts registers it and the
-//     activities), which turns steps into `callActivity` / `Task.all`. Deterministic: no clock, no randomness, no
-//     I/O; everything that varies comes from the input and the activities' results, so replays take the same path.
-//   - `runDriftInProcess`: where no Durable backend exists (local host, CLI, the timer in 'in-process' mode), the
-//     same activity functions are called directly, partitions a few at a time, with progress lines.
-// Both give the same report for the same logs: the statistics depend only on the merged counts, and merging is
-// ordered by partition index, not by completion order.
-import type * as df from 'durable-functions';
+// The scaled-out drift run as a Durable Functions orchestration: plan → one activity per log partition (partial
+// counts, stored in Blob so the orchestration history does not carry megabytes per partition) → finish (merge,
+// statistics, report, alert). functions/driftOrchestrator.ts registers the orchestrator and the activities.
+// Deterministic: no clock, no randomness, no I/O; everything that varies comes from the input and the activities'
+// results, so replays take the same path. WORKFLOW_BACKEND=in-process runs the same generator in the invoking
+// process (shared/platform/workflow/inProcessRunner.ts), partitions a few at a time. Both give the same report for
+// the same logs: the statistics depend only on the merged counts, merged in partition order, not completion order.
+import type { DurableClient, OrchestrationContext, Task } from 'durable-functions';
+import { CONTAINERS } from '../platform/blobLayout';
+import { readJsonBlob } from '../platform/blobStorage';
+import { defineActivity, whenAll } from '../platform/workflow/activity';
+import type { WorkflowBackend } from '../platform/workflow/backend';
+import { InProcessOrchestration, WorkflowLogger } from '../platform/workflow/inProcessRunner';
 import {
   countDriftPartition,
-  loadPlannedBaseline,
   DriftPlan,
   DriftRunRequest,
   DriftRunSummary,
@@ -21,124 +23,73 @@ import {
   planDriftRun,
   summarizeRun,
 } from './driftRun';
-import type { DriftLogger } from './alerts';
 import type { DriftReport } from './report';
-import { mergePartialCounts, PartialCounts } from './statistics/partialCounts';
 
-export const DRIFT_ORCHESTRATOR = 'driftOrchestration';
-export const DRIFT_ACTIVITIES = {
-  plan: 'driftPlan',
-  countPartition: 'driftCountPartition',
-  finish: 'driftFinish',
-} as const;
+export const DRIFT_ORCHESTRATOR = 'driftOrchestrator';
+export const DRIFT_PLAN_ACTIVITY = 'driftPlan';
+export const DRIFT_COUNT_PARTITION_ACTIVITY = 'driftCountPartition';
+export const DRIFT_FINISH_ACTIVITY = 'driftFinish';
 
-type ActivityName = (typeof DRIFT_ACTIVITIES)[keyof typeof DRIFT_ACTIVITIES];
+export const driftPlanActivity = defineActivity<DriftRunRequest, DriftPlan>(DRIFT_PLAN_ACTIVITY, (request) => planDriftRun(request));
 
-/** What the workflow asks its driver for: one activity call, or several in parallel. */
-export type DriftStep = { call: ActivityName; input: unknown } | { all: { call: ActivityName; input: unknown }[] };
+export const driftCountPartitionActivity = defineActivity<PartitionTask, PartitionResult>(DRIFT_COUNT_PARTITION_ACTIVITY, (task) =>
+  countDriftPartition(task),
+);
 
-/** The workflow. `store` says where partitions put their partial counts ('blob' under Durable, whose history
- * should not carry megabytes per partition; 'inline' in-process). */
-export function* driftWorkflow(request: DriftRunRequest, store: 'blob' | 'inline'): Generator<DriftStep, DriftRunSummary | DriftReport, unknown> {
-  const plan = (yield { call: DRIFT_ACTIVITIES.plan, input: request }) as DriftPlan;
-  if (plan.kind !== 'run') return { run_id: request.runId, environment: request.env, status: 'skipped', reason: plan.reason } as DriftRunSummary;
-  const tasks: PartitionTask[] = plan.partitions.map((partition, index) => ({ plan: plan.ref, partition, index, store }));
-  const results = (tasks.length
-    ? yield { all: tasks.map((input) => ({ call: DRIFT_ACTIVITIES.countPartition, input })) }
-    : []) as PartitionResult[];
-  const finish: FinishInput = { plan, results };
-  return (yield { call: DRIFT_ACTIVITIES.finish, input: finish }) as DriftRunSummary | DriftReport;
+/** The full report is in Blob; the orchestration's output is its small summary. */
+export const driftFinishActivity = defineActivity<FinishInput, DriftRunSummary>(DRIFT_FINISH_ACTIVITY, async (input, context) =>
+  summarizeRun(await finishDriftRun(input, { logger: context, alert: input.plan.request.alert })),
+);
+
+/** The orchestrator: input is a DriftRunRequest (runId chosen by the starter, so replays and retries agree). */
+export function* driftOrchestrator(context: OrchestrationContext): Generator<Task, DriftRunSummary, any> {
+  const request = context.df.getInput<DriftRunRequest>();
+  const plan = yield* driftPlanActivity.call(context, request);
+  if (plan.kind !== 'run') return { run_id: request.runId, environment: request.env, status: 'skipped', reason: plan.reason };
+  const tasks = plan.partitions.map((partition, index) => driftCountPartitionActivity.task(context, { plan: plan.ref, partition, index }));
+  const results = tasks.length ? yield* whenAll(context, tasks) : [];
+  const summary = yield* driftFinishActivity.call(context, { plan, results });
+  if (!context.df.isReplaying) context.log(`drift run ${request.runId} (${request.env}) finished: ${summary.status}`);
+  return summary;
 }
 
-/** The Durable orchestrator: input is a DriftRunRequest (runId chosen by the starter, so replays agree). */
-export function* driftOrchestrator(context: df.OrchestrationContext): Generator<df.Task, DriftRunSummary, unknown> {
-  const request = context.df.getInput() as DriftRunRequest;
-  const workflow = driftWorkflow(request, 'blob');
-  let next = workflow.next();
-  while (!next.done) {
-    const step = next.value;
-    let result: unknown;
-    if ('all' in step) {
-      result = yield context.df.Task.all(step.all.map((s) => context.df.callActivity(s.call, s.input)));
-    } else {
-      result = yield context.df.callActivity(step.call, step.input);
-    }
-    next = workflow.next(result);
-  }
-  if (!context.df.isReplaying) context.log(`drift run ${request.runId} (${request.env}) finished: ${(next.value as DriftRunSummary).status}`);
-  return next.value as DriftRunSummary;
-}
-
-export interface InProcessOptions {
-  /** Partitions counted at once (downloads overlap with counting). */
+export interface InProcessDriftOptions {
+  logger?: WorkflowLogger;
+  /** Partitions counted at once (downloads overlap with counting); default 2. */
   concurrency?: number;
-  logger?: DriftLogger;
-  /** False: no alert step (the CLI without --alert); default true. */
-  alert?: boolean;
   /** Called after each partition: done, total, rows so far. */
   onProgress?: (done: number, total: number, rows: number) => void;
 }
 
-/** Run the workflow in this process with the same activity functions; returns the full report (or a skip). */
-export async function runDriftInProcess(request: DriftRunRequest, options: InProcessOptions = {}): Promise<DriftReport | DriftRunSummary> {
-  const logger = options.logger ?? console;
-  const concurrency = Math.max(1, options.concurrency ?? 2);
-  const workflow = driftWorkflow(request, 'inline');
-  let next = workflow.next();
-  while (!next.done) {
-    const step = next.value;
-    let result: unknown;
-    if ('all' in step) {
-      const tasks = step.all.map((s) => s.input as PartitionTask);
-      const out: PartitionResult[] = new Array(tasks.length);
-      const baseline = await loadPlannedBaseline(tasks[0].plan.baseline);
-      // Partials are folded into the first result as soon as every earlier partition is in (partition order, as
-      // the Durable finish merges), so memory holds a few partials, not one per partition.
-      let folded = 0;
-      let merged: PartialCounts | undefined;
-      let cursor = 0;
-      let done = 0;
-      let rows = 0;
-      const worker = async () => {
-        for (let i = cursor++; i < tasks.length; i = cursor++) {
-          out[i] = await countDriftPartition(tasks[i]);
-          done++;
-          rows += out[i].rows;
-          while (folded < tasks.length && out[folded]) {
-            merged = merged ? mergePartialCounts(baseline, [merged, out[folded].partial!]) : out[folded].partial!;
-            out[folded] = { ...out[folded], partial: undefined };
-            folded++;
-          }
-          options.onProgress?.(done, tasks.length, rows);
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(concurrency, tasks.length) }, worker));
-      out[0] = { ...out[0], partial: merged };
-      result = out;
-    } else if (step.call === DRIFT_ACTIVITIES.plan) {
-      result = await planDriftRun(step.input as DriftRunRequest);
-    } else if (step.call === DRIFT_ACTIVITIES.finish) {
-      result = await finishDriftRun(step.input as FinishInput, { logger, alert: options.alert });
-    } else {
-      result = await countDriftPartition(step.input as PartitionTask);
-    }
-    next = workflow.next(result);
-  }
-  return next.value;
+/** Run the orchestration in this process (WORKFLOW_BACKEND=in-process, the CLI) and wait for its summary. */
+export async function runDriftInProcess(request: DriftRunRequest, options: InProcessDriftOptions = {}): Promise<DriftRunSummary> {
+  let rows = 0;
+  const run = new InProcessOrchestration(DRIFT_ORCHESTRATOR, driftOrchestrator, request, request.runId, {
+    logger: options.logger,
+    concurrency: options.concurrency,
+    onProgress: (activityName, result, done, total) => {
+      if (!driftCountPartitionActivity.isResult(activityName, result)) return;
+      rows += result.rows;
+      options.onProgress?.(done, total, rows);
+    },
+  });
+  return run.done;
 }
 
-/** The activity handlers as Durable registers them (JSON in, small JSON out). */
-export const driftActivityHandlers: Record<ActivityName, (input: unknown, logger: DriftLogger) => Promise<unknown>> = {
-  [DRIFT_ACTIVITIES.plan]: (input) => planDriftRun(input as DriftRunRequest),
-  [DRIFT_ACTIVITIES.countPartition]: (input) => countDriftPartition(input as PartitionTask),
-  [DRIFT_ACTIVITIES.finish]: async (input, logger) => summarizeRun(await finishDriftRun(input as FinishInput, { logger })),
-};
+/** The full report of a finished run, as its finish activity stored it (the CLI prints and saves it). */
+export async function readRunReport(summary: DriftRunSummary): Promise<DriftReport> {
+  const path = summary.report?.json;
+  if (!path) throw new Error(`drift run ${summary.run_id} has no report: ${summary.status}${summary.reason ? ` (${summary.reason})` : ''}`);
+  const stored = await readJsonBlob<DriftReport>(CONTAINERS.driftReports, path);
+  if (!stored) throw new Error(`drift report ${CONTAINERS.driftReports}/${path} is missing`);
+  return stored.value;
+}
 
 /**
  * Start the orchestration for a request, once: the run id is the instance id, so a repeated timer tick or event
  * finds the instance already there and does not start a second one (a failed or terminated one is started again).
  */
-export async function startDriftOrchestration(client: df.DurableClient, request: DriftRunRequest): Promise<DriftRunSummary> {
+export async function startDriftOrchestration(client: DurableClient, request: DriftRunRequest): Promise<DriftRunSummary> {
   const existing = await client.getStatus(request.runId).catch(() => undefined);
   const restartable = ['Failed', 'Terminated', 'Canceled'];
   if (existing?.runtimeStatus && !restartable.includes(String(existing.runtimeStatus))) {
@@ -146,4 +97,12 @@ export async function startDriftOrchestration(client: df.DurableClient, request:
   }
   await client.startNew(DRIFT_ORCHESTRATOR, { instanceId: request.runId, input: request });
   return { run_id: request.runId, environment: request.env, status: 'started', reason: 'Durable orchestration started' };
+}
+
+/**
+ * A check on the backend WORKFLOW_BACKEND names: in-process it runs here and resolves with its result; under
+ * Durable it starts the orchestration (once per run id) and resolves with 'started'.
+ */
+export function startDriftCheck(backend: WorkflowBackend, request: DriftRunRequest, logger: WorkflowLogger): Promise<DriftRunSummary> {
+  return backend.kind === 'durable' ? startDriftOrchestration(backend.client, request) : runDriftInProcess(request, { logger });
 }

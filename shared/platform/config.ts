@@ -1,9 +1,10 @@
 // Every setting the app reads, in one place: its name (the app setting / environment variable), what it means,
 // its local-development default and how it is validated. The settings are parsed once, on first use, never at
-// module load: a throwing module would remove every function from the app (DESIGN.md).
+// module load: a throwing module would remove every function from the app.
 //
-// The Bicep's app settings are checked against `settingSpecs` by test/appSettings.test.ts, so a setting cannot
-// exist in one place and not in the other.
+// The Bicep's app settings are checked against `settingSpecs` by test/integration/tools/appSettings.test.ts, so a
+// setting cannot exist in one place and not in the other.
+import { NCRONTAB_FORMAT, ncrontabProblem, normalizeNcrontab } from './ncrontab';
 
 export class ConfigError extends Error {
   /** `value` undefined: the value is not shown (a secret setting's value may hold a credential). */
@@ -126,65 +127,17 @@ export function optionalUrlSetting(name: string, meta: Meta, protocols: string[]
   return spec<string | undefined>(name, meta, (raw) => parseUrl(name, raw, protocols), () => undefined);
 }
 
-const MONTH_NAMES = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
-const DAY_NAMES = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
-/** NCRONTAB's six fields: name, range, and the names it accepts (month and day-of-week). */
-const NCRONTAB_FIELDS: { name: string; min: number; max: number; names?: string[] }[] = [
-  { name: 'second', min: 0, max: 59 },
-  { name: 'minute', min: 0, max: 59 },
-  { name: 'hour', min: 0, max: 23 },
-  { name: 'day', min: 1, max: 31 },
-  { name: 'month', min: 1, max: 12, names: MONTH_NAMES },
-  { name: 'day-of-week', min: 0, max: 6, names: DAY_NAMES },
-];
-
-/**
- * Why a six-field expression is not one NCRONTAB (the Functions host's parser) reads: each field a comma list of
- * `*`, `v` or `v-w`, each with an optional `/step`, values in the field's range (names for months and days). What
- * other cron dialects add (`L`, `W`, `#`, `?`, day 7) is refused, so that the local host's scheduler and Azure's
- * can never read one expression two ways.
- */
-export function ncrontabProblem(expression: string): string | undefined {
-  const fields = expression.trim().split(/\s+/);
-  if (fields.length !== 6) return `it has ${fields.length} fields, not 6`;
-  for (const [i, field] of fields.entries()) {
-    const f = NCRONTAB_FIELDS[i];
-    const value = (v: string) => {
-      const named = f.names?.indexOf(v.toUpperCase()) ?? -1;
-      const n = named >= 0 ? named + (f.name === 'month' ? 1 : 0) : /^\d+$/.test(v) ? Number(v) : NaN;
-      return n >= f.min && n <= f.max ? n : undefined;
-    };
-    for (const item of field.split(',')) {
-      const m = /^(\*|[A-Za-z0-9]+(?:-[A-Za-z0-9]+)?)(?:\/(\d+))?$/.exec(item);
-      const range = m?.[1] === '*' ? [] : (m?.[1].split('-') ?? ['']);
-      const bounds = range.map(value);
-      // A step needs something to step over (`*` or a range), and a range runs upwards (no wrap-around like FRI-MON).
-      const wellFormed =
-        m !== null &&
-        bounds.every((b) => b !== undefined) &&
-        (bounds.length < 2 || bounds[0]! <= bounds[1]!) &&
-        (m[2] === undefined || (Number(m[2]) >= 1 && range.length !== 1));
-      if (!wellFormed) {
-        const values = `${f.min}-${f.max}${f.names ? ` or ${f.names[0]}-${f.names[f.names.length - 1]}` : ''}`;
-        return `the ${f.name} field '${field}' must be a comma list of ${values} values, ranges or '*', each with an optional '/step'`;
-      }
-    }
-  }
-  return undefined;
-}
-
 /** NCRONTAB as Azure Functions reads it: six fields, seconds first. */
 export function ncrontabSetting(name: string, meta: Meta & { default: string }): SettingSpec<string> {
-  const expected = 'an NCRONTAB expression with six fields ({second} {minute} {hour} {day} {month} {day-of-week})';
   return spec(
     name,
     meta,
     (raw) => {
       const problem = ncrontabProblem(raw);
-      if (problem) throw new ConfigError(name, raw, `${expected}; ${problem}`);
-      return raw.trim().split(/\s+/).join(' ');
+      if (problem) throw new ConfigError(name, raw, `${NCRONTAB_FORMAT}; ${problem}`);
+      return normalizeNcrontab(raw);
     },
-    () => requiredValue(name, expected),
+    () => requiredValue(name, NCRONTAB_FORMAT),
   );
 }
 
@@ -210,7 +163,7 @@ export function enumSetting<V extends string>(name: string, meta: Meta & { defau
 export const STORAGE_CONNECTION = 'AzureWebJobsStorage';
 
 export const settingSpecs = {
-  // Blob storage (DESIGN.md "Blob containers"). Locally a connection string; in Azure identity-based settings.
+  // Blob storage (the containers: docs/architecture.md). Locally a connection string; in Azure identity-based settings.
   storageConnectionString: stringSetting(STORAGE_CONNECTION, {
     description: 'Storage connection string for local development (Azurite); unset in Azure, where the identity-based settings below apply.',
     default: 'UseDevelopmentStorage=true',
@@ -245,7 +198,7 @@ export const settingSpecs = {
     120000,
   ),
 
-  // Predict gateway (issue 8): request limits, KServe V2 backends, embedded fallback, Feast online features.
+  // Predict gateway (docs/gateway.md): request limits, KServe V2 backends, embedded fallback, Feast online features.
   predictMaxBodyBytes: intSetting(
     'PREDICT_MAX_BODY_BYTES',
     { description: 'Largest request body /api/predict and /api/transform accept (413 above).', default: '1048576', azure: 'optional' },
@@ -368,7 +321,7 @@ export const settingSpecs = {
     65535,
   ),
 
-  // Drift detection (issue 5, docs/drift.md): schedule, window, decision rules, alerts.
+  // Drift detection (docs/drift.md): schedule, window, decision rules, alerts.
   driftSchedule: ncrontabSetting('DRIFT_SCHEDULE', {
     description: 'NCRONTAB (UTC) of the drift check timer (functions/driftTimer.ts, binding %DRIFT_SCHEDULE%); default daily at 06:00.',
     default: '0 0 6 * * *',
@@ -408,11 +361,6 @@ export const settingSpecs = {
     0,
     1,
   ),
-  driftOrchestration: enumSetting(
-    'DRIFT_ORCHESTRATION',
-    { description: "How the timer and baseline event run a check: 'in-process' (the same activities in the function invocation) or 'durable' (the Durable fan-out over log partitions; needs the Azure Functions host).", default: 'in-process', azure: 'optional' },
-    ['in-process', 'durable'] as const,
-  ),
   alertWebhookUrl: optionalUrlSetting(
     'ALERT_WEBHOOK_URL',
     { description: 'Webhook that receives drift alerts as JSON with a Slack/Teams-friendly `text` field; unset: alerts are only logged.', azure: 'optional', secret: true },
@@ -429,7 +377,7 @@ export const settingSpecs = {
     azure: 'optional',
   }),
 
-  // Local development host (devhost/), read by `npm start` only.
+  // Local development host (tools/devhost/), read by `npm start` only.
   localHostPort: intSetting(
     'LOCAL_HOST_PORT',
     { description: 'Port of the local Functions host (Core Tools uses 7071).', default: '7071', azure: 'optional' },
@@ -448,8 +396,21 @@ export const settingSpecs = {
     600000,
   ),
 
-  // Model lifecycle on AKS (issue 6, docs/aks.md): Kubernetes API access, the KServe InferenceServices,
-  // promotion (shared/promotion/) and the MLflow registry.
+  // The Durable Functions workflows (the drift check's fan-out, the promotion): one backend for both, named
+  // explicitly, so a workflow never ends up in-process in Azure because a binding was missing.
+  workflowBackend: enumSetting(
+    'WORKFLOW_BACKEND',
+    {
+      description:
+        "What runs the workflows (the drift check's fan-out over log partitions, model promotions): 'durable' (the Durable Functions extension of the Azure Functions host; a starter function without its Durable client binding is an error) or 'in-process' (the same orchestrators and activities in the invoking process, state in memory: the local host, the CLI, tests).",
+      default: 'in-process',
+      azure: 'bicep',
+    },
+    ['in-process', 'durable'] as const,
+  ),
+
+  // Model lifecycle on AKS (docs/aks.md): Kubernetes API access, the KServe InferenceServices,
+  // promotion (shared/lifecycle/promotion/) and the MLflow registry.
   kubeConnection: enumSetting(
     'KUBE_CONNECTION',
     {
@@ -572,7 +533,7 @@ export const settingSpecs = {
     azure: 'optional',
   }),
 
-  // Inference logs (issue 4, docs/logs.md): the async logger's buffer and flushes, compaction to Parquet.
+  // Inference logs (docs/logs.md): the async logger's buffer and flushes, compaction to Parquet.
   logBufferMaxRecords: intSetting(
     'LOG_BUFFER_MAX_RECORDS',
     { description: 'Records the inference logger holds in memory (pending and being retried, about 0.7 KB each in memory, 650 bytes as CSV) before it drops new ones.', default: '50000', azure: 'optional' },

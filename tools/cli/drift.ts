@@ -15,7 +15,7 @@ import { compactTime, Environment, ENVIRONMENTS } from '../../shared/platform/bl
 import { getConfig } from '../../shared/platform/config';
 import { DriftRunRequest } from '../../shared/drift/driftRun';
 import { compareColumns } from './driftFileComparison';
-import { runDriftInProcess } from '../../shared/drift/orchestration';
+import { readRunReport, runDriftInProcess } from '../../shared/drift/orchestration';
 import { DriftReport, formatReportSummary, serializeReport } from '../../shared/drift/report';
 import { renderReportHtml } from '../../shared/drift/reportHtml';
 import { validateModelVersion } from '../../shared/model/modelVersion';
@@ -68,11 +68,11 @@ async function envMode(env: Environment, hours: number, version: string | undefi
     windowHours: hours,
     trigger: 'cli',
     runId: `cli-${compactTime(now)}-${env}`,
+    alert,
   };
   const started = performance.now();
   let lastLine = 0;
-  const result = await runDriftInProcess(request, {
-    alert,
+  const summary = await runDriftInProcess(request, {
     onProgress: (done, total, rows) => {
       // Every partition when there are few, about every 2 % (and at least every 5 s) when there are many.
       const now = performance.now();
@@ -83,9 +83,10 @@ async function envMode(env: Environment, hours: number, version: string | undefi
       }
     },
   });
-  if (!('kind' in result)) throw new Error(`no drift check: ${result.reason}`);
-  console.log(`stored drift-reports/${result.paths.json} and .html`);
-  return result;
+  if (summary.status === 'skipped') throw new Error(`no drift check: ${summary.reason}`);
+  const report = await readRunReport(summary);
+  console.log(`stored drift-reports/${report.paths.json} and .html`);
+  return report;
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -1,7 +1,7 @@
 // `npm run promote -- <version> [--yes]`: promote a model version from the command line, where no Durable backend
 // runs. `npm run promote -- --publish-heldout` uploads the smoke evaluation's held-out mail to Blob once, for the
-// Function App, which has no corpus package (training/heldOutCorpus.ts). The same orchestrator and activities as the Function App, driven in this process (shared/promotion/
-// localRunner.ts): it needs what the activities need — Blob (AzureWebJobsStorage or the identity settings), the
+// Function App, which has no corpus package (training/heldOutCorpus.ts). The same orchestrator and activities as
+// the Function App, driven in this process (shared/platform/workflow/inProcessRunner.ts): it needs what the activities need — Blob (AzureWebJobsStorage or the identity settings), the
 // Kubernetes API (KUBE_CONNECTION / KUBECONFIG / KUBE_CONTEXT) and the gateway (PROMOTION_GATEWAY_URL).
 // After the smoke evaluation it asks for the approval on the terminal (or approves at once with --yes); no answer
 // within PROMOTION_APPROVAL_TIMEOUT_S rolls back, as in Azure. Exit code 0 only when promoted.
@@ -13,7 +13,7 @@ import { MODEL_NAME } from '../../shared/model/modelArtifacts';
 import { registerHeldOutSource } from '../../shared/lifecycle/promotion/heldOutSet';
 import { corpusHeldOutSource, publishHeldOutSet } from '../../training/heldOutCorpus';
 import { inProcessBackend, localPromotion, startPromotion } from '../../shared/lifecycle/promotion/service';
-import { APPROVAL_EVENT, PromotionRecord } from '../../shared/lifecycle/promotion/types';
+import { APPROVAL_EVENT } from '../../shared/lifecycle/promotion/types';
 import { validateModelVersion } from '../../shared/model/modelVersion';
 import { asUsage, parseCliArgs, runCli, UsageError } from './cliArgs';
 
@@ -37,7 +37,7 @@ async function main(argv: string[]): Promise<number> {
   const autoApprove = values.yes;
   registerHeldOutSource(corpusHeldOutSource());
   const who = `${os.userInfo().username}@${os.hostname()} (cli)`;
-  const input = await startPromotion(inProcessBackend((line) => console.log(line)), version, who);
+  const input = await startPromotion(inProcessBackend(console), version, who);
   const run = localPromotion(input.promotionId)!;
   console.log(`promotion ${input.promotionId} started for ${version}`);
 
@@ -59,7 +59,7 @@ async function main(argv: string[]): Promise<number> {
     });
   }, 200);
   try {
-    const record = (await run.done) as PromotionRecord;
+    const record = await run.done;
     console.log(`${record.outcome}${record.reason ? `: ${record.reason}` : ''}`);
     if (record.smoke) console.log(`smoke evaluation: ${record.smoke.samples} messages, accuracy ${record.smoke.accuracy.toFixed(4)}, ROC AUC ${record.smoke.rocAuc.toFixed(4)}`);
     console.log(`record: models/${promotionRecordPath(record.model, record.promotionId)}`);

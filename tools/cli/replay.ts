@@ -5,7 +5,7 @@
 //      baseline blob trigger activates it). When Blob still holds an older baseline of the version (npm start keeps
 //      existing blobs), it uploads the committed one and waits for that to be activated.
 //   2. Phase "training period": POSTs held-out mail of the training period that the baseline never saw (the replay
-//      half of the validation slice, corpus.ts baselineReplaySplit) to /api/predict, in batches, and notes the
+//      half of the validation slice, training/corpus.ts baselineReplaySplit) to /api/predict, in batches, and notes the
 //      time window. Sending the baseline's own rows would only show the absence of train/serve skew.
 //   3. Phase "test period": POSTs the newer mail (the time-forward test period) the same way.
 //   The stack it starts gets a Feast project of its own, which the replay fills before each phase with the store the
@@ -25,7 +25,7 @@ import { loadTrainingSenders, TrainingSenders, TrainingStoreMoment } from '../..
 import { FeatureStore } from '../../shared/serving/featureStore/featureStore';
 import { getActiveBaseline } from '../../shared/drift/activeBaseline';
 import { DriftRunRequest } from '../../shared/drift/driftRun';
-import { runDriftInProcess } from '../../shared/drift/orchestration';
+import { readRunReport, runDriftInProcess } from '../../shared/drift/orchestration';
 import { DriftReport, formatReportSummary, serializeReport } from '../../shared/drift/report';
 import { renderReportHtml } from '../../shared/drift/reportHtml';
 import { listWindowPartitions, readPartition } from '../../shared/logs/windowReader';
@@ -34,6 +34,7 @@ import { COMMITTED_MODEL_VERSION, MODEL_NAME, baselineFile, committedModelDir, p
 import { DEFAULT_TRAIN_OPTIONS } from '../../training/trainModel';
 import { parseChoice, parseCliArgs, parseInteger, runCli, UsageError } from './cliArgs';
 import { projectRoot } from '../../shared/platform/projectRoot';
+import { errorMessage } from '../../shared/platform/errors';
 
 const ROOT = projectRoot();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -101,7 +102,7 @@ class PhaseStore {
       this.written = stats.rows.map((r) => r.entity);
       return `Feast project ${this.store.project}: the store as of ${stats.asOf.toISOString()} (${asOf}), ${stats.rows.length} senders`;
     } catch (err) {
-      return `Feast project ${this.store.project}: not written (${err instanceof Error ? err.message : String(err)}); senders read as unknown`;
+      return `Feast project ${this.store.project}: not written (${errorMessage(err)}); senders read as unknown`;
     }
   }
 
@@ -264,8 +265,9 @@ async function main(argv: string[]): Promise<number> {
         trigger: 'replay',
         runId: `replay-${phase.start!.toISOString().replace(/[-:.]/g, '')}-${label}`,
       };
-      const result = await runDriftInProcess(request, { onProgress: (d, t, r) => console.log(`  ${label}: partition ${d}/${t}, ${r} rows`) });
-      if (!('kind' in result)) throw new Error(`drift check skipped: ${result.reason}`);
+      const summary = await runDriftInProcess(request, { onProgress: (d, t, r) => console.log(`  ${label}: partition ${d}/${t}, ${r} rows`) });
+      if (summary.status === 'skipped') throw new Error(`drift check skipped: ${summary.reason}`);
+      const result = await readRunReport(summary);
       reports.push(result);
       fs.writeFileSync(path.join(values.out!, `${label}.json`), serializeReport(result));
       fs.writeFileSync(path.join(values.out!, `${label}.html`), renderReportHtml(result));

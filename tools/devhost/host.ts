@@ -1,6 +1,6 @@
 // The local Functions host: loads the compiled function files named by package.json `main` (the same glob the
 // Azure host loads), records what they register through `@azure/functions-core`, and serves them: HTTP routes,
-// timers and blob triggers. `cli/start.ts` wraps it with Azurite and the local model server.
+// timers and blob triggers. `tools/cli/start.ts` wraps it with Azurite and the local model server.
 import { BlobServiceClient } from '@azure/storage-blob';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -60,6 +60,10 @@ function describeTrigger(fn: RegisteredFunction, url: string, schedules: Record<
       return `${fn.name}: timer '${schedules[fn.name]}' (UTC)`;
     case 'blobTrigger':
       return `${fn.name}: blob trigger on ${String(t.path)} (watched every poll interval; ${String(t.source ?? 'LogsAndContainerScan')} in Azure)`;
+    case 'orchestrationTrigger':
+    case 'activityTrigger':
+      // WORKFLOW_BACKEND=in-process: the starter functions run these through shared/platform/workflow/inProcessRunner.ts.
+      return `${fn.name}: ${t.type} (run in-process by its starter function)`;
     default:
       return `${fn.name}: ${t.type} (not hosted locally: needs the Azure Functions host)`;
   }

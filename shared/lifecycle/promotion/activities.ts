@@ -1,10 +1,11 @@
-// The promotion's activities: plain async functions of JSON in, JSON out. The Durable orchestrator calls them by
-// name (functions/promotionOrchestration.ts registers them); the in-process runner (localRunner.ts) calls the same
-// functions where no Durable backend exists. Each is safe to run again (Durable retries and replays activities).
+// The promotion's activities: plain async functions of JSON in, JSON out, each defined under the name the
+// orchestrator calls it by (functions/promotionOrchestrator.ts registers them; with WORKFLOW_BACKEND=in-process the
+// in-process runner calls the same handlers). Each is safe to run again (Durable retries and replays activities).
 import { CONTAINERS, Environment, modelPrefix, promotionRecordPath, tritonRepositoryPrefix } from '../../platform/blobLayout';
 import { downloadBuffer, getContainerClient } from '../../platform/blobStorage';
 import { getConfig } from '../../platform/config';
-import { BadRequestError, NotFoundError } from '../../platform/errors';
+import { defineActivity } from '../../platform/workflow/activity';
+import { BadRequestError, errorMessage, NotFoundError } from '../../platform/errors';
 import { MODEL_FILES, MODEL_NAME } from '../../model/modelArtifacts';
 import { ModelCard, ModelCardError, parseModelCard } from '../../model/modelCard';
 import { InferenceServiceClient, describeReadiness, readinessVerdict } from '../kubernetes/inferenceService';
@@ -64,7 +65,7 @@ export async function checkArtifacts(input: { model: string; version: string }):
   try {
     card = parseModelCard(JSON.parse(cardBytes.toString('utf8')), `${CONTAINERS.models}/${prefix}${MODEL_FILES.card}`);
   } catch (err) {
-    throw new BadRequestError(err instanceof Error ? err.message : String(err), 'invalid_model_card');
+    throw new BadRequestError(errorMessage(err), 'invalid_model_card');
   }
   if (card.version !== input.version) {
     throw new BadRequestError(`the card in ${prefix} says version ${card.version}, not ${input.version}`, 'invalid_model_card');
@@ -135,14 +136,16 @@ export async function readPromotionRecord(model: string, promotionId: string): P
   return bytes ? (JSON.parse(bytes.toString('utf8')) as PromotionRecord) : undefined;
 }
 
-/** The activities by the names the orchestrator calls them. */
-export const PROMOTION_ACTIVITIES = {
-  promotionCheckArtifacts: checkArtifacts,
-  promotionDeploy: deployModel,
-  promotionReadStatus: readModelStatus,
-  promotionSmokeEvaluation: smokeEvaluation,
-  promotionRollback: rollbackModel,
-  promotionRecord: recordPromotion,
-} as const;
+export const PROMOTION_CHECK_ARTIFACTS_ACTIVITY = 'promotionCheckArtifacts';
+export const PROMOTION_DEPLOY_ACTIVITY = 'promotionDeploy';
+export const PROMOTION_READ_STATUS_ACTIVITY = 'promotionReadStatus';
+export const PROMOTION_SMOKE_EVALUATION_ACTIVITY = 'promotionSmokeEvaluation';
+export const PROMOTION_ROLLBACK_ACTIVITY = 'promotionRollback';
+export const PROMOTION_RECORD_ACTIVITY = 'promotionRecord';
 
-export type PromotionActivityName = keyof typeof PROMOTION_ACTIVITIES;
+export const checkArtifactsActivity = defineActivity(PROMOTION_CHECK_ARTIFACTS_ACTIVITY, checkArtifacts);
+export const deployActivity = defineActivity(PROMOTION_DEPLOY_ACTIVITY, deployModel);
+export const readStatusActivity = defineActivity(PROMOTION_READ_STATUS_ACTIVITY, readModelStatus);
+export const smokeEvaluationActivity = defineActivity(PROMOTION_SMOKE_EVALUATION_ACTIVITY, smokeEvaluation);
+export const rollbackActivity = defineActivity(PROMOTION_ROLLBACK_ACTIVITY, rollbackModel);
+export const recordActivity = defineActivity(PROMOTION_RECORD_ACTIVITY, recordPromotion);

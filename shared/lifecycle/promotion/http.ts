@@ -1,17 +1,14 @@
 // What the promotion's HTTP functions share: which backend runs the promotion, who is asking, and the JSON body.
 import type { HttpRequest, InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
 import { BadRequestError } from '../../platform/errors';
 import { readJsonBody } from '../../platform/http';
+import { workflowBackend } from '../../platform/workflow/backend';
 import { durableBackend, inProcessBackend, PromotionBackend } from './service';
 
-/**
- * Durable Functions where the host provides a Durable client (Azure, Core Tools); the in-process runner where it
- * does not (the local host of `npm start`), so that promotions work there too (docs/aks.md).
- */
+/** The backend WORKFLOW_BACKEND names: Durable Functions in Azure, the in-process runner locally (docs/aks.md). */
 export function promotionBackend(context: InvocationContext): PromotionBackend {
-  const clientInput = context.options.extraInputs.find((input) => input.type === 'durableClient');
-  return clientInput && context.extraInputs.get(clientInput) ? durableBackend(df.getClient(context)) : inProcessBackend((m) => context.log(m));
+  const backend = workflowBackend(context);
+  return backend.kind === 'durable' ? durableBackend(backend.client) : inProcessBackend(context);
 }
 
 /** Who asked: the App Service authentication principal when present, else what the admin caller says, else 'admin'. */
@@ -24,7 +21,7 @@ export function caller(request: HttpRequest, bodyName?: unknown): string {
 /** The promotion routes' bodies carry a name and a comment at most. */
 export const PROMOTION_MAX_BODY_BYTES = 16 * 1024;
 
-/** The body as a JSON object under the rules of shared/http.ts; an empty body is `{}`. */
+/** The body as a JSON object under the rules of shared/platform/http.ts; an empty body is `{}`. */
 export async function readPromotionBody(request: HttpRequest): Promise<Record<string, unknown>> {
   const body = await readJsonBody(request, { maxBytes: PROMOTION_MAX_BODY_BYTES, allowEmpty: true });
   if (body === undefined) return {};

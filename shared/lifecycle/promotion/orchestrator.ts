@@ -3,22 +3,20 @@
 //   -> deploy production -> wait Ready -> record.  Any failure, a rejection or a timeout rolls back what changed,
 //   newest first, and the record says why.
 // Deterministic: time only from context.df.currentUtcDateTime, no randomness, no I/O outside activities, logs
-// only when not replaying. The same generator runs under the Durable runtime and under localRunner.ts.
+// only when not replaying. The same generator runs under the Durable runtime and, with WORKFLOW_BACKEND=in-process,
+// under shared/platform/workflow/inProcessRunner.ts.
 import type { OrchestrationContext, Task, TimerTask } from 'durable-functions';
 import type { Environment } from '../../platform/blobLayout';
-import type { PromotionActivityName } from './activities';
 import {
-  APPROVAL_EVENT,
-  ApprovalDecision,
-  ArtifactsChecked,
-  Deployment,
-  ModelReadiness,
-  PromotionInput,
-  PromotionOutcome,
-  PromotionRecord,
-  Rollback,
-  SmokeResult,
-} from './types';
+  checkArtifactsActivity,
+  deployActivity,
+  readStatusActivity,
+  recordActivity,
+  rollbackActivity,
+  smokeEvaluationActivity,
+} from './activities';
+import { APPROVAL_EVENT, ApprovalDecision, PromotionInput, PromotionOutcome, PromotionRecord } from './types';
+import { errorMessage } from '../../platform/errors';
 
 export const PROMOTION_ORCHESTRATOR = 'promotionOrchestrator';
 
@@ -35,13 +33,12 @@ class PromotionStopped extends Error {
 
 export function* promotionOrchestrator(context: OrchestrationContext): Generator<Task, PromotionRecord, any> {
   const df = context.df;
-  const input = df.getInput() as PromotionInput;
+  const input = df.getInput<PromotionInput>();
   const { settings } = input;
   const now = () => df.currentUtcDateTime;
   const log = (message: string) => {
     if (!df.isReplaying) context.log(`[promotion ${input.promotionId}] ${message}`);
   };
-  const call = (name: PromotionActivityName, activityInput: unknown) => df.callActivity(name, activityInput);
 
   const record: PromotionRecord = {
     promotionId: input.promotionId,
@@ -63,12 +60,12 @@ export function* promotionOrchestrator(context: OrchestrationContext): Generator
 
   function* deployAndWait(env: Environment, storageUri: string): Generator<Task, void, any> {
     step(`deploy ${env}`);
-    const deployment = (yield call('promotionDeploy', { env, version: input.version, storageUri })) as Deployment;
+    const deployment = yield* deployActivity.call(context, { env, version: input.version, storageUri });
     record.deployments.push(deployment);
     step(`wait ${env} ready`, deployment.changed ? `from ${deployment.previousModelVersion ?? deployment.previousStorageUri ?? 'nothing'}` : 'already serving it');
     const deadline = new Date(now().getTime() + settings.readyTimeoutS * 1000);
     for (;;) {
-      const readiness = (yield call('promotionReadStatus', { env, storageUri })) as ModelReadiness;
+      const readiness = yield* readStatusActivity.call(context, { env, storageUri });
       if (readiness.verdict === 'ready') return;
       if (readiness.verdict === 'failed') throw new PromotionStopped(`wait ${env} ready`, `${env} failed: ${readiness.detail}`);
       if (now() >= deadline) throw new PromotionStopped(`wait ${env} ready`, `${env} not Ready after ${settings.readyTimeoutS} s: ${readiness.detail}`);
@@ -78,17 +75,17 @@ export function* promotionOrchestrator(context: OrchestrationContext): Generator
 
   try {
     step('check artifacts');
-    const artifacts = (yield call('promotionCheckArtifacts', { model: input.model, version: input.version })) as ArtifactsChecked;
+    const artifacts = yield* checkArtifactsActivity.call(context, { model: input.model, version: input.version });
 
     yield* deployAndWait('staging', artifacts.storageUri);
 
     step('smoke evaluation', `${settings.smokeSamples} held-out messages through the gateway (staging)`);
-    const smoke = (yield call('promotionSmokeEvaluation', {
+    const smoke = yield* smokeEvaluationActivity.call(context, {
       version: input.version,
       reference: { accuracy: artifacts.card.accuracy, rocAuc: artifacts.card.rocAuc, metricsKey: artifacts.card.metricsKey },
       samples: settings.smokeSamples,
       margins: { accuracy: settings.accuracyMargin, auc: settings.aucMargin },
-    })) as SmokeResult;
+    });
     record.smoke = smoke;
     if (!smoke.passed) throw new PromotionStopped('smoke evaluation', smoke.failures.join('; '));
 
@@ -113,13 +110,12 @@ export function* promotionOrchestrator(context: OrchestrationContext): Generator
     const stopped = err instanceof PromotionStopped ? err : undefined;
     const failedStep = stopped?.step ?? record.steps[record.steps.length - 1]?.step ?? 'start';
     record.outcome = stopped?.outcome ?? 'rolled_back';
-    record.reason = `${failedStep}: ${err instanceof Error ? err.message : String(err)}`;
+    record.reason = `${failedStep}: ${errorMessage(err)}`;
     step('rolling back', record.reason);
     for (const deployment of [...record.deployments].reverse()) {
       if (!deployment.changed) continue;
       try {
-        const rollback = (yield call('promotionRollback', { env: deployment.env, storageUri: deployment.storageUri })) as Rollback;
-        record.rollbacks.push(rollback);
+        record.rollbacks.push(yield* rollbackActivity.call(context, { env: deployment.env, storageUri: deployment.storageUri }));
       } catch (rollbackError) {
         // Keep going: the other environment must still be restored, and the record must say what failed.
         record.rollbacks.push({ env: deployment.env, changed: false, skipped: `rollback failed: ${(rollbackError as Error).message}` });
@@ -127,7 +123,7 @@ export function* promotionOrchestrator(context: OrchestrationContext): Generator
     }
   }
   record.finishedAt = now().toISOString();
-  yield call('promotionRecord', record);
+  yield* recordActivity.call(context, record);
   df.setCustomStatus({ step: 'finished', version: input.version, outcome: record.outcome });
   return record;
 }

@@ -1,14 +1,14 @@
-// Starting, deciding and inspecting promotions, whichever backend runs them: Durable Functions in Azure (the HTTP
-// functions get a DurableClient), or the in-process runner where the host has no Durable backend (the local
-// host, the CLI, tests). Both run the same orchestrator and the same activities.
+// Starting, deciding and inspecting promotions, whichever backend WORKFLOW_BACKEND names: Durable Functions in Azure
+// (the HTTP functions get a DurableClient), or the in-process runner (the local host, the CLI, tests). Both run the
+// same orchestrator and the same activities.
 import { OrchestrationRuntimeStatus, type DurableClient } from 'durable-functions';
 import { compactTime } from '../../platform/blobLayout';
 import { getConfig } from '../../platform/config';
-import { ConflictError, NotFoundError } from '../../platform/errors';
+import { ConflictError, errorMessage, NotFoundError } from '../../platform/errors';
 import { MODEL_NAME } from '../../model/modelArtifacts';
 import { validateModelVersion } from '../../model/modelVersion';
-import { PROMOTION_ACTIVITIES, readPromotionRecord } from './activities';
-import { LocalOrchestration } from './localRunner';
+import { InProcessOrchestration, WorkflowLogger } from '../../platform/workflow/inProcessRunner';
+import { readPromotionRecord } from './activities';
 import { PROMOTION_ORCHESTRATOR, promotionOrchestrator } from './orchestrator';
 import { APPROVAL_EVENT, ApprovalDecision, PromotionInput, PromotionRecord } from './types';
 
@@ -91,14 +91,15 @@ export async function getPromotionStatus(backend: PromotionBackend, id: string):
 
 // ----- in-process backend -----------------------------------------------------------------------------------
 
-const local = new Map<string, LocalOrchestration>();
+// The promotions this process runs, by id: the in-process stand-in for the Durable task hub's instance table.
+const local = new Map<string, InProcessOrchestration<PromotionRecord>>();
 
-export function inProcessBackend(log: (message: string) => void = (m) => console.log(m)): PromotionBackend {
+export function inProcessBackend(logger: WorkflowLogger = console): PromotionBackend {
   return {
     kind: 'in-process',
     async start(input) {
-      const run = new LocalOrchestration(PROMOTION_ORCHESTRATOR, promotionOrchestrator, PROMOTION_ACTIVITIES, input, input.promotionId, log);
-      run.done.catch((err) => log(`[promotion ${input.promotionId}] failed: ${err instanceof Error ? err.message : String(err)}`));
+      const run = new InProcessOrchestration(PROMOTION_ORCHESTRATOR, promotionOrchestrator, input, input.promotionId, { logger });
+      run.done.catch((err) => logger.error(`[promotion ${input.promotionId}] failed: ${errorMessage(err)}`));
       local.set(input.promotionId, run);
     },
     async running() {
@@ -124,7 +125,7 @@ export function inProcessBackend(log: (message: string) => void = (m) => console
 }
 
 /** The in-process run of a promotion (tests and the CLI await it). */
-export function localPromotion(id: string): LocalOrchestration | undefined {
+export function localPromotion(id: string): InProcessOrchestration<PromotionRecord> | undefined {
   return local.get(id);
 }
 

@@ -1,5 +1,5 @@
 // The promotion's smoke evaluation: held-out corpus mail through the real gateway with X-Environment: staging
-// (DESIGN.md "Predict API", batch form), scored against the labels, compared with the model card's figures.
+// (the predict API's batch form, docs/gateway.md), scored against the labels, compared with the model card's figures.
 // It exercises the whole serving path (gateway, features, Feast, KServe staging) rather than the model file alone.
 import { BadGatewayError } from '../../platform/errors';
 import { rocAuc } from '../../model/metrics';

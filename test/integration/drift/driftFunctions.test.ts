@@ -13,9 +13,9 @@ import { CONTAINERS, driftReportPath } from '../../../shared/platform/blobLayout
 import { ensureContainers } from '../../../shared/platform/blobStorage';
 import { clearActiveBaselineCache, getActiveBaseline, readActiveRecord } from '../../../shared/drift/activeBaseline';
 import { readAlertState } from '../../../shared/drift/alerts';
-import { DriftRunRequest, summarizeRun } from '../../../shared/drift/driftRun';
+import { DriftRunRequest } from '../../../shared/drift/driftRun';
 import { scheduledRequests } from '../../../shared/drift/driftSchedule';
-import { runDriftInProcess } from '../../../shared/drift/orchestration';
+import { readRunReport, runDriftInProcess } from '../../../shared/drift/orchestration';
 import { DriftReport } from '../../../shared/drift/report';
 import { closeParquetEngine } from '../../../shared/logs/parquet';
 import { startTestAzurite, TestAzurite } from '../../helpers/azurite';
@@ -57,7 +57,7 @@ beforeAll(async () => {
     DRIFT_ENVIRONMENTS: 'production,staging',
     DRIFT_MIN_ROWS: '100',
     DRIFT_WINDOW_HOURS: '24',
-    DRIFT_ORCHESTRATION: 'in-process',
+    WORKFLOW_BACKEND: 'in-process',
     COMPACTION_ROW_GROUP_ROWS: '1000',
   });
   await ensureContainers(Object.values(CONTAINERS));
@@ -181,7 +181,7 @@ describe('drift timer', () => {
 
   it('does not re-alert on later runs of the same ongoing state, and says so in the report', async () => {
     const later = scheduledRequests(new Date(Date.now() + 3 * 60_000)).find((r) => r.env === 'staging')!;
-    const report = (await runDriftInProcess(later)) as DriftReport;
+    const report = await readRunReport(await runDriftInProcess(later));
     expect(report.status).toBe('critical');
     expect(report.alert).toMatchObject({ action: 'suppressed', previous_status: 'critical' });
     expect(report.alert.reason).toMatch(/same ongoing critical state/);
@@ -200,7 +200,7 @@ describe('drift timer', () => {
       trigger: 'timer',
       runId: 'small-window',
     };
-    const report = (await runDriftInProcess(request)) as DriftReport;
+    const report = await readRunReport(await runDriftInProcess(request));
     expect(report.rows.current).toBeGreaterThan(0);
     expect(report.rows.current).toBeLessThan(100);
     expect(report.status).toBe('insufficient_data');
@@ -214,16 +214,16 @@ describe('drift timer', () => {
     const restore = setAppEnv({ DRIFT_MODEL_NAME: 'other-model' });
     try {
       const [request] = scheduledRequests(new Date());
-      const result = summarizeRun(await runDriftInProcess(request));
+      const result = await runDriftInProcess(request);
       expect(result).toMatchObject({ status: 'skipped', reason: 'no baseline has been activated for other-model' });
     } finally {
       restore();
     }
   });
 
-  it('writes the report where DESIGN.md says', async () => {
+  it('writes the report at its documented path (driftReportPath), and no alert when the request says so', async () => {
     const [request] = scheduledRequests(new Date());
-    const report = (await runDriftInProcess(request, { alert: false })) as DriftReport;
+    const report = await readRunReport(await runDriftInProcess({ ...request, alert: false }));
     expect(report.paths.json).toBe(driftReportPath('production', new Date(request.windowEnd), request.runId, 'json'));
     expect(report.alert.action).toBe('disabled');
   });

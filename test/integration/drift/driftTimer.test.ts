@@ -47,7 +47,7 @@ beforeAll(async () => {
     DRIFT_ENVIRONMENTS: 'production,staging',
     DRIFT_MIN_ROWS: '100',
     DRIFT_WINDOW_HOURS: '24',
-    DRIFT_ORCHESTRATION: 'in-process',
+    WORKFLOW_BACKEND: 'in-process',
   });
   await ensureContainers(Object.values(CONTAINERS));
 }, 60_000);

@@ -1,18 +1,27 @@
 // The drift orchestrator under the real durable-functions 3.x runtime, driven step by step over built histories
 // (ExecutionStarted, TaskScheduled/TaskCompleted, one OrchestratorStarted per episode), with every activity result
-// produced by running the real activity on Azurite with real raw and Parquet logs. Every episode replays the whole
-// history, so a non-deterministic orchestrator would schedule different actions. The result must equal the
-// in-process runner's on the same window.
+// produced by running the registered activity handler on Azurite with real raw and Parquet logs. Every episode
+// replays the whole history, so a non-deterministic orchestrator would schedule different actions. The report must
+// equal the one the same orchestrator gives under the in-process runner on the same window.
+import { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { CONTAINERS } from '../../../shared/platform/blobLayout';
 import { ensureContainers } from '../../../shared/platform/blobStorage';
 import { activateBaselineUpload } from '../../../shared/drift/activeBaseline';
 import { DriftRunRequest, DriftRunSummary, PartitionResult } from '../../../shared/drift/driftRun';
-import { DRIFT_ACTIVITIES, driftActivityHandlers, driftOrchestrator, runDriftInProcess } from '../../../shared/drift/orchestration';
+import {
+  DRIFT_COUNT_PARTITION_ACTIVITY,
+  DRIFT_FINISH_ACTIVITY,
+  DRIFT_ORCHESTRATOR,
+  DRIFT_PLAN_ACTIVITY,
+  driftOrchestrator,
+  readRunReport,
+  runDriftInProcess,
+} from '../../../shared/drift/orchestration';
+import { activityNamed } from '../../../shared/platform/workflow/activity';
 import { DriftReport } from '../../../shared/drift/report';
 import { closeParquetEngine } from '../../../shared/logs/parquet';
 import { startTestAzurite, TestAzurite } from '../../helpers/azurite';
-import { captureLogger } from '../../helpers/driftFixtures';
 import { baselineBytes, compactHour, logRecords, MODEL, readReportJson, records, reportBlobs } from '../../helpers/driftLogs';
 import { setAppEnv } from '../../helpers/env';
 
@@ -48,13 +57,13 @@ class Harness {
   constructor(private readonly input: DriftRunRequest) {
     this.history = [
       new (event('OrchestratorStartedEvent'))({ eventId: -1, timestamp: T0, isPlayed: false }),
-      new (event('ExecutionStartedEvent'))({ eventId: -1, timestamp: T0, isPlayed: false, name: 'driftOrchestration', input: JSON.stringify(input) }),
+      new (event('ExecutionStartedEvent'))({ eventId: -1, timestamp: T0, isPlayed: false, name: DRIFT_ORCHESTRATOR, input: JSON.stringify(input) }),
     ];
   }
 
   /** Replay the whole history; returns the actions scheduled by this episode with their task ids. */
   async run(): Promise<{ id: number; action: Action }[]> {
-    const context = new df.DummyOrchestrationContext('driftOrchestration', 'invocation', (_l: unknown, ...args: unknown[]) => this.logs.push(args.join(' ')));
+    const context = new df.DummyOrchestrationContext(DRIFT_ORCHESTRATOR, 'invocation', (_l: unknown, ...args: unknown[]) => this.logs.push(args.join(' ')));
     this.state = await this.orchestrator(new testing.DurableOrchestrationInput(this.input.runId, this.history, this.input), context);
     const actions = this.state!.actions.flat();
     const fresh = actions.slice(this.seen).map((action) => ({ id: this.seq++, action }));
@@ -66,12 +75,13 @@ class Harness {
     return fresh;
   }
 
-  /** Run the real activity of a scheduled task and record its completion (one episode per completion). */
+  /** Run the activity registered under the scheduled name and record its completion (one episode per completion). */
   async complete(id: number): Promise<unknown> {
     const action = this.scheduled.get(id)!;
     // Through JSON, as the Durable extension passes inputs and results.
     const input = JSON.parse(JSON.stringify(action.input));
-    const result = await driftActivityHandlers[action.functionName as keyof typeof driftActivityHandlers](input, captureLogger());
+    const activity = activityNamed(action.functionName!)!;
+    const result = await activity.handler(input, new InvocationContext({ functionName: action.functionName, logHandler: () => undefined }));
     this.clock = new Date(this.clock.getTime() + 1000);
     this.history.push(new (event('OrchestratorStartedEvent'))({ eventId: -1, timestamp: this.clock, isPlayed: false }));
     this.history.push(new (event('TaskCompletedEvent'))({ eventId: -1, timestamp: this.clock, isPlayed: false, taskScheduledId: id, result: JSON.stringify(result) }));
@@ -104,12 +114,12 @@ describe('drift orchestration', () => {
   it('plans, fans out one activity per partition, fans in, finishes; deterministic under replay; equal to the in-process run', async () => {
     const h = new Harness(request('durable-run'));
     const first = await h.run();
-    expect(first.map((a) => a.action.functionName)).toEqual([DRIFT_ACTIVITIES.plan]);
+    expect(first.map((a) => a.action.functionName)).toEqual([DRIFT_PLAN_ACTIVITY]);
     expect(first[0].action.input).toEqual(request('durable-run'));
     await h.complete(first[0].id);
 
     const fanOut = await h.run();
-    expect(fanOut.map((a) => a.action.functionName)).toEqual(Array(3).fill(DRIFT_ACTIVITIES.countPartition));
+    expect(fanOut.map((a) => a.action.functionName)).toEqual(Array(3).fill(DRIFT_COUNT_PARTITION_ACTIVITY));
     expect(fanOut.map((a) => (a.action.input as { partition: { hour: string } }).partition.hour)).toEqual(HOURS.map((t) => t.toISOString().slice(11, 13)));
     // Complete them out of order: the merge goes by partition index, not by completion order.
     const partials: PartitionResult[] = [];
@@ -119,12 +129,12 @@ describe('drift orchestration', () => {
     }
     expect(partials.map((p) => p.rows).sort()).toEqual([300, 400, 400]);
     for (const p of partials) {
-      expect(p.partial).toBeUndefined(); // under Durable the counts go to Blob, not into the history
+      expect(Object.keys(p).sort()).toEqual(['index', 'otherVersions', 'partialPath', 'rows']); // counts in Blob, not in the history
       expect(await reportBlobs(p.partialPath!)).toEqual([p.partialPath]);
     }
 
     const finish = await h.run();
-    expect(finish.map((a) => a.action.functionName)).toEqual([DRIFT_ACTIVITIES.finish]);
+    expect(finish.map((a) => a.action.functionName)).toEqual([DRIFT_FINISH_ACTIVITY]);
     const summary = (await h.complete(finish[0].id)) as DriftRunSummary;
     expect(await h.run()).toEqual([]);
     expect(h.state!.isDone).toBe(true);
@@ -133,7 +143,12 @@ describe('drift orchestration', () => {
     for (const p of partials) expect(await reportBlobs(p.partialPath!)).toEqual([]); // scratch removed
 
     const durable = await readReportJson<DriftReport>(summary.report!.json!);
-    const inProcess = (await runDriftInProcess(request('in-process-run'), { alert: false })) as DriftReport;
+    const progress: string[] = [];
+    const inProcessSummary = await runDriftInProcess({ ...request('in-process-run'), alert: false }, { onProgress: (d, t, r) => progress.push(`${d}/${t} ${r}`) });
+    expect(progress).toHaveLength(3);
+    expect(progress[2]).toBe('3/3 1100');
+    const inProcess = await readRunReport(inProcessSummary);
+    expect(inProcess.alert.action).toBe('disabled');
     const strip = (r: DriftReport) => ({ ...r, run_id: '', paths: null, alert: null });
     expect(strip(inProcess)).toEqual(strip(durable));
     expect(durable.status).not.toBe('insufficient_data');

@@ -9,7 +9,7 @@ import { resetKServeClients } from '../../../shared/serving/kserve/kserveClient'
 import { getInferenceLogger } from '../../../shared/logs/inferenceLogger';
 import { setAppEnv } from '../../helpers/env';
 
-// The local host's stand-in for the Azure worker's `@azure/functions-core` (devhost/functionsCore.ts), handed to
+// The local host's stand-in for the Azure worker's `@azure/functions-core` (tools/devhost/functionsCore.ts), handed to
 // Jest's module registry, which does not go through Node's resolver; then `app.http(...)` registers here exactly
 // what it registers with the Azure host.
 const registry = new FunctionRegistry();
@@ -22,6 +22,7 @@ const { predict } = require('../../../functions/predict') as typeof import('../.
 require('../../../functions/transform');
 require('../../../functions/health');
 require('../../../functions/healthDetails');
+require('../../../functions/index');
 
 describe('registrations', () => {
   it('predict, transform and the health details need a function key in Azure; the health summary is anonymous', () => {
@@ -32,8 +33,9 @@ describe('registrations', () => {
     expect(trigger('healthDetails')).toMatchObject({ type: 'httpTrigger', authLevel: 'function', methods: ['GET'], route: 'health/details' });
   });
 
-  it('flushes the inference logger when the host terminates', () => {
-    expect(registry.hooks.get('appTerminate')?.length).toBeGreaterThanOrEqual(1);
+  it('the app bootstrap (functions/index.ts) warms the models when the worker starts and flushes the inference logger when it stops', () => {
+    expect(registry.hooks.get('appStart')?.length).toBe(1);
+    expect(registry.hooks.get('appTerminate')?.length).toBe(1);
   });
 });
 

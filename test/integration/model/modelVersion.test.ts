@@ -1,4 +1,4 @@
-// One model-version rule (shared/modelVersion.ts) at every place a version enters the app: the drift HTTP starter's
+// One model-version rule (shared/model/modelVersion.ts) at every place a version enters the app: the drift HTTP starter's
 // `version` query, the version KServe reports to the gateway, the training CLI's --version, promotions. And the one
 // compact UTC time used in names.
 import { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { runTrainCli } from '../../../tools/cli/train';
 import { azuriteConnectionString } from '../../../tools/devhost/azurite';
-import { startDriftRun } from '../../../functions/driftOrchestration';
+import { driftRunStart } from '../../../functions/driftRunStart';
 import { compactTime, CONTAINERS, rawLogBlobName } from '../../../shared/platform/blobLayout';
 import { ensureContainers } from '../../../shared/platform/blobStorage';
 import { BadRequestError, ServiceUnavailableError } from '../../../shared/platform/errors';
@@ -49,7 +49,7 @@ describe('where a version comes from outside', () => {
 
   beforeAll(async () => {
     azurite = await startTestAzurite();
-    restore = setAppEnv({ AzureWebJobsStorage: azurite.connectionString, DRIFT_ORCHESTRATION: 'in-process' });
+    restore = setAppEnv({ AzureWebJobsStorage: azurite.connectionString, WORKFLOW_BACKEND: 'in-process' });
     await ensureContainers(Object.values(CONTAINERS));
   }, 60_000);
 
@@ -60,7 +60,7 @@ describe('where a version comes from outside', () => {
 
   it('the drift starter answers 400 to an invalid version query', async () => {
     for (const version of ['../../state/x', 'a/b']) {
-      const res = await startDriftRun(
+      const res = await driftRunStart(
         new HttpRequest({ method: 'POST', url: `http://localhost/api/drift/run?env=production&version=${encodeURIComponent(version)}` }),
         new InvocationContext(),
       );

@@ -1,7 +1,8 @@
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, getConfig, loadConfig, ncrontabProblem, settingDefault, settingSpecs } from '../../../shared/platform/config';
+import { ConfigError, getConfig, loadConfig, settingDefault, settingSpecs } from '../../../shared/platform/config';
+import { ncrontabProblem } from '../../../shared/platform/ncrontab';
 import { setAppEnv } from '../../helpers/env';
 import { REPO_ROOT } from '../../helpers/paths';
 

@@ -1,5 +1,5 @@
-// The HTTP functions in Azure: with a Durable client input the promotion goes to Durable Functions, not to the
-// in-process runner. The durable-functions 3.x DurableClient talks HTTP to the Durable extension; here a local
+// The HTTP functions in Azure (WORKFLOW_BACKEND=durable): the promotion goes to Durable Functions through the
+// invocation's Durable client, and a missing client is a configuration error, never a quiet in-process run. The durable-functions 3.x DurableClient talks HTTP to the Durable extension; here a local
 // server plays that extension's HTTP API (instances/, orchestrators/{name}/{id}, instances/{id}/raiseEvent/{event},
 // status JSON with name, instanceId, runtimeStatus, customStatus, input, output, createdTime, lastUpdatedTime, as
 // the Durable Functions "HTTP API reference" documents them). The extension itself only runs inside the Functions host.
@@ -11,6 +11,8 @@ import { promoteModel } from '../../../../functions/promoteModel';
 import { promotionDecision } from '../../../../functions/promotionDecision';
 import { promotionStatus } from '../../../../functions/promotionStatus';
 import { promotionBackend } from '../../../../shared/lifecycle/promotion/http';
+import { ConfigError } from '../../../../shared/platform/config';
+import { setAppEnv } from '../../../helpers/env';
 
 interface Instance {
   name: string;
@@ -66,6 +68,12 @@ beforeAll(async () => {
 
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
+let restoreEnv: () => void;
+beforeEach(() => {
+  restoreEnv = setAppEnv({ WORKFLOW_BACKEND: 'durable' });
+});
+afterEach(() => restoreEnv());
+
 /** An invocation as the Functions host gives it to a function with a Durable client input. */
 function durableContext(): InvocationContext {
   const clientInput = df.input.durableClient();
@@ -81,9 +89,28 @@ function durableContext(): InvocationContext {
   return context;
 }
 
-test('without a Durable client the in-process runner is used; with one, Durable Functions', () => {
-  expect(promotionBackend(new InvocationContext({ functionName: 'test' })).kind).toBe('in-process');
+test('WORKFLOW_BACKEND alone picks the backend; durable without a Durable client is an error, not an in-process run', async () => {
   expect(promotionBackend(durableContext()).kind).toBe('durable');
+  expect(() => promotionBackend(new InvocationContext({ functionName: 'promoteModel' }))).toThrow(ConfigError);
+  expect(() => promotionBackend(new InvocationContext({ functionName: 'promoteModel' }))).toThrow(/WORKFLOW_BACKEND="durable".*function promoteModel was invoked without one/);
+  // Through the HTTP function: 503 naming the setting, and nothing started anywhere.
+  const before = requests.length;
+  const res = (await promoteModel(
+    new HttpRequest({ method: 'POST', url: 'https://app.example/api/models/1.1.0/promote', params: { version: '1.1.0' } }),
+    new InvocationContext({ functionName: 'promoteModel', logHandler: () => undefined }),
+  )) as { status: number; jsonBody: { error: { code: string; message: string } } };
+  expect(res.status).toBe(503);
+  expect(res.jsonBody.error).toMatchObject({ code: 'misconfigured', message: expect.stringContaining('WORKFLOW_BACKEND') });
+  expect(requests.length).toBe(before);
+
+  const restore = setAppEnv({ WORKFLOW_BACKEND: 'in-process' });
+  try {
+    // In-process even where the host binds a client: the setting decides.
+    expect(promotionBackend(durableContext()).kind).toBe('in-process');
+    expect(promotionBackend(new InvocationContext({ functionName: 'promoteModel' })).kind).toBe('in-process');
+  } finally {
+    restore();
+  }
 });
 
 test('start, status, approve and 404 go through the Durable extension', async () => {

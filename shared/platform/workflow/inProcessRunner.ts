@@ -1,16 +1,39 @@
-// An in-process stand-in for the Durable Functions backend, for where none exists (the local host, the CLI,
-// tests): it drives an orchestrator generator with the subset of the DurableOrchestrationContext API the project's
-// orchestrators use (getInput, callActivity, createTimer, waitForExternalEvent, Task.any, currentUtcDateTime,
-// isReplaying, setCustomStatus) and runs the activities as the plain functions they are. Inputs and results go
-// through JSON like the real backend's, so an orchestrator that passes here passes nothing it could not there.
-// No history and no replay: state lives in memory and ends with the process (Durable keeps it in Azure Storage).
-import type { OrchestrationContext } from 'durable-functions';
+// The in-process backend of the workflows (WORKFLOW_BACKEND=in-process: the local host, the CLI, tests): it drives
+// an orchestrator generator with the subset of the DurableOrchestrationContext API the project's orchestrators use
+// (getInput, callActivity, Task.all, Task.any, createTimer, waitForExternalEvent, currentUtcDateTime, isReplaying,
+// setCustomStatus) and calls the activities' handlers, found by the names the orchestrator calls (activity.ts).
+// Inputs and results go through JSON like the Durable backend's, so an orchestrator that passes here passes
+// nothing it could not there. No history and no replay: state lives in memory and ends with the process (Durable
+// keeps it in the storage account), which is why Azure runs the durable backend.
+import { InvocationContext, LogLevel } from '@azure/functions';
+import type { OrchestrationContext, Task } from 'durable-functions';
+import { activityNamed } from './activity';
+import { errorMessage } from '../errors';
 
-type Activity = (input: any) => Promise<unknown>;
 export type RuntimeStatus = 'Running' | 'Completed' | 'Failed';
 
+/** Where the orchestrator's and the activities' context.log / warn / error lines go. */
+export interface WorkflowLogger {
+  log(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+}
+
+export interface InProcessOptions {
+  logger?: WorkflowLogger;
+  /**
+   * Activities of one Task.all that run at a time (default 2): enough to overlap one activity's downloads with
+   * another's computing, without one process holding every partition of a long drift window at once.
+   */
+  concurrency?: number;
+  /** After each activity of a Task.all completes: its name, its result, and how many of the group are done. */
+  onProgress?: (activityName: string, result: unknown, done: number, total: number) => void;
+}
+
 interface LocalTask {
-  kind: 'activity' | 'timer' | 'event' | 'any';
+  kind: 'activity' | 'timer' | 'event' | 'all' | 'any';
+  /** The activity's name (kind 'activity'). */
+  name?: string;
   isCompleted: boolean;
   isFaulted: boolean;
   result?: unknown;
@@ -20,7 +43,7 @@ interface LocalTask {
   isCanceled?: boolean;
 }
 
-export interface LocalOrchestrationStatus {
+export interface InProcessStatus {
   instanceId: string;
   name: string;
   runtimeStatus: RuntimeStatus;
@@ -33,28 +56,42 @@ export interface LocalOrchestrationStatus {
 
 const json = <T>(value: T): T => (value === undefined ? value : JSON.parse(JSON.stringify(value)));
 
-export class LocalOrchestration {
-  readonly done: Promise<unknown>;
-  private readonly status: LocalOrchestrationStatus;
+/** An InvocationContext whose log lines go to `logger`, as the host's would go to the function's log. */
+function loggingContext(functionName: string, invocationId: string, logger: WorkflowLogger): InvocationContext {
+  const logHandler = (level: LogLevel, ...args: unknown[]) => {
+    if (level === 'warning') logger.warn(...args);
+    else if (level === 'error' || level === 'critical') logger.error(...args);
+    else logger.log(...args);
+  };
+  return new InvocationContext({ functionName, invocationId, logHandler });
+}
+
+export class InProcessOrchestration<O = unknown> {
+  readonly done: Promise<O>;
+  private readonly status: InProcessStatus;
   private readonly waiting = new Map<string, Array<(data: unknown) => void>>();
   private readonly pendingEvents = new Map<string, unknown[]>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly logger: WorkflowLogger;
+  private readonly concurrency: number;
   private clock: { currentUtcDateTime: Date } = { currentUtcDateTime: new Date() };
+  private activityCalls = 0;
 
   constructor(
     readonly name: string,
-    orchestrator: (context: OrchestrationContext) => Generator<any, unknown, any>,
-    private readonly activities: Record<string, Activity>,
+    orchestrator: (context: OrchestrationContext) => Generator<Task, O, any>,
     input: unknown,
     readonly instanceId: string,
-    private readonly log: (message: string) => void = () => undefined,
+    private readonly options: InProcessOptions = {},
   ) {
+    this.logger = options.logger ?? console;
+    this.concurrency = Math.max(1, options.concurrency ?? 2);
     const now = new Date().toISOString();
     this.status = { instanceId, name, runtimeStatus: 'Running', input: json(input), customStatus: null, output: null, createdTime: now, lastUpdatedTime: now };
     this.done = this.drive(orchestrator(this.context(json(input))));
   }
 
-  getStatus(): LocalOrchestrationStatus {
+  getStatus(): InProcessStatus {
     return json(this.status);
   }
 
@@ -82,19 +119,21 @@ export class LocalOrchestration {
         self.status.lastUpdatedTime = new Date().toISOString();
       },
       callActivity(name: string, activityInput?: unknown): LocalTask {
-        const activity = self.activities[name];
         const task: LocalTask = {
           kind: 'activity',
+          name,
           isCompleted: false,
           isFaulted: false,
           run: async () => {
+            const activity = activityNamed(name);
             if (!activity) throw new Error(`The activity function '${name}' does not exist`);
+            const context = loggingContext(name, `${self.instanceId}:${++self.activityCalls}`, self.logger);
             try {
-              return complete(task, json(await activity(json(activityInput))));
+              return complete(task, json(await activity.handler(json(activityInput), context)));
             } catch (err) {
               task.isFaulted = true;
               // The Durable runtime hands the orchestrator an Error carrying the activity's message.
-              throw new Error(err instanceof Error ? err.message : String(err));
+              throw new Error(errorMessage(err));
             }
           },
         };
@@ -142,6 +181,43 @@ export class LocalOrchestration {
         return task;
       },
       Task: {
+        /**
+         * Like Durable's Task.all: the results in the order of the tasks; fails with the first failure. Here the
+         * tasks run `concurrency` at a time (Durable spreads them over its workers instead).
+         */
+        all(tasks: LocalTask[]): LocalTask {
+          const task: LocalTask = {
+            kind: 'all',
+            isCompleted: false,
+            isFaulted: false,
+            run: async () => {
+              const results: unknown[] = new Array(tasks.length);
+              let next = 0;
+              let done = 0;
+              let failure: { error: unknown } | undefined;
+              const worker = async () => {
+                while (!failure && next < tasks.length) {
+                  const i = next++;
+                  try {
+                    results[i] = await tasks[i].run();
+                  } catch (error) {
+                    failure ??= { error };
+                    return;
+                  }
+                  done++;
+                  self.options.onProgress?.(tasks[i].name ?? tasks[i].kind, results[i], done, tasks.length);
+                }
+              };
+              await Promise.all(Array.from({ length: Math.min(self.concurrency, tasks.length) }, worker));
+              if (failure) {
+                task.isFaulted = true;
+                throw failure.error;
+              }
+              return complete(task, results);
+            },
+          };
+          return task;
+        },
         /** Like Durable's Task.any: resolves with the first task to complete, which the orchestrator compares by identity. */
         any(tasks: LocalTask[]): LocalTask {
           const task: LocalTask = {
@@ -155,10 +231,11 @@ export class LocalOrchestration {
       },
     };
     this.clock = df;
-    return { df, log: (...args: unknown[]) => this.log(args.map(String).join(' ')) } as unknown as OrchestrationContext;
+    // The parts of OrchestrationContext the orchestrators use: the df API above and an InvocationContext's logging.
+    return Object.assign(loggingContext(this.name, this.instanceId, this.logger), { df }) as unknown as OrchestrationContext;
   }
 
-  private async drive(generator: Generator<any, unknown, any>): Promise<unknown> {
+  private async drive(generator: Generator<Task, O, any>): Promise<O> {
     // Like the OrchestratorStarted timestamp of each Durable episode: the time when the orchestrator resumes.
     const resume = () => (this.clock.currentUtcDateTime = new Date());
     let step = generator.next();
@@ -181,7 +258,7 @@ export class LocalOrchestration {
       return step.value;
     } catch (err) {
       this.status.runtimeStatus = 'Failed';
-      this.status.output = err instanceof Error ? err.message : String(err);
+      this.status.output = errorMessage(err);
       throw err;
     } finally {
       this.status.lastUpdatedTime = new Date().toISOString();

@@ -1,0 +1,20 @@
+// The app's bootstrap: options of the Node.js programming model and the hooks that concern the whole worker rather
+// than one function. package.json `main` (dist/functions/*.js) loads this file with the functions, and the
+// programming model reads these options only once every file is loaded, so the order does not matter.
+import { app } from '@azure/functions';
+import { ENVIRONMENTS } from '../shared/platform/blobLayout';
+import { flushInferenceLogger } from '../shared/logs/inferenceLogger';
+import { getEnvironmentModel } from '../shared/serving/predict/environmentModels';
+
+// Buffered HTTP bodies, as before: the handlers read a whole body with a size limit (shared/platform/http.ts) and
+// the local host (tools/devhost) serves buffered bodies only. Streaming needs both to change together.
+app.setup({ enableHttpStream: false });
+
+// Load both environments' models (ONNX session, token table: about a second) when the worker starts, not on the
+// first request of a new instance; not awaited, and a failure is retried by that first request.
+app.hook.appStart(() => {
+  for (const env of ENVIRONMENTS) void getEnvironmentModel(env).catch(() => undefined);
+});
+
+// The logger buffers records in memory; the host's shutdown (scale-in, deployment, Ctrl-C locally) must write them.
+app.hook.appTerminate(() => flushInferenceLogger());
