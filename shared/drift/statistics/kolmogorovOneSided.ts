@@ -12,6 +12,13 @@
 import * as D from './kolmogorovDoubleDouble';
 import type { DD } from './kolmogorovDoubleDouble';
 
+// Module bindings of the two globals this hot code calls per term. Under Jest each test file runs in a vm context,
+// where every lookup of a global name goes through the context's interceptor: the Smirnov sum (up to 10^6 terms)
+// ran about 8x slower there than in Node's main context. A module-scope binding is resolved once. No effect on
+// what is computed, nor outside a vm context.
+const Math = globalThis.Math;
+const Number = globalThis.Number;
+
 /** Beyond this n, SciPy (and this port) use the closed-form approximation p ≈ exp(−(6nx + 1)² / 18n). */
 const SMIRNOV_MAX_COMPUTE_N = 1_000_000;
 /** Use the (alternating) upper sum only when it has at most this many terms and n ≥ SM_UPPERSUM_MIN_N. */

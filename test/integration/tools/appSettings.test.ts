@@ -1,4 +1,4 @@
-// The app settings the Bicep gives the Function App against the settings the app defines (shared/config.ts
+// The app settings the Bicep gives the Function App against the settings the app defines (shared/platform/config.ts
 // `settingSpecs`) and the ones its bindings reference: a setting cannot exist in one place and not the other.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -157,7 +157,7 @@ describe('settings and Event Grid subscriptions the registered functions need', 
   });
 });
 
-describe('reading the registrations (cli/azureBindings.ts, cli/appSettings.ts)', () => {
+describe('reading the registrations (tools/cli/azureBindings.ts, tools/cli/appSettings.ts)', () => {
   const registry = () => {
     const r = new FunctionRegistry();
     const noop = () => undefined;

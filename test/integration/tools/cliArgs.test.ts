@@ -1,5 +1,5 @@
-// cli/cliArgs.ts: the strict argument parsing every CLI and benchmark uses. Unit tests of the parsers, then the
-// compiled commands (dist/cli, dist/bench) run as processes with bad arguments: each must exit 2 with a one-line
+// tools/cli/cliArgs.ts: the strict argument parsing every CLI and benchmark uses. Unit tests of the parsers, then
+// the compiled commands (dist/tools/cli, dist/tools/bench) run as processes with bad arguments: each must exit 2 with a one-line
 // message and its usage, no stack trace, before doing anything (no network, no Redis, no Blob, no training, no
 // file written).
 import { execFile } from 'node:child_process';

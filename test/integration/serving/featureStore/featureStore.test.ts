@@ -1,4 +1,4 @@
-// Feast's Redis layout, checked against Feast's own vectors (REFERENCE.md, feast-dev/feast
+// Feast's Redis layout, checked against Feast's own vectors (feast-dev/feast
 // tests/unit/infra/online_store/test_redis.py), then written and read through the real Redis on 127.0.0.1:6379.
 import net from 'node:net';
 import { randomUUID } from 'node:crypto';

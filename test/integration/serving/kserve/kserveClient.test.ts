@@ -1,6 +1,6 @@
 // The KServe V2 client against the real local V2 server (committed ONNX model) and against real sockets that
 // misbehave: refused connections, resets, silence, and `{ "error" }` answers. More faults (drip-feed, contract
-// violations) in kserveFaults.test.ts.
+// violations) in test/unit/serving/kserve/kserveClient.test.ts.
 import http from 'node:http';
 import net from 'node:net';
 import { freePort } from '../../../../tools/devhost/azurite';

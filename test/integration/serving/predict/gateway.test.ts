@@ -276,7 +276,7 @@ describe('error contract: 4xx JSON, never a 500', () => {
   });
 });
 
-describe('the promotion routes read their bodies under the same rules (shared/http.ts)', () => {
+describe('the promotion routes read their bodies under the same rules (shared/platform/http.ts)', () => {
   const post = async (url: string, body: string | Buffer, contentType?: string) => {
     const res = await fetch(url, { method: 'POST', headers: contentType ? { 'content-type': contentType } : {}, body });
     return { status: res.status, body: await res.json() };

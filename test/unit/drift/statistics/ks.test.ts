@@ -1,4 +1,4 @@
-// The KS port against SciPy's own numbers (test/fixtures/scipy/drift_fixtures.json, from scripts/scipy/ks_fixtures.py).
+// The KS port against SciPy's own numbers (test/fixtures/scipy/drift_fixtures.json, from tools/scripts/scipy/ks_fixtures.py).
 import { ks2samp, ksPValue, ksStatisticSorted } from '../../../../shared/drift/statistics/ks';
 import {
   kolmognDurbin,

@@ -5,17 +5,17 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { loadCorpus, timeForwardSplit } from '../../../../training/corpus';
-import { settingDefault } from '../../../../shared/platform/config';
-import { aggregateSenderStats, SenderEvent, SenderHistory } from '../../../../shared/serving/featureStore/senderStats';
-import { loadTrainingSenders, senderEvent, trainingPeriodEnd, trainingSenderStats } from '../../../../training/trainingSenderStats';
-import { FeatureStore } from '../../../../shared/serving/featureStore/featureStore';
-import { SENDER_WINDOW_DAYS, UNKNOWN_SENDER } from '../../../../shared/serving/features/featureList';
-import { parseEmail } from '../../../../shared/serving/features/transformer';
-import { normalizeSenderDomain, senderDomainHash } from '../../../../shared/serving/predict/senderHash';
-import { mulberry32 } from '../../../../shared/platform/random';
-import { dropFeastProject } from '../../../helpers/feastProject';
-import { distPath } from '../../../helpers/paths';
+import { loadCorpus, timeForwardSplit } from '../../../training/corpus';
+import { settingDefault } from '../../../shared/platform/config';
+import { aggregateSenderStats, SenderEvent, SenderHistory } from '../../../shared/serving/featureStore/senderStats';
+import { loadTrainingSenders, senderEvent, trainingPeriodEnd, trainingSenderStats } from '../../../training/trainingSenderStats';
+import { FeatureStore } from '../../../shared/serving/featureStore/featureStore';
+import { SENDER_WINDOW_DAYS, UNKNOWN_SENDER } from '../../../shared/serving/features/featureList';
+import { parseEmail } from '../../../shared/serving/features/transformer';
+import { normalizeSenderDomain, senderDomainHash } from '../../../shared/serving/predict/senderHash';
+import { mulberry32 } from '../../../shared/platform/random';
+import { dropFeastProject } from '../../helpers/feastProject';
+import { distPath } from '../../helpers/paths';
 
 jest.setTimeout(120_000);
 
@@ -82,7 +82,7 @@ describe("the training period's sender statistics", () => {
     const split = timeForwardSplit(loadCorpus());
     const period = [...split.fit, ...split.validation];
 
-    // The training pipeline keys its history by the normalized domain (shared/model/training.ts); the store by its keyed hash.
+    // The training pipeline keys its history by the normalized domain (training/trainModel.ts); the store by its keyed hash.
     const domains = new Map<string, string>();
     const byDomain: SenderEvent[] = [];
     for (const m of period) {

@@ -8,17 +8,17 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import yaml from 'js-yaml';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { CONTAINERS, rawLogBlobName } from '../../../../shared/platform/blobLayout';
-import { settingDefault } from '../../../../shared/platform/config';
-import { aggregateSenderStats } from '../../../../shared/serving/featureStore/senderStats';
-import { FeatureStore, SENDER_JOIN_KEY } from '../../../../shared/serving/featureStore/featureStore';
-import { FEATURE_COUNT, SENDER_FEAST_FEATURES, SENDER_FEATURE_VIEW, SENDER_WINDOW_DAYS } from '../../../../shared/serving/features/featureList';
-import { compactClosedPartitions, compactionOptionsFromConfig } from '../../../../shared/logs/compaction';
-import { InferenceLogRecord, toFlatRow } from '../../../../shared/logs/logSchema';
-import { rawBatchBody, serializeRow } from '../../../../shared/logs/rawLogFormat';
-import { startTestAzurite, TestAzurite } from '../../../helpers/azurite';
-import { dropFeastProject } from '../../../helpers/feastProject';
-import { REPO_ROOT, distPath } from '../../../helpers/paths';
+import { CONTAINERS, rawLogBlobName } from '../../../shared/platform/blobLayout';
+import { settingDefault } from '../../../shared/platform/config';
+import { aggregateSenderStats } from '../../../shared/serving/featureStore/senderStats';
+import { FeatureStore, SENDER_JOIN_KEY } from '../../../shared/serving/featureStore/featureStore';
+import { FEATURE_COUNT, SENDER_FEAST_FEATURES, SENDER_FEATURE_VIEW, SENDER_WINDOW_DAYS } from '../../../shared/serving/features/featureList';
+import { compactClosedPartitions, compactionOptionsFromConfig } from '../../../shared/logs/compaction';
+import { InferenceLogRecord, toFlatRow } from '../../../shared/logs/logSchema';
+import { rawBatchBody, serializeRow } from '../../../shared/logs/rawLogFormat';
+import { startTestAzurite, TestAzurite } from '../../helpers/azurite';
+import { dropFeastProject } from '../../helpers/feastProject';
+import { REPO_ROOT, distPath } from '../../helpers/paths';
 
 const run = promisify(execFile);
 

@@ -1,5 +1,5 @@
 // `npm run drift` in file mode against SciPy: the fixture pairs (test/fixtures/drift-cli/, made by
-// scripts/scipy/drift_cli_fixture.py with scipy.stats.ks_2samp on the same files) as CSV, and as NDJSON and Parquet
+// tools/scripts/scipy/drift_cli_fixture.py with scipy.stats.ks_2samp on the same files) as CSV, and as NDJSON and Parquet
 // copies made here. D must be equal exactly, p within 1e-9 absolute or 1e-6 relative.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
