@@ -219,7 +219,7 @@ export interface BaselineReplaySplit {
  * the replay's healthy phase sends the other. Replaying the baseline's own rows would only show the absence of
  * train/serve skew; unseen mail of the same period shows whether the baseline describes the period or just its
  * rows. Both halves get the shipped token table (the validation slice never fits it), so neither has the fit rows'
- * out-of-fold features. The training CLI and `cli/replay.ts` both call this, so they always agree.
+ * out-of-fold features. The training CLI and `tools/cli/replay.ts` both call this, so they always agree.
  */
 export function baselineReplaySplit(validation: readonly CorpusMessage[], seed = DEFAULT_SPLIT_SEED): BaselineReplaySplit {
   const [baseline, replay] = stratifiedParts(validation, [0.5], mulberry32((seed ^ BASELINE_REPLAY_SALT) >>> 0));

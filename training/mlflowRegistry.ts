@@ -1,4 +1,4 @@
-// Registration of a trained model version in MLflow's model registry (the seed's registry), through MLflow's REST
+// Registration of a trained model version in MLflow's model registry (aks/mlflow/), through MLflow's REST
 // API 2.0 (no Python client in a Node project): one run in the experiment named after the model, holding the card's
 // metrics and training parameters, and a registered model version whose source is the Blob folder of the version
 // (the artifacts stay in Blob, where KServe reads them). Idempotent: a version already registered for the same

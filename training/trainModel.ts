@@ -1,6 +1,6 @@
 // Training of the spam model on the SpamAssassin corpus: features, out-of-fold token statistics, logistic
 // regression, threshold, evaluation on both splits, ONNX export and its check, model card, Triton repository and
-// drift baseline. `cli/train.ts` is the command line around `trainModel`; everything here is deterministic given
+// drift baseline. `tools/cli/train.ts` is the command line around `trainModel`; everything here is deterministic given
 // the options (no clock, no unseeded randomness), so two runs give byte-identical files.
 import path from 'node:path';
 import fs from 'node:fs';

@@ -1,5 +1,6 @@
 # Feast definitions of the gateway's online features. Names, types and the feature view must match
-# shared/features/featureList.ts (SENDER_FEATURE_VIEW, SENDER_FEAST_FEATURES) and shared/featureStore.ts
+# shared/serving/features/featureList.ts (SENDER_FEATURE_VIEW, SENDER_FEAST_FEATURES) and
+# shared/serving/featureStore/featureStore.ts
 # (SENDER_JOIN_KEY and the stored value types): the gateway reads Redis directly in Feast's layout, and Redis
 # field names are murmur3("<feature_view>:<feature>"), so a renamed feature silently reads as missing.
 from datetime import timedelta

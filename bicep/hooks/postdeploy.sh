@@ -2,7 +2,7 @@
 # azd postdeploy hook, safe to run again:
 # 1. one Event Grid subscription per blob-triggered function, on the storage account's system topic, delivering
 #    BlobCreated events for the trigger's container and path prefix to the function's webhook. The functions come
-#    from the registrations in the compiled code (cli/azureBindings.ts), so a new blob trigger gets its
+#    from the registrations in the compiled code (tools/cli/azureBindings.ts), so a new blob trigger gets its
 #    subscription without touching this script; `create` replaces a subscription of the same name;
 # 2. the app's default function key in Key Vault (PROMOTION_GATEWAY_KEY: the promotion's smoke evaluation calls
 #    the function-level predict endpoint), restarting the app when the stored key changed.

@@ -1,6 +1,6 @@
 // The Function App on Flex Consumption: Node 24, identity-based deployment storage, instance memory and maximum
 // instance count as parameters, VNet integration (KServe's internal load balancer and Redis' private endpoint are
-// only reachable from inside the VNet), and the app settings main.bicep builds from shared/config.ts' settingSpecs.
+// only reachable from inside the VNet), and the app settings main.bicep builds from shared/platform/config.ts' settingSpecs.
 
 @description('Azure region.')
 param location string

@@ -1,4 +1,4 @@
-// Key Vault for the app's secrets (settings marked `secret` in shared/config.ts). The app reads them through Key
+// Key Vault for the app's secrets (settings marked `secret` in shared/platform/config.ts). The app reads them through Key
 // Vault references resolved with its user-assigned identity; no secret value passes through the Bicep. The
 // postprovision hook creates secrets that the app generates (the sender-hash key) when they are missing.
 

@@ -1,4 +1,4 @@
-// Built-in Azure role definition IDs used by this deployment, in one place (test/bicep.test.ts checks them against
+// Built-in Azure role definition IDs used by this deployment, in one place (test/unit/infra/bicep.test.ts checks them against
 // the documented IDs). https://learn.microsoft.com/azure/role-based-access-control/built-in-roles
 @export()
 var roleIds = {

@@ -1,5 +1,5 @@
 // The Function App's storage account: the host's own state (AzureWebJobsStorage: leases, timers, Durable Functions
-// queues and tables), the app's data containers (shared/blobLayout.ts) and the Flex Consumption deployment package.
+// queues and tables), the app's data containers (shared/platform/blobLayout.ts) and the Flex Consumption deployment package.
 // Identity-only: shared-key access is off, so every client (host, app, KServe, azd, the deployer) uses Entra ID.
 
 @description('Azure region.')

@@ -1,5 +1,5 @@
 // The baseline: what the drift detector compares the live traffic against
-// (`baselines/spam-detector/{version}/baseline.json`, DESIGN.md "Blob containers").
+// (`baselines/spam-detector/{version}/baseline.json`; docs/architecture.md has the blob layout and this contract).
 //
 // Written once by the training CLI from the training rows and the model's predicted spam probabilities; writing it
 // to Blob is the event that activates it, and the baseline blob trigger validates it with `validateBaseline` first.

@@ -1,6 +1,7 @@
 // Merged counts → the drift report: the statistics of every distribution, the Benjamini-Hochberg adjustment over
 // the features, each distribution's status, the run's score and its overall status. Pure (no I/O): the drift
-// run's finish step (driftRun.ts) and the CLI's file mode (fileComparison.ts) both end here.
+// run's finish step (driftRun.ts) and the CLI's file mode (tools/cli/driftFileComparison.ts) both
+// end here.
 //
 // Decision rules (docs/drift.md): a distribution drifts only when BOTH its effect size and its significance say so:
 // PSI ≥ 0.1 (warning) or > 0.2 (critical) on the baseline's frozen bins AND BH-adjusted KS p ≤ alpha. Fewer than

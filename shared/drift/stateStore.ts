@@ -1,4 +1,4 @@
-// Drift state documents are JSON blobs with ETag conditions (readJsonBlob/writeJsonBlob in ../blobStorage); this is
+// Drift state documents are JSON blobs with ETag conditions (readJsonBlob/writeJsonBlob in ../platform/blobStorage); this is
 // the one operation the drift detector needs beyond those.
 import { getContainerClient } from '../platform/blobStorage';
 

@@ -1,5 +1,5 @@
 // The inference-log record, defined once: the gateway's logger writes it, the compactor turns it into Parquet
-// columns, the window reader reads those columns back, and the tests compare all of them. DESIGN.md: never the
+// columns, the window reader reads those columns back, and the tests compare all of them. It never holds the
 // email text or an address; `sender_key` is at most a keyed hash of the sender domain (the Feast entity key).
 import { ENVIRONMENTS, Environment, isEnvironment } from '../platform/blobLayout';
 import { FEATURE_NAMES, FeatureName } from '../serving/features/featureList';

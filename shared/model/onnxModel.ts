@@ -1,7 +1,7 @@
 // The one onnxruntime-node wrapper of the project: the gateway's embedded fallback, the local KServe V2 server,
 // the training CLI's export check and the tests all run the model through this class.
 //
-// The spam model's contract (DESIGN.md "KServe"): input `features` FP32 [n, 50], output `probabilities` FP32
+// The spam model's contract (the one Triton serves behind KServe; docs/model.md): input `features` FP32 [n, 50], output `probabilities` FP32
 // [n, 2] = [p_ham, p_spam]. `load` checks the graph's signature against it, so a wrong file fails at load time,
 // not on the first request.
 import * as ort from 'onnxruntime-node';

@@ -1,4 +1,4 @@
-// The blob layout of DESIGN.md, defined once. Every path the app reads or writes is built here.
+// The blob layout, defined once (docs/architecture.md lists it). Every path the app reads or writes is built here.
 
 export const CONTAINERS = {
   models: 'models',
@@ -152,7 +152,7 @@ export function baselineRejectionPath(model: string, version: string, id: string
   return `baseline-rejections/${model}/${version}/${id}.json`;
 }
 
-// Model lifecycle (shared/promotion/; the files of a version are MODEL_FILES in shared/model/modelArtifacts.ts):
+// Model lifecycle (shared/lifecycle/promotion/; the files of a version are MODEL_FILES in shared/model/modelArtifacts.ts):
 // the Triton repository KServe reads, and the promotion records. Records live under `promotions/` in the models container, beside the versions they promote.
 
 /** `{model}/{version}/triton/`: the Triton model repository an InferenceService's storageUri points at (with the slash). */

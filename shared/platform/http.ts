@@ -1,5 +1,5 @@
 // The JSON request body of every HTTP function that takes one (predict, transform, the promotion routes): one set of
-// rules, each broken rule a typed 4xx (shared/errors.ts), never a 500.
+// rules, each broken rule a typed 4xx (shared/platform/errors.ts), never a 500.
 import type { HttpRequest } from '@azure/functions';
 import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors';
 

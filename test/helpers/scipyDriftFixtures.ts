@@ -1,4 +1,4 @@
-// Typed access to drift_fixtures.json (written by scripts/scipy/ks_fixtures.py from SciPy itself) and the sample
+// Typed access to drift_fixtures.json (written by tools/scripts/scipy/ks_fixtures.py from SciPy itself) and the sample
 // builder that mirrors the script's `build()` bit for bit.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

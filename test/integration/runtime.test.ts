@@ -1,4 +1,4 @@
-// The project pins its runtime (DESIGN.md): npm scripts run on the Node 24 from node_modules even where the
+// The project pins its runtime (Node 24, a dev dependency): npm scripts run on the Node 24 from node_modules even where the
 // machine's own node is older. @kubernetes/client-node 2.x would fail to load on Node 20.
 import { execFileSync } from 'node:child_process';
 

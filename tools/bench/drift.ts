@@ -4,7 +4,7 @@
 // baseline's frozen PSI edges and sorted reference sample (one binary search per value, no sort of the window, memory
 // bounded by one column), then D and the SciPy-exact p-value from the counts. Beside it, in the same run, SciPy's
 // own `ks_2samp(reference_sample, current)` on the same data (written to a temp file, timed by
-// scripts/scipy/ks_bench.py when python3 with SciPy is present), the ratio, and a check that both sides got the
+// tools/scripts/scipy/ks_bench.py when python3 with SciPy is present), the ratio, and a check that both sides got the
 // same D (bit for bit) and p (1e-9 absolute / 1e-6 relative) on every feature.
 //
 // Data: 50 features of five kinds (continuous, small counts with many ties, binary, values rounded to 0.01, uniform),

@@ -1,4 +1,4 @@
-// Command-line options of the benchmarks: `--name value`, positive numbers only, parsed strictly by cli/cliArgs.ts
+// Command-line options of the benchmarks: `--name value`, positive numbers only, parsed strictly by tools/cli/cliArgs.ts
 // (each benchmark parses its command line with parseCliArgs inside a runCli main, so a bad value is one line and
 // exit code 2, before any work).
 import { parseInteger, parsePositiveNumber } from '../cli/cliArgs';

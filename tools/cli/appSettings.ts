@@ -1,8 +1,8 @@
 // `npm run bicep:settings [-- --check]`: writes bicep/bindingSettings.json, the app settings that the functions'
 // binding expressions (`%NAME%`, e.g. the drift timer's schedule) reference, with their defaults from
-// shared/config.ts. The Functions host resolves `%NAME%` from app settings only (it cannot see the app's defaults),
+// shared/platform/config.ts. The Functions host resolves `%NAME%` from app settings only (it cannot see the app's defaults),
 // so the Bicep must set them: main.bicep loads this file. `--check` exits 1 when the file is not current, which
-// test/appSettings.test.ts also checks.
+// test/integration/tools/appSettings.test.ts also checks.
 import fs from 'node:fs';
 import path from 'node:path';
 import { settingDefault } from '../../shared/platform/config';
@@ -21,7 +21,7 @@ export function bindingSettings(referenced: Iterable<string>): Record<string, st
   const out: Record<string, string> = {};
   for (const name of [...referenced].sort()) {
     const value = settingDefault(name);
-    if (value === undefined) throw new Error(`Binding expression %${name}% names a setting without a default in shared/config.ts`);
+    if (value === undefined) throw new Error(`Binding expression %${name}% names a setting without a default in shared/platform/config.ts`);
     out[name] = value;
   }
   return out;

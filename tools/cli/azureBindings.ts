@@ -3,7 +3,7 @@
 // - the Event Grid subscription of every blob trigger (Flex Consumption only runs blob triggers with
 //   `source: 'EventGrid'`), used by bicep/hooks/postdeploy.sh;
 // - the app settings that binding expressions (`%NAME%`, e.g. a timer schedule) reference, which the Bicep must set
-//   (test/appSettings.test.ts).
+//   (test/integration/tools/appSettings.test.ts).
 //
 //   node dist/tools/cli/azureBindings.js event-grid   one tab-separated line per subscription: name, function, subject prefix
 //   node dist/tools/cli/azureBindings.js json         everything as JSON

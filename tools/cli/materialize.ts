@@ -10,7 +10,7 @@
 // before the as-of time), so it is not an option.
 //
 // The training source writes the store the committed model was evaluated with: the training period's labelled
-// mail as of its end (shared/feast/trainingSenderStats.ts), the same rows the local stack writes at start.
+// mail as of its end (training/trainingSenderStats.ts), the same rows the local stack writes at start.
 // Rows in Redis with a newer event time (materialized from logs since) are kept.
 //
 // Reads REDIS_URL, FEAST_PROJECT, SENDER_HASH_KEY and the storage settings like the app does.

@@ -17,7 +17,7 @@
 //                       with the app's storage settings (AzureWebJobsStorage or the identity-based ones)
 //   --storage CONN      upload with this storage connection string instead (implies --upload)
 //   --overwrite         with --upload, replace blobs that exist (default: keep them)
-//   With --upload and MLFLOW_TRACKING_URI set, the version is also registered in MLflow (shared/mlflow/).
+//   With --upload and MLFLOW_TRACKING_URI set, the version is also registered in MLflow (training/mlflowRegistry.ts).
 import path from 'node:path';
 import { baselineFile, localModelsRoot, modelDirectory, publishModel } from '../../shared/model/modelArtifacts';
 import { DEFAULT_TRAIN_OPTIONS, TrainOptions, TrainingResult, trainModel, writeArtifacts } from '../../training/trainModel';

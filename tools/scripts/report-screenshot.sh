@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Screenshot a drift report's HTML page with headless Chromium (Debian package `chromium`), to look at what a user
-# sees. Usage: scripts/report-screenshot.sh report.html [out.png] [width] [height]
+# sees. Usage: tools/scripts/report-screenshot.sh report.html [out.png] [width] [height]
 # The flags keep Chromium off the network (the page is self-contained, so nothing it needs is lost) and give it a
 # fresh profile, so that it starts cleanly as root and in containers.
 set -euo pipefail

@@ -1,5 +1,6 @@
 // The two-sample Kolmogorov-Smirnov test exactly as `scipy.stats.ks_2samp(data1, data2)` computes it with the
-// defaults (alternative='two-sided', method='auto'); see DESIGN.md "Drift statistics" and REFERENCE.md.
+// defaults (alternative='two-sided', method='auto'); docs/statistics.md describes the port and the SciPy fixtures
+// that check it.
 //
 //   statistic: for every value v of the concatenated samples, cdf_i(v) = (number of sample-i values ≤ v) / n_i
 //              (right-side search, which is how ties are handled); D = max(max(cdf1 − cdf2), max(cdf2 − cdf1, 0)).

@@ -1,5 +1,5 @@
-// Multiple-testing correction across the features of one drift run (DESIGN.md "Drift statistics": significance with
-// a correction across the 50 features, so that a large window does not turn every tiny shift into an alert).
+// Multiple-testing correction across the features of one drift run: significance with a correction across the 50
+// features, so that a large window does not turn every tiny shift into an alert (docs/statistics.md).
 
 /**
  * Benjamini-Hochberg adjusted p-values (false discovery rate), as `scipy.stats.false_discovery_control(ps,

@@ -1,4 +1,4 @@
-// Mergeable per-partition counts for PSI and KS (DESIGN.md "Drift statistics": "Both are exactly mergeable").
+// Mergeable per-partition counts for PSI and KS: both statistics are exactly mergeable (docs/statistics.md).
 //
 // A drift run over thousands of log partitions (the Durable fan-out) cannot hold all current values in one place.
 // With the baseline's frozen PSI edges and its fixed sorted reference sample, each partition reduces its values to

@@ -1,4 +1,4 @@
-// Population Stability Index on bins frozen in the baseline (DESIGN.md "Drift statistics").
+// Population Stability Index on bins frozen in the baseline (docs/statistics.md).
 //
 // Why frozen bins: Evidently and Azure ML bin over the combined reference+current range, so the reference histogram
 // depends on the current window and partitions cannot be merged. Here the edges are the reference deciles, computed
@@ -90,7 +90,7 @@ export function psiBinIndex(edges: ArrayLike<number>, v: number): number {
 }
 
 /** Counts per bin (length edges.length + 1) of the finite values; NaN and ±Infinity are skipped (count them
- * yourself, or use `shared/drift/partialCounts.ts`, which reports them). */
+ * yourself, or use `shared/drift/statistics/partialCounts.ts`, which reports them). */
 export function psiBinCounts(edges: ArrayLike<number>, values: ArrayLike<number>): number[] {
   const counts = new Array<number>(edges.length + 1).fill(0);
   for (let i = 0; i < values.length; i++) {
@@ -132,7 +132,7 @@ export function psiFromCounts(referenceProportions: ArrayLike<number>, currentCo
   return psi(referenceProportions, proportions(currentCounts));
 }
 
-/** `< 0.1` healthy, `0.1 … 0.2` warning, `> 0.2` critical (the seed's thresholds). NaN (an empty window) has no
+/** `< 0.1` healthy, `0.1 … 0.2` warning, `> 0.2` critical (the usual PSI rule of thumb). NaN (an empty window) has no
  * status here: the drift run reports `insufficient_data` before it gets this far, so NaN throws a RangeError. */
 export function psiStatus(value: number): PsiStatus {
   if (Number.isNaN(value)) throw new RangeError('psiStatus: PSI is NaN (no current values)');

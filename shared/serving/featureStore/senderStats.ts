@@ -1,7 +1,7 @@
 // The `sender_stats` feature view, computed: per sender (the keyed hash of the sender domain) the number of
 // messages in the window and the share of them that were spam. Two sources feed it: labelled training mail (the
 // label is the truth) and the inference log (the label is the model's prediction, since logs hold no ground truth;
-// DESIGN.md keeps addresses out of logs, so the log already carries the hashed key). `npm run features:materialize`
+// the log holds no addresses, only this hashed key). `npm run features:materialize`
 // writes the result to the online store in Feast's layout; `SenderHistory` gives the same values point in time,
 // for training rows (Feast's historical retrieval).
 import { Environment } from '../../platform/blobLayout';

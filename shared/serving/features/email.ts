@@ -42,7 +42,7 @@ export function isRawEmail(input: EmailInput): input is RawEmail {
 
 const headerValue = z.union([z.string(), z.array(z.string())], { error: 'expected a header value (a string) or an array of them' });
 
-/** The JSON shape of one email in the predict/transform APIs (DESIGN.md "Predict API"). */
+/** The JSON shape of one email in the predict/transform APIs (docs/gateway.md, API). */
 export const emailInputSchema = z.union([
   z.object({
     raw: z.string().min(1, 'raw must be a non-empty RFC 822 message'),

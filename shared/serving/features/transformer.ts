@@ -1,4 +1,4 @@
-// The feature transformer (the seed's "Feature Transformer"): one parsed email + the model's token table + the
+// The feature transformer: one parsed email + the model's token table + the
 // sender's Feast features → the 50 float32 features of featureList.ts, in order. Training and serving both call
 // `computeFeatures`, so there is no second implementation to drift apart.
 //

@@ -1,5 +1,5 @@
 // The HTTP envelope of the gateway's POST endpoints: the request id, echoed on every answer. The JSON body itself
-// is read by shared/http.ts `readJsonBody`, under the same rules as every other route.
+// is read by shared/platform/http.ts `readJsonBody`, under the same rules as every other route.
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { withErrorContract } from '../../platform/errors';

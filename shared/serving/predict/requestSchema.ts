@@ -1,4 +1,4 @@
-// The Predict API request (DESIGN.md "Predict API"), validated with zod: one email, structured or raw RFC 822, with
+// The Predict API request (docs/gateway.md, API), validated with zod: one email, structured or raw RFC 822, with
 // an optional client `id`; or a bounded batch `{ "instances": [...] }`. The email shape itself is defined once, by
 // the features (`emailInputSchema`); this module adds the envelope and turns zod's issues into one readable 400.
 import { z } from 'zod';

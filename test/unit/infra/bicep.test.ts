@@ -208,7 +208,7 @@ describe('API versions and registry modules', () => {
 });
 
 describe('wiring to the app, azd, the hooks and CI', () => {
-  it('creates exactly the blob containers of shared/blobLayout.ts, plus the deployment package container', () => {
+  it('creates exactly the blob containers of shared/platform/blobLayout.ts, plus the deployment package container', () => {
     const containers = main().variables.find((v) => v.name === 'dataContainers')!.node.namedChild(1)!;
     expect(containers.namedChildren.map((c) => stringValue(c))).toEqual(Object.values(CONTAINERS));
   });

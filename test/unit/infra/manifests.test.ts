@@ -1,6 +1,6 @@
 // The aks/ manifests: every YAML parses; every core Kubernetes kind (and Istio's) validates against the JSON
 // schemas of the kubernetes-models packages (generated from the Kubernetes OpenAPI and Istio's CRDs); the
-// InferenceServices hold the seed's invariants; kustomizations name files that exist. This is not
+// InferenceServices hold the invariants of docs/aks.md; kustomizations name files that exist. This is not
 // `kubectl apply --dry-run=server` (no cluster here; docs/aks.md says how to run that): unknown fields, CRDs
 // missing from the cluster and admission webhooks are only caught there.
 import fs from 'node:fs';
@@ -39,7 +39,7 @@ function modelClass(apiVersion: string, kind: string): (new (data: unknown) => {
   return file ? require(file)[kind] : undefined;
 }
 
-// The seed's table (seed-architecture.md "Scaling Strategy") and DESIGN.md.
+// The replica bounds of each environment (docs/aks.md) and the namespaces aks/namespaces.yaml declares.
 const SEED = {
   'spam-detector-staging': { min: 1, max: 3, env: 'staging' },
   'spam-detector': { min: 2, max: 10, env: 'production' },
@@ -83,7 +83,7 @@ test('the schema check does catch a broken manifest', () => {
   expect(() => new Deployment(bad).validate()).toThrow(/containerPort must be integer/);
 });
 
-test("the seed's namespaces are declared", () => {
+test('the platform namespaces are declared, and every object is in one of them', () => {
   const namespaces = k8sObjects.filter(({ doc }) => doc.kind === 'Namespace').map(({ doc }) => doc.metadata!.name);
   expect(namespaces.sort()).toEqual([...SEED_NAMESPACES].sort());
   for (const { file, doc } of k8sObjects.filter(({ doc }) => doc.kind !== 'Namespace')) {
@@ -91,7 +91,7 @@ test("the seed's namespaces are declared", () => {
   }
 });
 
-describe('InferenceServices hold the seed invariants', () => {
+describe('InferenceServices hold the invariants of docs/aks.md', () => {
   const isvcs = k8sObjects.filter(({ doc }) => doc.kind === 'InferenceService').map(({ doc }) => doc);
 
   test('exactly the two environments, with the names the app is configured with', () => {
@@ -104,7 +104,7 @@ describe('InferenceServices hold the seed invariants', () => {
   test.each(Object.entries(SEED))('%s', (name, seed) => {
     const d = isvcs.find((i) => i.metadata!.name === name)!;
     expect(d.apiVersion).toBe('serving.kserve.io/v1beta1');
-    // REFERENCE.md: Standard mode + HPA autoscaler class; the old metrics annotations stopped working in v0.15.
+    // KServe: Standard mode + HPA autoscaler class; the old metrics annotations stopped working in v0.15.
     expect(d.metadata!.annotations).toMatchObject({ 'serving.kserve.io/deploymentMode': 'Standard', 'serving.kserve.io/autoscalerClass': 'hpa' });
     expect(Object.keys(d.metadata!.annotations!)).not.toEqual(expect.arrayContaining(['serving.kserve.io/metrics']));
     const p = d.spec.predictor;

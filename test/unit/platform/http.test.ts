@@ -1,5 +1,5 @@
-// shared/http.ts `readJsonBody` rules and shared/errors.ts `withErrorContract`, in-process (the routes that use them
-// are exercised over real HTTP in gateway.test.ts).
+// shared/platform/http.ts `readJsonBody` rules and shared/platform/errors.ts `withErrorContract`, in-process (the
+// routes that use them are exercised over real HTTP in test/integration/serving/predict/gateway.test.ts).
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { AppError, BadRequestError, withErrorContract } from '../../../shared/platform/errors';
 import { readJsonBody } from '../../../shared/platform/http';

@@ -3,10 +3,10 @@
 
 The drift CLI's file mode (`npm run drift -- --reference a.csv --current b.csv`) compares every row of both files,
 so its KS statistic and p-value must equal scipy.stats.ks_2samp(reference_column, current_column) on the same
-files. test/driftCli.test.ts runs the CLI on these files (and on NDJSON/Parquet copies it makes) and compares with
+files. test/integration/tools/drift.test.ts runs the CLI on these files (and on NDJSON/Parquet copies it makes) and compares with
 scipy.json, so CI needs no Python. Run again after changing the cases:
 
-    python3 scripts/scipy/drift_cli_fixture.py
+    python3 tools/scripts/scipy/drift_cli_fixture.py
 
 Pairs: `exact` (5,000 reference rows, 1,500 current: SciPy's exact path) and `asymp` (12,000 vs 3,000: the
 asymptotic kstwo path). Columns: an unchanged continuous feature, a shifted one, a discrete one with heavy ties, a
@@ -23,7 +23,7 @@ import numpy as np
 import scipy
 from scipy import stats
 
-OUT = os.path.join(os.path.dirname(__file__), '..', '..', 'test', 'fixtures', 'drift-cli')
+OUT = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'test', 'fixtures', 'drift-cli')
 COLUMNS = ['steady', 'shifted', 'discrete', 'binary', 'with_non_finite', 'probability']
 
 
@@ -93,7 +93,7 @@ def main():
         cases[name] = {'reference': os.path.basename(ref_path), 'current': os.path.basename(cur_path), 'columns': columns}
     meta = {'scipy': scipy.__version__, 'numpy': np.__version__, 'call': 'scipy.stats.ks_2samp(reference_finite, current_finite)'}
     with open(os.path.join(OUT, 'scipy.json'), 'w') as f:
-        json.dump({'generated_by': 'scripts/scipy/drift_cli_fixture.py', **meta, 'cases': cases}, f, indent=2)
+        json.dump({'generated_by': 'tools/scripts/scipy/drift_cli_fixture.py', **meta, 'cases': cases}, f, indent=2)
         f.write('\n')
     print(json.dumps({k: {c: (v['statistic'], v['pvalue']) for c, v in cs['columns'].items()} for k, cs in cases.items()}, indent=1))
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """SciPy side of `npm run bench:drift`: time scipy.stats.ks_2samp on the data the benchmark wrote.
 
-    python3 scripts/scipy/ks_bench.py DATA_FILE FEATURES N_REF N_CUR RUNS
+    python3 tools/scripts/scipy/ks_bench.py DATA_FILE FEATURES N_REF N_CUR RUNS
 
 DATA_FILE holds, per feature, N_REF float64 reference-sample values then N_CUR float32 current values
 (little-endian). Prints one JSON object: the total wall and CPU time over all features for each run, and D and p per feature

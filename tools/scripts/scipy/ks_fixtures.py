@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Generate test/fixtures/scipy/drift_fixtures.json: what SciPy itself computes for the drift statistics.
 
-The TypeScript ports in shared/drift/ (ks.ts, ksExact.ts, kolmogorov*.ts, multipleTesting.ts, psi.ts) are tested
+The TypeScript ports in shared/drift/statistics/ (ks.ts, ksExact.ts, kolmogorov*.ts, multipleTesting.ts, psi.ts) are tested
 against this file, so CI needs no Python. Run it again after changing the cases:
 
-    python3 scripts/scipy/ks_fixtures.py            # writes test/fixtures/scipy/drift_fixtures.json
+    python3 tools/scripts/scipy/ks_fixtures.py      # writes test/fixtures/scipy/drift_fixtures.json
 
 Samples are stored either as explicit values (small ones) or as a generator spec the tests rebuild bit for bit
-(large ones): mulberry32 uniforms (the same PRNG as shared/drift/baseline.ts), and only IEEE-exact arithmetic on
+(large ones): mulberry32 uniforms (the same PRNG as shared/platform/random.ts), and only IEEE-exact arithmetic on
 them (+, *, /, floor), so Python and JavaScript produce identical doubles.
 
 Every ks_2samp case records which kolmogn branch SciPy took on the asymptotic path (or which exact method), and the
@@ -23,12 +23,12 @@ import numpy as np
 import scipy
 from scipy import special, stats
 
-OUT = os.path.join(os.path.dirname(__file__), '..', '..', 'test', 'fixtures', 'scipy', 'drift_fixtures.json')
+OUT = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'test', 'fixtures', 'scipy', 'drift_fixtures.json')
 MAX_AUTO_N = 10000
 
 
 def mulberry32(seed):
-    """The 32-bit PRNG of shared/drift/baseline.ts, step for step (uint32 arithmetic)."""
+    """The 32-bit PRNG of shared/platform/random.ts, step for step (uint32 arithmetic)."""
     a = seed & 0xFFFFFFFF
     M = 0xFFFFFFFF
 
@@ -311,7 +311,7 @@ def main():
     if missing:
         raise SystemExit(f'ks_2samp cases miss branches: {sorted(missing)}')
     out = {
-        'generatedBy': 'scripts/scipy/ks_fixtures.py',
+        'generatedBy': 'tools/scripts/scipy/ks_fixtures.py',
         'python': platform.python_version(),
         'numpy': np.__version__,
         'scipy': scipy.__version__,

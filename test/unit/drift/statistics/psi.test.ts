@@ -18,7 +18,7 @@ describe('PSI', () => {
     expect(() => psi([1], [0.5, 0.5])).toThrow(RangeError);
   });
 
-  it('uses the seed thresholds', () => {
+  it('uses the thresholds 0.1 and 0.2', () => {
     expect(psiStatus(0)).toBe('healthy');
     expect(psiStatus(0.0999)).toBe('healthy');
     expect(psiStatus(0.1)).toBe('warning');

@@ -1,4 +1,4 @@
-// The KServe client (shared/kubernetes/) against a local HTTP server that implements the Kubernetes API endpoints
+// The KServe client (shared/lifecycle/kubernetes/) against a local HTTP server that implements the Kubernetes API endpoints
 // it uses, with the JSON shapes recorded from the Kubernetes and KServe documentation (test/helpers/fakeKubeApi.ts):
 // no cluster runs here. The client is the real @kubernetes/client-node making real HTTP requests.
 import type { AccessToken, TokenCredential } from '@azure/identity';
