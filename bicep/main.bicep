@@ -79,13 +79,17 @@ param aksServingNodeMaxCount int = 6
 @description('Azure Managed Redis SKU.')
 param redisSkuName string = 'Balanced_B1'
 
+@description('Days a feedback record (it holds the reported message) is kept before the lifecycle policy deletes it.')
+@minValue(1)
+param feedbackRetentionDays int = 180
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
   'azd-env-name': environmentName
 }
 var functionAppName = 'func-spam-${resourceToken}'
 // Blob containers of shared/platform/blobLayout.ts, plus the Flex Consumption deployment package.
-var dataContainers = ['models', 'baselines', 'inference-logs', 'drift-reports']
+var dataContainers = ['models', 'baselines', 'inference-logs', 'drift-reports', 'feedback']
 var deploymentContainerName = 'deployment-package'
 var senderHashKeySecretName = 'sender-hash-key'
 var gatewayKeySecretName = 'promotion-gateway-key'
@@ -119,6 +123,8 @@ module storage 'modules/storage.bicep' = {
     tags: tags
     name: 'st${resourceToken}'
     containerNames: concat(dataContainers, [deploymentContainerName])
+    feedbackContainerName: dataContainers[4]
+    feedbackRetentionDays: feedbackRetentionDays
   }
 }
 
@@ -225,6 +231,7 @@ module rbac 'modules/rbac.bicep' = {
     storageAccountName: storage.outputs.name
     modelsContainerName: dataContainers[0]
     baselinesContainerName: dataContainers[1]
+    feedbackContainerName: dataContainers[4]
     appInsightsName: appInsights.outputs.name
     keyVaultName: keyVault.outputs.name
     appPrincipalId: appIdentity.outputs.principalId

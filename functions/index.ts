@@ -3,6 +3,7 @@
 // programming model reads these options only once every file is loaded, so the order does not matter.
 import { app } from '@azure/functions';
 import { ENVIRONMENTS } from '../shared/platform/blobLayout';
+import { flushFeedbackWriter } from '../shared/feedback/feedbackWriter';
 import { flushInferenceLogger } from '../shared/logs/inferenceLogger';
 import { getEnvironmentModel } from '../shared/serving/predict/environmentModels';
 
@@ -16,5 +17,6 @@ app.hook.appStart(() => {
   for (const env of ENVIRONMENTS) void getEnvironmentModel(env).catch(() => undefined);
 });
 
-// The logger buffers records in memory; the host's shutdown (scale-in, deployment, Ctrl-C locally) must write them.
-app.hook.appTerminate(() => flushInferenceLogger());
+// The inference logger and the feedback writer buffer records in memory; the host's shutdown (scale-in, deployment,
+// Ctrl-C locally) must write them.
+app.hook.appTerminate(() => Promise.all([flushInferenceLogger(), flushFeedbackWriter()]).then(() => undefined));

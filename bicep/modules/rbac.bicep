@@ -3,8 +3,12 @@
 //   Contributor (Durable Functions' task hub, blob-trigger receipts), Monitoring Metrics Publisher (App Insights with
 //   local auth off) and Key Vault Secrets User (Key Vault references);
 // - the KServe identity: Blob Data Reader on the models container only;
-// - the training job's identity: Blob Data Contributor on the models and baselines containers only;
-// - the deployer (optional): Blob Data Contributor to upload models and baselines, Secrets Officer to seed secrets.
+// - the training job's identity: Blob Data Contributor on the models and baselines containers only, Blob Data Reader
+//   on the feedback container (retraining reads the reported messages);
+// - the deployer (optional): Blob Data Contributor to upload models and baselines, except reading the feedback
+//   container (a condition on the assignment), Secrets Officer to seed secrets.
+// The feedback container holds message text: besides the trainer, only the Function App identity reads it (its
+// container-scoped assignment states that need, which the account-wide Owner role also covers).
 import { roleIds } from 'roles.bicep'
 
 @description('Storage account name.')
@@ -15,6 +19,9 @@ param modelsContainerName string
 
 @description('Container the training job publishes baselines to.')
 param baselinesContainerName string
+
+@description('Container of user feedback (reported messages): readable by the app and the training job only.')
+param feedbackContainerName string
 
 @description('Application Insights component name.')
 param appInsightsName string
@@ -49,6 +56,10 @@ resource storage 'Microsoft.Storage/storageAccounts@2024-01-01' existing = {
 
     resource baselines 'containers' existing = {
       name: baselinesContainerName
+    }
+
+    resource feedback 'containers' existing = {
+      name: feedbackContainerName
     }
   }
 }
@@ -129,6 +140,29 @@ resource trainerBaselines 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   }
 }
 
+resource appFeedback 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: storage::blobService::feedback
+  name: guid(storage::blobService::feedback.id, appPrincipalId, roleIds.storageBlobDataContributor)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageBlobDataContributor)
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource trainerFeedback 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: storage::blobService::feedback
+  name: guid(storage::blobService::feedback.id, trainerPrincipalId, roleIds.storageBlobDataReader)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageBlobDataReader)
+    principalId: trainerPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Every blob action but reading blobs of the feedback container (an ABAC condition, version 2.0).
+var notFeedbackReads = '((!(ActionMatches{\'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read\'})) OR (@Resource[Microsoft.Storage/storageAccounts/blobServices/containers:name] StringNotEquals \'${feedbackContainerName}\'))'
+
 resource deployerBlobs 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
   scope: storage
   name: guid(storage.id, deployerPrincipalId, roleIds.storageBlobDataContributor)
@@ -136,6 +170,8 @@ resource deployerBlobs 'Microsoft.Authorization/roleAssignments@2022-04-01' = if
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageBlobDataContributor)
     principalId: deployerPrincipalId
     principalType: deployerPrincipalType
+    condition: notFeedbackReads
+    conditionVersion: '2.0'
   }
 }
 

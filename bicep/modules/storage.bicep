@@ -16,6 +16,13 @@ param name string
 @description('Containers to create: the app data containers and the deployment package container.')
 param containerNames array
 
+@description('Container of user feedback (it holds the reported messages): its blobs are deleted after feedbackRetentionDays.')
+param feedbackContainerName string
+
+@description('Days a feedback blob is kept after it was last written.')
+@minValue(1)
+param feedbackRetentionDays int
+
 resource account 'Microsoft.Storage/storageAccounts@2024-01-01' = {
   name: name
   location: location
@@ -60,6 +67,38 @@ resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2
     }
   }
 ]
+
+// Feedback holds message text: it is kept only as long as retraining needs it. Blobs are written once; only an erase
+// rewrites one (without the erased records), which restarts the clock of the records left in it (docs/feedback.md).
+resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2024-01-01' = {
+  parent: account
+  name: 'default'
+  properties: {
+    policy: {
+      rules: [
+        {
+          enabled: true
+          name: 'delete-feedback-after-retention'
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: ['blockBlob']
+              prefixMatch: ['${feedbackContainerName}/']
+            }
+            actions: {
+              baseBlob: {
+                delete: {
+                  daysAfterModificationGreaterThan: feedbackRetentionDays
+                }
+              }
+            }
+          }
+        }
+      ]
+    }
+  }
+  dependsOn: [containers]
+}
 
 output name string = account.name
 output id string = account.id

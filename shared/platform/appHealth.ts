@@ -5,6 +5,7 @@ import { redisHealthCheck } from '../serving/featureStore/featureStore';
 import { blobHealthCheck, HealthCheck, HealthReport, healthTimeoutMs, runHealthChecks } from './health';
 import { kserveHealthCheck } from '../serving/kserve/kserveClient';
 import { inferenceLoggerHealthCheck } from '../logs/inferenceLogger';
+import { feedbackWriterHealthCheck } from '../feedback/feedbackWriter';
 
 export function appHealthChecks(): Record<string, HealthCheck> {
   return {
@@ -13,6 +14,7 @@ export function appHealthChecks(): Record<string, HealthCheck> {
     kserve_staging: kserveHealthCheck('staging'),
     redis: redisHealthCheck,
     inference_logger: inferenceLoggerHealthCheck(),
+    feedback_writer: feedbackWriterHealthCheck(),
   };
 }
 

@@ -5,6 +5,7 @@ export const CONTAINERS = {
   baselines: 'baselines',
   inferenceLogs: 'inference-logs',
   driftReports: 'drift-reports',
+  feedback: 'feedback',
 } as const;
 
 export type ContainerName = (typeof CONTAINERS)[keyof typeof CONTAINERS];
@@ -169,4 +170,22 @@ export function promotionRecordPath(model: string, promotionId: string): string 
  * evaluation sends, for where the corpus package (a devDependency) is not installed, as in the Function App. */
 export function heldOutSetPath(model: string): string {
   return `evaluation/${model}/heldout.ndjson.gz`;
+}
+
+// User feedback (shared/feedback/, docs/feedback.md): micro-batches of labelled messages under `records/`, one folder
+// per day the feedback was received, in the `feedback` container (the only place that holds message text).
+
+/** `records/` or `records/date={yyyy-mm-dd}/`: the prefix of every feedback blob, or of one day's. */
+export function feedbackDayPrefix(date?: string): string {
+  return date === undefined ? 'records/' : `records/date=${date}/`;
+}
+
+/** `records/date={yyyy-mm-dd}/{flushTime}-{writer}-{seq}.ndjson`: unique per process and batch, sorted by time. */
+export function feedbackBlobName(date: string, flushTime: Date, writer: string, seq: number): string {
+  return `${feedbackDayPrefix(date)}${compactTime(flushTime, { milliseconds: true })}-${writer}-${String(seq).padStart(8, '0')}.ndjson`;
+}
+
+/** The day of a feedback blob, or undefined when the name is not in the layout. */
+export function feedbackBlobDay(blobName: string): string | undefined {
+  return /^records\/date=(\d{4}-\d{2}-\d{2})\/[^/]+\.ndjson$/.exec(blobName)?.[1];
 }

@@ -587,6 +587,39 @@ export const settingSpecs = {
     64,
     16384,
   ),
+
+  // User feedback (docs/feedback.md): the intake's batch limit and its buffered writer (retries share
+  // LOG_RETRY_MAX_DELAY_MS; bodies share PREDICT_MAX_BODY_BYTES).
+  feedbackMaxBatch: intSetting(
+    'FEEDBACK_MAX_BATCH',
+    { description: 'Largest number of instances in one /api/feedback batch (400 above).', default: '64', azure: 'optional' },
+    1,
+    1024,
+  ),
+  feedbackBufferMaxRecords: intSetting(
+    'FEEDBACK_BUFFER_MAX_RECORDS',
+    { description: 'Feedback records held in memory (pending and being retried) before /api/feedback answers 503.', default: '20000', azure: 'optional' },
+    100,
+    1000000,
+  ),
+  feedbackBufferMaxMb: intSetting(
+    'FEEDBACK_BUFFER_MAX_MB',
+    { description: 'Megabytes of feedback records (the messages, base64) held in memory before /api/feedback answers 503.', default: '64', azure: 'optional' },
+    1,
+    4096,
+  ),
+  feedbackBatchMaxRecords: intSetting(
+    'FEEDBACK_BATCH_MAX_RECORDS',
+    { description: 'Records per feedback blob (a batch is also cut at 4 MiB); a full batch is written at once.', default: '1000', azure: 'optional' },
+    1,
+    100000,
+  ),
+  feedbackFlushIntervalMs: intSetting(
+    'FEEDBACK_FLUSH_INTERVAL_MS',
+    { description: 'Longest time accepted feedback waits in memory before its batch is written.', default: '2000', azure: 'optional' },
+    10,
+    600000,
+  ),
 } as const;
 
 type SpecValue<S> = S extends SettingSpec<infer T> ? T : never;

@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { withErrorContract } from '../../platform/errors';
 
-const REQUEST_ID = /^[A-Za-z0-9._:@\-]{1,128}$/;
+/** What a request id may look like: it is echoed, logged and used in blob names. */
+export const REQUEST_ID = /^[A-Za-z0-9._:@\-]{1,128}$/;
 
 /** `X-Request-ID` when it is a sane token (it is echoed and logged), otherwise a new UUID. */
 export function requestIdOf(request: HttpRequest): string {

@@ -25,7 +25,7 @@ function atPath(path: readonly PropertyKey[], message: string): string {
   return where ? `${where}: ${message}` : message;
 }
 
-function describeIssues(issues: readonly z.core.$ZodIssue[], prefix: (string | number)[]): string {
+export function describeIssues(issues: readonly z.core.$ZodIssue[], prefix: (string | number)[]): string {
   return issues
     .slice(0, 5)
     .map((i) => atPath([...prefix, ...i.path], i.message))
@@ -36,10 +36,9 @@ function describeIssues(issues: readonly z.core.$ZodIssue[], prefix: (string | n
  * One email with an optional `id`. The two forms are told apart by the presence of `raw`, so the error names the
  * missing or mistyped field of the form the client meant instead of zod's generic union message.
  */
-function parseInstance(value: unknown, prefix: (string | number)[]): PredictInstance {
+export function parseInstance(value: unknown, prefix: (string | number)[]): PredictInstance {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    const where = prefix.length ? `${prefix.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('')}: ` : '';
-    throw new BadRequestError(`${where}expected an email object ({ subject, from, to, body } or { raw })`, 'validation_error');
+    throw new BadRequestError(atPath(prefix, 'expected an email object ({ subject, from, to, body } or { raw })'), 'validation_error');
   }
   const schema = 'raw' in value ? rawInstance : structuredInstance;
   const parsed = schema.safeParse(value);
@@ -57,6 +56,19 @@ function parseInstance(value: unknown, prefix: (string | number)[]): PredictInst
 
 /** Validate a parsed JSON body as a single or batch predict/transform request. */
 export function parsePredictRequest(body: unknown, maxBatch: number): PredictRequest {
+  const parsed = parseSingleOrBatch(body, maxBatch, parseInstance);
+  return parsed.kind === 'single' ? { kind: 'single', instance: parsed.item } : { kind: 'batch', instances: parsed.items };
+}
+
+/**
+ * One item, or `{ "instances": [...] }` of at most `maxBatch` items, each validated by `parseOne` with its path
+ * (`instances[i]`): the batch envelope and its errors, shared by every API that takes the predict request's shape.
+ */
+export function parseSingleOrBatch<T>(
+  body: unknown,
+  maxBatch: number,
+  parseOne: (value: unknown, prefix: (string | number)[]) => T,
+): { kind: 'single'; item: T } | { kind: 'batch'; items: T[] } {
   if (typeof body === 'object' && body !== null && !Array.isArray(body) && 'instances' in body) {
     const { instances, ...rest } = body as { instances: unknown };
     const extra = Object.keys(rest);
@@ -66,9 +78,9 @@ export function parsePredictRequest(body: unknown, maxBatch: number): PredictReq
     if (instances.length > maxBatch) {
       throw new BadRequestError(`instances: the batch holds ${instances.length} emails; at most ${maxBatch} are allowed`, 'batch_too_large');
     }
-    return { kind: 'batch', instances: instances.map((v, i) => parseInstance(v, ['instances', i])) };
+    return { kind: 'batch', items: instances.map((v, i) => parseOne(v, ['instances', i])) };
   }
-  return { kind: 'single', instance: parseInstance(body, []) };
+  return { kind: 'single', item: parseOne(body, []) };
 }
 
 /** `X-Environment`: staging | production, default production; anything else is a 400 naming the allowed values. */
