@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
+import { queryParquet } from '../../shared/logs/parquet';
 
 export interface Dataset {
   file: string;
@@ -118,7 +119,8 @@ async function readNdjson(file: string): Promise<Dataset> {
     if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new Error(`${file}:${lineNo}: not a JSON object`);
     for (const key of Object.keys(obj)) {
       if (!index.has(key)) {
-        if (rows > 0) throw new Error(`${file}:${lineNo}: key ${JSON.stringify(key)} is not on the first line (every line needs the same keys)`);
+        if (rows > 0)
+          throw new Error(`${file}:${lineNo}: key ${JSON.stringify(key)} is not on the first line (every line needs the same keys)`);
         index.set(key, names.length);
         names.push(key);
         builders.push(new ColumnBuilder());
@@ -139,11 +141,11 @@ async function readNdjson(file: string): Promise<Dataset> {
   return finish(file, names, builders, rows);
 }
 
-const NUMERIC_PARQUET = /^(FLOAT|DOUBLE|REAL|DECIMAL.*|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|BOOLEAN)$/;
+const NUMERIC_PARQUET =
+  /^(FLOAT|DOUBLE|REAL|DECIMAL.*|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|BOOLEAN)$/;
 
 async function readParquet(file: string): Promise<Dataset> {
   // The project's one Parquet engine (DuckDB, shared/logs/parquet.ts), one column at a time to bound memory.
-  const { queryParquet } = await import('../../shared/logs/parquet');
   const lit = `'${path.resolve(file).replace(/'/g, "''")}'`;
   const schema = await queryParquet(`DESCRIBE SELECT * FROM read_parquet(${lit})`);
   const [{ n }] = await queryParquet(`SELECT count(*) AS n FROM read_parquet(${lit})`);
@@ -156,7 +158,10 @@ async function readParquet(file: string): Promise<Dataset> {
       continue;
     }
     const rows = await queryParquet(`SELECT CAST("${name.replace(/"/g, '""')}" AS DOUBLE) AS v FROM read_parquet(${lit})`);
-    columns.set(name, Float64Array.from(rows, (r) => (r.v === null ? Number.NaN : Number(r.v))));
+    columns.set(
+      name,
+      Float64Array.from(rows, (r) => (r.v === null ? Number.NaN : Number(r.v))),
+    );
   }
   return { file, rows: Number(n), columns, skipped };
 }

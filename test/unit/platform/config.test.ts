@@ -38,7 +38,14 @@ describe('configuration', () => {
   });
 
   it('reads schedules as NCRONTAB does, refusing what only other cron dialects accept', () => {
-    for (const ok of ['0 0 6 * * *', '0 */5 * * * *', '0 0 6 13 * FRI', '0 30 9 * JAN-MAR MON-FRI', '10,20 0 0 1-7 * 1', '0 0-30/10 * * * *']) {
+    for (const ok of [
+      '0 0 6 * * *',
+      '0 */5 * * * *',
+      '0 0 6 13 * FRI',
+      '0 30 9 * JAN-MAR MON-FRI',
+      '10,20 0 0 1-7 * 1',
+      '0 0-30/10 * * * *',
+    ]) {
       expect(loadConfig({ DRIFT_SCHEDULE: ok }).driftSchedule).toBe(ok);
       expect(ncrontabProblem(ok)).toBeUndefined();
     }
@@ -69,7 +76,7 @@ describe('configuration', () => {
     const restore = setAppEnv({ BLOB_TIMEOUT_MS: 'soon' });
     try {
       // Loading the function module must not throw, or the host would lose every function.
-      const { health } = await import('../../../functions/health');
+      const { health } = require('../../../functions/health') as typeof import('../../../functions/health');
       const res = await health(new HttpRequest({ method: 'GET', url: 'http://localhost/api/health' }), new InvocationContext());
       expect(res.status).toBe(503);
       expect(res.jsonBody).toEqual({ error: { code: 'misconfigured', message: expect.stringContaining('BLOB_TIMEOUT_MS') } });
@@ -88,4 +95,3 @@ describe('configuration', () => {
     for (const name of Object.keys(values)) if (name !== 'FUNCTIONS_WORKER_RUNTIME') expect(known).toContain(name);
   });
 });
-
