@@ -15,7 +15,9 @@ export async function baselineEvent(blob: unknown, context: InvocationContext): 
   // The activation is keyed by the sha256 of the uploaded bytes, so it needs those exact bytes (dataType 'binary'):
   // a string or a parsed object would hash differently from the blob and could not be matched to it again.
   if (!(blob instanceof Uint8Array)) {
-    throw new TypeError(`baselines/${name}: the trigger delivered ${blob === null ? 'null' : typeof blob}, not the blob's bytes (the binding needs dataType 'binary')`);
+    throw new TypeError(
+      `baselines/${name}: the trigger delivered ${blob === null ? 'null' : typeof blob}, not the blob's bytes (the binding needs dataType 'binary')`,
+    );
   }
   const content = Buffer.isBuffer(blob) ? blob : Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
   const backend = workflowBackend(context);

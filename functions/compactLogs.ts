@@ -15,10 +15,16 @@ export async function compactLogs(_blob: unknown, context: InvocationContext): P
     return;
   }
   for (const r of outcome.results) {
-    if (r.status !== 'nothing-to-do') context.log(`${r.partition.env}/${r.partition.date}/${r.partition.hour}: ${r.status}, ${r.rows} rows from ${r.rawBlobs} blobs, ${r.quarantined.length} quarantined`);
+    if (r.status !== 'nothing-to-do')
+      context.log(
+        `${r.partition.env}/${r.partition.date}/${r.partition.hour}: ${r.status}, ${r.rows} rows from ${r.rawBlobs} blobs, ${r.quarantined.length} quarantined`,
+      );
   }
   // A failed hour is retried by the next delivery or the sweep; failing the invocation makes the host retry it too.
-  if (outcome.errors.length) throw new Error(`compaction failed for ${outcome.errors.map((e) => `${e.partition.env}/${e.partition.date}/${e.partition.hour}: ${e.error}`).join('; ')}`);
+  if (outcome.errors.length)
+    throw new Error(
+      `compaction failed for ${outcome.errors.map((e) => `${e.partition.env}/${e.partition.date}/${e.partition.hour}: ${e.error}`).join('; ')}`,
+    );
 }
 
 app.storageBlob('compactLogs', {

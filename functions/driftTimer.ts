@@ -27,7 +27,9 @@ export async function driftTimer(timer: Timer, context: InvocationContext): Prom
     }
   }
   for (const s of out) {
-    context.log(`drift ${s.environment}: ${s.status}${s.reason ? ` (${s.reason})` : ''}${s.report?.json ? ` report drift-reports/${s.report.json}` : ''}${s.alert ? `, alert ${s.alert}` : ''}`);
+    context.log(
+      `drift ${s.environment}: ${s.status}${s.reason ? ` (${s.reason})` : ''}${s.report?.json ? ` report drift-reports/${s.report.json}` : ''}${s.alert ? `, alert ${s.alert}` : ''}`,
+    );
   }
   if (out.length > 0 && out.every((s) => s.status === 'failed')) {
     throw new Error(`drift check failed in every environment: ${out.map((s) => `${s.environment}: ${s.reason}`).join('; ')}`);

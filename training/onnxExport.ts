@@ -75,7 +75,9 @@ const onnxRoot = protobuf.Root.fromJSON({
             docString: { type: 'string', id: 12 },
           },
         },
-        ValueInfoProto: { fields: { name: { type: 'string', id: 1 }, type: { type: 'TypeProto', id: 2 }, docString: { type: 'string', id: 3 } } },
+        ValueInfoProto: {
+          fields: { name: { type: 'string', id: 1 }, type: { type: 'TypeProto', id: 2 }, docString: { type: 'string', id: 3 } },
+        },
         TypeProto: {
           fields: { tensorType: { type: 'TypeProto.Tensor', id: 1 } },
           nested: {
@@ -144,7 +146,13 @@ export function exportOnnx(model: LogisticModel, meta: ExportMetadata): Uint8Arr
           { name: 'transB', type: ATTRIBUTE_INT, i: 0 },
         ],
       },
-      { name: 'softmax', opType: 'Softmax', input: ['logits'], output: [OUTPUT_NAME], attribute: [{ name: 'axis', type: ATTRIBUTE_INT, i: 1 }] },
+      {
+        name: 'softmax',
+        opType: 'Softmax',
+        input: ['logits'],
+        output: [OUTPUT_NAME],
+        attribute: [{ name: 'axis', type: ATTRIBUTE_INT, i: 1 }],
+      },
     ],
     initializer: [
       tensor('mean', [FEATURE_COUNT], model.mean),

@@ -4,7 +4,17 @@
 // the options (no clock, no unseeded randomness), so two runs give byte-identical files.
 import path from 'node:path';
 import fs from 'node:fs';
-import { CorpusMessage, CorpusSplit, DEFAULT_SPLIT_SEED, TRAIN_FRACTION, VALIDATION_FRACTION, baselineReplaySplit, loadCorpus, randomSplit, timeForwardSplit } from './corpus';
+import {
+  CorpusMessage,
+  CorpusSplit,
+  DEFAULT_SPLIT_SEED,
+  TRAIN_FRACTION,
+  VALIDATION_FRACTION,
+  baselineReplaySplit,
+  loadCorpus,
+  randomSplit,
+  timeForwardSplit,
+} from './corpus';
 import { buildBaseline, serializeBaseline } from '../shared/drift/baseline';
 import { mulberry32 } from '../shared/platform/random';
 import { ParsedEmail, parseEmail } from '../shared/serving/features/email';
@@ -139,7 +149,8 @@ function splitFeatures(split: SplitExamples, asOf: SenderAsOf, options: TrainOpt
   const labelled = options.senderHistory ? [...split.fit, ...split.validation] : [];
   const history = new SenderHistory(labelled.flatMap((ex) => senderEvent(ex.message, ex.email, normalizeSenderDomain) ?? []));
   // Keyed like the store (which hashes the normalized domain), so a sender is the same sender in both.
-  const sender = (ex: Example, part: Part) => history.at(ex.email.senderDomain && normalizeSenderDomain(ex.email.senderDomain), asOf(ex, part));
+  const sender = (ex: Example, part: Part) =>
+    history.at(ex.email.senderDomain && normalizeSenderDomain(ex.email.senderDomain), asOf(ex, part));
   const random = mulberry32(options.seed);
   const fold = split.fit.map(() => Math.floor(random() * options.folds));
   const fit: Float32Array[] = new Array(split.fit.length);
@@ -152,7 +163,10 @@ function splitFeatures(split: SplitExamples, asOf: SenderAsOf, options: TrainOpt
       if (fold[i] === k) fit[i] = featuresFromTokens(ex.email, ex.tokens, table, sender(ex, 'fit'));
     });
   }
-  const table = buildTokenTable(split.fit.map((ex) => ({ tokens: ex.tokens, spam: ex.message.spam })), options.tokenTable);
+  const table = buildTokenTable(
+    split.fit.map((ex) => ({ tokens: ex.tokens, spam: ex.message.spam })),
+    options.tokenTable,
+  );
   const rows = (part: 'validation' | 'test') => split[part].map((ex) => featuresFromTokens(ex.email, ex.tokens, table, sender(ex, part)));
   return { fit, validation: rows('validation'), test: rows('test'), table };
 }
@@ -170,7 +184,9 @@ interface FittedSplit {
 
 function fitSplit(name: string, kind: CorpusSplit['kind'], split: SplitExamples, options: TrainOptions, progress: Progress): FittedSplit {
   const features = splitFeatures(split, senderAsOf(kind, split, options.validationSlice), options);
-  progress(`${name}: features of ${split.fit.length} fit, ${split.validation.length} validation, ${split.test.length} test rows; token table ${features.table.file.tokens.length} tokens`);
+  progress(
+    `${name}: features of ${split.fit.length} fit, ${split.validation.length} validation, ${split.test.length} test rows; token table ${features.table.file.tokens.length} tokens`,
+  );
   const yFit = Uint8Array.from(split.fit, label);
   const yVal = Uint8Array.from(split.validation, label);
   const yTest = Uint8Array.from(split.test, label);
@@ -191,7 +207,10 @@ function fitSplit(name: string, kind: CorpusSplit['kind'], split: SplitExamples,
     ...classificationMetrics(validationScores, yVal, threshold),
     oracleSpamRecallAtTargetHamFpr: oracleRecallAtHamFpr(validationScores, yVal, options.targetHamFpr),
   };
-  const test = { ...classificationMetrics(testScores, yTest, threshold), oracleSpamRecallAtTargetHamFpr: oracleRecallAtHamFpr(testScores, yTest, options.targetHamFpr) };
+  const test = {
+    ...classificationMetrics(testScores, yTest, threshold),
+    oracleSpamRecallAtTargetHamFpr: oracleRecallAtHamFpr(testScores, yTest, options.targetHamFpr),
+  };
   progress(
     `${name}: L2 ${model.l2}; threshold ${threshold.toPrecision(6)} (validation ham FPR ${validation.hamFalsePositiveRate}, recall ${validation.spamRecall}); ` +
       `test ROC AUC ${test.rocAuc}, spam recall ${test.spamRecall} at ham FPR ${test.hamFalsePositiveRate}`,
@@ -266,7 +285,9 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
   const baselineIndex = timeRows.validation.flatMap((ex, i) => (baselineIds.has(ex.message.id) ? [i] : []));
   const baselineExamples = baselineIndex.map((i) => timeRows.validation[i]);
   const replayExamples = timeRows.validation.filter((ex) => !baselineIds.has(ex.message.id));
-  progress(`baseline: ${baselineExamples.length} of the ${timeRows.validation.length} validation rows; the other ${replayExamples.length} are the replay's unseen mail`);
+  progress(
+    `baseline: ${baselineExamples.length} of the ${timeRows.validation.length} validation rows; the other ${replayExamples.length} are the replay's unseen mail`,
+  );
 
   // Export and check: the ONNX graph must reproduce the training code's probabilities.
   const onnxBytes = Buffer.from(
@@ -283,8 +304,11 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
   reference.forEach((p, i) => {
     maxDiff = Math.max(maxDiff, Math.abs(onnxProbs[2 * i + 1] - p), Math.abs(onnxProbs[2 * i] - (1 - p)));
   });
-  progress(`ONNX check: ${checkRows.length} rows, max |onnx - training code| = ${maxDiff.toExponential(2)} (tolerance ${options.onnxTolerance})`);
-  if (!(maxDiff <= options.onnxTolerance)) throw new Error(`ONNX export differs from the training code by ${maxDiff} (> ${options.onnxTolerance})`);
+  progress(
+    `ONNX check: ${checkRows.length} rows, max |onnx - training code| = ${maxDiff.toExponential(2)} (tolerance ${options.onnxTolerance})`,
+  );
+  if (!(maxDiff <= options.onnxTolerance))
+    throw new Error(`ONNX export differs from the training code by ${maxDiff} (> ${options.onnxTolerance})`);
 
   const baseline = buildBaseline({
     modelName: options.name,
@@ -305,7 +329,9 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
     name: options.name,
     version: options.version,
     created,
-    createdFrom: options.created ? 'the --created option' : 'the most recent Received: time of the training period (deterministic; pass --created to set it)',
+    createdFrom: options.created
+      ? 'the --created option'
+      : 'the most recent Received: time of the training period (deterministic; pass --created to set it)',
     description:
       'Spam classifier for single emails: logistic regression on 50 content, header, token-statistic and sender features. ' +
       'Input features FP32 [n,50] in the order below; output probabilities FP32 [n,2] = [p_ham, p_spam]; predict spam when p_spam >= threshold.',
@@ -343,17 +369,23 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
       l2: time.model.l2,
       l2Tried: time.l2Tried,
       newtonSteps: time.model.iterations,
-      tokenTable: { ...options.tokenTable, tokens: time.features.table.file.tokens.length, learnedOn: 'fit rows; fit rows themselves get out-of-fold statistics', folds: options.folds },
+      tokenTable: {
+        ...options.tokenTable,
+        tokens: time.features.table.file.tokens.length,
+        learnedOn: 'fit rows; fit rows themselves get out-of-fold statistics',
+        folds: options.folds,
+      },
       senderFeatures: {
         history: options.senderHistory,
         featureView: SENDER_FEATURE_VIEW,
         windowDays: SENDER_WINDOW_DAYS,
         labelDelayDays: SENDER_LABEL_DELAY_DAYS,
-        from: 'labelled mail of the training period (fit and validation), keyed by sender domain; never a test-period label; the collectors\' own (redacted) domains are left out, as in the tokenizer (features/tokenizer.ts ARTEFACT_MARKERS)',
+        from: "labelled mail of the training period (fit and validation), keyed by sender domain; never a test-period label; the collectors' own (redacted) domains are left out, as in the tokenizer (features/tokenizer.ts ARTEFACT_MARKERS)",
         pointInTime: `fit rows: the labels of mail at least ${SENDER_LABEL_DELAY_DAYS} day older than the row; validation rows (and the baseline): the store as of the fit set's end; test rows: the store as of the training period's end`,
         validationStoreAsOf: trainingPeriodEnd(timeRows.fit.map((ex) => ex.message)).toISOString(),
         storeAsOf: trainingEnd.toISOString(),
-        store: 'npm run features:materialize (default source) and the local stack at start write exactly the test rows\' values to Redis (shared/feast/trainingSenderStats.ts)',
+        store:
+          "npm run features:materialize (default source) and the local stack at start write exactly the test rows' values to Redis (shared/feast/trainingSenderStats.ts)",
         unknownSender: UNKNOWN_SENDER,
       },
       split: {
@@ -389,13 +421,18 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
         baselineRows: describeRows(baselineExamples),
         replayRows: describeRows(replayExamples),
       },
-      replay: 'healthy: the validation half the baseline never saw (corpus.ts baselineReplaySplit().replay); drift: the test period (timeForwardSplit().test)',
+      replay:
+        'healthy: the validation half the baseline never saw (corpus.ts baselineReplaySplit().replay); drift: the test period (timeForwardSplit().test)',
     },
     diagnostics: testDiagnostics(timeRows, time, options),
   });
 
   const prefix = `${options.name}/${options.version}/`;
-  return { card, files: artifactFiles(card, prefix, options, { onnxBytes, tokensBytes, tritonBytes, baselineBytes }), maxOnnxDifference: maxDiff };
+  return {
+    card,
+    files: artifactFiles(card, prefix, options, { onnxBytes, tokensBytes, tritonBytes, baselineBytes }),
+    maxOnnxDifference: maxDiff,
+  };
 }
 
 function artifactFiles(
@@ -426,7 +463,8 @@ function testDiagnostics(rows: SplitExamples, fitted: FittedSplit, options: Trai
   for (const ex of [...rows.fit, ...rows.validation]) trainingDomains.set(domain(ex), (trainingDomains.get(domain(ex)) ?? 0) + 1);
   const fpByDomain = new Map<string, number>();
   rows.test.forEach((ex, i) => {
-    if (!ex.message.spam && Math.fround(fitted.testScores[i]) >= fitted.threshold) fpByDomain.set(domain(ex), (fpByDomain.get(domain(ex)) ?? 0) + 1);
+    if (!ex.message.spam && Math.fround(fitted.testScores[i]) >= fitted.threshold)
+      fpByDomain.set(domain(ex), (fpByDomain.get(domain(ex)) ?? 0) + 1);
   });
   const top = [...fpByDomain.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 5);
   const describe = ([d, falsePositives]: [string, number]) => ({
@@ -438,9 +476,15 @@ function testDiagnostics(rows: SplitExamples, fitted: FittedSplit, options: Trai
   const worst = top[0]?.[0];
   const keep = rows.test.map((ex) => domain(ex) !== worst);
   const scores = fitted.testScores.filter((_, i) => keep[i]);
-  const labels = Uint8Array.from(rows.test.filter((_, i) => keep[i]), label);
+  const labels = Uint8Array.from(
+    rows.test.filter((_, i) => keep[i]),
+    label,
+  );
   // What the gateway answers when the store has nothing (Redis down, never materialized): every sender unknown.
-  const unknownScores = predictSpamBatch(fitted.model, rows.test.map((ex) => featuresFromTokens(ex.email, ex.tokens, fitted.features.table, UNKNOWN_SENDER)));
+  const unknownScores = predictSpamBatch(
+    fitted.model,
+    rows.test.map((ex) => featuresFromTokens(ex.email, ex.tokens, fitted.features.table, UNKNOWN_SENDER)),
+  );
   const testLabels = Uint8Array.from(rows.test, label);
   return {
     timeForwardTestEverySenderUnknown: {

@@ -66,7 +66,10 @@ async function loadCopy(model: string, version: string, sha: string): Promise<Ba
   return baseline;
 }
 
-export async function readActiveRecord(model: string, version: string): Promise<{ record: ActiveBaselineRecord; etag: string } | undefined> {
+export async function readActiveRecord(
+  model: string,
+  version: string,
+): Promise<{ record: ActiveBaselineRecord; etag: string } | undefined> {
   const stored = await readJsonBlob<ActiveBaselineRecord>(STATE, activeBaselineRecordPath(model, version));
   return stored ? { record: stored.value, etag: stored.etag } : undefined;
 }
@@ -116,11 +119,7 @@ export interface BaselineRejection {
  * the content hash) and leaves the version's active baseline unchanged. Content already active returns
  * 'already_active' and writes nothing but a missing index entry.
  */
-export async function activateBaselineUpload(
-  name: string,
-  content: Buffer,
-  now: Date,
-): Promise<ActivationResult> {
+export async function activateBaselineUpload(name: string, content: Buffer, now: Date): Promise<ActivationResult> {
   const where = parseBaselineName(name);
   if (!where) throw new RangeError(`${name} is not a baseline path ({model}/{version}/baseline.json)`);
   const sha = sha256(content);
@@ -227,7 +226,12 @@ export async function markActivationChecked(model: string, version: string, sha:
     const current = await readActiveRecord(model, version);
     if (!current || current.record.sha256 !== sha || current.record.checked_at) return;
     try {
-      await writeJsonBlob(STATE, activeBaselineRecordPath(model, version), { ...current.record, checked_at: at.toISOString() }, current.etag);
+      await writeJsonBlob(
+        STATE,
+        activeBaselineRecordPath(model, version),
+        { ...current.record, checked_at: at.toISOString() },
+        current.etag,
+      );
       return;
     } catch (e) {
       if (!(e instanceof BlobConflictError) || attempt >= 5) throw e;

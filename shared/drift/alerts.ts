@@ -54,7 +54,13 @@ export interface AlertPayload {
   run_id: string;
   window: DriftReport['window'];
   rows: number;
-  drifted_features: Array<{ name: string; status: DriftStatus; psi: number | null; ks_statistic: number | null; pvalue_adjusted: number | null }>;
+  drifted_features: Array<{
+    name: string;
+    status: DriftStatus;
+    psi: number | null;
+    ks_statistic: number | null;
+    pvalue_adjusted: number | null;
+  }>;
   prediction: { status: DriftStatus; psi: number | null } | null;
   report: DriftReport['paths'];
 }
@@ -133,7 +139,12 @@ export async function alertOnDrift(report: DriftReport, options: AlertOptions = 
   const timeoutMs = options.timeoutMs ?? config.alertWebhookTimeoutMs;
   const logger = options.logger ?? console;
   const now = (options.now ?? new Date(report.created_at)).toISOString();
-  const outcome = (action: AlertOutcome['action'], reason: string, previous: DriftStatus | null, state?: AlertState | null): AlertOutcome => ({
+  const outcome = (
+    action: AlertOutcome['action'],
+    reason: string,
+    previous: DriftStatus | null,
+    state?: AlertState | null,
+  ): AlertOutcome => ({
     action,
     reason,
     previous_status: previous,
@@ -159,7 +170,12 @@ export async function alertOnDrift(report: DriftReport, options: AlertOptions = 
     }
     // A retried or redelivered run that already alerted must not alert twice.
     if (prev && prev.alerted_run_id === report.run_id && prev.status === report.status) {
-      return outcome(ALERTING.includes(report.status) ? 'sent' : 'resolved_sent', 'already sent by this run (retry or duplicate event)', prevStatus, prev);
+      return outcome(
+        ALERTING.includes(report.status) ? 'sent' : 'resolved_sent',
+        'already sent by this run (retry or duplicate event)',
+        prevStatus,
+        prev,
+      );
     }
     if (prev && prev.status === report.status) {
       const reason = ALERTING.includes(report.status)
@@ -228,7 +244,9 @@ export async function alertOnDrift(report: DriftReport, options: AlertOptions = 
     const via = webhookUrl ? 'webhook and log event' : 'log event only (ALERT_WEBHOOK_URL is not set)';
     return outcome(
       resolving ? 'resolved_sent' : 'sent',
-      resolving ? `back to healthy from ${prevStatus}: resolved message sent (${via})` : `${prevStatus ?? 'no previous state'} → ${report.status}: alert sent (${via})`,
+      resolving
+        ? `back to healthy from ${prevStatus}: resolved message sent (${via})`
+        : `${prevStatus ?? 'no previous state'} → ${report.status}: alert sent (${via})`,
       prevStatus,
       next,
     );

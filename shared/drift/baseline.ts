@@ -71,8 +71,10 @@ const distributionSchema = distributionShape.superRefine((d, ctx) => {
   if (edges.length > 0 && (edges[0] < d.min || edges[edges.length - 1] > d.max)) {
     issue(['psi', 'edges'], 'edges must lie within [min, max] (they are reference deciles)');
   }
-  if (counts.length !== edges.length + 1) issue(['psi', 'counts'], `needs edges.length + 1 = ${edges.length + 1} entries, has ${counts.length}`);
-  if (props.length !== edges.length + 1) issue(['psi', 'proportions'], `needs edges.length + 1 = ${edges.length + 1} entries, has ${props.length}`);
+  if (counts.length !== edges.length + 1)
+    issue(['psi', 'counts'], `needs edges.length + 1 = ${edges.length + 1} entries, has ${counts.length}`);
+  if (props.length !== edges.length + 1)
+    issue(['psi', 'proportions'], `needs edges.length + 1 = ${edges.length + 1} entries, has ${props.length}`);
   const total = counts.reduce((a, b) => a + b, 0);
   if (total !== d.count) issue(['psi', 'counts'], `sum of counts (${total}) must equal count (${d.count})`);
   if (counts.length === props.length && total > 0) {
@@ -117,10 +119,18 @@ const baselineSchema = z
     all.forEach((d, i) => {
       const path = i < b.features.length ? ['features', i] : ['prediction'];
       if (d.rows !== b.sampling.referenceRows) {
-        ctx.addIssue({ code: 'custom', path: [...path, 'rows'], message: `rows (${d.rows}) must equal sampling.referenceRows (${b.sampling.referenceRows})` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'rows'],
+          message: `rows (${d.rows}) must equal sampling.referenceRows (${b.sampling.referenceRows})`,
+        });
       }
       if (d.sample.length > b.sampling.sampleSize) {
-        ctx.addIssue({ code: 'custom', path: [...path, 'sample'], message: `has ${d.sample.length} values, more than sampling.sampleSize (${b.sampling.sampleSize})` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'sample'],
+          message: `has ${d.sample.length} values, more than sampling.sampleSize (${b.sampling.sampleSize})`,
+        });
       }
     });
   });
@@ -199,7 +209,8 @@ export function buildBaseline(input: BuildBaselineInput): Baseline {
   const sampleSize = input.sampleSize ?? DEFAULT_BASELINE_SAMPLE_SIZE;
   const seed = input.seed ?? 0;
   if (!Number.isInteger(sampleSize) || sampleSize < 1) throw new RangeError(`sampleSize must be a positive integer, got ${sampleSize}`);
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new RangeError(`seed must be an unsigned 32-bit integer, got ${seed}`);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)
+    throw new RangeError(`seed must be an unsigned 32-bit integer, got ${seed}`);
   if (featureNames.length === 0) throw new RangeError('featureNames is empty');
   if (rows.length === 0) throw new RangeError('no reference rows');
   if (probabilities.length !== rows.length) {

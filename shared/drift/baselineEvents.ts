@@ -45,10 +45,14 @@ export async function onBaselineUploaded(name: string, content: Buffer, options:
   }
   const { record } = result;
   if (result.outcome === 'already_active' && record.checked_at) {
-    logger.log(`baselines/${name}: ${record.sha256.slice(0, 12)} is already active and was checked at ${record.checked_at}; duplicate event ignored`);
+    logger.log(
+      `baselines/${name}: ${record.sha256.slice(0, 12)} is already active and was checked at ${record.checked_at}; duplicate event ignored`,
+    );
     return { outcome: 'already_active', checks: [] };
   }
-  logger.log(`baselines/${name}: ${result.outcome === 'activated' ? 'activated' : 'active, check pending'} ${record.sha256.slice(0, 12)}; running drift checks`);
+  logger.log(
+    `baselines/${name}: ${result.outcome === 'activated' ? 'activated' : 'active, check pending'} ${record.sha256.slice(0, 12)}; running drift checks`,
+  );
   const activatedAt = new Date(record.activated_at);
   const config = getConfig();
   const checks: DriftRunSummary[] = [];

@@ -110,7 +110,13 @@ const FEATURE_COLUMNS: readonly string[] = FEATURE_NAMES;
  * production row would be "another version" and production would go unmonitored until the promotion. Reads one
  * column pair of the newest hours only, and nothing when no baseline is active.
  */
-async function servedVersion(model: string, env: Environment, partitions: readonly WindowPartition[], start: Date, end: Date): Promise<string | undefined> {
+async function servedVersion(
+  model: string,
+  env: Environment,
+  partitions: readonly WindowPartition[],
+  start: Date,
+  end: Date,
+): Promise<string | undefined> {
   // Activation order, oldest first: a version's rank breaks ties between versions served equally often.
   const activated = await listActiveVersions(model);
   const rank = new Map(activated.map((v, i) => [v.version, i]));
@@ -244,7 +250,11 @@ export async function finishDriftRun(input: FinishInput, options: FinishOptions 
     createdAt: end,
     trigger: plan.request.trigger,
     environment: env,
-    window: { start: plan.ref.windowStart, end: plan.ref.windowEnd, hours: (end.getTime() - new Date(plan.ref.windowStart).getTime()) / 3600_000 },
+    window: {
+      start: plan.ref.windowStart,
+      end: plan.ref.windowEnd,
+      hours: (end.getTime() - new Date(plan.ref.windowStart).getTime()) / 3600_000,
+    },
     baselineSource: `${CONTAINERS.driftReports}/${plan.ref.baseline.path}`,
     baselineSha256: plan.ref.baseline.sha256,
     activatedAt: plan.ref.baseline.activatedAt,

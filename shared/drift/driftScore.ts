@@ -14,11 +14,25 @@ import { Baseline } from './baseline';
 import { benjaminiHochberg } from './statistics/multipleTesting';
 import { currentSummary, finalizeDistribution, PartialCounts, referenceDistributions } from './statistics/partialCounts';
 import { comparisonBins, PSI_CRITICAL, PSI_WARNING } from './statistics/psi';
-import { codeVersion, DistributionDrift, DRIFT_REPORT_SCHEMA_VERSION, DriftReport, DriftStatus, DriftThresholds, DriftTrigger } from './report';
+import {
+  codeVersion,
+  DistributionDrift,
+  DRIFT_REPORT_SCHEMA_VERSION,
+  DriftReport,
+  DriftStatus,
+  DriftThresholds,
+  DriftTrigger,
+} from './report';
 
 export function driftThresholds(): DriftThresholds {
   const c = getConfig();
-  return { psi_warning: PSI_WARNING, psi_critical: PSI_CRITICAL, alpha: c.driftAlpha, min_rows: c.driftMinRows, critical_feature_share: c.driftCriticalFeatureShare };
+  return {
+    psi_warning: PSI_WARNING,
+    psi_critical: PSI_CRITICAL,
+    alpha: c.driftAlpha,
+    min_rows: c.driftMinRows,
+    critical_feature_share: c.driftCriticalFeatureShare,
+  };
 }
 
 export interface ReportContext {
@@ -99,7 +113,10 @@ export function computeDriftReport(baseline: Baseline, merged: PartialCounts, ct
   const features = featureFinals.map((f, i) => toDrift(f, adjusted.get(i) ?? null));
   const prediction = ctx.hasPrediction === false ? null : toDrift(predictionFinal, predictionFinal.fin.ks?.pvalue ?? null);
 
-  const currentRows = Math.max(0, ...finals.slice(0, ctx.hasPrediction === false ? baseline.features.length : finals.length).map((f) => f.fin.counts.rows));
+  const currentRows = Math.max(
+    0,
+    ...finals.slice(0, ctx.hasPrediction === false ? baseline.features.length : finals.length).map((f) => f.fin.counts.rows),
+  );
   const judged = features.filter((f) => f.status !== 'insufficient_data');
   const count = (s: DriftStatus) => features.filter((f) => f.status === s).length;
   let status: DriftStatus;
@@ -111,7 +128,8 @@ export function computeDriftReport(baseline: Baseline, merged: PartialCounts, ct
     score = mean(judged.map((f) => (f.significant ? Math.min(f.psi!, SCORE_PSI_CAP) : 0)));
     const criticalShare = count('critical') / judged.length;
     const anyDrift = count('critical') + count('warning') > 0;
-    if (prediction?.status === 'critical' || (criticalShare > 0 && criticalShare >= t.critical_feature_share) || score > t.psi_critical) status = 'critical';
+    if (prediction?.status === 'critical' || (criticalShare > 0 && criticalShare >= t.critical_feature_share) || score > t.psi_critical)
+      status = 'critical';
     else if (anyDrift || prediction?.status === 'warning' || score >= t.psi_warning) status = 'warning';
     else status = 'healthy';
   }
@@ -130,7 +148,12 @@ export function computeDriftReport(baseline: Baseline, merged: PartialCounts, ct
     score,
     environment: ctx.environment,
     window: ctx.window,
-    rows: { current: currentRows, reference: baseline.sampling.referenceRows, other_model_versions: ctx.otherModelVersions ?? {}, partitions: ctx.partitions ?? 0 },
+    rows: {
+      current: currentRows,
+      reference: baseline.sampling.referenceRows,
+      other_model_versions: ctx.otherModelVersions ?? {},
+      partitions: ctx.partitions ?? 0,
+    },
     model: { name: baseline.model.name, version: baseline.model.version },
     baseline: {
       source: ctx.baselineSource,

@@ -93,7 +93,12 @@ export async function startDriftOrchestration(client: DurableClient, request: Dr
   const existing = await client.getStatus(request.runId).catch(() => undefined);
   const restartable = ['Failed', 'Terminated', 'Canceled'];
   if (existing?.runtimeStatus && !restartable.includes(String(existing.runtimeStatus))) {
-    return { run_id: request.runId, environment: request.env, status: 'started', reason: `orchestration already ${existing.runtimeStatus}` };
+    return {
+      run_id: request.runId,
+      environment: request.env,
+      status: 'started',
+      reason: `orchestration already ${existing.runtimeStatus}`,
+    };
   }
   await client.startNew(DRIFT_ORCHESTRATOR, { instanceId: request.runId, input: request });
   return { run_id: request.runId, environment: request.env, status: 'started', reason: 'Durable orchestration started' };

@@ -97,7 +97,9 @@ export function distributionChartSvg(d: DistributionDrift): string {
     parts.push(bar(ref[i], x0, REFERENCE_COLOUR, 'reference'), bar(cur[i] ?? 0, x0 + barW, CURRENT_COLOUR, 'current'));
     const lx = m.left + (i + 0.5) * slot;
     const ly = m.top + plotH + 10;
-    parts.push(`<text x="${lx.toFixed(1)}" y="${ly}" transform="rotate(35 ${lx.toFixed(1)} ${ly})" class="tick">${escapeHtml(labels[i] ?? '')}</text>`);
+    parts.push(
+      `<text x="${lx.toFixed(1)}" y="${ly}" transform="rotate(35 ${lx.toFixed(1)} ${ly})" class="tick">${escapeHtml(labels[i] ?? '')}</text>`,
+    );
   }
   parts.push(`<line x1="${m.left}" x2="${width - m.right}" y1="${m.top + plotH}" y2="${m.top + plotH}" stroke="#57606a"/>`);
   const title = `${d.name}: reference vs current proportions per PSI bin`;
@@ -159,8 +161,12 @@ document.querySelectorAll('table.sortable th').forEach(function (th, col) {
 export function renderReportHtml(report: DriftReport): string {
   const ordered = [...report.features].sort((a, b) => STATUS_RANK[b.status] - STATUS_RANK[a.status] || (b.psi ?? -1) - (a.psi ?? -1));
   const all = [...(report.prediction ? [report.prediction] : []), ...ordered];
-  const where = report.environment ? `environment <b>${escapeHtml(report.environment)}</b>` : `file <b>${escapeHtml(report.current_source)}</b>`;
-  const window = report.window ? `<br>window ${escapeHtml(report.window.start)} → ${escapeHtml(report.window.end)} (${escapeHtml(durationLabel(report.window.hours))})` : '';
+  const where = report.environment
+    ? `environment <b>${escapeHtml(report.environment)}</b>`
+    : `file <b>${escapeHtml(report.current_source)}</b>`;
+  const window = report.window
+    ? `<br>window ${escapeHtml(report.window.start)} → ${escapeHtml(report.window.end)} (${escapeHtml(durationLabel(report.window.hours))})`
+    : '';
   const t = report.thresholds;
   const otherVersions = Object.entries(report.rows.other_model_versions);
   const title = `Drift ${report.status.replace('_', ' ')} · ${report.model.name} ${report.model.version}${report.environment ? ` · ${report.environment}` : ''}`;

@@ -15,7 +15,10 @@ export const PREDICTION_REQUEST_ID = new RegExp(`^(?:${REQUEST_ID.source.slice(1
 
 const envelope = z
   .object({
-    request_id: z.string().regex(PREDICTION_REQUEST_ID, 'expected the request_id of a prediction (1-128 characters [A-Za-z0-9._:@-], optionally #n)').optional(),
+    request_id: z
+      .string()
+      .regex(PREDICTION_REQUEST_ID, 'expected the request_id of a prediction (1-128 characters [A-Za-z0-9._:@-], optionally #n)')
+      .optional(),
     label: z.enum(FEEDBACK_LABELS, { error: 'expected "spam" or "ham"' }),
     email: z.unknown().refine((v) => v !== undefined, 'required: the email the feedback is about'),
   })
@@ -31,7 +34,13 @@ export type FeedbackRequest = { kind: 'single'; item: FeedbackInput } | { kind: 
 
 function parseFeedbackItem(value: unknown, prefix: (string | number)[]): FeedbackInput {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new BadRequestError(describeIssues([{ code: 'custom', path: [], input: value, message: 'expected a feedback object ({ label, email, request_id? })' }], prefix), 'validation_error');
+    throw new BadRequestError(
+      describeIssues(
+        [{ code: 'custom', path: [], input: value, message: 'expected a feedback object ({ label, email, request_id? })' }],
+        prefix,
+      ),
+      'validation_error',
+    );
   }
   const parsed = envelope.safeParse(value);
   if (!parsed.success) throw new BadRequestError(describeIssues(parsed.error.issues, prefix), 'validation_error');

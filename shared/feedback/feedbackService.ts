@@ -25,15 +25,24 @@ function ack(r: FeedbackRecord): FeedbackAck {
 export function submitFeedback(request: FeedbackRequest, writer: FeedbackWriter = getFeedbackWriter(), now = new Date()): FeedbackResponse {
   const items = request.kind === 'single' ? [request.item] : request.items;
   const records = writer.accept(items, now);
-  if (!records) throw new ServiceUnavailableError('the feedback buffer is full (Blob is slow or down); resubmit later: a resubmitted message replaces its earlier label', RETRY_AFTER_S);
+  if (!records)
+    throw new ServiceUnavailableError(
+      'the feedback buffer is full (Blob is slow or down); resubmit later: a resubmitted message replaces its earlier label',
+      RETRY_AFTER_S,
+    );
   const received_at = now.toISOString();
-  return request.kind === 'single' ? { ...ack(records[0]), received_at } : { count: records.length, received_at, results: records.map(ack) };
+  return request.kind === 'single'
+    ? { ...ack(records[0]), received_at }
+    : { count: records.length, received_at, results: records.map(ack) };
 }
 
 /** DELETE /api/feedback/{request_id}: 400 unless the id has the shape of a prediction's request id. */
 export function eraseFeedbackOf(requestId: string | undefined): Promise<EraseResult> {
   if (!requestId || !PREDICTION_REQUEST_ID.test(requestId)) {
-    throw new BadRequestError('request_id must be a prediction request id (1-128 characters [A-Za-z0-9._:@-], optionally #n)', 'validation_error');
+    throw new BadRequestError(
+      'request_id must be a prediction request id (1-128 characters [A-Za-z0-9._:@-], optionally #n)',
+      'validation_error',
+    );
   }
   return eraseFeedback(requestId);
 }
@@ -42,7 +51,11 @@ function timeParam(query: URLSearchParams, name: string): Date | undefined {
   const raw = query.get(name);
   if (raw === null || raw === '') return undefined;
   const t = new Date(raw);
-  if (Number.isNaN(t.getTime())) throw new BadRequestError(`${name} must be an ISO 8601 time, e.g. 2026-01-31T00:00:00Z; got ${JSON.stringify(raw.slice(0, 64))}`, 'validation_error');
+  if (Number.isNaN(t.getTime()))
+    throw new BadRequestError(
+      `${name} must be an ISO 8601 time, e.g. 2026-01-31T00:00:00Z; got ${JSON.stringify(raw.slice(0, 64))}`,
+      'validation_error',
+    );
   return t;
 }
 
@@ -56,7 +69,8 @@ export function feedbackSummaryOf(query: URLSearchParams, now = new Date()): Pro
   let lookbackMs = DEFAULT_LINK_LOOKBACK_MS;
   if (lookback !== null && lookback !== '') {
     const hours = Number(lookback);
-    if (!/^\d+$/.test(lookback) || hours > 24 * 366) throw new BadRequestError('lookback_hours must be an integer from 0 to 8784', 'validation_error');
+    if (!/^\d+$/.test(lookback) || hours > 24 * 366)
+      throw new BadRequestError('lookback_hours must be an integer from 0 to 8784', 'validation_error');
     lookbackMs = hours * 3600_000;
   }
   return summarizeFeedback({ since, until, lookbackMs });

@@ -116,14 +116,20 @@ async function eraseFromBlob(name: string, requestId: string): Promise<number> {
     const needle = `"request_id":${JSON.stringify(requestId)}`;
     if (!body.includes(needle)) return 0;
     // Line by line, so that every other line is kept byte for byte; a line that is not even JSON goes if it names the id.
-    const lines = body.toString('utf8').split('\n').filter((l) => l.trim());
+    const lines = body
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l.trim());
     const kept = lines.filter((l) => !lineOfRequest(l, requestId, needle));
     if (kept.length === lines.length) return 0;
     try {
       if (kept.length === 0) await blob.delete({ conditions: { ifMatch: etag } });
       else {
         const text = kept.map((l) => `${l}\n`).join('');
-        await blob.upload(text, Buffer.byteLength(text), { conditions: { ifMatch: etag }, blobHTTPHeaders: { blobContentType: FEEDBACK_CONTENT_TYPE } });
+        await blob.upload(text, Buffer.byteLength(text), {
+          conditions: { ifMatch: etag },
+          blobHTTPHeaders: { blobContentType: FEEDBACK_CONTENT_TYPE },
+        });
       }
       return lines.length - kept.length;
     } catch (err) {

@@ -56,16 +56,29 @@ interface Served {
 }
 
 /** For each wanted request id, the prediction the inference log holds for it (scanning only the needed columns). */
-export async function servedPredictions(requestIds: ReadonlySet<string>, from: Date, to: Date, window: SummaryOptions['window'] = {}): Promise<Map<string, Served>> {
+export async function servedPredictions(
+  requestIds: ReadonlySet<string>,
+  from: Date,
+  to: Date,
+  window: SummaryOptions['window'] = {},
+): Promise<Map<string, Served>> {
   const found = new Map<string, Served>();
   if (requestIds.size === 0) return found;
   for (const environment of ENVIRONMENTS) {
-    for await (const batch of readWindow(environment, from, to, { ...window, columns: ['request_id', 'model_name', 'model_version', 'prediction'] })) {
+    for await (const batch of readWindow(environment, from, to, {
+      ...window,
+      columns: ['request_id', 'model_name', 'model_version', 'prediction'],
+    })) {
       const ids = batch.text.request_id!;
       for (let i = 0; i < batch.rowCount; i++) {
         const id = ids[i];
         if (id === null || !requestIds.has(id)) continue;
-        found.set(id, { environment, model_name: batch.text.model_name![i] ?? '', model_version: batch.text.model_version![i] ?? '', prediction: batch.text.prediction![i] ?? '' });
+        found.set(id, {
+          environment,
+          model_name: batch.text.model_name![i] ?? '',
+          model_version: batch.text.model_version![i] ?? '',
+          prediction: batch.text.prediction![i] ?? '',
+        });
       }
     }
   }
@@ -76,7 +89,13 @@ export async function servedPredictions(requestIds: ReadonlySet<string>, from: D
  * How often the served model was wrong, by environment and model version, according to the feedback received in
  * [since, until): each feedback record (latest per message) whose request id matches a logged prediction counts once.
  */
-export async function summarizeFeedback({ since, until = new Date(), lookbackMs = DEFAULT_LINK_LOOKBACK_MS, records, window }: SummaryOptions): Promise<FeedbackSummary> {
+export async function summarizeFeedback({
+  since,
+  until = new Date(),
+  lookbackMs = DEFAULT_LINK_LOOKBACK_MS,
+  records,
+  window,
+}: SummaryOptions): Promise<FeedbackSummary> {
   const all = records ?? (await readFeedback({ until }));
   const inRange = all.filter((r) => {
     const t = Date.parse(r.received_at);
@@ -94,7 +113,16 @@ export async function summarizeFeedback({ since, until = new Date(), lookbackMs 
     const key = `${s.environment}\u0000${s.model_name}\u0000${s.model_version}`;
     let m = byModel.get(key);
     if (!m) {
-      m = { environment: s.environment, model_name: s.model_name, model_version: s.model_version, linked: 0, disagreements: 0, disagreement_rate: 0, false_positives: 0, false_negatives: 0 };
+      m = {
+        environment: s.environment,
+        model_name: s.model_name,
+        model_version: s.model_version,
+        linked: 0,
+        disagreements: 0,
+        disagreement_rate: 0,
+        false_positives: 0,
+        false_negatives: 0,
+      };
       byModel.set(key, m);
     }
     m.linked++;
@@ -108,7 +136,12 @@ export async function summarizeFeedback({ since, until = new Date(), lookbackMs 
   }
   const byModelList = [...byModel.values()]
     .map((m) => ({ ...m, disagreement_rate: Math.round((m.disagreements / m.linked) * 1e6) / 1e6 }))
-    .sort((a, b) => a.environment.localeCompare(b.environment) || a.model_name.localeCompare(b.model_name) || a.model_version.localeCompare(b.model_version));
+    .sort(
+      (a, b) =>
+        a.environment.localeCompare(b.environment) ||
+        a.model_name.localeCompare(b.model_name) ||
+        a.model_version.localeCompare(b.model_version),
+    );
   return {
     since: since.toISOString(),
     until: until.toISOString(),

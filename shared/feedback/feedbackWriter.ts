@@ -2,7 +2,13 @@
 // `feedback/records/date={day received}/...` by the shared micro-batch writer (bounded buffer, retries with backoff,
 // fixed blob names written with If-None-Match, flush at shutdown), so a Blob outage delays feedback but loses none.
 import { CONTAINERS, compactTime, feedbackBlobName } from '../platform/blobLayout';
-import { BatchedBlobWriter, BatchedBlobWriterOptions, BatchedBlobWriterStats, idempotentBlobUploader, newWriterId } from '../platform/batchedBlobWriter';
+import {
+  BatchedBlobWriter,
+  BatchedBlobWriterOptions,
+  BatchedBlobWriterStats,
+  idempotentBlobUploader,
+  newWriterId,
+} from '../platform/batchedBlobWriter';
 import { getConfig } from '../platform/config';
 import type { CheckResult, HealthCheck } from '../platform/health';
 import { FeedbackInput } from './feedbackRequest';
@@ -52,7 +58,9 @@ export class FeedbackWriter {
    */
   accept(items: readonly FeedbackInput[], receivedAt = new Date(), key?: string): FeedbackRecord[] | undefined {
     const stamp = compactTime(receivedAt, { milliseconds: true });
-    const records = items.map((item) => toFeedbackRecord(item, receivedAt, `${stamp}-${this.writerId}-${String(this.seq++).padStart(10, '0')}`, key));
+    const records = items.map((item) =>
+      toFeedbackRecord(item, receivedAt, `${stamp}-${this.writerId}-${String(this.seq++).padStart(10, '0')}`, key),
+    );
     const date = receivedAt.toISOString().slice(0, 10);
     const accepted: BufferedFeedback[] = [];
     for (const r of records) {

@@ -168,7 +168,16 @@ function codeOf(err: unknown): string | undefined {
 }
 
 function emptyManifest(p: HourPartition): CompactionManifest {
-  return { manifest_version: MANIFEST_VERSION, schema_version: LOG_SCHEMA_VERSION, env: p.env, date: p.date, hour: p.hour, generation: 0, rows: 0, parts: [] };
+  return {
+    manifest_version: MANIFEST_VERSION,
+    schema_version: LOG_SCHEMA_VERSION,
+    env: p.env,
+    date: p.date,
+    hour: p.hour,
+    generation: 0,
+    rows: 0,
+    parts: [],
+  };
 }
 
 const manifestSchema = z.object({
@@ -196,7 +205,8 @@ export async function readManifest(
   try {
     stored = await readJsonBlob<unknown>(container, name);
   } catch (err) {
-    if (err instanceof SyntaxError) throw new Error(`compaction manifest ${name} is not JSON (${err.message}); the hour cannot be read until it is repaired`);
+    if (err instanceof SyntaxError)
+      throw new Error(`compaction manifest ${name} is not JSON (${err.message}); the hour cannot be read until it is repaired`);
     throw err;
   }
   if (!stored) return undefined;
@@ -348,7 +358,9 @@ export async function compactPartition(p: HourPartition, o: CompactionOptions): 
  */
 async function deleteUnlistedParts(container: ContainerClient, p: HourPartition, manifest: CompactionManifest): Promise<string[]> {
   const listed = new Set(manifest.parts.map((x) => x.path));
-  const garbage = (await listParts(container, p)).filter((name) => !listed.has(name) && (parquetPartGeneration(name) ?? Infinity) <= manifest.generation);
+  const garbage = (await listParts(container, p)).filter(
+    (name) => !listed.has(name) && (parquetPartGeneration(name) ?? Infinity) <= manifest.generation,
+  );
   await forEachLimit(garbage, BLOB_CONCURRENCY, async (name) => {
     await container.getBlobClient(name).deleteIfExists();
   });
@@ -394,14 +406,20 @@ async function commitPart(
   });
   if (commit.outcome === 'written' && commit.recovered) {
     const err = commit.recovered.error;
-    o.log?.(`commit of ${compactionManifestPath(p)} reported ${statusOf(err) ?? codeOf(err)}, but the manifest lists ${partPath}: committed`);
+    o.log?.(
+      `commit of ${compactionManifestPath(p)} reported ${statusOf(err) ?? codeOf(err)}, but the manifest lists ${partPath}: committed`,
+    );
   } else if (commit.outcome !== 'written') {
     // Only a refusal (the lease lost before sending; 409/412: the lease or the manifest moved on) proves the part
     // can never be committed by this write. Otherwise it is kept: if uncommitted, recovery deletes it once the
     // manifest passes its generation; deleting it now could leave a late-landing manifest listing a missing part.
     const { error: err } = commit;
     const refused = commit.outcome === 'refused';
-    if (refused) await container.getBlobClient(partPath).deleteIfExists().catch(() => undefined);
+    if (refused)
+      await container
+        .getBlobClient(partPath)
+        .deleteIfExists()
+        .catch(() => undefined);
     throw new Error(
       `commit of ${compactionManifestPath(p)} ${refused ? 'refused' : 'failed'} (${statusOf(err) ?? ''} ${codeOf(err) ?? errorMessage(err)}); ` +
         `the part was ${refused ? 'discarded' : 'kept for recovery to judge'}`,
@@ -415,7 +433,14 @@ async function commitPart(
  * The merge step: an hour with more than `maxPartsPerHour` parts gets one part holding all their rows. Bounded
  * work: it only happens when late raw blobs keep arriving for an hour already compacted.
  */
-async function mergeParts(container: ContainerClient, p: HourPartition, o: CompactionOptions, lease: Lease, work: string, result: PartitionResult): Promise<void> {
+async function mergeParts(
+  container: ContainerClient,
+  p: HourPartition,
+  o: CompactionOptions,
+  lease: Lease,
+  work: string,
+  result: PartitionResult,
+): Promise<void> {
   const started = performance.now();
   const current = await readManifest(p, container);
   if (!current || current.manifest.parts.length <= o.maxPartsPerHour) return;
@@ -426,7 +451,8 @@ async function mergeParts(container: ContainerClient, p: HourPartition, o: Compa
   });
   const out = path.join(work, `merged-${manifest.generation + 1}.parquet`);
   const written = await mergeParquetFiles(files, out, { rowGroupRows: o.rowGroupRows });
-  if (written !== manifest.rows) throw new Error(`merging ${manifest.parts.length} parts wrote ${written} rows, the manifest holds ${manifest.rows}`);
+  if (written !== manifest.rows)
+    throw new Error(`merging ${manifest.parts.length} parts wrote ${written} rows, the manifest holds ${manifest.rows}`);
   for (const f of files) fs.rmSync(f, { force: true });
   const { manifest: merged, partPath } = await commitPart(container, p, o, lease, current, out, written, (partPath, generation) => ({
     ...manifest,
@@ -541,7 +567,10 @@ async function compactRound(
 }
 
 /** Compact every closed hour that still has raw blobs (one environment or all); errors of one hour do not stop the others. */
-export async function compactClosedPartitions(o: CompactionOptions, env?: Environment): Promise<{ results: PartitionResult[]; errors: { partition: HourPartition; error: string }[] }> {
+export async function compactClosedPartitions(
+  o: CompactionOptions,
+  env?: Environment,
+): Promise<{ results: PartitionResult[]; errors: { partition: HourPartition; error: string }[] }> {
   const container = containerOf(o);
   const now = o.now();
   const results: PartitionResult[] = [];

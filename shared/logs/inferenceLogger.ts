@@ -7,7 +7,13 @@
 // about 0.7 KB on the heap once flattened (see `flatLine`; 4.7 KB as the rope that concatenation builds).
 // Compaction also ignores a raw name it has already committed, so a retried batch is never counted twice.
 import { CONTAINERS, Environment, hourPartition, partitionStart, rawLogBlobName } from '../platform/blobLayout';
-import { BatchedBlobWriter, BatchedBlobWriterStats, BatchUploader, idempotentBlobUploader, newWriterId } from '../platform/batchedBlobWriter';
+import {
+  BatchedBlobWriter,
+  BatchedBlobWriterStats,
+  BatchUploader,
+  idempotentBlobUploader,
+  newWriterId,
+} from '../platform/batchedBlobWriter';
 import { getConfig } from '../platform/config';
 import type { CheckResult, HealthCheck } from '../platform/health';
 import { InferenceLogRecord, toFlatRow } from './logSchema';
@@ -69,7 +75,11 @@ export class InferenceLogger {
   log(record: InferenceLogRecord): boolean {
     const row = toFlatRow(record);
     const { date, hour } = hourPartition(new Date(row.time));
-    return this.writer.add(`${row.environment}/${date}/${hour}`, { env: row.environment, hourStart: partitionStart({ date, hour }) }, flatLine(serializeRow(row)));
+    return this.writer.add(
+      `${row.environment}/${date}/${hour}`,
+      { env: row.environment, hourStart: partitionStart({ date, hour }) },
+      flatLine(serializeRow(row)),
+    );
   }
 
   stats(): InferenceLoggerStats {

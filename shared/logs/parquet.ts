@@ -118,7 +118,9 @@ function rawSource(files: readonly string[], filename: boolean): string {
 function rowChecks(p: RawPartition): Record<string, string> {
   // Each check looks at one thing (a missing value is reported once, by the first).
   const required = LOG_COLUMNS.filter((c) => !c.nullable).map((c) => `${ident(c.name)} IS NOT NULL`);
-  const floats = LOG_COLUMNS.filter((c) => c.type === 'FLOAT').map((c) => `(${ident(c.name)} IS NULL OR CAST(CAST(${ident(c.name)} AS FLOAT) AS DOUBLE) = ${ident(c.name)})`);
+  const floats = LOG_COLUMNS.filter((c) => c.type === 'FLOAT').map(
+    (c) => `(${ident(c.name)} IS NULL OR CAST(CAST(${ident(c.name)} AS FLOAT) AS DOUBLE) = ${ident(c.name)})`,
+  );
   const doubles = LOG_COLUMNS.filter((c) => c.type === 'DOUBLE').map((c) => `(${ident(c.name)} IS NULL OR isfinite(${ident(c.name)}))`);
   return {
     'a required value is missing': required.join(' AND '),
@@ -146,7 +148,10 @@ export interface RawFileVerdict {
 
 /** DuckDB's error, short: its first line plus the line that says which column or field count was wrong. */
 function firstLine(message: string): string {
-  const lines = message.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = message
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const detail = lines.slice(1).find((l) => /column|Expected Number of Columns/i.test(l));
   return [lines[0], detail].filter(Boolean).join(' ').slice(0, 500);
 }
@@ -257,8 +262,12 @@ export interface ParquetFileInfo {
 
 export async function parquetFileInfo(file: string): Promise<ParquetFileInfo> {
   return withConnection(async (c) => {
-    const meta = (await (await c.runAndReadAll(`SELECT num_rows, num_row_groups FROM parquet_file_metadata(${lit(file)})`)).getRowObjectsJS())[0];
-    const kv = await (await c.runAndReadAll(`SELECT decode(key) AS key, decode(value) AS value FROM parquet_kv_metadata(${lit(file)})`)).getRowObjectsJS();
+    const meta = (
+      await (await c.runAndReadAll(`SELECT num_rows, num_row_groups FROM parquet_file_metadata(${lit(file)})`)).getRowObjectsJS()
+    )[0];
+    const kv = await (
+      await c.runAndReadAll(`SELECT decode(key) AS key, decode(value) AS value FROM parquet_kv_metadata(${lit(file)})`)
+    ).getRowObjectsJS();
     const schema = await (
       await c.runAndReadAll(`SELECT name, type, logical_type FROM parquet_schema(${lit(file)}) WHERE type IS NOT NULL`)
     ).getRowObjectsJS();
@@ -267,7 +276,11 @@ export async function parquetFileInfo(file: string): Promise<ParquetFileInfo> {
       rows: Number(meta.num_rows),
       rowGroups: Number(meta.num_row_groups),
       schemaVersion: version === undefined ? undefined : Number(version),
-      columns: schema.map((r) => ({ name: String(r.name), type: String(r.type), logicalType: r.logical_type === null ? null : String(r.logical_type) })),
+      columns: schema.map((r) => ({
+        name: String(r.name),
+        type: String(r.type),
+        logicalType: r.logical_type === null ? null : String(r.logical_type),
+      })),
     };
   });
 }
@@ -303,7 +316,8 @@ async function* streamBatches(from: string, raw: boolean, options: ParquetReadOp
   if (options.fromMs !== undefined) where.push(`${t} >= ${utcTimestamp(options.fromMs)}`);
   if (options.toMs !== undefined) where.push(`${t} < ${utcTimestamp(options.toMs)}`);
   const cols = options.columns.length ? options.columns : ['time'];
-  const sql = `SELECT ${cols.map((c) => selectExpr(c, raw)).join(', ')} FROM ${from}` + (where.length ? ` WHERE ${where.join(' AND ')}` : '');
+  const sql =
+    `SELECT ${cols.map((c) => selectExpr(c, raw)).join(', ')} FROM ${from}` + (where.length ? ` WHERE ${where.join(' AND ')}` : '');
   const db = await getInstance();
   const c = await db.connect();
   try {

@@ -43,7 +43,7 @@ export function rawHeaderProblem(file: string): string | undefined {
     const n = fs.readSync(fd, buf, 0, buf.length, 0);
     if (n === 0) return 'no rows';
     const head = buf.subarray(0, n).toString('utf8');
-    return head === `${RAW_LOG_HEADER}\n` ? undefined : 'the header line is not the log schema\'s column list';
+    return head === `${RAW_LOG_HEADER}\n` ? undefined : "the header line is not the log schema's column list";
   } finally {
     fs.closeSync(fd);
   }

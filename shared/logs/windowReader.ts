@@ -81,14 +81,22 @@ async function hoursWithBlobs(container: ContainerClient, kind: 'raw' | 'parquet
  * The hour partitions of `env` in [from, to) that hold any log (raw or Parquet), in time order: the unit of work of
  * the drift fan-out (one activity per partition, each calling `readPartition`).
  */
-export async function listWindowPartitions(env: Environment, from: Date, to: Date, options: Pick<WindowReadOptions, 'container'> = {}): Promise<WindowPartition[]> {
+export async function listWindowPartitions(
+  env: Environment,
+  from: Date,
+  to: Date,
+  options: Pick<WindowReadOptions, 'container'> = {},
+): Promise<WindowPartition[]> {
   const container = options.container ?? getContainerClient(CONTAINERS.inferenceLogs);
   const byDate = new Map<string, Set<string>>();
   const out: WindowPartition[] = [];
   for (const h of hoursOf(from, to)) {
     let hours = byDate.get(h.date);
     if (!hours) {
-      const [raw, parquet] = await Promise.all([hoursWithBlobs(container, 'raw', env, h.date), hoursWithBlobs(container, 'parquet', env, h.date)]);
+      const [raw, parquet] = await Promise.all([
+        hoursWithBlobs(container, 'raw', env, h.date),
+        hoursWithBlobs(container, 'parquet', env, h.date),
+      ]);
       hours = new Set([...raw, ...parquet]);
       byDate.set(h.date, hours);
     }
@@ -110,7 +118,11 @@ async function planPartition(container: ContainerClient, p: HourPartition): Prom
 }
 
 /** Download every file of the plan; false when a blob vanished (the plan is stale). */
-async function fetchPlan(container: ContainerClient, plan: Plan, dir: string): Promise<{ parts: string[]; raw: { name: string; file: string }[] } | undefined> {
+async function fetchPlan(
+  container: ContainerClient,
+  plan: Plan,
+  dir: string,
+): Promise<{ parts: string[]; raw: { name: string; file: string }[] } | undefined> {
   const parts: string[] = [];
   const raw: { name: string; file: string }[] = [];
   try {

@@ -102,7 +102,8 @@ function parseJson(bytes: Buffer, source: string): unknown {
 export async function loadModelDirectory(dir: string): Promise<LoadedModel> {
   const read = (name: string) => {
     const file = path.join(dir, name);
-    if (!fs.existsSync(file)) throw new ModelCardError(`${file}: missing; a model folder holds ${Object.values(MODEL_FILES).slice(0, 3).join(', ')}`);
+    if (!fs.existsSync(file))
+      throw new ModelCardError(`${file}: missing; a model folder holds ${Object.values(MODEL_FILES).slice(0, 3).join(', ')}`);
     return fs.readFileSync(file);
   };
   return loadModelFiles({ card: read(MODEL_FILES.card), tokens: read(MODEL_FILES.tokens), onnx: read(MODEL_FILES.onnx) }, dir);

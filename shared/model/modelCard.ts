@@ -61,7 +61,12 @@ export const modelCardSchema = z.object({
   description: z.string(),
   signature: z.object({
     input: z.object({ name: z.string(), datatype: z.literal('FP32'), shape: z.tuple([z.literal(-1), z.number().int()]) }),
-    output: z.object({ name: z.string(), datatype: z.literal('FP32'), shape: z.tuple([z.literal(-1), z.literal(2)]), classes: z.tuple([z.literal('ham'), z.literal('spam')]) }),
+    output: z.object({
+      name: z.string(),
+      datatype: z.literal('FP32'),
+      shape: z.tuple([z.literal(-1), z.literal(2)]),
+      classes: z.tuple([z.literal('ham'), z.literal('spam')]),
+    }),
   }),
   features: z.array(featureSchema),
   files: z.object({
@@ -113,7 +118,10 @@ export function parseModelCard(json: unknown, source = 'model.json'): ModelCard 
     throw new ModelCardError(`${source}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
   const card = parsed.data;
-  assertSameFeatures(card.features.map((f) => f.name), source);
+  assertSameFeatures(
+    card.features.map((f) => f.name),
+    source,
+  );
   return card;
 }
 

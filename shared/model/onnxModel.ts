@@ -67,7 +67,9 @@ export class OnnxModel {
     if (input?.isTensor) {
       const dims = input.shape;
       if (input.type !== 'float32' || dims.length !== 2 || (typeof dims[1] === 'number' && dims[1] !== FEATURE_COUNT)) {
-        throw new ModelSignatureError(`${this.source}: input '${INPUT_NAME}' is ${input.type} [${dims.join(', ')}], expected float32 [n, ${FEATURE_COUNT}]`);
+        throw new ModelSignatureError(
+          `${this.source}: input '${INPUT_NAME}' is ${input.type} [${dims.join(', ')}], expected float32 [n, ${FEATURE_COUNT}]`,
+        );
       }
     }
   }
@@ -82,13 +84,16 @@ export class OnnxModel {
     }
     const data = features instanceof Float32Array ? features : Float32Array.from(features);
     for (let i = 0; i < data.length; i++) {
-      if (!Number.isFinite(data[i])) throw new ModelInputError(`feature value ${i % FEATURE_COUNT} of row ${Math.floor(i / FEATURE_COUNT)} is not finite`);
+      if (!Number.isFinite(data[i]))
+        throw new ModelInputError(`feature value ${i % FEATURE_COUNT} of row ${Math.floor(i / FEATURE_COUNT)} is not finite`);
     }
     const n = data.length / FEATURE_COUNT;
     const result = await this.session.run({ [INPUT_NAME]: new ort.Tensor('float32', data, [n, FEATURE_COUNT]) });
     const out = result[OUTPUT_NAME];
     if (out.type !== 'float32' || out.dims.length !== 2 || out.dims[0] !== n || out.dims[1] !== CLASS_LABELS.length) {
-      throw new ModelSignatureError(`${this.source}: output '${OUTPUT_NAME}' is ${out.type} [${out.dims.join(', ')}], expected float32 [${n}, 2]`);
+      throw new ModelSignatureError(
+        `${this.source}: output '${OUTPUT_NAME}' is ${out.type} [${out.dims.join(', ')}], expected float32 [${n}, 2]`,
+      );
     }
     return out.data as Float32Array;
   }

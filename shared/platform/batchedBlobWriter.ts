@@ -103,7 +103,9 @@ export class BatchedBlobWriter<P, T> {
   add(key: string, partition: P, item: T): boolean {
     const bytes = this.options.itemBytes?.(item) ?? 0;
     const { maxBufferedBytes } = this.options;
-    const full = this.bufferedCount >= this.options.maxBufferedRecords || (maxBufferedBytes !== undefined && this.bufferedBytes + bytes > maxBufferedBytes);
+    const full =
+      this.bufferedCount >= this.options.maxBufferedRecords ||
+      (maxBufferedBytes !== undefined && this.bufferedBytes + bytes > maxBufferedBytes);
     if (full || this.closed) {
       this.counters.dropped++;
       return false;

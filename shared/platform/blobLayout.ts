@@ -66,7 +66,10 @@ export function partitionStart(p: Pick<LogPartition, 'date' | 'hour'>): Date {
  * `{kind}/env={env}/`, `.../date={date}/` or `.../hour={hour}/`: the prefix of every log blob of an environment, a
  * day or an hour partition (listing goes by these).
  */
-export function logPartitionPrefix(kind: LogPartition['kind'], p: Pick<LogPartition, 'env'> & Partial<Pick<LogPartition, 'date' | 'hour'>>): string {
+export function logPartitionPrefix(
+  kind: LogPartition['kind'],
+  p: Pick<LogPartition, 'env'> & Partial<Pick<LogPartition, 'date' | 'hour'>>,
+): string {
   const date = p.date === undefined ? '' : `date=${p.date}/`;
   const hour = p.date === undefined || p.hour === undefined ? '' : `hour=${p.hour}/`;
   return `${kind}/env=${p.env}/${date}${hour}`;

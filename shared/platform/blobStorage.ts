@@ -18,8 +18,7 @@ export type StorageAuth = { kind: 'connectionString' } | { kind: 'identity'; url
 
 export function storageAuth(config: Config = getConfig()): StorageAuth {
   const url =
-    config.storageBlobServiceUri ??
-    (config.storageAccountName ? `https://${config.storageAccountName}.blob.core.windows.net` : undefined);
+    config.storageBlobServiceUri ?? (config.storageAccountName ? `https://${config.storageAccountName}.blob.core.windows.net` : undefined);
   if (url) return { kind: 'identity', url, clientId: config.storageClientId };
   return { kind: 'connectionString' };
 }
@@ -242,7 +241,10 @@ export async function conditionalWrite<T>(w: ConditionalWrite<T>): Promise<Condi
     sent = true;
     const res = await containerOf(w.container)
       .getBlockBlobClient(w.blob)
-      .upload(text, Buffer.byteLength(text), { conditions: w.condition, blobHTTPHeaders: { blobContentType: w.contentType ?? 'application/json' } });
+      .upload(text, Buffer.byteLength(text), {
+        conditions: w.condition,
+        blobHTTPHeaders: { blobContentType: w.contentType ?? 'application/json' },
+      });
     return { outcome: 'written', etag: res.etag ?? '' };
   } catch (error) {
     const read = w.read ?? (() => readJsonBlob<T>(w.container, w.blob));

@@ -13,7 +13,9 @@ export class ConfigError extends Error {
     readonly value: string | undefined,
     readonly expected: string,
   ) {
-    super(`Invalid setting ${setting}${value === undefined ? ' (value not shown: it may hold a credential)' : `=${JSON.stringify(value)}`}: expected ${expected}`);
+    super(
+      `Invalid setting ${setting}${value === undefined ? ' (value not shown: it may hold a credential)' : `=${JSON.stringify(value)}`}: expected ${expected}`,
+    );
     this.name = 'ConfigError';
   }
 }
@@ -56,11 +58,21 @@ function requiredValue(name: string, expected: string): never {
 }
 
 export function stringSetting(name: string, meta: Meta & { default: string }): SettingSpec<string> {
-  return spec(name, meta, (raw) => raw, () => requiredValue(name, 'a non-empty string'));
+  return spec(
+    name,
+    meta,
+    (raw) => raw,
+    () => requiredValue(name, 'a non-empty string'),
+  );
 }
 
 export function optionalStringSetting(name: string, meta: Meta): SettingSpec<string | undefined> {
-  return spec<string | undefined>(name, meta, (raw) => raw, () => undefined);
+  return spec<string | undefined>(
+    name,
+    meta,
+    (raw) => raw,
+    () => undefined,
+  );
 }
 
 export function intSetting(name: string, meta: Meta & { default: string }, min: number, max: number): SettingSpec<number> {
@@ -120,11 +132,21 @@ function parseUrl(name: string, raw: string, protocols: string[]): string {
 }
 
 export function urlSetting(name: string, meta: Meta & { default: string }, protocols: string[]): SettingSpec<string> {
-  return spec(name, meta, (raw) => parseUrl(name, raw, protocols), () => requiredValue(name, 'an absolute URL'));
+  return spec(
+    name,
+    meta,
+    (raw) => parseUrl(name, raw, protocols),
+    () => requiredValue(name, 'an absolute URL'),
+  );
 }
 
 export function optionalUrlSetting(name: string, meta: Meta, protocols: string[]): SettingSpec<string | undefined> {
-  return spec<string | undefined>(name, meta, (raw) => parseUrl(name, raw, protocols), () => undefined);
+  return spec<string | undefined>(
+    name,
+    meta,
+    (raw) => parseUrl(name, raw, protocols),
+    () => undefined,
+  );
 }
 
 /** NCRONTAB as Azure Functions reads it: six fields, seconds first. */
@@ -165,7 +187,8 @@ export const STORAGE_CONNECTION = 'AzureWebJobsStorage';
 export const settingSpecs = {
   // Blob storage (the containers: docs/architecture.md). Locally a connection string; in Azure identity-based settings.
   storageConnectionString: stringSetting(STORAGE_CONNECTION, {
-    description: 'Storage connection string for local development (Azurite); unset in Azure, where the identity-based settings below apply.',
+    description:
+      'Storage connection string for local development (Azurite); unset in Azure, where the identity-based settings below apply.',
     default: 'UseDevelopmentStorage=true',
     azure: 'optional',
     secret: true,
@@ -176,7 +199,10 @@ export const settingSpecs = {
   }),
   storageBlobServiceUri: optionalUrlSetting(
     `${STORAGE_CONNECTION}__blobServiceUri`,
-    { description: 'Blob service URI for identity-based access; overrides the account name (sovereign clouds, private endpoints).', azure: 'optional' },
+    {
+      description: 'Blob service URI for identity-based access; overrides the account name (sovereign clouds, private endpoints).',
+      azure: 'optional',
+    },
     ['https', 'http'],
   ),
   storageCredential: optionalStringSetting(`${STORAGE_CONNECTION}__credential`, {
@@ -190,7 +216,8 @@ export const settingSpecs = {
   blobTimeoutMs: intSetting(
     'BLOB_TIMEOUT_MS',
     {
-      description: 'Client-side limit on a Blob request until its response starts, plus 1 s per MiB of request body (also sent as the service-side timeout); a request past it fails and its caller retries.',
+      description:
+        'Client-side limit on a Blob request until its response starts, plus 1 s per MiB of request body (also sent as the service-side timeout); a request past it fails and its caller retries.',
       default: '5000',
       azure: 'optional',
     },
@@ -212,12 +239,14 @@ export const settingSpecs = {
     1024,
   ),
   predictFallbackEnabled: boolSetting('PREDICT_FALLBACK_ENABLED', {
-    description: "Answer from the embedded ONNX model (degraded: true) when the environment's KServe backend is down; false gives 503 with Retry-After.",
+    description:
+      "Answer from the embedded ONNX model (degraded: true) when the environment's KServe backend is down; false gives 503 with Retry-After.",
     default: 'true',
     azure: 'optional',
   }),
   modelDirProduction: optionalStringSetting('MODEL_DIR_PRODUCTION', {
-    description: 'Model directory (model.onnx + model.json) of the production environment: the embedded fallback, and what the local V2 server serves. Relative paths start at the project root; unset means the committed model.',
+    description:
+      'Model directory (model.onnx + model.json) of the production environment: the embedded fallback, and what the local V2 server serves. Relative paths start at the project root; unset means the committed model.',
     azure: 'optional',
   }),
   modelDirStaging: optionalStringSetting('MODEL_DIR_STAGING', {
@@ -226,12 +255,20 @@ export const settingSpecs = {
   }),
   kserveProductionUrl: urlSetting(
     'KSERVE_PRODUCTION_URL',
-    { description: 'Base URL of the production KServe V2 endpoint (in AKS http://spam-detector-predictor.<ns>.svc or its ingress).', default: 'http://127.0.0.1:8080', azure: 'bicep' },
+    {
+      description: 'Base URL of the production KServe V2 endpoint (in AKS http://spam-detector-predictor.<ns>.svc or its ingress).',
+      default: 'http://127.0.0.1:8080',
+      azure: 'bicep',
+    },
     ['http', 'https'],
   ),
   kserveStagingUrl: urlSetting(
     'KSERVE_STAGING_URL',
-    { description: 'Base URL of the staging KServe V2 endpoint (spam-detector-staging).', default: 'http://127.0.0.1:8081', azure: 'bicep' },
+    {
+      description: 'Base URL of the staging KServe V2 endpoint (spam-detector-staging).',
+      default: 'http://127.0.0.1:8081',
+      azure: 'bicep',
+    },
     ['http', 'https'],
   ),
   kserveModelName: stringSetting('KSERVE_MODEL_NAME', {
@@ -241,19 +278,33 @@ export const settingSpecs = {
   }),
   kserveTimeoutMs: intSetting(
     'KSERVE_TIMEOUT_MS',
-    { description: 'Deadline of one KServe call: connect, request, full response body, retries and backoff included; a slower backend is treated as down.', default: '1000', azure: 'optional' },
+    {
+      description:
+        'Deadline of one KServe call: connect, request, full response body, retries and backoff included; a slower backend is treated as down.',
+      default: '1000',
+      azure: 'optional',
+    },
     10,
     60000,
   ),
   kserveMaxRetries: intSetting(
     'KSERVE_MAX_RETRIES',
-    { description: 'Retries of one KServe call after a connection failure or 429/502/503/504, within the deadline and the retry budget.', default: '2', azure: 'optional' },
+    {
+      description: 'Retries of one KServe call after a connection failure or 429/502/503/504, within the deadline and the retry budget.',
+      default: '2',
+      azure: 'optional',
+    },
     0,
     10,
   ),
   kserveRetryBudgetRatio: numberSetting(
     'KSERVE_RETRY_BUDGET_RATIO',
-    { description: 'Retries allowed per request over time (0.2 = at most one retry per five calls, plus a small reserve), so retries cannot multiply load on a struggling backend.', default: '0.2', azure: 'optional' },
+    {
+      description:
+        'Retries allowed per request over time (0.2 = at most one retry per five calls, plus a small reserve), so retries cannot multiply load on a struggling backend.',
+      default: '0.2',
+      azure: 'optional',
+    },
     0,
     1,
   ),
@@ -265,7 +316,11 @@ export const settingSpecs = {
   ),
   kserveBreakerCooldownMs: intSetting(
     'KSERVE_BREAKER_COOLDOWN_MS',
-    { description: 'How long an open breaker fails fast before it lets one probe request through (half-open).', default: '5000', azure: 'optional' },
+    {
+      description: 'How long an open breaker fails fast before it lets one probe request through (half-open).',
+      default: '5000',
+      azure: 'optional',
+    },
     50,
     600000,
   ),
@@ -277,7 +332,13 @@ export const settingSpecs = {
   ),
   redisUrl: urlSetting(
     'REDIS_URL',
-    { description: 'Feast online store (redis:// or rediss://; Azure Managed Redis listens on TLS port 10000). When it is unreachable, predictions use the unknown-sender defaults (degraded: true).', default: 'redis://127.0.0.1:6379', azure: 'bicep', secret: true },
+    {
+      description:
+        'Feast online store (redis:// or rediss://; Azure Managed Redis listens on TLS port 10000). When it is unreachable, predictions use the unknown-sender defaults (degraded: true).',
+      default: 'redis://127.0.0.1:6379',
+      azure: 'bicep',
+      secret: true,
+    },
     ['redis', 'rediss'],
   ),
   feastProject: stringSetting('FEAST_PROJECT', {
@@ -287,12 +348,17 @@ export const settingSpecs = {
   }),
   feastTimeoutMs: intSetting(
     'FEAST_TIMEOUT_MS',
-    { description: 'Budget of the online feature read; slower or failed reads use the unknown-sender defaults (degraded: true).', default: '100', azure: 'optional' },
+    {
+      description: 'Budget of the online feature read; slower or failed reads use the unknown-sender defaults (degraded: true).',
+      default: '100',
+      azure: 'optional',
+    },
     1,
     10000,
   ),
   senderHashKey: stringSetting('SENDER_HASH_KEY', {
-    description: 'Secret key of the HMAC-SHA256 of the sender domain: the Feast entity key and the only sender trace in logs. Gateway and materializer must share it.',
+    description:
+      'Secret key of the HMAC-SHA256 of the sender domain: the Feast entity key and the only sender trace in logs. Gateway and materializer must share it.',
     default: 'local-development-sender-hash-key',
     azure: 'bicep',
     secret: true,
@@ -310,13 +376,21 @@ export const settingSpecs = {
   }),
   localKserveProductionPort: intSetting(
     'LOCAL_KSERVE_PRODUCTION_PORT',
-    { description: 'Port of the local production V2 model server (npm start); KSERVE_PRODUCTION_URL must point at it.', default: '8080', azure: 'optional' },
+    {
+      description: 'Port of the local production V2 model server (npm start); KSERVE_PRODUCTION_URL must point at it.',
+      default: '8080',
+      azure: 'optional',
+    },
     0,
     65535,
   ),
   localKserveStagingPort: intSetting(
     'LOCAL_KSERVE_STAGING_PORT',
-    { description: 'Port of the local staging V2 model server (npm start); KSERVE_STAGING_URL must point at it.', default: '8081', azure: 'optional' },
+    {
+      description: 'Port of the local staging V2 model server (npm start); KSERVE_STAGING_URL must point at it.',
+      default: '8081',
+      azure: 'optional',
+    },
     0,
     65535,
   ),
@@ -329,7 +403,11 @@ export const settingSpecs = {
   }),
   driftWindowHours: intSetting(
     'DRIFT_WINDOW_HOURS',
-    { description: 'Length of the window of inference logs a drift check compares with the baseline, ending at the run time.', default: '24', azure: 'optional' },
+    {
+      description: 'Length of the window of inference logs a drift check compares with the baseline, ending at the run time.',
+      default: '24',
+      azure: 'optional',
+    },
     1,
     24 * 90,
   ),
@@ -345,25 +423,44 @@ export const settingSpecs = {
   }),
   driftMinRows: intSetting(
     'DRIFT_MIN_ROWS',
-    { description: 'Fewest finite current values of a feature (and rows of the window) needed for a verdict; below it the status is insufficient_data, not an alarm.', default: '100', azure: 'optional' },
+    {
+      description:
+        'Fewest finite current values of a feature (and rows of the window) needed for a verdict; below it the status is insufficient_data, not an alarm.',
+      default: '100',
+      azure: 'optional',
+    },
     1,
     100000000,
   ),
   driftAlpha: numberSetting(
     'DRIFT_ALPHA',
-    { description: 'False discovery rate of the Benjamini-Hochberg correction over the features: a feature drifts only when its adjusted KS p-value is below this and its PSI reaches the thresholds.', default: '0.05', azure: 'optional' },
+    {
+      description:
+        'False discovery rate of the Benjamini-Hochberg correction over the features: a feature drifts only when its adjusted KS p-value is below this and its PSI reaches the thresholds.',
+      default: '0.05',
+      azure: 'optional',
+    },
     0,
     1,
   ),
   driftCriticalFeatureShare: numberSetting(
     'DRIFT_CRITICAL_FEATURE_SHARE',
-    { description: 'Share of features that must be critical for the run as a whole to be critical (one drifted feature alone makes it a warning).', default: '0.1', azure: 'optional' },
+    {
+      description:
+        'Share of features that must be critical for the run as a whole to be critical (one drifted feature alone makes it a warning).',
+      default: '0.1',
+      azure: 'optional',
+    },
     0,
     1,
   ),
   alertWebhookUrl: optionalUrlSetting(
     'ALERT_WEBHOOK_URL',
-    { description: 'Webhook that receives drift alerts as JSON with a Slack/Teams-friendly `text` field; unset: alerts are only logged.', azure: 'optional', secret: true },
+    {
+      description: 'Webhook that receives drift alerts as JSON with a Slack/Teams-friendly `text` field; unset: alerts are only logged.',
+      azure: 'optional',
+      secret: true,
+    },
     ['https', 'http'],
   ),
   alertWebhookTimeoutMs: intSetting(
@@ -422,7 +519,7 @@ export const settingSpecs = {
     ['auto', 'in-cluster', 'kubeconfig', 'aks'] as const,
   ),
   kubeconfigPath: optionalStringSetting('KUBECONFIG', {
-    description: "Kubeconfig file(s) for KUBE_CONNECTION=kubeconfig or auto, as kubectl reads them; unset: ~/.kube/config.",
+    description: 'Kubeconfig file(s) for KUBE_CONNECTION=kubeconfig or auto, as kubectl reads them; unset: ~/.kube/config.',
     azure: 'optional',
   }),
   kubeContext: optionalStringSetting('KUBE_CONTEXT', {
@@ -439,7 +536,8 @@ export const settingSpecs = {
     azure: 'bicep',
   }),
   aksClientId: optionalStringSetting('AKS_CLIENT_ID', {
-    description: 'Client ID of the user-assigned managed identity whose Entra token the app presents to AKS; unset: DefaultAzureCredential chooses.',
+    description:
+      'Client ID of the user-assigned managed identity whose Entra token the app presents to AKS; unset: DefaultAzureCredential chooses.',
     azure: 'bicep',
   }),
   aksTokenScope: stringSetting('AKS_TOKEN_SCOPE', {
@@ -473,7 +571,11 @@ export const settingSpecs = {
   ),
   promotionReadyTimeoutS: intSetting(
     'PROMOTION_READY_TIMEOUT_S',
-    { description: 'How long a promotion waits for an InferenceService to become Ready after a change.', default: '900', azure: 'optional' },
+    {
+      description: 'How long a promotion waits for an InferenceService to become Ready after a change.',
+      default: '900',
+      azure: 'optional',
+    },
     1,
     86400,
   ),
@@ -485,13 +587,22 @@ export const settingSpecs = {
   ),
   promotionApprovalTimeoutS: intSetting(
     'PROMOTION_APPROVAL_TIMEOUT_S',
-    { description: 'How long a promotion waits for approve/reject after staging passed; then it rolls back.', default: '86400', azure: 'optional' },
+    {
+      description: 'How long a promotion waits for approve/reject after staging passed; then it rolls back.',
+      default: '86400',
+      azure: 'optional',
+    },
     1,
     2592000,
   ),
   promotionGatewayUrl: urlSetting(
     'PROMOTION_GATEWAY_URL',
-    { description: "Base URL (…/api) of the predict gateway that the smoke evaluation calls with X-Environment: staging; in Azure the app's own URL.", default: 'http://localhost:7071/api', azure: 'bicep' },
+    {
+      description:
+        "Base URL (…/api) of the predict gateway that the smoke evaluation calls with X-Environment: staging; in Azure the app's own URL.",
+      default: 'http://localhost:7071/api',
+      azure: 'bicep',
+    },
     ['https', 'http'],
   ),
   promotionGatewayKey: optionalStringSetting('PROMOTION_GATEWAY_KEY', {
@@ -501,19 +612,32 @@ export const settingSpecs = {
   }),
   promotionSmokeSamples: intSetting(
     'PROMOTION_SMOKE_SAMPLES',
-    { description: "Held-out corpus messages (time-forward test period, spread evenly) the smoke evaluation sends through the staging model; at least the period's size means all of it, so the card's figures are reproduced exactly.", default: '2000', azure: 'optional' },
+    {
+      description:
+        "Held-out corpus messages (time-forward test period, spread evenly) the smoke evaluation sends through the staging model; at least the period's size means all of it, so the card's figures are reproduced exactly.",
+      default: '2000',
+      azure: 'optional',
+    },
     10,
     10000,
   ),
   promotionAccuracyMargin: numberSetting(
     'PROMOTION_ACCURACY_MARGIN',
-    { description: "How far the smoke evaluation's accuracy may fall below the model card's before the promotion is rolled back.", default: '0.03', azure: 'optional' },
+    {
+      description: "How far the smoke evaluation's accuracy may fall below the model card's before the promotion is rolled back.",
+      default: '0.03',
+      azure: 'optional',
+    },
     0,
     1,
   ),
   promotionAucMargin: numberSetting(
     'PROMOTION_AUC_MARGIN',
-    { description: "How far the smoke evaluation's ROC AUC may fall below the model card's before the promotion is rolled back.", default: '0.02', azure: 'optional' },
+    {
+      description: "How far the smoke evaluation's ROC AUC may fall below the model card's before the promotion is rolled back.",
+      default: '0.02',
+      azure: 'optional',
+    },
     0,
     1,
   ),
@@ -536,7 +660,12 @@ export const settingSpecs = {
   // Inference logs (docs/logs.md): the async logger's buffer and flushes, compaction to Parquet.
   logBufferMaxRecords: intSetting(
     'LOG_BUFFER_MAX_RECORDS',
-    { description: 'Records the inference logger holds in memory (pending and being retried, about 0.7 KB each in memory, 650 bytes as CSV) before it drops new ones.', default: '50000', azure: 'optional' },
+    {
+      description:
+        'Records the inference logger holds in memory (pending and being retried, about 0.7 KB each in memory, 650 bytes as CSV) before it drops new ones.',
+      default: '50000',
+      azure: 'optional',
+    },
     100,
     1000000,
   ),
@@ -560,20 +689,29 @@ export const settingSpecs = {
   ),
   compactionGraceMinutes: intSetting(
     'COMPACTION_GRACE_MINUTES',
-    { description: 'An hour is compacted once it ended this many minutes ago (late flushes of that hour are compacted by later runs).', default: '5', azure: 'optional' },
+    {
+      description: 'An hour is compacted once it ended this many minutes ago (late flushes of that hour are compacted by later runs).',
+      default: '5',
+      azure: 'optional',
+    },
     0,
     1440,
   ),
   compactionRowGroupRows: intSetting(
     'COMPACTION_ROW_GROUP_ROWS',
-    { description: 'Rows per Parquet row group (the window reader holds one row group of the projected columns at a time).', default: '100000', azure: 'optional' },
+    {
+      description: 'Rows per Parquet row group (the window reader holds one row group of the projected columns at a time).',
+      default: '100000',
+      azure: 'optional',
+    },
     1000,
     10000000,
   ),
   compactionMaxPartsPerHour: intSetting(
     'COMPACTION_MAX_PARTS_PER_HOUR',
     {
-      description: 'Late raw blobs of an hour already compacted add a Parquet part each; an hour with more parts than this has them merged into one.',
+      description:
+        'Late raw blobs of an hour already compacted add a Parquet part each; an hour with more parts than this has them merged into one.',
       default: '4',
       azure: 'optional',
     },
@@ -582,7 +720,11 @@ export const settingSpecs = {
   ),
   compactionMemoryLimitMb: intSetting(
     'COMPACTION_MEMORY_LIMIT_MB',
-    { description: "DuckDB's memory_limit while compacting and reading Parquet; beyond it DuckDB spills to the temp folder.", default: '192', azure: 'optional' },
+    {
+      description: "DuckDB's memory_limit while compacting and reading Parquet; beyond it DuckDB spills to the temp folder.",
+      default: '192',
+      azure: 'optional',
+    },
     // DuckDB allocates in blocks of about 30 MiB: below about 48 MB it cannot read even one small raw blob.
     64,
     16384,
@@ -598,19 +740,31 @@ export const settingSpecs = {
   ),
   feedbackBufferMaxRecords: intSetting(
     'FEEDBACK_BUFFER_MAX_RECORDS',
-    { description: 'Feedback records held in memory (pending and being retried) before /api/feedback answers 503.', default: '20000', azure: 'optional' },
+    {
+      description: 'Feedback records held in memory (pending and being retried) before /api/feedback answers 503.',
+      default: '20000',
+      azure: 'optional',
+    },
     100,
     1000000,
   ),
   feedbackBufferMaxMb: intSetting(
     'FEEDBACK_BUFFER_MAX_MB',
-    { description: 'Megabytes of feedback records (the messages, base64) held in memory before /api/feedback answers 503.', default: '64', azure: 'optional' },
+    {
+      description: 'Megabytes of feedback records (the messages, base64) held in memory before /api/feedback answers 503.',
+      default: '64',
+      azure: 'optional',
+    },
     1,
     4096,
   ),
   feedbackBatchMaxRecords: intSetting(
     'FEEDBACK_BATCH_MAX_RECORDS',
-    { description: 'Records per feedback blob (a batch is also cut at 4 MiB); a full batch is written at once.', default: '1000', azure: 'optional' },
+    {
+      description: 'Records per feedback blob (a batch is also cut at 4 MiB); a full batch is written at once.',
+      default: '1000',
+      azure: 'optional',
+    },
     1,
     100000,
   ),

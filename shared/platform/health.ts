@@ -72,7 +72,9 @@ export interface HealthSummary {
 
 /** The report without details or figures: what an anonymous caller may see. */
 export function summarizeHealth(report: HealthReport): HealthSummary {
-  const dependencies = Object.fromEntries(Object.entries(report.dependencies).map(([name, d]) => [name, { status: d.status, required: d.required }]));
+  const dependencies = Object.fromEntries(
+    Object.entries(report.dependencies).map(([name, d]) => [name, { status: d.status, required: d.required }]),
+  );
   return { status: report.status, time: report.time, dependencies };
 }
 

@@ -132,7 +132,9 @@ export async function parseBicep(file: string): Promise<BicepFile> {
   const declared = new Set<string>();
   walk(root, (n) => {
     if (n.type === 'ERROR' || n.isMissing) {
-      syntaxErrors.push(`${path.basename(file)}:${n.startPosition.row + 1}:${n.startPosition.column + 1}: ${n.isMissing ? `missing ${n.type}` : `cannot parse '${n.text.slice(0, 60)}'`}`);
+      syntaxErrors.push(
+        `${path.basename(file)}:${n.startPosition.row + 1}:${n.startPosition.column + 1}: ${n.isMissing ? `missing ${n.type}` : `cannot parse '${n.text.slice(0, 60)}'`}`,
+      );
     }
     const name = n.namedChild(0)?.text ?? '';
     switch (n.type) {
@@ -148,7 +150,12 @@ export async function parseBicep(file: string): Promise<BicepFile> {
         declared.add(name);
         break;
       case 'resource_declaration':
-        resources.push({ name, node: n, type: stringValue(n.namedChild(1)) ?? '', existing: n.children.some((c) => c?.text === 'existing') });
+        resources.push({
+          name,
+          node: n,
+          type: stringValue(n.namedChild(1)) ?? '',
+          existing: n.children.some((c) => c?.text === 'existing'),
+        });
         declared.add(name);
         break;
       case 'module_declaration': {

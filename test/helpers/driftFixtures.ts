@@ -3,11 +3,21 @@ import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { DistributionDrift, DRIFT_REPORT_SCHEMA_VERSION, DriftReport, DriftStatus } from '../../shared/drift/report';
 
-export function distribution(name: string, status: DriftStatus, psi: number | null, overrides: Partial<DistributionDrift> = {}): DistributionDrift {
+export function distribution(
+  name: string,
+  status: DriftStatus,
+  psi: number | null,
+  overrides: Partial<DistributionDrift> = {},
+): DistributionDrift {
   return {
     name,
     psi,
-    ks: { statistic: psi === null ? null : Math.min(1, psi), pvalue: psi === null ? null : 0.01, pvalue_adjusted: psi === null ? null : 0.02, method: 'exact' },
+    ks: {
+      statistic: psi === null ? null : Math.min(1, psi),
+      pvalue: psi === null ? null : 0.01,
+      pvalue_adjusted: psi === null ? null : 0.02,
+      method: 'exact',
+    },
     status,
     significant: status === 'warning' || status === 'critical',
     rows: { current: 500, current_finite: 500, reference: 4000, reference_sample: 4000 },
@@ -39,14 +49,28 @@ export function handBuiltReport(overrides: Partial<DriftReport> = {}): DriftRepo
     window: { start: '2026-11-25T06:00:00.000Z', end: '2026-11-26T06:00:00.000Z', hours: 24 },
     rows: { current: 500, reference: 4000, other_model_versions: {}, partitions: 3 },
     model: { name: 'spam-detector', version: '1' },
-    baseline: { source: 'baselines/spam-detector/1/baseline.json', sha256: 'ab'.repeat(32), created_at: '2026-11-20T00:00:00.000Z', activated_at: '2026-11-20T00:01:00.000Z', reference_rows: 4000, sample_size: 4000 },
+    baseline: {
+      source: 'baselines/spam-detector/1/baseline.json',
+      sha256: 'ab'.repeat(32),
+      created_at: '2026-11-20T00:00:00.000Z',
+      activated_at: '2026-11-20T00:01:00.000Z',
+      reference_rows: 4000,
+      sample_size: 4000,
+    },
     current_source: 'logs',
     code_version: { version: '0.1.0', commit: null },
     thresholds: { psi_warning: 0.1, psi_critical: 0.2, alpha: 0.05, min_rows: 100, critical_feature_share: 0.1 },
     summary: { features: 4, healthy: 2, warning: 1, critical: 1, insufficient_data: 0, drifted: ['body_chars_log', 'url_count_log'] },
     prediction: distribution('probability', 'warning', 0.15),
     features,
-    alert: { action: 'not_needed', reason: 'not decided yet', previous_status: null, webhook: false, alerted_run_id: null, alerted_at: null },
+    alert: {
+      action: 'not_needed',
+      reason: 'not decided yet',
+      previous_status: null,
+      webhook: false,
+      alerted_run_id: null,
+      alerted_at: null,
+    },
     paths: { json: 'env=production/date=2026-11-26/run-1.json', html: 'env=production/date=2026-11-26/run-1.html' },
     ...overrides,
   };

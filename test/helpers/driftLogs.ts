@@ -29,7 +29,13 @@ export interface RecordSpec {
 export function records(spec: RecordSpec): InferenceLogRecord[] {
   const out: InferenceLogRecord[] = [];
   const rnd = mulberry32(spec.seed ^ 0x9e3779b9);
-  for (const r of syntheticRecords(spec.count, { env: spec.env, start: spec.hour, stepMs: Math.floor(3_500_000 / spec.count), seed: spec.seed, idPrefix: `${spec.env}-${spec.seed}` })) {
+  for (const r of syntheticRecords(spec.count, {
+    env: spec.env,
+    start: spec.hour,
+    stepMs: Math.floor(3_500_000 / spec.count),
+    seed: spec.seed,
+    idPrefix: `${spec.env}-${spec.seed}`,
+  })) {
     const features = Float32Array.from(r.features);
     if (spec.shift) {
       for (let f = 0; f < features.length; f++) if (f % 4 === 0 || f % 5 === 0) features[f] = Math.fround(features[f] * spec.shift + 0.5);
@@ -43,13 +49,22 @@ export function records(spec: RecordSpec): InferenceLogRecord[] {
 /** Compact an hour to Parquet with the real compactor. */
 export async function compactHour(env: Environment, hour: Date): Promise<number> {
   const { date, hour: hh } = hourPartition(hour);
-  const result = await compactPartition({ env, date, hour: hh }, compactionOptionsFromConfig({ now: () => new Date(hour.getTime() + 2 * 3600_000) }));
+  const result = await compactPartition(
+    { env, date, hour: hh },
+    compactionOptionsFromConfig({ now: () => new Date(hour.getTime() + 2 * 3600_000) }),
+  );
   return result.rows;
 }
 
 /** A baseline of `count` synthetic reference rows (what training would write), as JSON bytes. */
 export function baselineBytes(options: { version?: string; seed?: number; count?: number; createdAt?: string } = {}): Buffer {
-  const recs = records({ env: 'production', hour: new Date('2026-01-01T00:00:00Z'), count: options.count ?? 3000, seed: options.seed ?? 1234, version: options.version });
+  const recs = records({
+    env: 'production',
+    hour: new Date('2026-01-01T00:00:00Z'),
+    count: options.count ?? 3000,
+    seed: options.seed ?? 1234,
+    version: options.version,
+  });
   const baseline = buildBaseline({
     modelName: MODEL,
     modelVersion: options.version ?? '1',

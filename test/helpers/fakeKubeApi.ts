@@ -25,11 +25,29 @@ import path from 'node:path';
 function selfSignedCert(): { key: string; cert: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fake-kube-tls-'));
   try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-subj', '/CN=fake-kube-apiserver', '-addext', 'subjectAltName=IP:127.0.0.1',
-      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=fake-kube-apiserver',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        path.join(dir, 'key.pem'),
+        '-out',
+        path.join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     return { key: fs.readFileSync(path.join(dir, 'key.pem'), 'utf8'), cert: fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8') };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -82,7 +100,12 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
 }
 
 function conditions(state: 'True' | 'False' | 'Unknown', time: string, reason?: string, message?: string): Obj[] {
-  const c = (type: string, s: string) => ({ type, status: s, lastTransitionTime: time, ...(reason && s !== 'True' ? { reason, message } : {}) });
+  const c = (type: string, s: string) => ({
+    type,
+    status: s,
+    lastTransitionTime: time,
+    ...(reason && s !== 'True' ? { reason, message } : {}),
+  });
   return [c('IngressReady', 'True'), c('PredictorReady', state), c('Ready', state)];
 }
 
@@ -96,7 +119,11 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
     const generation = obj.metadata.generation as number;
     const uri = obj.spec.predictor.model.storageUri as string;
     const now = new Date().toISOString();
-    obj.status = { ...obj.status, observedGeneration: generation, conditions: conditions('Unknown', now, 'PredictorNotReady', 'Deployment does not have minimum availability.') };
+    obj.status = {
+      ...obj.status,
+      observedGeneration: generation,
+      conditions: conditions('Unknown', now, 'PredictorNotReady', 'Deployment does not have minimum availability.'),
+    };
     const t = setTimeout(() => {
       timers.delete(t);
       if (obj.metadata.generation !== generation) return;
@@ -119,7 +146,12 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
         res.end(JSON.stringify(json));
       };
       const path = new URL(req.url ?? '/', 'http://x').pathname;
-      fake.requests.push({ method: req.method ?? '', path, contentType: req.headers['content-type'], authorization: req.headers.authorization });
+      fake.requests.push({
+        method: req.method ?? '',
+        path,
+        contentType: req.headers['content-type'],
+        authorization: req.headers.authorization,
+      });
       if (fake.requiredToken && req.headers.authorization !== `Bearer ${fake.requiredToken}`) {
         return send(401, status(401, 'Unauthorized', 'Unauthorized'));
       }
@@ -128,12 +160,26 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
       const [ns, name] = [decodeURIComponent(m[1]), decodeURIComponent(m[2])];
       const obj = objects.get(key(ns, name));
       const notFound = () =>
-        send(404, status(404, 'NotFound', `inferenceservices.serving.kserve.io "${name}" not found`, { name, group: 'serving.kserve.io', kind: 'inferenceservices' }));
+        send(
+          404,
+          status(404, 'NotFound', `inferenceservices.serving.kserve.io "${name}" not found`, {
+            name,
+            group: 'serving.kserve.io',
+            kind: 'inferenceservices',
+          }),
+        );
       if (req.method === 'GET') return obj ? send(200, obj) : notFound();
       if (req.method !== 'PATCH') return send(405, status(405, 'MethodNotAllowed', `method ${req.method} not allowed`));
       const type = (req.headers['content-type'] ?? '').split(';')[0].trim();
       if (type !== 'application/merge-patch+json') {
-        return send(415, status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`));
+        return send(
+          415,
+          status(
+            415,
+            'UnsupportedMediaType',
+            `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml`,
+          ),
+        );
       }
       if (!obj) return notFound();
       let patch: Obj;
@@ -145,12 +191,27 @@ export async function startFakeKubeApi(): Promise<FakeKubeApi> {
       if (fake.onPatch?.(obj)) obj.metadata.resourceVersion = String(++resourceVersion);
       const precondition = patch?.metadata?.resourceVersion;
       if (precondition !== undefined && precondition !== obj.metadata.resourceVersion) {
-        return send(409, status(409, 'Conflict', `Operation cannot be fulfilled on inferenceservices.serving.kserve.io "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name, group: 'serving.kserve.io', kind: 'inferenceservices' }));
+        return send(
+          409,
+          status(
+            409,
+            'Conflict',
+            `Operation cannot be fulfilled on inferenceservices.serving.kserve.io "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+            { name, group: 'serving.kserve.io', kind: 'inferenceservices' },
+          ),
+        );
       }
       const next = mergePatch(obj, patch) as Obj;
       // Status is a subresource: a patch of the main resource cannot change it; nor these server-set fields.
       next.status = obj.status;
-      next.metadata = { ...next.metadata, name, namespace: ns, uid: obj.metadata.uid, generation: obj.metadata.generation, resourceVersion: String(++resourceVersion) };
+      next.metadata = {
+        ...next.metadata,
+        name,
+        namespace: ns,
+        uid: obj.metadata.uid,
+        generation: obj.metadata.generation,
+        resourceVersion: String(++resourceVersion),
+      };
       const specChanged = JSON.stringify(next.spec) !== JSON.stringify(obj.spec);
       if (specChanged) next.metadata.generation = obj.metadata.generation + 1;
       objects.set(key(ns, name), next);

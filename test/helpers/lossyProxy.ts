@@ -41,22 +41,25 @@ export async function startLossyProxy(target: string, fault: (req: http.Incoming
     const mode: ProxyFault = decided === true ? 'drop' : decided === false ? 'pass' : decided;
     const name = `${req.method} ${req.url}`;
     const forward = (body?: Buffer) => {
-      const upstream = http.request({ host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers, agent: false }, (answer) => {
-        if (mode === 'drop') {
-          dropped.push(name);
-          answer.resume();
-          answer.on('end', () => req.socket.destroy());
-          return;
-        }
-        if (typeof mode === 'object' && 'holdMs' in mode) forwardedLate.push({ request: name, status: answer.statusCode ?? 0 });
-        const relay = () => {
-          if (res.destroyed || req.socket.destroyed) return void answer.resume();
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        };
-        if (typeof mode === 'object' && 'holdAnswerMs' in mode) later(relay, mode.holdAnswerMs);
-        else relay();
-      });
+      const upstream = http.request(
+        { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers, agent: false },
+        (answer) => {
+          if (mode === 'drop') {
+            dropped.push(name);
+            answer.resume();
+            answer.on('end', () => req.socket.destroy());
+            return;
+          }
+          if (typeof mode === 'object' && 'holdMs' in mode) forwardedLate.push({ request: name, status: answer.statusCode ?? 0 });
+          const relay = () => {
+            if (res.destroyed || req.socket.destroyed) return void answer.resume();
+            res.writeHead(answer.statusCode ?? 502, answer.headers);
+            answer.pipe(res);
+          };
+          if (typeof mode === 'object' && 'holdAnswerMs' in mode) later(relay, mode.holdAnswerMs);
+          else relay();
+        },
+      );
       upstreams.add(upstream);
       upstream.on('close', () => upstreams.delete(upstream));
       upstream.on('error', () => req.socket.destroy());

@@ -67,7 +67,9 @@ function runChild(mode: string, extraArgs: string[], env: NodeJS.ProcessEnv = {}
   });
 }
 
-function measure<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: number; cpuSeconds: number; peakRssMb: number; startRssMb: number }> {
+function measure<T>(
+  fn: () => Promise<T>,
+): Promise<{ value: T; seconds: number; cpuSeconds: number; peakRssMb: number; startRssMb: number }> {
   const startRssMb = Math.round(process.memoryUsage().rss / 1048576);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -85,7 +87,16 @@ async function childCompact(): Promise<ChildReport> {
   const m = await measure(() => compactPartition(PARTITION, compactionOptionsFromConfig({ now: () => new Date('2026-01-16T00:00:00Z') })));
   await closeParquetEngine();
   if (m.value.status !== 'compacted') throw new Error(`compaction did nothing: ${JSON.stringify(m.value)}`);
-  return { rows: m.value.rows, seconds: m.seconds, cpuSeconds: m.cpuSeconds, peakRssMb: m.peakRssMb, startRssMb: m.startRssMb, detail: `${m.value.rawBlobs} raw blobs; seconds per step: ${Object.entries(m.value.seconds).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}` };
+  return {
+    rows: m.value.rows,
+    seconds: m.seconds,
+    cpuSeconds: m.cpuSeconds,
+    peakRssMb: m.peakRssMb,
+    startRssMb: m.startRssMb,
+    detail: `${m.value.rawBlobs} raw blobs; seconds per step: ${Object.entries(m.value.seconds)
+      .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+      .join(', ')}`,
+  };
 }
 
 /** The drift detector's read: 50 features + probability of the compacted hour, row group by row group. */
@@ -101,11 +112,20 @@ async function childRead(): Promise<ChildReport> {
     }
   });
   await closeParquetEngine();
-  return { rows, seconds: m.seconds, cpuSeconds: m.cpuSeconds, peakRssMb: m.peakRssMb, startRssMb: m.startRssMb, detail: `sum of probability ${checksum.toFixed(3)}` };
+  return {
+    rows,
+    seconds: m.seconds,
+    cpuSeconds: m.cpuSeconds,
+    peakRssMb: m.peakRssMb,
+    startRssMb: m.startRssMb,
+    detail: `sum of probability ${checksum.toFixed(3)}`,
+  };
 }
 
 function memoryRows(n: number): FlatLogRow[] {
-  return [...syntheticRecords(n, { env: 'production', start: new Date('2026-01-15T10:00:00Z'), stepMs: 3, seed: 11, idPrefix: 'c' })].map(toFlatRow);
+  return [...syntheticRecords(n, { env: 'production', start: new Date('2026-01-15T10:00:00Z'), stepMs: 3, seed: 11, idPrefix: 'c' })].map(
+    toFlatRow,
+  );
 }
 
 async function childLibrary(lib: string, n: number): Promise<ChildReport> {
@@ -129,7 +149,11 @@ async function childLibrary(lib: string, n: number): Promise<ChildReport> {
         const { parquetWriteBuffer } = require('hyparquet-writer');
         const columnData = [
           { name: 'time', data: rows.map((r) => new Date(r.time)), type: 'TIMESTAMP' },
-          ...(['request_id', 'environment', 'model_name', 'model_version', 'prediction', 'sender_key'] as const).map((c) => ({ name: c, data: rows.map((r) => r[c]), type: 'STRING' })),
+          ...(['request_id', 'environment', 'model_name', 'model_version', 'prediction', 'sender_key'] as const).map((c) => ({
+            name: c,
+            data: rows.map((r) => r[c]),
+            type: 'STRING',
+          })),
           ...FEATURE_NAMES.map((f) => ({ name: f, data: Float32Array.from(rows, (r) => r[f]), type: 'FLOAT' })),
           { name: 'probability', data: Float64Array.from(rows, (r) => r.probability), type: 'DOUBLE' },
           { name: 'latency_ms', data: Float64Array.from(rows, (r) => r.latency_ms), type: 'DOUBLE' },
@@ -162,7 +186,14 @@ async function childLibrary(lib: string, n: number): Promise<ChildReport> {
     });
     const info = await parquetFileInfo(out).catch((e: Error) => ({ rows: -1, error: e.message }));
     await closeParquetEngine();
-    return { rows: n, seconds: m.seconds, cpuSeconds: m.cpuSeconds, peakRssMb: m.peakRssMb, startRssMb: m.startRssMb, detail: `DuckDB reads back ${info.rows} rows; ${Math.round(fs.statSync(out).size / 1e6)} MB` };
+    return {
+      rows: n,
+      seconds: m.seconds,
+      cpuSeconds: m.cpuSeconds,
+      peakRssMb: m.peakRssMb,
+      startRssMb: m.startRssMb,
+      detail: `DuckDB reads back ${info.rows} rows; ${Math.round(fs.statSync(out).size / 1e6)} MB`,
+    };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -184,12 +215,20 @@ async function writeRawBlobs(n: number, blobRows: number): Promise<void> {
   const stepMs = Math.max(1, Math.floor(3_599_000 / n));
   const t0 = performance.now();
   let i = 0;
-  for (const r of syntheticRecords(n, { env: PARTITION.env, start: new Date(`${PARTITION.date}T${PARTITION.hour}:00:00Z`), stepMs, seed: 5, idPrefix: 'b' })) {
+  for (const r of syntheticRecords(n, {
+    env: PARTITION.env,
+    start: new Date(`${PARTITION.date}T${PARTITION.hour}:00:00Z`),
+    stepMs,
+    seed: 5,
+    idPrefix: 'b',
+  })) {
     // The logger's timestamps are millisecond-exact: more than 3.6 M rows in one hour would collide, which is fine.
     logger.log(r);
     if (++i % 50_000 === 0) {
       await logger.flush(600_000);
-      process.stdout.write(`  wrote ${i.toLocaleString('en')} rows (${Math.round(i / ((performance.now() - t0) / 1000)).toLocaleString('en')} rows/s through the logger)\n`);
+      process.stdout.write(
+        `  wrote ${i.toLocaleString('en')} rows (${Math.round(i / ((performance.now() - t0) / 1000)).toLocaleString('en')} rows/s through the logger)\n`,
+      );
     }
   }
   const s = await logger.flush(600_000);
@@ -206,7 +245,12 @@ async function main(argv: string[]): Promise<void> {
   });
   if (values.child !== undefined) {
     const mode = parseChoice('child', values.child, CHILD_MODES);
-    const report = mode === 'compact' ? await childCompact() : mode === 'read' ? await childRead() : await childLibrary(mode, positiveOption('rows', values.rows, 200_000));
+    const report =
+      mode === 'compact'
+        ? await childCompact()
+        : mode === 'read'
+          ? await childRead()
+          : await childLibrary(mode, positiveOption('rows', values.rows, 200_000));
     process.stdout.write(`${JSON.stringify(report)}\n`);
     return;
   }
@@ -215,7 +259,9 @@ async function main(argv: string[]): Promise<void> {
   const blobRows = positiveOption('blob-rows', values['blob-rows'], 2000);
   const runs = positiveOption('runs', values.runs, 1);
   const compareRows = values.compare === undefined ? 0 : positiveOption('compare', values.compare, 200_000);
-  console.log(`compaction benchmark: ${rows.toLocaleString('en')} rows in blobs of ${blobRows} (${Math.ceil(rows / blobRows)} raw blobs), ${runs} run(s); ${os.cpus().length} CPUs (shared)`);
+  console.log(
+    `compaction benchmark: ${rows.toLocaleString('en')} rows in blobs of ${blobRows} (${Math.ceil(rows / blobRows)} raw blobs), ${runs} run(s); ${os.cpus().length} CPUs (shared)`,
+  );
 
   const port = await freePort();
   const location = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-azurite-'));
@@ -240,20 +286,33 @@ async function main(argv: string[]): Promise<void> {
           `${Math.round(read.rows / read.seconds).toLocaleString('en')} rows/s; peak RSS ${read.peakRssMb} MB`,
       );
       // Next run starts from raw again: delete the committed hour.
-      for await (const b of getContainerClient(CONTAINERS.inferenceLogs).listBlobsFlat({ prefix: 'parquet/' })) await getContainerClient(CONTAINERS.inferenceLogs).deleteBlob(b.name);
+      for await (const b of getContainerClient(CONTAINERS.inferenceLogs).listBlobsFlat({ prefix: 'parquet/' }))
+        await getContainerClient(CONTAINERS.inferenceLogs).deleteBlob(b.name);
     }
     const wall = median(reports.map((r) => r.rows / r.seconds));
     const cpu = median(reports.map((r) => r.rows / r.cpuSeconds));
     const peak = Math.max(...reports.map((r) => r.peakRssMb));
-    console.log(`\nRESULT compaction of ${rows.toLocaleString('en')} rows: median ${Math.round(wall).toLocaleString('en')} rows/s wall, ${Math.round(cpu).toLocaleString('en')} rows per CPU second, max peak RSS ${peak} MB`);
-    console.log(`bar: >= 50,000 rows/s on one core → ${wall >= 50_000 ? 'met' : 'NOT met'} (wall); 1,000,000-row hour under 512 MB → ${peak < 512 ? 'met' : 'NOT met'}`);
+    console.log(
+      `\nRESULT compaction of ${rows.toLocaleString('en')} rows: median ${Math.round(wall).toLocaleString('en')} rows/s wall, ${Math.round(cpu).toLocaleString('en')} rows per CPU second, max peak RSS ${peak} MB`,
+    );
+    console.log(
+      `bar: >= 50,000 rows/s on one core → ${wall >= 50_000 ? 'met' : 'NOT met'} (wall); 1,000,000-row hour under 512 MB → ${peak < 512 ? 'met' : 'NOT met'}`,
+    );
 
     if (compareRows) {
-      console.log(`\nParquet libraries, ${compareRows.toLocaleString('en')} rows × ${FEATURE_NAMES.length + 10} columns from memory, one child process each:`);
+      console.log(
+        `\nParquet libraries, ${compareRows.toLocaleString('en')} rows × ${FEATURE_NAMES.length + 10} columns from memory, one child process each:`,
+      );
       for (const lib of ['duckdb', 'hyparquet-writer', 'parquetjs-lite']) {
         try {
           const r = await runChild(lib, ['--rows', String(compareRows)]);
-          console.log(`  ${lib.padEnd(17)} ${r.seconds.toFixed(2).padStart(7)} s  ${Math.round(compareRows / r.seconds).toLocaleString('en').padStart(9)} rows/s  peak RSS ${String(r.peakRssMb).padStart(5)} MB, ${String(r.startRssMb).padStart(4)} MB before writing  (${r.detail})`);
+          console.log(
+            `  ${lib.padEnd(17)} ${r.seconds.toFixed(2).padStart(7)} s  ${Math.round(compareRows / r.seconds)
+              .toLocaleString('en')
+              .padStart(
+                9,
+              )} rows/s  peak RSS ${String(r.peakRssMb).padStart(5)} MB, ${String(r.startRssMb).padStart(4)} MB before writing  (${r.detail})`,
+          );
         } catch (err) {
           console.log(`  ${lib.padEnd(17)} failed: ${(err as Error).message.split('\n')[0]}`);
         }

@@ -49,7 +49,7 @@ function generate(j: number, current: boolean, out: Float32Array): void {
         out[i] = u < 0.3 + 0.1 * drift ? 1 : 0;
         break;
       case 3: // rounded to 0.01: ties everywhere
-        out[i] = Math.round((u * (1 + 0.2 * drift)) * 100) / 100;
+        out[i] = Math.round(u * (1 + 0.2 * drift) * 100) / 100;
         break;
       default: // uniform
         out[i] = drift ? u ** 1.2 : u;
@@ -70,7 +70,9 @@ function main(argv: string[]): void {
   const REFERENCE = positiveOption('reference', values.reference, 10_000);
   const RUNS = positiveOption('runs', values.runs, 3);
   const WITH_SCIPY = !values['no-scipy'];
-  console.log(`bench:drift: ${ROWS.toLocaleString('en')} current rows × ${FEATURES} features vs ${REFERENCE.toLocaleString('en')} reference rows, ${RUNS} runs`);
+  console.log(
+    `bench:drift: ${ROWS.toLocaleString('en')} current rows × ${FEATURES} features vs ${REFERENCE.toLocaleString('en')} reference rows, ${RUNS} runs`,
+  );
   const names = Array.from({ length: FEATURES }, (_, j) => `f${String(j).padStart(2, '0')}`);
   const refColumns = names.map((_, j) => {
     const col = new Float32Array(REFERENCE);
@@ -121,7 +123,9 @@ function main(argv: string[]): void {
     totals.push(total / 1000);
     cpuTotals.push(cpu / 1000);
     ours = results;
-    console.log(`ts run ${run + 1}/${RUNS}: PSI + KS for ${FEATURES} features ${(total / 1000).toFixed(2)} s wall, ${(cpu / 1000).toFixed(2)} s CPU`);
+    console.log(
+      `ts run ${run + 1}/${RUNS}: PSI + KS for ${FEATURES} features ${(total / 1000).toFixed(2)} s wall, ${(cpu / 1000).toFixed(2)} s CPU`,
+    );
   }
   if (fd >= 0) fs.closeSync(fd);
 
@@ -137,22 +141,41 @@ function main(argv: string[]): void {
   const tsMedian = median(totals);
   const tsCpuMedian = median(cpuTotals);
   console.log('');
-  console.log(`TypeScript PSI + KS (counts path), all ${FEATURES} features: median ${tsMedian.toFixed(2)} s (${((tsMedian / FEATURES) * 1000).toFixed(0)} ms per feature; runs ${totals.map((x) => x.toFixed(2)).join(', ')}); CPU ${tsCpuMedian.toFixed(2)} s`);
+  console.log(
+    `TypeScript PSI + KS (counts path), all ${FEATURES} features: median ${tsMedian.toFixed(2)} s (${((tsMedian / FEATURES) * 1000).toFixed(0)} ms per feature; runs ${totals.map((x) => x.toFixed(2)).join(', ')}); CPU ${tsCpuMedian.toFixed(2)} s`,
+  );
   console.log(`TypeScript KS by sorting each window (ks2samp), for comparison: ${(sortPerFeature * 1000).toFixed(0)} ms per feature`);
   console.log(`features with PSI > 0.2: ${drifted} of ${FEATURES}`);
 
   if (!WITH_SCIPY) return;
-  const py = spawnSync('python3', [path.join(__dirname, '..', '..', '..', 'tools', 'scripts', 'scipy', 'ks_bench.py'), dataFile, String(FEATURES), String(REFERENCE), String(ROWS), String(RUNS)], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  const py = spawnSync(
+    'python3',
+    [
+      path.join(__dirname, '..', '..', '..', 'tools', 'scripts', 'scipy', 'ks_bench.py'),
+      dataFile,
+      String(FEATURES),
+      String(REFERENCE),
+      String(ROWS),
+      String(RUNS),
+    ],
+    {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
   fs.rmSync(dataFile, { force: true });
   if (py.status !== 0 || !py.stdout) {
     console.log(`SciPy comparison skipped: python3 with SciPy not available (${py.error?.message ?? `exit ${py.status}`})`);
     return;
   }
-  const sp = JSON.parse(py.stdout) as { scipy: string; totalsSeconds: number[]; cpuSeconds: number[]; statistics: number[]; pvalues: number[] };
+  const sp = JSON.parse(py.stdout) as {
+    scipy: string;
+    totalsSeconds: number[];
+    cpuSeconds: number[];
+    statistics: number[];
+    pvalues: number[];
+  };
   const spMedian = median(sp.totalsSeconds);
   const spCpuMedian = median(sp.cpuSeconds);
   const sameD = sp.statistics.filter((d, j) => d === ours[j].statistic).length;
@@ -160,8 +183,12 @@ function main(argv: string[]): void {
     const diff = Math.abs(p - ours[j].pvalue);
     return diff <= 1e-9 || diff <= 1e-6 * Math.abs(p);
   }).length;
-  console.log(`SciPy ${sp.scipy} ks_2samp (KS only), all ${FEATURES} features: median ${spMedian.toFixed(2)} s (runs ${sp.totalsSeconds.map((x) => x.toFixed(2)).join(', ')}); CPU ${spCpuMedian.toFixed(2)} s`);
-  console.log(`ratio SciPy / TypeScript: ${(spMedian / tsMedian).toFixed(2)}× wall, ${(spCpuMedian / tsCpuMedian).toFixed(2)}× CPU (TypeScript includes PSI)`);
+  console.log(
+    `SciPy ${sp.scipy} ks_2samp (KS only), all ${FEATURES} features: median ${spMedian.toFixed(2)} s (runs ${sp.totalsSeconds.map((x) => x.toFixed(2)).join(', ')}); CPU ${spCpuMedian.toFixed(2)} s`,
+  );
+  console.log(
+    `ratio SciPy / TypeScript: ${(spMedian / tsMedian).toFixed(2)}× wall, ${(spCpuMedian / tsCpuMedian).toFixed(2)}× CPU (TypeScript includes PSI)`,
+  );
   console.log(`agreement: D identical on ${sameD}/${FEATURES} features, p within tolerance on ${closeP}/${FEATURES}`);
 }
 

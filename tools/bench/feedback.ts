@@ -79,7 +79,10 @@ async function storedRecords(): Promise<number> {
   let n = 0;
   for await (const item of container.listBlobsFlat({ prefix: feedbackDayPrefix() })) {
     const body = await container.getBlobClient(item.name).downloadToBuffer();
-    n += body.toString().split('\n').filter((l) => l.trim()).length;
+    n += body
+      .toString()
+      .split('\n')
+      .filter((l) => l.trim()).length;
   }
   return n;
 }
@@ -120,7 +123,12 @@ async function main(argv: string[]): Promise<void> {
   const port = await freePort();
   const server = await startServer(port, azurite.connectionString);
   try {
-    const requests = bodies(messages, batch).map((body) => ({ method: 'POST', path: '/api/feedback', headers: { 'content-type': 'application/json' }, body }));
+    const requests = bodies(messages, batch).map((body) => ({
+      method: 'POST',
+      path: '/api/feedback',
+      headers: { 'content-type': 'application/json' },
+      body,
+    }));
     const rates: number[] = [];
     let accepted = 0;
     console.log(`POST /api/feedback, ${connections} connections, ${batch} record(s) per request, ${duration} s per run`);
@@ -139,7 +147,9 @@ async function main(argv: string[]): Promise<void> {
     // autocannon stops counting at the end of a run with up to one request per connection still being answered.
     const inFlight = runs * connections * batch;
     const ok = stored >= accepted && stored - accepted <= inFlight;
-    console.log(`answered 2xx: ${accepted} records; in Blob after the shutdown flush: ${stored} (at most ${inFlight} more: requests in flight when a run ended)${ok ? '' : '  <-- RECORDS LOST'}`);
+    console.log(
+      `answered 2xx: ${accepted} records; in Blob after the shutdown flush: ${stored} (at most ${inFlight} more: requests in flight when a run ended)${ok ? '' : '  <-- RECORDS LOST'}`,
+    );
   } finally {
     server.kill('SIGKILL');
     await azurite.stop();

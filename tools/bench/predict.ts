@@ -57,7 +57,8 @@ const medianFigures = (runs: Figures[]): Figures => ({
   p90: median(runs.map((r) => r.p90)),
   p99: median(runs.map((r) => r.p99)),
 });
-const fmt = (f: Figures) => `${f.rps.toFixed(0).padStart(7)} req/s   p50 ${f.p50.toFixed(2).padStart(7)} ms   p90 ${f.p90.toFixed(2).padStart(7)} ms   p99 ${f.p99.toFixed(2).padStart(7)} ms`;
+const fmt = (f: Figures) =>
+  `${f.rps.toFixed(0).padStart(7)} req/s   p50 ${f.p50.toFixed(2).padStart(7)} ms   p90 ${f.p90.toFixed(2).padStart(7)} ms   p99 ${f.p99.toFixed(2).padStart(7)} ms`;
 
 /** Mail for the load: a fixed, deterministic slice of the corpus, both labels. */
 function benchMail(count: number): CorpusMessage[] {
@@ -120,7 +121,12 @@ async function bareServerMain(port: number): Promise<void> {
   });
 }
 
-function spawnAndWait(args: string[], env: NodeJS.ProcessEnv, ready: RegExp, timeoutMs = 60000): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+function spawnAndWait(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ready: RegExp,
+  timeoutMs = 60000,
+): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'], cwd: projectRoot() });
   let output = '';
   return new Promise((resolve, reject) => {
@@ -169,13 +175,18 @@ async function main(argv: string[]): Promise<void> {
     messages: { type: 'string' },
     'bare-server': { type: 'string' }, // internal: the child process of (b)
   });
-  if (values['bare-server'] !== undefined) return bareServerMain(parseInteger('bare-server', values['bare-server'], { min: 0, max: 65535 }));
+  if (values['bare-server'] !== undefined)
+    return bareServerMain(parseInteger('bare-server', values['bare-server'], { min: 0, max: 65535 }));
   const seconds = positiveOption('duration', values.duration, 10, 'number');
   const runs = positiveOption('runs', values.runs, 3);
   const connections = positiveOption('connections', values.connections, 16);
   const messages = positiveOption('messages', values.messages, 200);
-  console.log(`bench:predict — ${runs} runs x ${seconds} s at ${connections} connections, ${messages} corpus messages; ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), Node ${process.version}`);
-  console.log('Note: the load generator, the host and the model server share these CPUs (and other work on the machine): figures are noisy.');
+  console.log(
+    `bench:predict — ${runs} runs x ${seconds} s at ${connections} connections, ${messages} corpus messages; ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), Node ${process.version}`,
+  );
+  console.log(
+    'Note: the load generator, the host and the model server share these CPUs (and other work on the machine): figures are noisy.',
+  );
 
   const mail = benchMail(messages).map((m) => m.raw.toString('latin1'));
   const bodies = mail.map((raw) => JSON.stringify({ raw }));
@@ -199,12 +210,25 @@ async function main(argv: string[]): Promise<void> {
     console.log('Starting the local stack (Azurite, V2 model servers, Functions host) and the bare ONNX server...');
     const host = await spawnAndWait([path.join(dist, 'tools', 'cli', 'start.js')], env, /Host listening on (\S+)/);
     children.push(host.child);
-    const bare = await spawnAndWait([path.join(dist, 'bench', 'predict.js'), '--bare-server', String(barePort)], env, /bare ONNX server listening on (\d+)/);
+    const bare = await spawnAndWait(
+      [path.join(dist, 'bench', 'predict.js'), '--bare-server', String(barePort)],
+      env,
+      /bare ONNX server listening on (\d+)/,
+    );
     children.push(bare.child);
     const gatewayUrl = host.match[1].replace('localhost', '127.0.0.1');
 
-    const requests = bodies.map((body) => ({ method: 'POST', path: '/api/predict', headers: { 'content-type': 'application/json' }, body }));
-    const check = await fetch(`${gatewayUrl}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodies[0] });
+    const requests = bodies.map((body) => ({
+      method: 'POST',
+      path: '/api/predict',
+      headers: { 'content-type': 'application/json' },
+      body,
+    }));
+    const check = await fetch(`${gatewayUrl}/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: bodies[0],
+    });
     const sample = (await check.json()) as { degraded?: boolean; model?: { version: string } };
     console.log(`Gateway check: ${check.status}, model ${sample.model?.version}, degraded ${sample.degraded}`);
 
@@ -235,8 +259,12 @@ async function main(argv: string[]): Promise<void> {
     console.log(`  (a)      parse + features + ONNX, in-process, 1 loop  ${fmt(a)}`);
     console.log(`  (b)      bare HTTP server, ONNX on a fixed vector     ${fmt(b)}`);
     console.log(`  throughput gateway/(a) = ${(g.rps / a.rps).toFixed(2)}   gateway/(b) = ${(g.rps / b.rps).toFixed(3)}`);
-    console.log(`  throughput gateway@1/(a) = ${(g1.rps / a.rps).toFixed(2)}: one request at a time, the plumbing costs ${(1000 / g1.rps - 1000 / a.rps).toFixed(2)} ms per request on top of (a)`);
-    console.log(`  p50 latency gateway/(a) = ${(g.p50 / a.p50).toFixed(2)} at ${connections} connections (queueing included), gateway@1/(a) = ${(g1.p50 / a.p50).toFixed(2)}`);
+    console.log(
+      `  throughput gateway@1/(a) = ${(g1.rps / a.rps).toFixed(2)}: one request at a time, the plumbing costs ${(1000 / g1.rps - 1000 / a.rps).toFixed(2)} ms per request on top of (a)`,
+    );
+    console.log(
+      `  p50 latency gateway/(a) = ${(g.p50 / a.p50).toFixed(2)} at ${connections} connections (queueing included), gateway@1/(a) = ${(g1.p50 / a.p50).toFixed(2)}`,
+    );
   } finally {
     await Promise.all(children.map(stopChild));
     await azurite.stop();

@@ -22,7 +22,8 @@ export function* syntheticRecords(count: number, o: SyntheticOptions): Generator
     const features = new Float32Array(FEATURE_NAMES.length);
     for (let f = 0; f < features.length; f++) {
       const kind = f % 4;
-      features[f] = kind === 0 ? Math.log1p(Math.floor(rnd() * 200)) : kind === 1 ? rnd() : kind === 2 ? (rnd() < 0.3 ? 1 : 0) : Math.floor(rnd() * 6);
+      features[f] =
+        kind === 0 ? Math.log1p(Math.floor(rnd() * 200)) : kind === 1 ? rnd() : kind === 2 ? (rnd() < 0.3 ? 1 : 0) : Math.floor(rnd() * 6);
     }
     const probability = rnd();
     yield {

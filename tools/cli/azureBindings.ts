@@ -32,7 +32,10 @@ export interface AzureBindings {
 }
 
 export function subscriptionName(functionName: string): string {
-  const slug = functionName.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-+|-+$/g, '').toLowerCase();
+  const slug = functionName
+    .replace(/[^A-Za-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .toLowerCase();
   return `blob-${slug}`.slice(0, 64);
 }
 
@@ -49,13 +52,16 @@ export function describeAzureBindings(registry: FunctionRegistry): AzureBindings
     }
     if (fn.trigger.type !== 'blobTrigger') continue;
     if (fn.trigger.source !== 'EventGrid') {
-      problems.push(`${fn.name}: blob trigger source is ${String(fn.trigger.source ?? 'LogsAndContainerScan')}, Flex Consumption needs 'EventGrid'`);
+      problems.push(
+        `${fn.name}: blob trigger source is ${String(fn.trigger.source ?? 'LogsAndContainerScan')}, Flex Consumption needs 'EventGrid'`,
+      );
       continue;
     }
     // A %SETTING% in the container or prefix cannot be known here; the subscription would filter on the wrong subject.
     const blobPath = String(fn.trigger.path);
     const { container, prefix } = compileBlobPath(blobPath.split('%')[0]);
-    if (blobPath.includes('%')) problems.push(`${fn.name}: blob path ${blobPath} uses an app setting; the subscription filters on its literal start only`);
+    if (blobPath.includes('%'))
+      problems.push(`${fn.name}: blob path ${blobPath} uses an app setting; the subscription filters on its literal start only`);
     eventGridSubscriptions.push({
       name: subscriptionName(fn.name),
       functionName: fn.name,

@@ -24,7 +24,9 @@ export class HelpRequested extends Error {
   }
 }
 
-type ParsedValues<O extends ParseArgsOptionsConfig> = ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: true }>>['values'];
+type ParsedValues<O extends ParseArgsOptionsConfig> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: true }>
+>['values'];
 
 export interface CliArgs<O extends ParseArgsOptionsConfig> {
   values: ParsedValues<O>;
@@ -44,7 +46,11 @@ const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
  * A negative number after a string option (`--ttl-seconds -5`) is taken as its value, so that the value's check
  * names the real problem; parseArgs alone would call it an ambiguous option.
  */
-export function parseCliArgs<const O extends ParseArgsOptionsConfig>(args: readonly string[], options: O, config: CliArgsConfig = {}): CliArgs<O> {
+export function parseCliArgs<const O extends ParseArgsOptionsConfig>(
+  args: readonly string[],
+  options: O,
+  config: CliArgsConfig = {},
+): CliArgs<O> {
   if ('help' in options) throw new Error('parseCliArgs: --help is added by parseCliArgs itself');
   const all: ParseArgsOptionsConfig = { ...options, ...HELP_OPTION };
   const end = args.indexOf('--');
@@ -59,8 +65,15 @@ export function parseCliArgs<const O extends ParseArgsOptionsConfig>(args: reado
   if (parsed.values.help) throw new HelpRequested();
   const allowed = config.positionals ?? 0;
   if (parsed.positionals.length > allowed) {
-    const extra = parsed.positionals.slice(allowed).map((p) => JSON.stringify(p)).join(', ');
-    throw new UsageError(allowed === 0 ? `unexpected argument ${extra}: this command takes no positional arguments` : `unexpected argument ${extra}: this command takes at most ${allowed} positional argument${allowed === 1 ? '' : 's'}`);
+    const extra = parsed.positionals
+      .slice(allowed)
+      .map((p) => JSON.stringify(p))
+      .join(', ');
+    throw new UsageError(
+      allowed === 0
+        ? `unexpected argument ${extra}: this command takes no positional arguments`
+        : `unexpected argument ${extra}: this command takes at most ${allowed} positional argument${allowed === 1 ? '' : 's'}`,
+    );
   }
   for (const [name, value] of Object.entries(parsed.values)) {
     for (const v of Array.isArray(value) ? value : [value]) if (v === '') throw new UsageError(`--${name} needs a value, got an empty one`);
@@ -79,7 +92,13 @@ function joinNegativeValues(args: readonly string[], options: ParseArgsOptionsCo
       break;
     }
     const next = args[i + 1];
-    if (arg.startsWith('--') && !arg.includes('=') && options[arg.slice(2)]?.type === 'string' && next !== undefined && /^-\.?\d/.test(next)) {
+    if (
+      arg.startsWith('--') &&
+      !arg.includes('=') &&
+      options[arg.slice(2)]?.type === 'string' &&
+      next !== undefined &&
+      /^-\.?\d/.test(next)
+    ) {
       out.push(`${arg}=${next}`);
       i++;
     } else {
@@ -156,7 +175,13 @@ function numberExpectation({ min, max, above, below }: NumberRange): string {
 export function parseNumber(option: string, raw: string, range: NumberRange = {}): number {
   const n = /^-?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(raw) ? Number(raw) : NaN;
   const { min, max, above, below } = range;
-  if (!Number.isFinite(n) || (min !== undefined && n < min) || (max !== undefined && n > max) || (above !== undefined && n <= above) || (below !== undefined && n >= below)) {
+  if (
+    !Number.isFinite(n) ||
+    (min !== undefined && n < min) ||
+    (max !== undefined && n > max) ||
+    (above !== undefined && n <= above) ||
+    (below !== undefined && n >= below)
+  ) {
     throw invalid(option, raw, numberExpectation(range));
   }
   return n;
@@ -177,12 +202,15 @@ export function parseIsoTime(option: string, raw: string): Date {
   const m = ISO_TIME.exec(raw);
   const expected = 'an ISO-8601 time such as 2026-01-15 or 2026-01-15T10:00:00Z';
   if (!m) throw invalid(option, raw, expected);
-  const [year, month, day, hour = 0, minute = 0, second = 0] = m.slice(1, 7).map((v) => (v === undefined ? undefined : Number(v))) as number[];
+  const [year, month, day, hour = 0, minute = 0, second = 0] = m
+    .slice(1, 7)
+    .map((v) => (v === undefined ? undefined : Number(v))) as number[];
   const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
   const zone = m[7];
   const zoneOk = !zone || zone === 'Z' || (Number(zone.slice(1, 3)) <= 23 && Number(zone.slice(-2)) <= 59);
   const t = Date.parse(raw);
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59 || !zoneOk || !Number.isFinite(t)) throw invalid(option, raw, expected);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59 || !zoneOk || !Number.isFinite(t))
+    throw invalid(option, raw, expected);
   return new Date(t);
 }
 

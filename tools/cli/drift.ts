@@ -33,14 +33,17 @@ export function parseSince(text: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*([mhd])$/i.exec(text.trim());
   if (!m) throw new UsageError(`--since ${JSON.stringify(text)} is not valid: expected a duration such as 24h, 90m or 7d`);
   const hours = Number(m[1]) * { m: 1 / 60, h: 1, d: 24 }[m[2].toLowerCase() as 'm' | 'h' | 'd'];
-  if (!(hours > 0) || hours > 24 * 90) throw new UsageError(`--since ${JSON.stringify(text)} is not valid: expected more than 0 and at most 90 days`);
+  if (!(hours > 0) || hours > 24 * 90)
+    throw new UsageError(`--since ${JSON.stringify(text)} is not valid: expected more than 0 and at most 90 days`);
   return hours;
 }
 
 async function fileMode(reference: string, current: string): Promise<DriftReport> {
   const t0 = performance.now();
   const [ref, cur] = [await readDataset(reference), await readDataset(current)];
-  console.log(`read ${ref.rows} reference rows (${ref.columns.size} numeric columns) and ${cur.rows} current rows in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(
+    `read ${ref.rows} reference rows (${ref.columns.size} numeric columns) and ${cur.rows} current rows in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
   const now = new Date();
   const result = compareColumns(
     { source: path.resolve(reference), columns: ref.columns, rows: ref.rows },
@@ -109,7 +112,9 @@ async function main(argv: string[]): Promise<number> {
     const envOnly = (['since', 'version', 'alert'] as const).filter((o) => values[o] !== undefined).map((o) => `--${o}`);
     if (envOnly.length) {
       const list = envOnly.length === 1 ? envOnly[0] : `${envOnly.slice(0, -1).join(', ')} and ${envOnly[envOnly.length - 1]}`;
-      throw new UsageError(`${list} ${envOnly.length === 1 ? 'applies' : 'apply'} to the stored logs (--env), not to --reference/--current`);
+      throw new UsageError(
+        `${list} ${envOnly.length === 1 ? 'applies' : 'apply'} to the stored logs (--env), not to --reference/--current`,
+      );
     }
     report = await fileMode(values.reference, values.current);
   } else if (values.env !== undefined) {

@@ -48,7 +48,9 @@ export function compareColumns(
     featureNames: compared,
     rows,
     // Without a prediction column the builder still needs one; it is not reported (hasPrediction: false).
-    probabilities: hasPrediction ? reference.columns.get(PREDICTION_DISTRIBUTION_NAME)! : rows.map((r) => (Number.isFinite(r[0]) ? r[0] : 0)),
+    probabilities: hasPrediction
+      ? reference.columns.get(PREDICTION_DISTRIBUTION_NAME)!
+      : rows.map((r) => (Number.isFinite(r[0]) ? r[0] : 0)),
     sampleSize: Math.max(1, n),
     createdAt: options.createdAt,
   });
@@ -70,7 +72,14 @@ export function compareColumns(
     hasPrediction,
   });
   report.rows.current = current.rows;
-  report.alert = { action: 'disabled', reason: 'file comparison: no alerts', previous_status: null, webhook: false, alerted_run_id: null, alerted_at: null };
+  report.alert = {
+    action: 'disabled',
+    reason: 'file comparison: no alerts',
+    previous_status: null,
+    webhook: false,
+    alerted_run_id: null,
+    alerted_at: null,
+  };
   return {
     report,
     compared,

@@ -49,13 +49,16 @@ function parseArguments(argv: string[]): MaterializeArgs {
   const source = values.source === undefined ? 'training' : parseChoice('source', values.source, ['training', 'logs']);
   const logsOnly = (['as-of', 'env'] as const).filter((o) => values[o] !== undefined).map((o) => `--${o}`);
   if (source === 'training' && logsOnly.length) {
-    throw new UsageError(`${logsOnly.join(' and ')} ${logsOnly.length === 1 ? 'applies' : 'apply'} to --source logs; the training source is the store as of the training period's end`);
+    throw new UsageError(
+      `${logsOnly.join(' and ')} ${logsOnly.length === 1 ? 'applies' : 'apply'} to --source logs; the training source is the store as of the training period's end`,
+    );
   }
   return {
     source,
     env: values.env === undefined ? 'production' : parseChoice('env', values.env, ENVIRONMENTS),
     asOf: values['as-of'] === undefined ? new Date() : parseIsoTime('as-of', values['as-of']),
-    ttlSeconds: values['ttl-seconds'] === undefined ? undefined : parseInteger('ttl-seconds', values['ttl-seconds'], { min: 1, max: 2_147_483_647 }),
+    ttlSeconds:
+      values['ttl-seconds'] === undefined ? undefined : parseInteger('ttl-seconds', values['ttl-seconds'], { min: 1, max: 2_147_483_647 }),
     dryRun: values['dry-run'],
   };
 }
@@ -68,12 +71,16 @@ async function main(argv: string[]): Promise<void> {
   let rows: SenderFeatureRow[];
   let from: string;
   if (source === 'logs') {
-    console.log(`Materializing ${SENDER_FEATURE_VIEW} (Feast project ${config.feastProject}) from the ${env} inference log, last ${SENDER_WINDOW_DAYS} days to ${asOf.toISOString()}`);
+    console.log(
+      `Materializing ${SENDER_FEATURE_VIEW} (Feast project ${config.feastProject}) from the ${env} inference log, last ${SENDER_WINDOW_DAYS} days to ${asOf.toISOString()}`,
+    );
     const events = await senderEventsFromLogs(env, asOf, SENDER_WINDOW_DAYS, console.log);
     rows = aggregateSenderStats(events, asOf, SENDER_WINDOW_DAYS);
     from = `${events.length} events`;
   } else {
-    console.log(`Materializing ${SENDER_FEATURE_VIEW} (Feast project ${config.feastProject}) from the training period of the corpus (labels)`);
+    console.log(
+      `Materializing ${SENDER_FEATURE_VIEW} (Feast project ${config.feastProject}) from the training period of the corpus (labels)`,
+    );
     const stats = await trainingSenderStats(config.senderHashKey, { progress: (line) => console.log(`  ${line}`) });
     rows = stats.rows;
     from = `${stats.events} events (${stats.messages} messages, those with a sender domain), as of ${stats.asOf.toISOString()} (the training period's end), last ${SENDER_WINDOW_DAYS} days`;
@@ -92,7 +99,9 @@ async function main(argv: string[]): Promise<void> {
       written += await store.writeSenderFeatures(rows.slice(i, i + 1000), { ttlSeconds });
       console.log(`  wrote ${Math.min(i + 1000, rows.length)}/${rows.length}`);
     }
-    console.log(`Wrote ${written} rows to Redis (${rows.length - written} kept because the stored row was newer) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    console.log(
+      `Wrote ${written} rows to Redis (${rows.length - written} kept because the stored row was newer) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    );
   } finally {
     await resetFeatureStore();
   }

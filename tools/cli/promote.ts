@@ -24,12 +24,18 @@ const USAGE = `usage: npm run promote -- <version> [--yes]
   --publish-heldout  upload the smoke evaluation's held-out mail to Blob (once, for the Function App)`;
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCliArgs(argv, { yes: { type: 'boolean', default: false }, 'publish-heldout': { type: 'boolean', default: false } }, { positionals: 1 });
+  const { values, positionals } = parseCliArgs(
+    argv,
+    { yes: { type: 'boolean', default: false }, 'publish-heldout': { type: 'boolean', default: false } },
+    { positionals: 1 },
+  );
   if (values['publish-heldout']) {
     if (positionals.length || values.yes) throw new UsageError('--publish-heldout takes no version and no --yes');
     await ensureContainers([CONTAINERS.models]);
     const published = await publishHeldOutSet(MODEL_NAME);
-    console.log(`published ${published.messages} held-out messages (${(published.bytes / 1e6).toFixed(1)} MB gzipped) to ${published.blob}`);
+    console.log(
+      `published ${published.messages} held-out messages (${(published.bytes / 1e6).toFixed(1)} MB gzipped) to ${published.blob}`,
+    );
     return 0;
   }
   if (positionals.length === 0) throw new UsageError('give the model version to promote');
@@ -61,7 +67,10 @@ async function main(argv: string[]): Promise<number> {
   try {
     const record = await run.done;
     console.log(`${record.outcome}${record.reason ? `: ${record.reason}` : ''}`);
-    if (record.smoke) console.log(`smoke evaluation: ${record.smoke.samples} messages, accuracy ${record.smoke.accuracy.toFixed(4)}, ROC AUC ${record.smoke.rocAuc.toFixed(4)}`);
+    if (record.smoke)
+      console.log(
+        `smoke evaluation: ${record.smoke.samples} messages, accuracy ${record.smoke.accuracy.toFixed(4)}, ROC AUC ${record.smoke.rocAuc.toFixed(4)}`,
+      );
     console.log(`record: models/${promotionRecordPath(record.model, record.promotionId)}`);
     return record.outcome === 'promoted' ? 0 : 1;
   } finally {

@@ -52,7 +52,11 @@ async function reachable(url: string): Promise<boolean> {
 /** Start the local stack (what `npm start` runs; its Feast project left to the replay) and resolve with its API URL. */
 async function startStack(feastProject: string): Promise<{ url: string; child: ChildProcess }> {
   const env = { ...process.env, LOCAL_HOST_PORT: '0', FEAST_PROJECT: feastProject, LOCAL_FEAST_SEED: 'false' };
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'tools', 'cli', 'start.js')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'tools', 'cli', 'start.js')], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the local stack did not start in 120 s:\n${output}`)), 120_000);
@@ -128,10 +132,15 @@ async function sendPhase(url: string, env: Environment, phase: Phase, batchSize:
         headers: { 'content-type': 'application/json', 'x-environment': env },
         body: JSON.stringify({ instances }),
       });
-      const body = (await res.json()) as { results?: { prediction: string; degraded?: boolean }[]; degraded?: boolean; error?: { message: string } };
+      const body = (await res.json()) as {
+        results?: { prediction: string; degraded?: boolean }[];
+        degraded?: boolean;
+        error?: { message: string };
+      };
       if (!res.ok) throw new Error(`/api/predict answered ${res.status}: ${body.error?.message ?? JSON.stringify(body).slice(0, 200)}`);
       const results = body.results ?? [];
-      if (results.length !== instances.length) throw new Error(`/api/predict returned ${results.length} results for ${instances.length} instances`);
+      if (results.length !== instances.length)
+        throw new Error(`/api/predict returned ${results.length} results for ${instances.length} instances`);
       phase.sent += instances.length;
       phase.spamPredicted += results.filter((r) => r.prediction === 'spam').length;
       phase.degraded += results.filter((r) => r.degraded ?? body.degraded).length;
@@ -191,12 +200,17 @@ async function main(argv: string[]): Promise<number> {
     // one and serves each phase the store the model read that mail with in training.
     const feastProject = values['feast-project'] ?? `replay_${process.pid}`;
     // The stack started here has this process's settings, so its batch limit is known before anything is sent.
-    if (batchSize > config.predictMaxBatch) throw new UsageError(`--batch ${batchSize} is more than the stack's PREDICT_MAX_BATCH (${config.predictMaxBatch})`);
+    if (batchSize > config.predictMaxBatch)
+      throw new UsageError(`--batch ${batchSize} is more than the stack's PREDICT_MAX_BATCH (${config.predictMaxBatch})`);
     console.log(`no stack at ${url}; starting the local stack (npm start) with Feast project ${feastProject}`);
     const started = await startStack(feastProject);
     url = started.url;
     stack = started.child;
-    if (!values['feast-project']) senderStore = new PhaseStore(new FeatureStore({ url: config.redisUrl, project: feastProject, timeoutMs: config.feastTimeoutMs }), config.senderHashKey);
+    if (!values['feast-project'])
+      senderStore = new PhaseStore(
+        new FeatureStore({ url: config.redisUrl, project: feastProject, timeoutMs: config.feastTimeoutMs }),
+        config.senderHashKey,
+      );
   }
   try {
     console.log(`stack: ${url}`);
@@ -217,19 +231,31 @@ async function main(argv: string[]): Promise<number> {
     if (!active) throw new Error(`no active baseline for ${MODEL_NAME} ${version} after 60 s: is the baselineEvent function running?`);
     if (active.record.sha256 !== committedSha) {
       // The healthy phase is only meaningful against the baseline the replay's rows were held out from.
-      console.log(`active baseline ${active.record.sha256.slice(0, 12)} is not the committed one (${committedSha.slice(0, 12)}); uploading the committed model and baseline`);
+      console.log(
+        `active baseline ${active.record.sha256.slice(0, 12)} is not the committed one (${committedSha.slice(0, 12)}); uploading the committed model and baseline`,
+      );
       await publishModel(committedModelDir(), baselineFile(version), { version, overwrite: true });
       active = await waitForActive((sha) => sha === committedSha);
-      if (active?.record.sha256 !== committedSha) throw new Error(`the committed baseline ${committedSha.slice(0, 12)} was not activated within 60 s`);
+      if (active?.record.sha256 !== committedSha)
+        throw new Error(`the committed baseline ${committedSha.slice(0, 12)} was not activated within 60 s`);
     }
-    console.log(`baseline ${active.record.sha256.slice(0, 12)} (${active.baseline.sampling.referenceRows} rows) active since ${active.record.activated_at}`);
+    console.log(
+      `baseline ${active.record.sha256.slice(0, 12)} (${active.baseline.sampling.referenceRows} rows) active since ${active.record.activated_at}`,
+    );
 
     const split = timeForwardSplit(loadCorpus());
     const halves = baselineReplaySplit(split.validation, DEFAULT_TRAIN_OPTIONS.seed);
     console.log(`corpus split: ${split.description}`);
     console.log(`validation slice: ${halves.description}`);
     const phases: Phase[] = [
-      { name: 'training period (held-out mail the baseline never saw)', messages: halves.replay, store: 'fit-end', sent: 0, spamPredicted: 0, degraded: 0 },
+      {
+        name: 'training period (held-out mail the baseline never saw)',
+        messages: halves.replay,
+        store: 'fit-end',
+        sent: 0,
+        spamPredicted: 0,
+        degraded: 0,
+      },
       { name: 'test period (newer mail)', messages: split.test, store: 'training-end', sent: 0, spamPredicted: 0, degraded: 0 },
     ];
     for (const phase of phases) {
@@ -265,7 +291,9 @@ async function main(argv: string[]): Promise<number> {
         trigger: 'replay',
         runId: `replay-${phase.start!.toISOString().replace(/[-:.]/g, '')}-${label}`,
       };
-      const summary = await runDriftInProcess(request, { onProgress: (d, t, r) => console.log(`  ${label}: partition ${d}/${t}, ${r} rows`) });
+      const summary = await runDriftInProcess(request, {
+        onProgress: (d, t, r) => console.log(`  ${label}: partition ${d}/${t}, ${r} rows`),
+      });
       if (summary.status === 'skipped') throw new Error(`drift check skipped: ${summary.reason}`);
       const result = await readRunReport(summary);
       reports.push(result);
@@ -273,7 +301,9 @@ async function main(argv: string[]): Promise<number> {
       fs.writeFileSync(path.join(values.out!, `${label}.html`), renderReportHtml(result));
       console.log(`\n=== ${phase.name}: ${phase.sent} sent, ${phase.spamPredicted} predicted spam, ${phase.degraded} degraded ===`);
       console.log(formatReportSummary(result, { limit: 8 }));
-      console.log(`report: drift-reports/${result.paths.json} (copy: ${path.relative(process.cwd(), path.join(values.out!, `${label}.html`))})\n`);
+      console.log(
+        `report: drift-reports/${result.paths.json} (copy: ${path.relative(process.cwd(), path.join(values.out!, `${label}.html`))})\n`,
+      );
     }
     const ok = reports[0].status === 'healthy' && reports[1].status === 'critical';
     console.log(

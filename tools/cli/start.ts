@@ -86,7 +86,10 @@ async function main(): Promise<void> {
         }
         modelServers.push(server);
         if (!explicitUrl) process.env[s.urlSetting] = server.url;
-        const note = explicitUrl && new URL(explicitUrl).port !== String(server.port) ? ` (${s.urlSetting} is ${explicitUrl}: the gateway will not use it)` : '';
+        const note =
+          explicitUrl && new URL(explicitUrl).port !== String(server.port)
+            ? ` (${s.urlSetting} is ${explicitUrl}: the gateway will not use it)`
+            : '';
         logger.info(`KServe ${s.environment}: local V2 model server on ${server.url}, model version ${server.version}${note}`);
       }),
     );
@@ -104,9 +107,14 @@ async function main(): Promise<void> {
   // As a deployment's first `features:materialize` would: the store the committed model was evaluated with. In the
   // background (parsing the training period takes seconds); until it is written, senders read as unknown.
   if (config.localFeastSeed) {
-    const notWritten = (why: string) => `Feast: sender statistics not written (${why}); senders read as unknown until \`npm run features:materialize\``;
+    const notWritten = (why: string) =>
+      `Feast: sender statistics not written (${why}); senders read as unknown until \`npm run features:materialize\``;
     if (redis.status !== 'ok') logger.warn(notWritten('Redis is not available'));
-    else void seedFeatureStore(config.senderHashKey).then((line) => logger.info(line), (err) => logger.warn(notWritten(errorMessage(err))));
+    else
+      void seedFeatureStore(config.senderHashKey).then(
+        (line) => logger.info(line),
+        (err) => logger.warn(notWritten(errorMessage(err))),
+      );
   }
 
   const host = await startLocalHost({

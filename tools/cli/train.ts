@@ -71,38 +71,65 @@ export async function runTrainCli(args: string[], print: (line: string) => void 
   const options: Partial<TrainOptions> = {
     seed: values.seed === undefined ? DEFAULT_TRAIN_OPTIONS.seed : parseInteger('seed', values.seed, { min: 0, max: 0xffffffff }),
     version: asUsage(() => validateModelVersion(values.version ?? DEFAULT_TRAIN_OPTIONS.version)),
-    targetHamFpr: values['target-fpr'] === undefined ? DEFAULT_TRAIN_OPTIONS.targetHamFpr : parseNumber('target-fpr', values['target-fpr'], { above: 0, below: 0.5 }),
+    targetHamFpr:
+      values['target-fpr'] === undefined
+        ? DEFAULT_TRAIN_OPTIONS.targetHamFpr
+        : parseNumber('target-fpr', values['target-fpr'], { above: 0, below: 0.5 }),
     subsample: values.subsample === undefined ? 1 : parseInteger('subsample', values.subsample, { min: 1, max: MAX_SUBSAMPLE }),
     development: values.development,
-    validationSlice: values.validation === undefined ? DEFAULT_TRAIN_OPTIONS.validationSlice : parseChoice('validation', values.validation, ['newest', 'random']),
+    validationSlice:
+      values.validation === undefined
+        ? DEFAULT_TRAIN_OPTIONS.validationSlice
+        : parseChoice('validation', values.validation, ['newest', 'random']),
     senderHistory: !values['no-sender-history'],
     tokenTable: {
       ...DEFAULT_TRAIN_OPTIONS.tokenTable,
-      maxTokens: values['max-tokens'] === undefined ? DEFAULT_TRAIN_OPTIONS.tokenTable.maxTokens : parseInteger('max-tokens', values['max-tokens'], { min: 1 }),
+      maxTokens:
+        values['max-tokens'] === undefined
+          ? DEFAULT_TRAIN_OPTIONS.tokenTable.maxTokens
+          : parseInteger('max-tokens', values['max-tokens'], { min: 1 }),
     },
     ...(created ? { created: created.toISOString() } : {}),
   };
-  if (values.development && (values.upload || values.storage)) throw new UsageError('--development trains a model for comparison only: it cannot be uploaded');
-  if (values.overwrite && !(values.upload || values.storage)) throw new UsageError('--overwrite applies to an upload: give --upload or --storage too');
+  if (values.development && (values.upload || values.storage))
+    throw new UsageError('--development trains a model for comparison only: it cannot be uploaded');
+  if (values.overwrite && !(values.upload || values.storage))
+    throw new UsageError('--overwrite applies to an upload: give --upload or --storage too');
   const root = path.resolve(values.out ?? localModelsRoot());
 
   const started = performance.now();
   const progress = (line: string) => print(`[train ${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s] ${line}`);
   const result = await trainModel(options, progress);
-  if (!values.development || values.out) for (const file of writeArtifacts(result, root)) progress(`wrote ${path.relative(process.cwd(), file)}`);
+  if (!values.development || values.out)
+    for (const file of writeArtifacts(result, root)) progress(`wrote ${path.relative(process.cwd(), file)}`);
 
   const m = result.card.metrics;
   print('');
-  print(`${values.development ? 'development split (training period only): ' : ''}model ${result.card.name} ${result.card.version}, threshold ${result.card.threshold.value} (ham FPR target ${result.card.threshold.targetHamFalsePositiveRate})`);
+  print(
+    `${values.development ? 'development split (training period only): ' : ''}model ${result.card.name} ${result.card.version}, threshold ${result.card.threshold.value} (ham FPR target ${result.card.threshold.targetHamFalsePositiveRate})`,
+  );
   for (const [name, r] of Object.entries(m)) {
     print(
       `  ${name.padEnd(22)} rows ${String(r.rows).padStart(5)} (spam ${String(r.spam).padStart(4)})  ROC AUC ${r.rocAuc.toFixed(4)}  spam recall ${r.spamRecall.toFixed(4)}  ham FPR ${r.hamFalsePositiveRate.toFixed(4)}  precision ${r.precision.toFixed(4)}  accuracy ${r.accuracy.toFixed(4)}` +
-        (r.oracleSpamRecallAtTargetHamFpr !== undefined ? `  (recall at ${result.card.threshold.targetHamFalsePositiveRate} FPR with a threshold picked on this set: ${r.oracleSpamRecallAtTargetHamFpr.toFixed(4)})` : ''),
+        (r.oracleSpamRecallAtTargetHamFpr !== undefined
+          ? `  (recall at ${result.card.threshold.targetHamFalsePositiveRate} FPR with a threshold picked on this set: ${r.oracleSpamRecallAtTargetHamFpr.toFixed(4)})`
+          : ''),
     );
   }
-  const diagnostics = result.card.diagnostics as { timeForwardTestFalsePositivesBySenderDomain?: { senderDomain: string; falsePositives: number; testHam: number; trainingPeriodMessages: number }[] } | undefined;
+  const diagnostics = result.card.diagnostics as
+    | {
+        timeForwardTestFalsePositivesBySenderDomain?: {
+          senderDomain: string;
+          falsePositives: number;
+          testHam: number;
+          trainingPeriodMessages: number;
+        }[];
+      }
+    | undefined;
   for (const d of diagnostics?.timeForwardTestFalsePositivesBySenderDomain ?? []) {
-    print(`  time-forward test false positives from ${d.senderDomain}: ${d.falsePositives} of its ${d.testHam} ham (training period: ${d.trainingPeriodMessages} messages from it)`);
+    print(
+      `  time-forward test false positives from ${d.senderDomain}: ${d.falsePositives} of its ${d.testHam} ham (training period: ${d.trainingPeriodMessages} messages from it)`,
+    );
   }
 
   if (values.upload || values.storage) {

@@ -109,14 +109,20 @@ function parseInferRequest(body: Buffer, model: ModelBackend): { id?: string; fe
     throw new V2Error(400, `unexpected input name ${JSON.stringify(input.name)}: model '${model.name}' expects '${model.input.name}'`);
   }
   if (input.datatype !== model.input.datatype) {
-    throw new V2Error(400, `input '${model.input.name}': datatype ${JSON.stringify(input.datatype)} does not match the model's ${model.input.datatype}`);
+    throw new V2Error(
+      400,
+      `input '${model.input.name}': datatype ${JSON.stringify(input.datatype)} does not match the model's ${model.input.datatype}`,
+    );
   }
   const shape = input.shape;
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && (d as number) >= 0)) {
     throw new V2Error(400, `input '${model.input.name}': 'shape' must be an array of non-negative integers`);
   }
   if (shape.length !== 2 || shape[1] !== model.input.width || (shape[0] as number) < 1) {
-    throw new V2Error(400, `input '${model.input.name}': shape ${JSON.stringify(shape)} does not match the model's [-1, ${model.input.width}]`);
+    throw new V2Error(
+      400,
+      `input '${model.input.name}': shape ${JSON.stringify(shape)} does not match the model's [-1, ${model.input.width}]`,
+    );
   }
   const data = flattenData(input.data, shape as number[], model.input.name);
   let outputs = model.outputs.map((o) => o.name);
@@ -243,7 +249,9 @@ export async function loadModelBackend(
   return {
     name,
     version: options.tritonVersioning ? '1' : m.version,
-    ...(options.tritonVersioning ? { config: { name, backend: 'onnxruntime', parameters: { model_version: { string_value: m.version } } } } : {}),
+    ...(options.tritonVersioning
+      ? { config: { name, backend: 'onnxruntime', parameters: { model_version: { string_value: m.version } } } }
+      : {}),
     platform: 'onnxruntime_onnx',
     input: { name: INPUT_NAME, datatype: 'FP32', shape: [-1, FEATURE_COUNT], width: FEATURE_COUNT },
     outputs: [{ name: OUTPUT_NAME, datatype: 'FP32', shape: [-1, 2] }],
@@ -265,12 +273,21 @@ export interface ModelServerProcess {
  * Run the server as a child process (`npm start` and the tests): KServe is a separate process in AKS, and a
  * separate process can be stopped and started to inject an outage.
  */
-export async function startModelServerProcess(options: { port: number; modelDir: string; environment: string; timeoutMs?: number }): Promise<ModelServerProcess> {
+export async function startModelServerProcess(options: {
+  port: number;
+  modelDir: string;
+  environment: string;
+  timeoutMs?: number;
+}): Promise<ModelServerProcess> {
   // The compiled file, also when the caller runs from TypeScript sources (jest): the child runs plain Node.
   const script = path.join(projectRoot(), 'dist', 'tools', 'devhost', 'modelServer.js');
-  const child = spawn(process.execPath, [script, '--port', String(options.port), '--model-dir', options.modelDir, '--environment', options.environment], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [script, '--port', String(options.port), '--model-dir', options.modelDir, '--environment', options.environment],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stderr!.on('data', (d) => (output += d));
   const ready = await new Promise<{ url: string; version: string }>((resolve, reject) => {

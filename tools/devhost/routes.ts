@@ -27,11 +27,18 @@ function parseSegment(raw: string): Segment {
 }
 
 export function compileRoute(template: string): CompiledRoute {
-  const segments = template.replace(/^\/+|\/+$/g, '').split('/').filter(Boolean).map(parseSegment);
+  const segments = template
+    .replace(/^\/+|\/+$/g, '')
+    .split('/')
+    .filter(Boolean)
+    .map(parseSegment);
   return {
     template,
     match(path) {
-      const parts = path.replace(/^\/+|\/+$/g, '').split('/').filter(Boolean);
+      const parts = path
+        .replace(/^\/+|\/+$/g, '')
+        .split('/')
+        .filter(Boolean);
       const params: Record<string, string> = {};
       for (let i = 0; i < segments.length; i++) {
         const s = segments[i];

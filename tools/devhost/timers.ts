@@ -12,11 +12,7 @@ export interface TimerScheduler {
   readonly schedules: Record<string, string>;
 }
 
-export function startTimers(
-  functions: RegisteredFunction[],
-  resolveSetting: (expr: string) => string,
-  logger: HostLogger,
-): TimerScheduler {
+export function startTimers(functions: RegisteredFunction[], resolveSetting: (expr: string) => string, logger: HostLogger): TimerScheduler {
   const jobs: Cron[] = [];
   const running = new Set<Promise<unknown>>();
   const schedules: Record<string, string> = {};

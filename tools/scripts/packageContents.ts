@@ -156,13 +156,17 @@ export function formatSummary(c: PackageContents, list = false): string {
   const lines = ['Function App package (what .funcignore lets through):'];
   const width = Math.max(...Object.keys(c.byFolder).map((k) => k.length), 5);
   for (const [folder, s] of Object.entries(c.byFolder).sort(([a], [b]) => a.localeCompare(b))) {
-    lines.push(`  ${(folder === '.' ? '(root)' : `${folder}/`).padEnd(width + 1)}  ${String(s.files).padStart(4)} files  ${kb(s.bytes).padStart(10)}`);
+    lines.push(
+      `  ${(folder === '.' ? '(root)' : `${folder}/`).padEnd(width + 1)}  ${String(s.files).padStart(4)} files  ${kb(s.bytes).padStart(10)}`,
+    );
   }
   lines.push(`  ${'total'.padEnd(width + 1)}  ${String(c.files.length).padStart(4)} files  ${kb(c.bytes).padStart(10)}`);
   if (list) for (const f of c.files) lines.push(`    ${f}`);
   for (const b of [c.packageBuild, c.appBuild]) {
     const js = b.emitted.filter((f) => f.endsWith('.js'));
-    lines.push(`Build in the package, tsc -p ${b.project}: ${b.status === 0 ? 'ok' : `FAILED (${b.status})`}, ${js.length} .js (${b.emitted.length} files with maps): ${emittedByFolder(js)}`);
+    lines.push(
+      `Build in the package, tsc -p ${b.project}: ${b.status === 0 ? 'ok' : `FAILED (${b.status})`}, ${js.length} .js (${b.emitted.length} files with maps): ${emittedByFolder(js)}`,
+    );
     if (b.status !== 0) lines.push(b.output.trim());
   }
   return lines.join('\n');

@@ -249,7 +249,8 @@ export function addValues(baseline: Baseline, partial: PartialCounts, index: num
 }
 
 function addInto(target: number[], source: number[], what: string): void {
-  if (target.length !== source.length) throw new RangeError(`mergePartialCounts: ${what} has ${source.length} entries, expected ${target.length}`);
+  if (target.length !== source.length)
+    throw new RangeError(`mergePartialCounts: ${what} has ${source.length} entries, expected ${target.length}`);
   for (let i = 0; i < target.length; i++) target[i] += source[i];
 }
 

@@ -76,7 +76,10 @@ export interface DeployResult {
 
 /** The InferenceService did not become Ready in time, or its controller reported it failed. */
 export class InferenceServiceNotReadyError extends AppError {
-  constructor(message: string, readonly lastStatus?: InferenceServiceStatus) {
+  constructor(
+    message: string,
+    readonly lastStatus?: InferenceServiceStatus,
+  ) {
     super(504, 'not_ready', message);
   }
 }
@@ -188,7 +191,12 @@ export class InferenceServiceClient {
     for (let attempt = 1; ; attempt++) {
       const current = summarize(await this.getObject(name));
       if (current.storageUri === target.storageUri) {
-        return { status: current, changed: false, previousStorageUri: current.previousStorageUri, previousModelVersion: current.previousModelVersion };
+        return {
+          status: current,
+          changed: false,
+          previousStorageUri: current.previousStorageUri,
+          previousModelVersion: current.previousModelVersion,
+        };
       }
       const patch = {
         metadata: {
@@ -244,10 +252,7 @@ export class InferenceServiceClient {
   }
 
   /** Poll until Ready=True for the latest generation; fail fast when the controller says Ready=False for it. */
-  async waitReady(
-    name: string,
-    options: { timeoutMs: number; pollMs: number },
-  ): Promise<InferenceServiceStatus> {
+  async waitReady(name: string, options: { timeoutMs: number; pollMs: number }): Promise<InferenceServiceStatus> {
     const deadline = Date.now() + options.timeoutMs;
     let last: InferenceServiceStatus | undefined;
     for (;;) {

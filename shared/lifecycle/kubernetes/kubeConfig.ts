@@ -47,7 +47,11 @@ function fromKubeconfigFile(config: Config): KubeConfigSource {
           // Without a file, loadFromDefault silently falls back to http://localhost:8080; say what is missing instead.
           const defaultFile = path.join(os.homedir(), '.kube', 'config');
           if (!fs.existsSync(defaultFile)) {
-            throw new ConfigError('KUBECONFIG', '', `a kubeconfig file (there is none at ${defaultFile}); or set KUBE_CONNECTION to in-cluster or aks`);
+            throw new ConfigError(
+              'KUBECONFIG',
+              '',
+              `a kubeconfig file (there is none at ${defaultFile}); or set KUBE_CONNECTION to in-cluster or aks`,
+            );
           }
           kc.loadFromFile(defaultFile);
         }

@@ -58,8 +58,10 @@ export async function checkArtifacts(input: { model: string; version: string }):
   for (const file of required) {
     if (!(await container.getBlobClient(prefix + file).exists())) missing.push(`${CONTAINERS.models}/${prefix}${file}`);
   }
-  if (missing.length === required.length) throw new NotFoundError(`model version ${input.version} is not in ${CONTAINERS.models}/ (no ${missing[0]})`);
-  if (missing.length) throw new BadRequestError(`model version ${input.version} is incomplete: missing ${missing.join(', ')}`, 'incomplete_model');
+  if (missing.length === required.length)
+    throw new NotFoundError(`model version ${input.version} is not in ${CONTAINERS.models}/ (no ${missing[0]})`);
+  if (missing.length)
+    throw new BadRequestError(`model version ${input.version} is incomplete: missing ${missing.join(', ')}`, 'incomplete_model');
   const cardBytes = await container.getBlobClient(prefix + MODEL_FILES.card).downloadToBuffer();
   let card: ModelCard;
   try {
@@ -73,7 +75,13 @@ export async function checkArtifacts(input: { model: string; version: string }):
   const reference = referenceMetrics(card);
   return {
     storageUri: modelStorageUri(input.model, input.version),
-    card: { version: card.version, accuracy: reference.accuracy, rocAuc: reference.rocAuc, metricsKey: reference.key, threshold: card.threshold.value },
+    card: {
+      version: card.version,
+      accuracy: reference.accuracy,
+      rocAuc: reference.rocAuc,
+      metricsKey: reference.key,
+      threshold: card.threshold.value,
+    },
   };
 }
 
@@ -94,9 +102,20 @@ export async function deployModel(input: { env: Environment; version: string; st
 export async function readModelStatus(input: { env: Environment; storageUri: string }): Promise<ModelReadiness> {
   const status = await inferenceServices().getStatus(inferenceServiceName(input.env));
   if (status.storageUri !== input.storageUri) {
-    return { env: input.env, verdict: 'failed', detail: `it now serves ${status.storageUri}, changed by someone else`, storageUri: status.storageUri };
+    return {
+      env: input.env,
+      verdict: 'failed',
+      detail: `it now serves ${status.storageUri}, changed by someone else`,
+      storageUri: status.storageUri,
+    };
   }
-  return { env: input.env, verdict: readinessVerdict(status), detail: describeReadiness(status), url: status.url, storageUri: status.storageUri };
+  return {
+    env: input.env,
+    verdict: readinessVerdict(status),
+    detail: describeReadiness(status),
+    url: status.url,
+    storageUri: status.storageUri,
+  };
 }
 
 export async function smokeEvaluation(input: {
@@ -127,7 +146,9 @@ export async function recordPromotion(record: PromotionRecord): Promise<{ blob: 
   const body = JSON.stringify(record, null, 2);
   const container = getContainerClient(CONTAINERS.models);
   await container.createIfNotExists();
-  await container.getBlockBlobClient(blob).upload(body, Buffer.byteLength(body), { blobHTTPHeaders: { blobContentType: 'application/json' } });
+  await container
+    .getBlockBlobClient(blob)
+    .upload(body, Buffer.byteLength(body), { blobHTTPHeaders: { blobContentType: 'application/json' } });
   return { blob: `${CONTAINERS.models}/${blob}` };
 }
 

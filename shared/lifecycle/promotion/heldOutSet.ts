@@ -19,7 +19,10 @@ export function registerHeldOutSource(source: HeldOutSource | undefined): void {
 }
 
 /** The held-out messages: from the registered source when it has them, else from the copy in Blob. */
-export async function loadHeldOutSet(model: string, source: HeldOutSource | undefined = registeredSource): Promise<{ samples: SmokeSample[]; source: string }> {
+export async function loadHeldOutSet(
+  model: string,
+  source: HeldOutSource | undefined = registeredSource,
+): Promise<{ samples: SmokeSample[]; source: string }> {
   const local = source?.();
   if (local) return { samples: local, source: 'corpus package' };
   const bytes = await downloadBuffer(CONTAINERS.models, heldOutSetPath(model));
@@ -29,6 +32,9 @@ export async function loadHeldOutSet(model: string, source: HeldOutSource | unde
     );
   }
   const text = gunzipSync(bytes).toString('utf8');
-  const samples = text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as SmokeSample);
+  const samples = text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as SmokeSample);
   return { samples, source: `${CONTAINERS.models}/${heldOutSetPath(model)}` };
 }

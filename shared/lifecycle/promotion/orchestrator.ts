@@ -62,13 +62,17 @@ export function* promotionOrchestrator(context: OrchestrationContext): Generator
     step(`deploy ${env}`);
     const deployment = yield* deployActivity.call(context, { env, version: input.version, storageUri });
     record.deployments.push(deployment);
-    step(`wait ${env} ready`, deployment.changed ? `from ${deployment.previousModelVersion ?? deployment.previousStorageUri ?? 'nothing'}` : 'already serving it');
+    step(
+      `wait ${env} ready`,
+      deployment.changed ? `from ${deployment.previousModelVersion ?? deployment.previousStorageUri ?? 'nothing'}` : 'already serving it',
+    );
     const deadline = new Date(now().getTime() + settings.readyTimeoutS * 1000);
     for (;;) {
       const readiness = yield* readStatusActivity.call(context, { env, storageUri });
       if (readiness.verdict === 'ready') return;
       if (readiness.verdict === 'failed') throw new PromotionStopped(`wait ${env} ready`, `${env} failed: ${readiness.detail}`);
-      if (now() >= deadline) throw new PromotionStopped(`wait ${env} ready`, `${env} not Ready after ${settings.readyTimeoutS} s: ${readiness.detail}`);
+      if (now() >= deadline)
+        throw new PromotionStopped(`wait ${env} ready`, `${env} not Ready after ${settings.readyTimeoutS} s: ${readiness.detail}`);
       yield df.createTimer(new Date(Math.min(deadline.getTime(), now().getTime() + settings.readyPollMs)));
     }
   }
@@ -99,7 +103,11 @@ export function* promotionOrchestrator(context: OrchestrationContext): Generator
     const decision = approval.result as ApprovalDecision;
     record.approval = decision;
     if (!decision.approved) {
-      throw new PromotionStopped('awaiting approval', `rejected by ${decision.by}${decision.comment ? `: ${decision.comment}` : ''}`, 'rejected');
+      throw new PromotionStopped(
+        'awaiting approval',
+        `rejected by ${decision.by}${decision.comment ? `: ${decision.comment}` : ''}`,
+        'rejected',
+      );
     }
     step('approved', `by ${decision.by}`);
 

@@ -53,7 +53,12 @@ export function promotionSettings() {
   };
 }
 
-export async function startPromotion(backend: PromotionBackend, version: string, requestedBy: string, now = new Date()): Promise<PromotionInput> {
+export async function startPromotion(
+  backend: PromotionBackend,
+  version: string,
+  requestedBy: string,
+  now = new Date(),
+): Promise<PromotionInput> {
   validateModelVersion(version);
   const running = await backend.running();
   if (running.length) throw new ConflictError(`promotion ${running[0]} is still running; approve, reject or wait for it first`);

@@ -113,7 +113,9 @@ export async function runSmokeEvaluation(samples: readonly SmokeSample[], option
     failures.push(`${degraded} answers were degraded (not from the staging KServe model)`);
   }
   if (!(accuracy >= options.reference.accuracy - options.margins.accuracy)) {
-    failures.push(`accuracy ${accuracy.toFixed(4)} is below the card's ${options.reference.accuracy.toFixed(4)} minus ${options.margins.accuracy}`);
+    failures.push(
+      `accuracy ${accuracy.toFixed(4)} is below the card's ${options.reference.accuracy.toFixed(4)} minus ${options.margins.accuracy}`,
+    );
   }
   if (!(auc >= options.reference.rocAuc - options.margins.auc)) {
     failures.push(`ROC AUC ${auc.toFixed(4)} is below the card's ${options.reference.rocAuc.toFixed(4)} minus ${options.margins.auc}`);

@@ -87,7 +87,16 @@ export class InProcessOrchestration<O = unknown> {
     this.logger = options.logger ?? console;
     this.concurrency = Math.max(1, options.concurrency ?? 2);
     const now = new Date().toISOString();
-    this.status = { instanceId, name, runtimeStatus: 'Running', input: json(input), customStatus: null, output: null, createdTime: now, lastUpdatedTime: now };
+    this.status = {
+      instanceId,
+      name,
+      runtimeStatus: 'Running',
+      input: json(input),
+      customStatus: null,
+      output: null,
+      createdTime: now,
+      lastUpdatedTime: now,
+    };
     this.done = this.drive(orchestrator(this.context(json(input))));
   }
 
@@ -150,10 +159,13 @@ export class InProcessOrchestration<O = unknown> {
           run: () =>
             new Promise((resolve) => {
               resolveTimer = () => resolve(complete(task, undefined));
-              timer = setTimeout(() => {
-                self.timers.delete(timer!);
-                resolveTimer?.();
-              }, Math.max(0, fireAt.getTime() - Date.now()));
+              timer = setTimeout(
+                () => {
+                  self.timers.delete(timer!);
+                  resolveTimer?.();
+                },
+                Math.max(0, fireAt.getTime() - Date.now()),
+              );
               self.timers.add(timer);
             }),
           cancel: () => {

@@ -208,7 +208,8 @@ export class FeatureStore {
         features.push(row ?? UNKNOWN_SENDER);
         found.push(row !== undefined);
       }
-      if (corrupt.length) return { features, found, degraded: true, reason: `unreadable ${SENDER_FEATURE_VIEW} rows (defaults used): ${corrupt.join('; ')}` };
+      if (corrupt.length)
+        return { features, found, degraded: true, reason: `unreadable ${SENDER_FEATURE_VIEW} rows (defaults used): ${corrupt.join('; ')}` };
       return { features, found, degraded: false };
     } catch (err) {
       const reason = errorMessage(err);

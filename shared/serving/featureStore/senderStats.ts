@@ -131,6 +131,8 @@ export async function senderEventsFromLogs(
     rows += batch.rowCount;
     progress(`  read ${rows} log rows, ${events.length} with a sender key`);
   }
-  progress(`  read ${rows} log rows (${stats.parquetRows} from Parquet, ${stats.rawRows} from raw blobs), ${events.length} events with a sender key`);
+  progress(
+    `  read ${rows} log rows (${stats.parquetRows} from Parquet, ${stats.rawRows} from raw blobs), ${events.length} events with a sender key`,
+  );
   return events;
 }

@@ -15,8 +15,15 @@ const root = protobuf.Root.fromJSON({
               oneofs: {
                 val: {
                   oneof: [
-                    'bytes_val', 'string_val', 'int32_val', 'int64_val', 'double_val', 'float_val', 'bool_val',
-                    'unix_timestamp_val', 'null_val',
+                    'bytes_val',
+                    'string_val',
+                    'int32_val',
+                    'int64_val',
+                    'double_val',
+                    'float_val',
+                    'bool_val',
+                    'unix_timestamp_val',
+                    'null_val',
                   ],
                 },
               },
@@ -71,10 +78,9 @@ export function encodeValue(v: FeastValue): Buffer {
 /** Decode a stored value; undefined for what Feast reads as missing (nil or empty from Redis, or an unset oneof). */
 export function decodeValue(bytes: Uint8Array | null | undefined): FeastValue | undefined {
   if (!bytes || bytes.length === 0) return undefined;
-  const m = ValueMessage.toObject(ValueMessage.decode(bytes), { longs: Number, bytes: Buffer, oneofs: true }) as Record<
-    string,
-    unknown
-  > & { val?: string };
+  const m = ValueMessage.toObject(ValueMessage.decode(bytes), { longs: Number, bytes: Buffer, oneofs: true }) as Record<string, unknown> & {
+    val?: string;
+  };
   switch (m.val) {
     case 'bytes_val':
       return { kind: 'bytes', value: m.bytes_val as Buffer };

@@ -170,9 +170,7 @@ export function emailSource(input: EmailInput): Buffer {
 }
 
 function mailbox(addresses: AddressObject | AddressObject[] | undefined): Mailbox | undefined {
-  const first = (Array.isArray(addresses) ? addresses : addresses ? [addresses] : [])
-    .flatMap((a) => a.value)
-    .find((v) => v.address);
+  const first = (Array.isArray(addresses) ? addresses : addresses ? [addresses] : []).flatMap((a) => a.value).find((v) => v.address);
   if (!first?.address) return undefined;
   const at = first.address.lastIndexOf('@');
   // The `>`, `]`, `.` and spaces a sloppy address leaves after its domain.

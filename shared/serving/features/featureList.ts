@@ -21,16 +21,36 @@ export interface FeatureDefinition {
 
 export const FEATURES = [
   // content
-  { name: 'body_chars_log', group: 'content', description: 'ln(1 + characters of decoded body text; HTML converted to text when there is no text part)' },
+  {
+    name: 'body_chars_log',
+    group: 'content',
+    description: 'ln(1 + characters of decoded body text; HTML converted to text when there is no text part)',
+  },
   { name: 'body_lines_log', group: 'content', description: 'ln(1 + lines of decoded body text)' },
   { name: 'uppercase_ratio', group: 'content', description: 'Uppercase letters / letters in the body text (0 when no letters)' },
   { name: 'digit_ratio', group: 'content', description: 'Digits / non-space characters in the body text' },
   { name: 'non_ascii_ratio', group: 'content', description: 'Non-ASCII characters / characters in the body text' },
-  { name: 'shouting_word_ratio', group: 'content', description: 'Words of 3+ letters written all in capitals / words of 3+ letters in the body' },
+  {
+    name: 'shouting_word_ratio',
+    group: 'content',
+    description: 'Words of 3+ letters written all in capitals / words of 3+ letters in the body',
+  },
   { name: 'exclamation_count_log', group: 'content', description: "ln(1 + count of '!' in the body text)" },
-  { name: 'money_phrase_count_log', group: 'content', description: "ln(1 + count of money phrases: '$' amounts, 'free', 'cash', 'credit', 'income', 'save', 'price', 'million'...)" },
-  { name: 'urgency_phrase_count_log', group: 'content', description: "ln(1 + count of urgency phrases: 'act now', 'limited time', 'urgent', 'order now', 'don't delete'...)" },
-  { name: 'unsubscribe_phrase', group: 'content', description: "1 when the body offers removal ('unsubscribe', 'remove' + 'list'/'subject'), else 0" },
+  {
+    name: 'money_phrase_count_log',
+    group: 'content',
+    description: "ln(1 + count of money phrases: '$' amounts, 'free', 'cash', 'credit', 'income', 'save', 'price', 'million'...)",
+  },
+  {
+    name: 'urgency_phrase_count_log',
+    group: 'content',
+    description: "ln(1 + count of urgency phrases: 'act now', 'limited time', 'urgent', 'order now', 'don't delete'...)",
+  },
+  {
+    name: 'unsubscribe_phrase',
+    group: 'content',
+    description: "1 when the body offers removal ('unsubscribe', 'remove' + 'list'/'subject'), else 0",
+  },
   { name: 'url_count_log', group: 'content', description: 'ln(1 + URLs in the body text and HTML links)' },
   { name: 'url_distinct_domain_count_log', group: 'content', description: 'ln(1 + distinct host names among those URLs)' },
   { name: 'url_ip_host', group: 'content', description: '1 when a URL has a numeric IP address as host, else 0' },
@@ -41,41 +61,77 @@ export const FEATURES = [
   { name: 'html_image_count_log', group: 'html', description: 'ln(1 + <img> tags)' },
   { name: 'html_font_tag_count_log', group: 'html', description: 'ln(1 + <font> tags and inline color/size styles)' },
   { name: 'html_form_or_script', group: 'html', description: '1 when the HTML has a <form>, <script> or <iframe>, else 0' },
-  { name: 'html_link_text_mismatch', group: 'html', description: 'Links whose visible text is a URL for a different host than the link target / links (0 without links)' },
+  {
+    name: 'html_link_text_mismatch',
+    group: 'html',
+    description: 'Links whose visible text is a URL for a different host than the link target / links (0 without links)',
+  },
   // mime
   { name: 'mime_part_count', group: 'mime', description: 'Number of leaf MIME parts (text, HTML and attachments)' },
   { name: 'attachment_count', group: 'mime', description: 'Number of attachments (non-inline, non-body parts)' },
   { name: 'transfer_encoded', group: 'mime', description: '1 when a body part used base64 or quoted-printable transfer encoding, else 0' },
-  { name: 'charset_uncommon', group: 'mime', description: '1 when a declared charset is not US-ASCII, UTF-8, ISO-8859-1/15 or Windows-1252, else 0' },
+  {
+    name: 'charset_uncommon',
+    group: 'mime',
+    description: '1 when a declared charset is not US-ASCII, UTF-8, ISO-8859-1/15 or Windows-1252, else 0',
+  },
   // header
   { name: 'subject_chars_log', group: 'header', description: 'ln(1 + characters of the decoded Subject)' },
   { name: 'subject_uppercase_ratio', group: 'header', description: 'Uppercase letters / letters in the Subject' },
   { name: 'subject_punctuation', group: 'header', description: "Count of '!', '$' and '%' in the Subject" },
   { name: 'subject_reply_prefix', group: 'header', description: "1 when the Subject starts with 'Re:', 'Fwd:' or 'Fw:', else 0" },
   { name: 'has_reply_headers', group: 'header', description: '1 when In-Reply-To or References is present, else 0' },
-  { name: 'mailing_list_headers', group: 'header', description: '1 when List-Id, List-Unsubscribe, List-Post, Mailing-List or X-Mailing-List is present, else 0' },
+  {
+    name: 'mailing_list_headers',
+    group: 'header',
+    description: '1 when List-Id, List-Unsubscribe, List-Post, Mailing-List or X-Mailing-List is present, else 0',
+  },
   { name: 'precedence_bulk', group: 'header', description: "1 when Precedence is 'bulk' or 'junk', else 0" },
   { name: 'has_user_agent', group: 'header', description: '1 when X-Mailer or User-Agent is present, else 0' },
   { name: 'from_display_name', group: 'header', description: 'The From address has a display name: 1, else 0' },
-  { name: 'reply_to_domain_mismatch', group: 'header', description: 'Reply-To is present and its domain differs from the From domain: 1, else 0' },
-  { name: 'message_id_suspicious', group: 'header', description: 'Message-ID missing, malformed, or its domain unrelated to the From domain: 1, else 0' },
+  {
+    name: 'reply_to_domain_mismatch',
+    group: 'header',
+    description: 'Reply-To is present and its domain differs from the From domain: 1, else 0',
+  },
+  {
+    name: 'message_id_suspicious',
+    group: 'header',
+    description: 'Message-ID missing, malformed, or its domain unrelated to the From domain: 1, else 0',
+  },
   { name: 'date_missing_or_invalid', group: 'header', description: 'Date header missing or unparseable: 1, else 0' },
   { name: 'recipient_count_log', group: 'header', description: 'ln(1 + addresses in To and Cc)' },
   { name: 'x_priority_high', group: 'header', description: 'X-Priority 1/2 or Importance/X-MSMail-Priority high: 1, else 0' },
   { name: 'from_local_digits', group: 'header', description: 'Digits / characters in the local part of the From address' },
   // token
   { name: 'token_count_log', group: 'token', description: 'ln(1 + distinct tokens of subject and body)' },
-  { name: 'token_unknown_share', group: 'token', description: "Share of the message's distinct tokens absent from the model's token table (1 when no tokens)" },
+  {
+    name: 'token_unknown_share',
+    group: 'token',
+    description: "Share of the message's distinct tokens absent from the model's token table (1 when no tokens)",
+  },
   { name: 'token_logodds_mean', group: 'token', description: 'Mean smoothed spam log-odds of the known distinct tokens (0 when none)' },
   { name: 'token_logodds_std', group: 'token', description: 'Standard deviation of those log-odds (0 when fewer than 2)' },
   { name: 'token_logodds_max', group: 'token', description: 'Largest token log-odds (0 when none)' },
   { name: 'token_logodds_min', group: 'token', description: 'Smallest token log-odds (0 when none)' },
   { name: 'token_spam_share', group: 'token', description: 'Share of known tokens with log-odds > 1' },
   { name: 'token_ham_share', group: 'token', description: 'Share of known tokens with log-odds < -1' },
-  { name: 'robinson_fisher_score', group: 'token', description: "Robinson-Fisher combined indicator in [0, 1] over the 30 most extreme known tokens (0.5 when none)" },
+  {
+    name: 'robinson_fisher_score',
+    group: 'token',
+    description: 'Robinson-Fisher combined indicator in [0, 1] over the 30 most extreme known tokens (0.5 when none)',
+  },
   // sender (Feast)
-  { name: 'sender_domain_message_count_log', group: 'sender', description: 'ln(1 + messages from the sender domain in the Feast window); 0 for an unknown sender' },
-  { name: 'sender_domain_spam_rate', group: 'sender', description: 'Share of spam among those messages; the documented prior for an unknown sender' },
+  {
+    name: 'sender_domain_message_count_log',
+    group: 'sender',
+    description: 'ln(1 + messages from the sender domain in the Feast window); 0 for an unknown sender',
+  },
+  {
+    name: 'sender_domain_spam_rate',
+    group: 'sender',
+    description: 'Share of spam among those messages; the documented prior for an unknown sender',
+  },
 ] as const satisfies readonly FeatureDefinition[];
 
 export type FeatureName = (typeof FEATURES)[number]['name'];
@@ -89,9 +145,10 @@ const featureCountCheck: typeof FEATURE_COUNT = FEATURES.length;
 void featureCountCheck;
 
 /** Index of each feature in the vector. */
-export const FEATURE_INDEX: Readonly<Record<FeatureName, number>> = Object.fromEntries(
-  FEATURE_NAMES.map((n, i) => [n, i]),
-) as Record<FeatureName, number>;
+export const FEATURE_INDEX: Readonly<Record<FeatureName, number>> = Object.fromEntries(FEATURE_NAMES.map((n, i) => [n, i])) as Record<
+  FeatureName,
+  number
+>;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Feast sender features: what the gateway reads from the online store (feature view `sender_stats`, entity key the

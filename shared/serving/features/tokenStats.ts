@@ -96,7 +96,13 @@ export function buildTokenTable(messages: readonly LabelledTokens[], params: Tok
     return [t, round4(Math.log(f / (1 - f)))];
   });
   tokens.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  return tokenTableFromFile({ schemaVersion: TOKEN_TABLE_SCHEMA_VERSION, params: { ...params }, spamMessages: nSpam, hamMessages: nHam, tokens });
+  return tokenTableFromFile({
+    schemaVersion: TOKEN_TABLE_SCHEMA_VERSION,
+    params: { ...params },
+    spamMessages: nSpam,
+    hamMessages: nHam,
+    tokens,
+  });
 }
 
 /** How many of the most extreme tokens the Robinson-Fisher score combines (SpamBayes uses 150 of |f-0.5| > 0.1; 30 suits short mail). */

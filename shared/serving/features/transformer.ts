@@ -23,7 +23,18 @@ const urgencyPattern =
 const unsubscribePattern = /\bunsubscribe\b|\bopt[- ]?out\b|\bremoved?\b[^.\n]{0,60}\b(?:list|subject|mailing|database)\b/i;
 const urlPattern = /\b(?:https?:\/\/|www\.)[^\s<>"')\]]+/gi;
 const ipHostPattern = /^(?:\d{1,3}\.){3}\d{1,3}$|^\d{8,10}$/;
-const uncommonCharsetAllowed = new Set(['', 'us-ascii', 'ascii', 'utf-8', 'utf8', 'iso-8859-1', 'iso-8859-15', 'latin1', 'windows-1252', 'cp1252']);
+const uncommonCharsetAllowed = new Set([
+  '',
+  'us-ascii',
+  'ascii',
+  'utf-8',
+  'utf8',
+  'iso-8859-1',
+  'iso-8859-15',
+  'latin1',
+  'windows-1252',
+  'cp1252',
+]);
 
 const log1pCount = (text: string, pattern: RegExp) => Math.log1p(countMatches(text, pattern));
 
@@ -89,7 +100,13 @@ function htmlLinks(html: string): { href: string; text: string }[] {
       openTag.lastIndex = tagEnd + 1;
       continue;
     }
-    links.push({ href: href[1], text: html.slice(tagEnd + 1, tagEnd + 1 + close.index).replace(/<[^>]*>/g, '').trim() });
+    links.push({
+      href: href[1],
+      text: html
+        .slice(tagEnd + 1, tagEnd + 1 + close.index)
+        .replace(/<[^>]*>/g, '')
+        .trim(),
+    });
     openTag.lastIndex = tagEnd + 1 + close.index + close[0].length;
   }
   return links;
@@ -101,7 +118,7 @@ function htmlLinks(html: string): { href: string; text: string }[] {
  */
 function tagCharCount(html: string): number {
   let count = 0;
-  for (let open = html.indexOf('<'); open >= 0; ) {
+  for (let open = html.indexOf('<'); open >= 0;) {
     const close = html.indexOf('>', open + 1);
     if (close < 0) break;
     count += close - open + 1;
@@ -143,7 +160,9 @@ function contentFeatures(email: ParsedEmail, v: Values): void {
   v.html_only = email.hasHtmlPart && !email.hasTextPart ? 1 : 0;
   v.html_tag_ratio = ratio(tagCharCount(html), html.length);
   v.html_image_count_log = log1pCount(html, /<img\b/gi);
-  v.html_font_tag_count_log = Math.log1p(countMatches(html, /<font\b/gi) + countMatches(html, /style\s*=\s*["'][^"']*(?:color|font-size)/gi));
+  v.html_font_tag_count_log = Math.log1p(
+    countMatches(html, /<font\b/gi) + countMatches(html, /style\s*=\s*["'][^"']*(?:color|font-size)/gi),
+  );
   v.html_form_or_script = /<(?:form|script|iframe)\b/i.test(html) ? 1 : 0;
   const mismatched = links.filter((l) => {
     if (!/^(?:https?:\/\/|www\.)\S+$/i.test(l.text)) return false;
@@ -218,7 +237,11 @@ export function featuresFromTokens(
 }
 
 /** Parse and compute in one call (the transform API, tests). */
-export async function transformEmail(input: EmailInput, tokens: TokenTable, sender: SenderFeatures = UNKNOWN_SENDER): Promise<Float32Array> {
+export async function transformEmail(
+  input: EmailInput,
+  tokens: TokenTable,
+  sender: SenderFeatures = UNKNOWN_SENDER,
+): Promise<Float32Array> {
   return computeFeatures(await parseEmail(input), tokens, sender);
 }
 

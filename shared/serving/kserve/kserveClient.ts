@@ -218,7 +218,10 @@ function checkInferResponse(
   }
   if (!Array.isArray(body.outputs)) throw new ContractViolation("response has no 'outputs' array");
   const matching = body.outputs.filter((o) => isObject(o) && o.name === outputName) as Record<string, unknown>[];
-  if (matching.length !== 1) throw new ContractViolation(matching.length ? `response has ${matching.length} '${outputName}' outputs` : `response has no '${outputName}' output`);
+  if (matching.length !== 1)
+    throw new ContractViolation(
+      matching.length ? `response has ${matching.length} '${outputName}' outputs` : `response has no '${outputName}' output`,
+    );
   const output = matching[0];
   const where = `output '${outputName}'`;
   if (typeof output.datatype !== 'string' || !PROBABILITY_DATATYPES.has(output.datatype)) {
@@ -280,7 +283,12 @@ export class KServeClient {
     this.budget = new RetryBudget(options.retryBudgetRatio);
     const secure = this.baseUrl.startsWith('https:');
     this.transport = secure ? https : http;
-    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: options.maxSockets, scheduling: 'lifo' as const };
+    const agentOptions = {
+      keepAlive: true,
+      maxSockets: options.maxSockets,
+      maxFreeSockets: options.maxSockets,
+      scheduling: 'lifo' as const,
+    };
     this.agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
   }
 
@@ -396,7 +404,13 @@ export class KServeClient {
    * that breaks the contract), and only an accepted answer is a success for the breaker; a contract violation or
    * an error status is a KServeResponseError, counted as `outcomeOf` says. Every path tells the breaker exactly once.
    */
-  private async call<T>(method: 'GET' | 'POST', path: string, body: Buffer | undefined, deadline: number, accept: (res: RawResponse) => T): Promise<T> {
+  private async call<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    body: Buffer | undefined,
+    deadline: number,
+    accept: (res: RawResponse) => T,
+  ): Promise<T> {
     this.counters.requests++;
     if (!this.breaker.tryAcquire()) {
       this.counters.rejected_by_breaker++;
@@ -461,8 +475,12 @@ export class KServeClient {
       outputs: [{ name: this.outputName }],
     };
     const deadline = this.newDeadline();
-    const checked = await this.call('POST', `/v2/models/${encodeURIComponent(this.modelName)}/infer`, Buffer.from(JSON.stringify(request)), deadline, (res) =>
-      checkInferResponse(parseJsonBody(res), { modelName: this.modelName, outputName: this.outputName, rows, id: options.id }),
+    const checked = await this.call(
+      'POST',
+      `/v2/models/${encodeURIComponent(this.modelName)}/infer`,
+      Buffer.from(JSON.stringify(request)),
+      deadline,
+      (res) => checkInferResponse(parseJsonBody(res), { modelName: this.modelName, outputName: this.outputName, rows, id: options.id }),
     );
     const modelVersion = await this.resolveVersion(checked.reportedVersion, deadline);
     this.lastVersion = modelVersion;
@@ -474,7 +492,8 @@ export class KServeClient {
     const deadline = this.newDeadline();
     const body = await this.call('GET', `/v2/models/${encodeURIComponent(this.modelName)}`, undefined, deadline, (res) => {
       const parsed = parseJsonBody(res);
-      if (parsed.name !== this.modelName) throw new ContractViolation(`metadata is of model ${JSON.stringify(parsed.name)}, not '${this.modelName}'`);
+      if (parsed.name !== this.modelName)
+        throw new ContractViolation(`metadata is of model ${JSON.stringify(parsed.name)}, not '${this.modelName}'`);
       if (parsed.versions !== undefined && !(Array.isArray(parsed.versions) && parsed.versions.every((v) => typeof v === 'string'))) {
         throw new ContractViolation('metadata versions is not an array of strings');
       }

@@ -130,7 +130,10 @@ async function switchTo(env: Environment, version: string): Promise<ServingModel
         const previous = current.get(env);
         current.set(env, Promise.resolve(model));
         // The previous version's session is released once nothing new can pick it up.
-        void previous?.then((old) => (old !== model ? setTimeout(() => void old.onnx.close(), 10_000).unref() : undefined), () => undefined);
+        void previous?.then(
+          (old) => (old !== model ? setTimeout(() => void old.onnx.close(), 10_000).unref() : undefined),
+          () => undefined,
+        );
       },
       (error: ServiceUnavailableError) => {
         loading.delete(key);

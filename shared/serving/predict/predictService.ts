@@ -125,7 +125,11 @@ export class PredictService {
    * answers with another model version than the features were computed for, the gateway switches to that version
    * and scores once more with matching features.
    */
-  private async infer(env: Environment, lookup: Lookup, requestId: string): Promise<{ model: ServingModel; features: Float32Array; probabilities: [number, number][]; fallback: boolean }> {
+  private async infer(
+    env: Environment,
+    lookup: Lookup,
+    requestId: string,
+  ): Promise<{ model: ServingModel; features: Float32Array; probabilities: [number, number][]; fallback: boolean }> {
     const client = this.deps.kserve(env);
     let model = await this.deps.model(env);
     for (let attempt = 0; ; attempt++) {
@@ -137,7 +141,10 @@ export class PredictService {
           return { model, features, probabilities: result.probabilities, fallback: false };
         }
         if (attempt > 0) {
-          throw new ServiceUnavailableError(`KServe ${env} changed model version twice during one request (${model.version}, ${result.modelVersion})`, 1);
+          throw new ServiceUnavailableError(
+            `KServe ${env} changed model version twice during one request (${model.version}, ${result.modelVersion})`,
+            1,
+          );
         }
         this.deps.warn(`KServe ${env} serves ${model.name} ${result.modelVersion}; the gateway switches from ${model.version}`);
         model = await this.deps.model(env, result.modelVersion);
@@ -147,7 +154,10 @@ export class PredictService {
         if (!config.predictFallbackEnabled) throw err;
         const served = client.knownVersion;
         if (served !== undefined && served !== model.version) {
-          throw new ServiceUnavailableError(`${err.message}; no embedded fallback for version ${served} (embedded: ${model.version})`, err.headers['Retry-After'] ? Number(err.headers['Retry-After']) : 5);
+          throw new ServiceUnavailableError(
+            `${err.message}; no embedded fallback for version ${served} (embedded: ${model.version})`,
+            err.headers['Retry-After'] ? Number(err.headers['Retry-After']) : 5,
+          );
         }
         this.deps.warn(`${err.message}; answering from the embedded model ${model.name} ${model.version}`);
         return { model, features, probabilities: await model.predict(features, rows), fallback: true };
@@ -195,7 +205,12 @@ export class PredictService {
     return { model, results, degraded, latency };
   }
 
-  async predict(request: PredictRequest, env: Environment, requestId: string, started = performance.now()): Promise<SinglePredictResponse | BatchPredictResponse> {
+  async predict(
+    request: PredictRequest,
+    env: Environment,
+    requestId: string,
+    started = performance.now(),
+  ): Promise<SinglePredictResponse | BatchPredictResponse> {
     const instances = request.kind === 'single' ? [request.instance] : request.instances;
     const { model, results, degraded, latency } = await this.run(instances, env, requestId, started);
     if (request.kind === 'single') return { request_id: requestId, ...results[0], latency_ms: latency };
@@ -211,7 +226,10 @@ export class PredictService {
   }
 
   /** The 50 named features of each email (the feature transformer's output), with the sender lookup it used. */
-  async transform(request: PredictRequest, env: Environment): Promise<{ model: { name: string; version: string }; results: TransformResult[]; degraded: boolean }> {
+  async transform(
+    request: PredictRequest,
+    env: Environment,
+  ): Promise<{ model: { name: string; version: string }; results: TransformResult[]; degraded: boolean }> {
     const instances = request.kind === 'single' ? [request.instance] : request.instances;
     const model = await this.deps.model(env);
     const lookup = await this.lookup(instances);

@@ -72,11 +72,15 @@ export function parseSingleOrBatch<T>(
   if (typeof body === 'object' && body !== null && !Array.isArray(body) && 'instances' in body) {
     const { instances, ...rest } = body as { instances: unknown };
     const extra = Object.keys(rest);
-    if (extra.length) throw new BadRequestError(`a batch request holds only 'instances'; unexpected: ${extra.join(', ')}`, 'validation_error');
-    if (!Array.isArray(instances)) throw new BadRequestError("instances: expected an array of emails", 'validation_error');
+    if (extra.length)
+      throw new BadRequestError(`a batch request holds only 'instances'; unexpected: ${extra.join(', ')}`, 'validation_error');
+    if (!Array.isArray(instances)) throw new BadRequestError('instances: expected an array of emails', 'validation_error');
     if (instances.length === 0) throw new BadRequestError('instances: the batch is empty', 'validation_error');
     if (instances.length > maxBatch) {
-      throw new BadRequestError(`instances: the batch holds ${instances.length} emails; at most ${maxBatch} are allowed`, 'batch_too_large');
+      throw new BadRequestError(
+        `instances: the batch holds ${instances.length} emails; at most ${maxBatch} are allowed`,
+        'batch_too_large',
+      );
     }
     return { kind: 'batch', items: instances.map((v, i) => parseOne(v, ['instances', i])) };
   }

@@ -78,7 +78,10 @@ describe('drift alerts', () => {
     });
     // A short Blob deadline: the HTTP client leaves a failed request's deadline timer running, which would keep the
     // test worker alive for the default 5 s after the suite.
-    const restore = setAppEnv({ AzureWebJobsStorage: azuriteConnectionString(Number(new URL(proxy.origin).port)), BLOB_TIMEOUT_MS: '1000' });
+    const restore = setAppEnv({
+      AzureWebJobsStorage: azuriteConnectionString(Number(new URL(proxy.origin).port)),
+      BLOB_TIMEOUT_MS: '1000',
+    });
     try {
       const outcome = await alertOnDrift(run('lost-answer', 'critical'), { webhookUrl: hook.url, logger: captureLogger() });
       expect(proxy.dropped).toHaveLength(1);
@@ -158,7 +161,12 @@ describe('drift alerts', () => {
     const outcome = await alertOnDrift(run('n1', 'warning'), { webhookUrl: '', logger });
     expect(outcome).toMatchObject({ action: 'sent', webhook: false, reason: expect.stringContaining('log event only') });
     const event = logger.lines.find((l) => l.startsWith('drift.alert '))!;
-    expect(JSON.parse(event.slice('drift.alert '.length))).toMatchObject({ event: 'drift.alert', status: 'warning', run_id: 'n1', webhook: false });
+    expect(JSON.parse(event.slice('drift.alert '.length))).toMatchObject({
+      event: 'drift.alert',
+      status: 'warning',
+      run_id: 'n1',
+      webhook: false,
+    });
   });
 
   it('lets exactly one of two concurrent runs alert', async () => {

@@ -20,7 +20,16 @@ import { DriftReport } from '../../../shared/drift/report';
 import { closeParquetEngine } from '../../../shared/logs/parquet';
 import { startTestAzurite, TestAzurite } from '../../helpers/azurite';
 import { captureLogger, startWebhookReceiver, WebhookReceiver } from '../../helpers/driftFixtures';
-import { baselineBytes, compactHour, logRecords, MODEL, readReportJson, records, reportBlobs, uploadBaseline } from '../../helpers/driftLogs';
+import {
+  baselineBytes,
+  compactHour,
+  logRecords,
+  MODEL,
+  readReportJson,
+  records,
+  reportBlobs,
+  uploadBaseline,
+} from '../../helpers/driftLogs';
 import { setAppEnv } from '../../helpers/env';
 import { REPO_ROOT, distPath } from '../../helpers/paths';
 
@@ -36,7 +45,10 @@ const H1 = new Date(NOW.getTime() - 1 * HOUR);
 
 function context(): InvocationContext & { lines: string[] } {
   const logger = captureLogger();
-  const ctx = new InvocationContext({ functionName: 'test', logHandler: (_level, ...args) => logger.lines.push(args.map(String).join(' ')) });
+  const ctx = new InvocationContext({
+    functionName: 'test',
+    logHandler: (_level, ...args) => logger.lines.push(args.map(String).join(' ')),
+  });
   return Object.assign(ctx, { lines: logger.lines });
 }
 
@@ -113,7 +125,12 @@ describe('baseline event', () => {
     const record = (await readActiveRecord(MODEL, '1'))!.record;
     expect(record.checked_at).not.toBeNull();
     const production = await readReportJson<DriftReport>(result.checks[0].report!.json!);
-    expect(production).toMatchObject({ status: 'healthy', trigger: 'baseline_event', environment: 'production', model: { name: MODEL, version: '1' } });
+    expect(production).toMatchObject({
+      status: 'healthy',
+      trigger: 'baseline_event',
+      environment: 'production',
+      model: { name: MODEL, version: '1' },
+    });
     expect(production.rows.current).toBe(1400);
     expect(production.baseline.sha256).toBe(record.sha256);
     expect(production.window!.end).toBe(record.activated_at);
@@ -250,9 +267,18 @@ describe('drift timer', () => {
     expect((await baselineEvent(candidate, blobContext(await uploadBaseline(candidate, '2')))).outcome).toBe('activated');
     const summaries = await driftTimer(timer, context());
     const production = await readReportJson<DriftReport>(summaries[0].report!.json!);
-    expect(production).toMatchObject({ environment: 'production', status: 'healthy', model: { version: '1' }, rows: { current: 1400, other_model_versions: {} } });
+    expect(production).toMatchObject({
+      environment: 'production',
+      status: 'healthy',
+      model: { version: '1' },
+      rows: { current: 1400, other_model_versions: {} },
+    });
     // Staging's newest hour served 300 rows of version 1 and 40 of version 2: it is still on version 1.
     const staging = await readReportJson<DriftReport>(summaries[1].report!.json!);
-    expect(staging).toMatchObject({ environment: 'staging', model: { version: '1' }, rows: { current: 700, other_model_versions: { [`${MODEL} 2`]: 40 } } });
+    expect(staging).toMatchObject({
+      environment: 'staging',
+      model: { version: '1' },
+      rows: { current: 700, other_model_versions: { [`${MODEL} 2`]: 40 } },
+    });
   });
 });

@@ -4,7 +4,13 @@
 import { InvocationContext, Timer } from '@azure/functions';
 import { baselineEvent } from '../../../functions/baselineEvent';
 import { driftTimer } from '../../../functions/driftTimer';
-import { activeBaselineIndexPath, CONTAINERS, compactionManifestPath, Environment, hourPartition } from '../../../shared/platform/blobLayout';
+import {
+  activeBaselineIndexPath,
+  CONTAINERS,
+  compactionManifestPath,
+  Environment,
+  hourPartition,
+} from '../../../shared/platform/blobLayout';
 import { ensureContainers, getContainerClient, readJsonBlob, writeJsonBlob } from '../../../shared/platform/blobStorage';
 import { activateBaselineUpload, latestActiveVersion, listActiveVersions } from '../../../shared/drift/activeBaseline';
 import { scheduledRunId, scheduleSlot } from '../../../shared/drift/driftSchedule';
@@ -20,7 +26,11 @@ const HOUR = 3600_000;
 
 function context(triggerMetadata: Record<string, unknown> = {}): InvocationContext & { lines: string[] } {
   const logger = captureLogger();
-  const ctx = new InvocationContext({ functionName: 'test', triggerMetadata, logHandler: (_level, ...args) => logger.lines.push(args.map(String).join(' ')) });
+  const ctx = new InvocationContext({
+    functionName: 'test',
+    triggerMetadata,
+    logHandler: (_level, ...args) => logger.lines.push(args.map(String).join(' ')),
+  });
   return Object.assign(ctx, { lines: logger.lines });
 }
 
@@ -67,8 +77,14 @@ describe('active baseline index', () => {
     expect(await latestActiveVersion(MODEL)).toBe('2');
 
     // The crash: version 2's record was written, its index entry never was.
-    const index = (await readJsonBlob<{ model: string; versions: { version: string }[] }>(CONTAINERS.driftReports, activeBaselineIndexPath(MODEL)))!;
-    await writeJsonBlob(CONTAINERS.driftReports, activeBaselineIndexPath(MODEL), { ...index.value, versions: index.value.versions.filter((v) => v.version === '1') });
+    const index = (await readJsonBlob<{ model: string; versions: { version: string }[] }>(
+      CONTAINERS.driftReports,
+      activeBaselineIndexPath(MODEL),
+    ))!;
+    await writeJsonBlob(CONTAINERS.driftReports, activeBaselineIndexPath(MODEL), {
+      ...index.value,
+      versions: index.value.versions.filter((v) => v.version === '1'),
+    });
     expect(await latestActiveVersion(MODEL)).toBe('1');
 
     const again = await activateBaselineUpload('spam-detector/2/baseline.json', v2, new Date('2026-11-22T00:00:00Z'));
@@ -126,7 +142,12 @@ describe('drift timer', () => {
     const slot = new Date(Math.floor(Date.now() / 60_000) * 60_000 - 5 * 60_000);
     const first = await driftTimer(timerAt(slot.toISOString()), context());
     expect(first.map((s) => s.run_id)).toEqual([scheduledRunId('production', slot), scheduledRunId('staging', slot)]);
-    expect(first[0].run_id).toBe(`timer-${slot.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-production`);
+    expect(first[0].run_id).toBe(
+      `timer-${slot
+        .toISOString()
+        .replace(/[-:]/g, '')
+        .replace(/\.\d+Z$/, 'Z')}-production`,
+    );
     await new Promise((r) => setTimeout(r, 1100));
     const retry = await driftTimer(timerAt(slot.toISOString()), context());
     expect(retry.map((s) => s.run_id)).toEqual(first.map((s) => s.run_id));

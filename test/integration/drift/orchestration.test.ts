@@ -57,20 +57,36 @@ class Harness {
   constructor(private readonly input: DriftRunRequest) {
     this.history = [
       new (event('OrchestratorStartedEvent'))({ eventId: -1, timestamp: T0, isPlayed: false }),
-      new (event('ExecutionStartedEvent'))({ eventId: -1, timestamp: T0, isPlayed: false, name: DRIFT_ORCHESTRATOR, input: JSON.stringify(input) }),
+      new (event('ExecutionStartedEvent'))({
+        eventId: -1,
+        timestamp: T0,
+        isPlayed: false,
+        name: DRIFT_ORCHESTRATOR,
+        input: JSON.stringify(input),
+      }),
     ];
   }
 
   /** Replay the whole history; returns the actions scheduled by this episode with their task ids. */
   async run(): Promise<{ id: number; action: Action }[]> {
-    const context = new df.DummyOrchestrationContext(DRIFT_ORCHESTRATOR, 'invocation', (_l: unknown, ...args: unknown[]) => this.logs.push(args.join(' ')));
+    const context = new df.DummyOrchestrationContext(DRIFT_ORCHESTRATOR, 'invocation', (_l: unknown, ...args: unknown[]) =>
+      this.logs.push(args.join(' ')),
+    );
     this.state = await this.orchestrator(new testing.DurableOrchestrationInput(this.input.runId, this.history, this.input), context);
     const actions = this.state!.actions.flat();
     const fresh = actions.slice(this.seen).map((action) => ({ id: this.seq++, action }));
     this.seen = actions.length;
     for (const { id, action } of fresh) {
       this.scheduled.set(id, action);
-      this.history.push(new (event('TaskScheduledEvent'))({ eventId: id, timestamp: this.clock, isPlayed: false, name: action.functionName, input: JSON.stringify(action.input) }));
+      this.history.push(
+        new (event('TaskScheduledEvent'))({
+          eventId: id,
+          timestamp: this.clock,
+          isPlayed: false,
+          name: action.functionName,
+          input: JSON.stringify(action.input),
+        }),
+      );
     }
     return fresh;
   }
@@ -84,14 +100,27 @@ class Harness {
     const result = await activity.handler(input, new InvocationContext({ functionName: action.functionName, logHandler: () => undefined }));
     this.clock = new Date(this.clock.getTime() + 1000);
     this.history.push(new (event('OrchestratorStartedEvent'))({ eventId: -1, timestamp: this.clock, isPlayed: false }));
-    this.history.push(new (event('TaskCompletedEvent'))({ eventId: -1, timestamp: this.clock, isPlayed: false, taskScheduledId: id, result: JSON.stringify(result) }));
+    this.history.push(
+      new (event('TaskCompletedEvent'))({
+        eventId: -1,
+        timestamp: this.clock,
+        isPlayed: false,
+        taskScheduledId: id,
+        result: JSON.stringify(result),
+      }),
+    );
     return result;
   }
 }
 
 beforeAll(async () => {
   azurite = await startTestAzurite();
-  restoreEnv = setAppEnv({ AzureWebJobsStorage: azurite.connectionString, ALERT_WEBHOOK_URL: undefined, DRIFT_MIN_ROWS: '100', COMPACTION_ROW_GROUP_ROWS: '1000' });
+  restoreEnv = setAppEnv({
+    AzureWebJobsStorage: azurite.connectionString,
+    ALERT_WEBHOOK_URL: undefined,
+    DRIFT_MIN_ROWS: '100',
+    COMPACTION_ROW_GROUP_ROWS: '1000',
+  });
   await ensureContainers(Object.values(CONTAINERS));
   await logRecords([
     ...records({ env: 'production', hour: HOURS[0], count: 400, seed: 31, shift: 1.3 }),
@@ -120,7 +149,9 @@ describe('drift orchestration', () => {
 
     const fanOut = await h.run();
     expect(fanOut.map((a) => a.action.functionName)).toEqual(Array(3).fill(DRIFT_COUNT_PARTITION_ACTIVITY));
-    expect(fanOut.map((a) => (a.action.input as { partition: { hour: string } }).partition.hour)).toEqual(HOURS.map((t) => t.toISOString().slice(11, 13)));
+    expect(fanOut.map((a) => (a.action.input as { partition: { hour: string } }).partition.hour)).toEqual(
+      HOURS.map((t) => t.toISOString().slice(11, 13)),
+    );
     // Complete them out of order: the merge goes by partition index, not by completion order.
     const partials: PartitionResult[] = [];
     for (const task of [...fanOut].reverse()) {
@@ -144,7 +175,10 @@ describe('drift orchestration', () => {
 
     const durable = await readReportJson<DriftReport>(summary.report!.json!);
     const progress: string[] = [];
-    const inProcessSummary = await runDriftInProcess({ ...request('in-process-run'), alert: false }, { onProgress: (d, t, r) => progress.push(`${d}/${t} ${r}`) });
+    const inProcessSummary = await runDriftInProcess(
+      { ...request('in-process-run'), alert: false },
+      { onProgress: (d, t, r) => progress.push(`${d}/${t} ${r}`) },
+    );
     expect(progress).toHaveLength(3);
     expect(progress[2]).toBe('3/3 1100');
     const inProcess = await readRunReport(inProcessSummary);
@@ -160,6 +194,11 @@ describe('drift orchestration', () => {
     await h.complete(plan.id);
     expect(await h.run()).toEqual([]);
     expect(h.state!.isDone).toBe(true);
-    expect(h.state!.output).toEqual({ run_id: 'no-baseline', environment: 'production', status: 'skipped', reason: 'no baseline has been activated for unknown-model' });
+    expect(h.state!.output).toEqual({
+      run_id: 'no-baseline',
+      environment: 'production',
+      status: 'skipped',
+      reason: 'no baseline has been activated for unknown-model',
+    });
   });
 });

@@ -31,7 +31,12 @@ let restoreEnv: () => void;
 
 beforeAll(async () => {
   azurite = await startTestAzurite();
-  restoreEnv = setAppEnv({ AzureWebJobsStorage: azurite.connectionString, BLOB_TIMEOUT_MS: '2000', FEEDBACK_FLUSH_INTERVAL_MS: '100', LOG_RETRY_MAX_DELAY_MS: '200' });
+  restoreEnv = setAppEnv({
+    AzureWebJobsStorage: azurite.connectionString,
+    BLOB_TIMEOUT_MS: '2000',
+    FEEDBACK_FLUSH_INTERVAL_MS: '100',
+    LOG_RETRY_MAX_DELAY_MS: '200',
+  });
   await getContainerClient(CONTAINERS.feedback).createIfNotExists();
   await getContainerClient(CONTAINERS.inferenceLogs).createIfNotExists();
 });
@@ -43,12 +48,22 @@ afterAll(async () => {
   await azurite.dispose();
 });
 
-const structured = (n: number) => ({ subject: `offer ${n}`, from: `promo${n}@deals.example`, to: 'you@example.com', body: `FREE money ${n}` });
+const structured = (n: number) => ({
+  subject: `offer ${n}`,
+  from: `promo${n}@deals.example`,
+  to: 'you@example.com',
+  body: `FREE money ${n}`,
+});
 const raw = (n: number) => ({ raw: `From: friend${n}@example.org\r\nTo: you@example.com\r\nSubject: lunch ${n}\r\n\r\nlunch at ${n}?` });
 
 function post(body: unknown, contentType = 'application/json') {
   return feedback(
-    new HttpRequest({ method: 'POST', url: 'http://localhost/api/feedback', headers: { 'content-type': contentType }, body: { string: typeof body === 'string' ? body : JSON.stringify(body) } }),
+    new HttpRequest({
+      method: 'POST',
+      url: 'http://localhost/api/feedback',
+      headers: { 'content-type': contentType },
+      body: { string: typeof body === 'string' ? body : JSON.stringify(body) },
+    }),
     new InvocationContext(),
   );
 }
@@ -87,16 +102,27 @@ describe('POST /api/feedback', () => {
     const ack = first.jsonBody as { message_key: string; label: string; request_id: string };
     expect(ack).toMatchObject({ label: 'spam', request_id: 'req-dup', message_key: expect.stringMatching(/^[0-9a-f]{64}$/) });
     await new Promise((r) => setTimeout(r, 5));
-    const batch = await post({ instances: [{ label: 'ham', email: structured(1), request_id: 'req-dup' }, { label: 'spam', email: raw(2) }, { label: 'ham', email: raw(3) }] });
+    const batch = await post({
+      instances: [
+        { label: 'ham', email: structured(1), request_id: 'req-dup' },
+        { label: 'spam', email: raw(2) },
+        { label: 'ham', email: raw(3) },
+      ],
+    });
     expect(batch.status).toBe(200);
-    expect(batch.jsonBody).toMatchObject({ count: 3, results: [{ message_key: ack.message_key, label: 'ham' }, { label: 'spam' }, { label: 'ham' }] });
+    expect(batch.jsonBody).toMatchObject({
+      count: 3,
+      results: [{ message_key: ack.message_key, label: 'ham' }, { label: 'spam' }, { label: 'ham' }],
+    });
     await getFeedbackWriter().flush();
 
     const stored = await storedRecords();
     expect(stored.filter((r) => r.message_key === ack.message_key)).toHaveLength(2);
     for (const r of stored) expect(r.blob).toMatch(new RegExp(`^records/date=${r.received_at.slice(0, 10)}/`));
     const dataset = await readFeedback();
-    expect(dataset.filter((r) => r.message_key === ack.message_key)).toEqual([expect.objectContaining({ label: 'ham', form: 'structured', request_id: 'req-dup' })]);
+    expect(dataset.filter((r) => r.message_key === ack.message_key)).toEqual([
+      expect.objectContaining({ label: 'ham', form: 'structured', request_id: 'req-dup' }),
+    ]);
     expect(dataset).toHaveLength(3);
     // `until` is exclusive and reads the dataset as it was.
     const before = await readFeedback({ until: new Date(Date.parse(dataset.find((r) => r.message_key === ack.message_key)!.received_at)) });
@@ -108,7 +134,8 @@ describe('POST /api/feedback', () => {
     const before = (await storedRecords()).length;
     await azurite.stop();
     try {
-      for (let i = 0; i < 40; i++) expect((await post({ label: i % 2 ? 'spam' : 'ham', email: raw(1000 + i), request_id: `outage-${i}` })).status).toBe(200);
+      for (let i = 0; i < 40; i++)
+        expect((await post({ label: i % 2 ? 'spam' : 'ham', email: raw(1000 + i), request_id: `outage-${i}` })).status).toBe(200);
       const deadline = Date.now() + 30_000;
       while (writer.stats().failed_uploads === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       expect(writer.stats()).toMatchObject({ failing: true, dropped: 0 });
@@ -124,8 +151,23 @@ describe('POST /api/feedback', () => {
 
 describe('DELETE /api/feedback/{request_id}', () => {
   it('removes every stored and buffered record of the request id, and says how many and which days', async () => {
-    const writer = new FeedbackWriter({ maxBufferedRecords: 1000, maxBatchRecords: 2, flushIntervalMs: 60_000, retryBaseDelayMs: 10, retryMaxDelayMs: 50, maxConcurrentUploads: 2, writerId: newWriterId(), upload: feedbackBatchUploader });
-    writer.accept([{ label: 'spam', email: raw(1), requestId: 'erase-me' }, { label: 'ham', email: raw(2), requestId: 'keep-me' }], new Date('2026-02-01T10:00:00Z'));
+    const writer = new FeedbackWriter({
+      maxBufferedRecords: 1000,
+      maxBatchRecords: 2,
+      flushIntervalMs: 60_000,
+      retryBaseDelayMs: 10,
+      retryMaxDelayMs: 50,
+      maxConcurrentUploads: 2,
+      writerId: newWriterId(),
+      upload: feedbackBatchUploader,
+    });
+    writer.accept(
+      [
+        { label: 'spam', email: raw(1), requestId: 'erase-me' },
+        { label: 'ham', email: raw(2), requestId: 'keep-me' },
+      ],
+      new Date('2026-02-01T10:00:00Z'),
+    );
     writer.accept([{ label: 'spam', email: raw(3), requestId: 'erase-me' }], new Date('2026-02-02T10:00:00Z'));
     writer.accept([{ label: 'spam', email: raw(4), requestId: 'erase-me' }], new Date('2026-02-03T10:00:00Z'));
     await writer.flush();
@@ -133,9 +175,17 @@ describe('DELETE /api/feedback/{request_id}', () => {
     const live = await post({ label: 'spam', email: raw(5), request_id: 'erase-me' });
     expect(live.status).toBe(200);
 
-    const res = await feedbackErase(new HttpRequest({ method: 'DELETE', url: 'http://localhost/api/feedback/erase-me', params: { request_id: 'erase-me' } }), new InvocationContext());
+    const res = await feedbackErase(
+      new HttpRequest({ method: 'DELETE', url: 'http://localhost/api/feedback/erase-me', params: { request_id: 'erase-me' } }),
+      new InvocationContext(),
+    );
     expect(res.status).toBe(200);
-    expect(res.jsonBody).toMatchObject({ request_id: 'erase-me', removed: 4, days: ['2026-02-01', '2026-02-02', '2026-02-03'], buffered: 1 });
+    expect(res.jsonBody).toMatchObject({
+      request_id: 'erase-me',
+      removed: 4,
+      days: ['2026-02-01', '2026-02-02', '2026-02-03'],
+      buffered: 1,
+    });
     await getFeedbackWriter().flush();
     const stored = await storedRecords();
     expect(stored.filter((r) => r.request_id === 'erase-me')).toEqual([]);
@@ -144,7 +194,10 @@ describe('DELETE /api/feedback/{request_id}', () => {
     const names = stored.map((r) => r.blob);
     expect(names.some((n) => n.startsWith('records/date=2026-02-02/') || n.startsWith('records/date=2026-02-03/'))).toBe(false);
 
-    const bad = await feedbackErase(new HttpRequest({ method: 'DELETE', url: 'http://localhost/api/feedback/x', params: { request_id: 'not valid!' } }), new InvocationContext());
+    const bad = await feedbackErase(
+      new HttpRequest({ method: 'DELETE', url: 'http://localhost/api/feedback/x', params: { request_id: 'not valid!' } }),
+      new InvocationContext(),
+    );
     expect(bad.status).toBe(400);
   });
 });
@@ -171,7 +224,10 @@ describe('GET /api/feedback/summary', () => {
     await getFeedbackWriter().flush();
 
     const res = await feedbackSummary(
-      new HttpRequest({ method: 'GET', url: `http://localhost/api/feedback/summary?since=${encodeURIComponent(since.toISOString())}&lookback_hours=24` }),
+      new HttpRequest({
+        method: 'GET',
+        url: `http://localhost/api/feedback/summary?since=${encodeURIComponent(since.toISOString())}&lookback_hours=24`,
+      }),
       new InvocationContext(),
     );
     expect(res.status).toBe(200);
@@ -182,7 +238,15 @@ describe('GET /api/feedback/summary', () => {
       linked: 6,
       disagreements: 3,
       by_model: [
-        { environment: 'production', model_name: 'spam-detector', model_version: '1', linked: 5, disagreements: 2, disagreement_rate: 0.4, false_positives: disagreeing(production.slice(3, 5)) },
+        {
+          environment: 'production',
+          model_name: 'spam-detector',
+          model_version: '1',
+          linked: 5,
+          disagreements: 2,
+          disagreement_rate: 0.4,
+          false_positives: disagreeing(production.slice(3, 5)),
+        },
         { environment: 'staging', model_name: 'spam-detector', model_version: '2', linked: 1, disagreements: 1, disagreement_rate: 1 },
       ],
     });
@@ -190,7 +254,10 @@ describe('GET /api/feedback/summary', () => {
     const direct = await summarizeFeedback({ since, lookbackMs: 24 * 3600_000, records: await readFeedback() });
     expect(direct.linked).toBe(6);
 
-    const missing = await feedbackSummary(new HttpRequest({ method: 'GET', url: 'http://localhost/api/feedback/summary' }), new InvocationContext());
+    const missing = await feedbackSummary(
+      new HttpRequest({ method: 'GET', url: 'http://localhost/api/feedback/summary' }),
+      new InvocationContext(),
+    );
     expect(missing.status).toBe(400);
   }, 60_000);
 });

@@ -30,7 +30,12 @@ describe('registrations', () => {
     expect(trigger('predict')).toMatchObject({ type: 'httpTrigger', authLevel: 'function', methods: ['POST'], route: 'predict' });
     expect(trigger('transform')).toMatchObject({ type: 'httpTrigger', authLevel: 'function', methods: ['POST'], route: 'transform' });
     expect(trigger('health')).toMatchObject({ type: 'httpTrigger', authLevel: 'anonymous', route: 'health' });
-    expect(trigger('healthDetails')).toMatchObject({ type: 'httpTrigger', authLevel: 'function', methods: ['GET'], route: 'health/details' });
+    expect(trigger('healthDetails')).toMatchObject({
+      type: 'httpTrigger',
+      authLevel: 'function',
+      methods: ['GET'],
+      route: 'health/details',
+    });
   });
 
   it('the app bootstrap (functions/index.ts) warms the models when the worker starts and flushes the inference logger when it stops', () => {
@@ -50,11 +55,20 @@ afterAll(async () => {
 describe('handler', () => {
   it('a bad Feast setting degrades predictions instead of stopping them, and a secret value is never shown', async () => {
     const closed = `http://127.0.0.1:${await freePort()}`; // KServe down: the embedded model answers
-    const restore = setAppEnv({ REDIS_URL: 'https://default:S3cretP4ss@cache.example:6380', KSERVE_PRODUCTION_URL: closed, KSERVE_STAGING_URL: closed });
+    const restore = setAppEnv({
+      REDIS_URL: 'https://default:S3cretP4ss@cache.example:6380',
+      KSERVE_PRODUCTION_URL: closed,
+      KSERVE_STAGING_URL: closed,
+    });
     try {
       const body = JSON.stringify({ subject: 'hello', from: 'a@example.com', to: 'b@example.org', body: 'lunch?' });
       const res = await predict(
-        new HttpRequest({ method: 'POST', url: 'http://localhost/api/predict', headers: { 'content-type': 'application/json' }, body: { string: body } }),
+        new HttpRequest({
+          method: 'POST',
+          url: 'http://localhost/api/predict',
+          headers: { 'content-type': 'application/json' },
+          body: { string: body },
+        }),
         new InvocationContext(),
       );
       expect(res.status).toBe(200);
@@ -70,7 +84,12 @@ describe('handler', () => {
     const restore = setAppEnv({ PREDICT_MAX_BATCH: 'lots' });
     try {
       const res = await predict(
-        new HttpRequest({ method: 'POST', url: 'http://localhost/api/predict', headers: { 'content-type': 'application/json', 'x-request-id': 'cfg-1' }, body: { string: '{}' } }),
+        new HttpRequest({
+          method: 'POST',
+          url: 'http://localhost/api/predict',
+          headers: { 'content-type': 'application/json', 'x-request-id': 'cfg-1' },
+          body: { string: '{}' },
+        }),
         new InvocationContext(),
       );
       expect(res.status).toBe(503);

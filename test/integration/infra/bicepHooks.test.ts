@@ -8,7 +8,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT, distPath } from '../../helpers/paths';
 
-
 const FAKE_AZ = `#!/bin/sh
 # Stand-in for the Azure CLI: logs argv (one call per line) and answers the few queries the hooks make.
 state="$FAKE_AZ_STATE"
@@ -71,7 +70,11 @@ function setup(): { dir: string; run: (hook: string) => Run; secret: (name: stri
       fs.rmSync(path.join(dir, 'calls.log'), { force: true });
       const r = spawnSync('sh', [path.join(REPO_ROOT, 'bicep', 'hooks', hook)], { env, encoding: 'utf8', timeout: 60000 });
       const log = path.join(dir, 'calls.log');
-      return { status: r.status, output: r.stdout + r.stderr, calls: fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : [] };
+      return {
+        status: r.status,
+        output: r.stdout + r.stderr,
+        calls: fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : [],
+      };
     },
     secret(name) {
       const f = path.join(dir, `secret-${name}`);
@@ -82,7 +85,9 @@ function setup(): { dir: string; run: (hook: string) => Run; secret: (name: stri
 
 describe('postdeploy hook', () => {
   it('subscribes every registered blob trigger to BlobCreated on its prefix, stores the function key, and is idempotent', () => {
-    const expected = execFileSync(process.execPath, [distPath('tools', 'cli', 'azureBindings.js'), 'event-grid', REPO_ROOT], { encoding: 'utf8' })
+    const expected = execFileSync(process.execPath, [distPath('tools', 'cli', 'azureBindings.js'), 'event-grid', REPO_ROOT], {
+      encoding: 'utf8',
+    })
       .trim()
       .split('\n')
       .map((line) => line.split('\t'));
@@ -97,7 +102,9 @@ describe('postdeploy hook', () => {
     for (const [name, fn, subject] of expected) {
       const call = creates.find((c) => c.includes(`--name ${name} `))!;
       expect(call).toContain('--resource-group rg-test --system-topic-name evgt-test --endpoint-type webhook');
-      expect(call).toContain(`--endpoint https://func-spam-test.azurewebsites.net/runtime/webhooks/blobs?functionName=Host.Functions.${fn}&code=blob-system-key`);
+      expect(call).toContain(
+        `--endpoint https://func-spam-test.azurewebsites.net/runtime/webhooks/blobs?functionName=Host.Functions.${fn}&code=blob-system-key`,
+      );
       expect(call).toContain('--included-event-types Microsoft.Storage.BlobCreated');
       expect(call).toContain(`--subject-begins-with ${subject}`);
     }

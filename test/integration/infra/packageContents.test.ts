@@ -43,7 +43,17 @@ describe('the Function App package', () => {
     expect(c.files.filter((f) => DEV_ONLY_FILES.includes(f))).toEqual([]);
     // Nothing else than the app's folders, the committed model and the build's own files.
     // The licence and the notices travel with the code they cover (the KS port is SciPy's, under BSD-3).
-    const allowedRoot = ['host.json', 'package.json', 'package-lock.json', '.npmrc', 'tsconfig.json', 'tsconfig.build.json', 'tsconfig.app.json', 'LICENSE', 'THIRD_PARTY_NOTICES.md'];
+    const allowedRoot = [
+      'host.json',
+      'package.json',
+      'package-lock.json',
+      '.npmrc',
+      'tsconfig.json',
+      'tsconfig.build.json',
+      'tsconfig.app.json',
+      'LICENSE',
+      'THIRD_PARTY_NOTICES.md',
+    ];
     const other = c.files.filter((f) => !/^(functions|shared|models)\//.test(f) && !allowedRoot.includes(f));
     expect(other).toEqual([]);
     expect(c.files).toEqual(expect.arrayContaining(allowedRoot));
@@ -72,7 +82,9 @@ describe('the Function App package', () => {
   it('has every module the compiled functions require, transitively, and their packages in `dependencies`', () => {
     const pkg = c.stagingDir;
     const emitted = new Set(c.appBuild.emitted);
-    const { dependencies } = JSON.parse(fs.readFileSync(path.join(pkg, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const { dependencies } = JSON.parse(fs.readFileSync(path.join(pkg, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
     const entries = c.appBuild.emitted.filter((f) => /^dist\/functions\/[^/]+\.js$/.test(f));
     expect(entries.length).toBeGreaterThan(0);
     const missing: string[] = [];

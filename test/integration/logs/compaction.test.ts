@@ -47,7 +47,13 @@ function opts(hooks?: CompactionHooks, extra: Partial<CompactionOptions> = {}): 
 async function writeRaw(p: HourPartition, blobs: number, perBlob: number): Promise<FlatLogRow[]> {
   const start = new Date(`${p.date}T${p.hour}:00:00.000Z`);
   const records: InferenceLogRecord[] = [
-    ...syntheticRecords(blobs * perBlob, { env: p.env, start, stepMs: Math.floor(3_599_000 / (blobs * perBlob)), seed: seed++, idPrefix: `${p.env}${p.hour}-${seed}` }),
+    ...syntheticRecords(blobs * perBlob, {
+      env: p.env,
+      start,
+      stepMs: Math.floor(3_599_000 / (blobs * perBlob)),
+      seed: seed++,
+      idPrefix: `${p.env}${p.hour}-${seed}`,
+    }),
   ];
   const stats = await logRecords(records, perBlob);
   expect(stats.written).toBe(records.length);
@@ -81,7 +87,8 @@ function byId(rows: FlatLogRow[]): FlatLogRow[] {
 
 async function partsInStorage(p: HourPartition): Promise<string[]> {
   const out: string[] = [];
-  for await (const b of storage.container.listBlobsFlat({ prefix: `parquet/env=${p.env}/date=${p.date}/hour=${p.hour}/part-` })) out.push(b.name);
+  for await (const b of storage.container.listBlobsFlat({ prefix: `parquet/env=${p.env}/date=${p.date}/hour=${p.hour}/part-` }))
+    out.push(b.name);
   return out;
 }
 
@@ -100,7 +107,10 @@ async function expectClean(p: HourPartition, expected: FlatLogRow[]): Promise<vo
 async function readerIds(p: HourPartition): Promise<string[]> {
   const start = new Date(`${p.date}T${p.hour}:00:00.000Z`);
   const ids: string[] = [];
-  for await (const b of readPartition(p, start, new Date(start.getTime() + 3_600_000), { container: storage.container, columns: ['request_id'] })) {
+  for await (const b of readPartition(p, start, new Date(start.getTime() + 3_600_000), {
+    container: storage.container,
+    columns: ['request_id'],
+  })) {
     ids.push(...(b.text.request_id as string[]));
   }
   return ids.sort();
@@ -164,8 +174,16 @@ describe('late raw blobs: an hour with more than maxPartsPerHour parts is merged
     let uploads = 0;
     const crash: CompactionHooks =
       step === 'upload'
-        ? { afterPartUpload: () => { if (++uploads === 2) throw new Error('injected crash'); } } // the 1st upload is the late blob's part
-        : { afterCommit: (m) => { if (m.parts.length === 1) throw new Error('injected crash'); } };
+        ? {
+            afterPartUpload: () => {
+              if (++uploads === 2) throw new Error('injected crash');
+            },
+          } // the 1st upload is the late blob's part
+        : {
+            afterCommit: (m) => {
+              if (m.parts.length === 1) throw new Error('injected crash');
+            },
+          };
     await expect(compactPartition(p, opts(crash, { maxPartsPerHour: MAX }))).rejects.toThrow('injected crash');
     expect(await readerIds(p)).toEqual(rows.map((r) => r.request_id).sort());
     const next = await compactPartition(p, opts(undefined, { maxPartsPerHour: MAX }));
@@ -217,7 +235,13 @@ describe('compaction', () => {
     expect(info).toMatchObject({ rows: 3000, rowGroups: 3, schemaVersion: LOG_SCHEMA_VERSION });
     const types = Object.fromEntries(info.columns.map((c) => [c.name, c.type]));
     for (const f of FEATURE_NAMES) expect(types[f]).toBe('FLOAT');
-    expect(types).toMatchObject({ time: 'INT64', probability: 'DOUBLE', latency_ms: 'DOUBLE', degraded: 'BOOLEAN', request_id: 'BYTE_ARRAY' });
+    expect(types).toMatchObject({
+      time: 'INT64',
+      probability: 'DOUBLE',
+      latency_ms: 'DOUBLE',
+      degraded: 'BOOLEAN',
+      request_id: 'BYTE_ARRAY',
+    });
     expect(info.columns.find((c) => c.name === 'time')!.logicalType).toMatch(/isAdjustedToUTC=1.*MICROS/);
 
     // An independent Parquet implementation reads the same values.
@@ -248,7 +272,14 @@ describe('compaction', () => {
     const names = await listRawBlobs(storage.container, p);
     expect(names).toHaveLength(10);
     const deliveries = [...names, ...names, ...names].map((name) =>
-      compactLogs(Buffer.alloc(0), new InvocationContext({ functionName: 'compactLogs', logHandler: () => undefined, triggerMetadata: { name: name.slice('raw/'.length) } })),
+      compactLogs(
+        Buffer.alloc(0),
+        new InvocationContext({
+          functionName: 'compactLogs',
+          logHandler: () => undefined,
+          triggerMetadata: { name: name.slice('raw/'.length) },
+        }),
+      ),
     );
     await Promise.all(deliveries);
     await expectClean(p, rows);
@@ -266,7 +297,10 @@ describe('compaction', () => {
     const rowsA = await writeRaw(a, 2, 30);
     const rowsB = await writeRaw(b, 1, 30);
     const logs: string[] = [];
-    await compactionSweep({ isPastDue: false, scheduleStatus: { last: '', next: '', lastUpdated: '' } } as Timer, new InvocationContext({ functionName: 'compactionSweep', logHandler: (_level, ...args) => logs.push(args.join(' ')) }));
+    await compactionSweep(
+      { isPastDue: false, scheduleStatus: { last: '', next: '', lastUpdated: '' } } as Timer,
+      new InvocationContext({ functionName: 'compactionSweep', logHandler: (_level, ...args) => logs.push(args.join(' ')) }),
+    );
     await expectClean(a, rowsA);
     await expectClean(b, rowsB);
     expect(logs.some((l) => /compaction sweep: \d+ hours compacted/.test(l))).toBe(true);
@@ -283,7 +317,17 @@ describe('compaction', () => {
   const crashPoints: [string, (fail: () => never) => CompactionHooks][] = [
     ['after the Parquet upload, before the commit', (fail) => ({ afterPartUpload: fail })],
     ['after the commit, before the raw deletes', (fail) => ({ afterCommit: fail })],
-    ['after deleting some raw blobs, before the others', (fail) => ({ beforeRawDelete: (() => { let n = 0; return () => { if (++n === 3) fail(); }; })() })],
+    [
+      'after deleting some raw blobs, before the others',
+      (fail) => ({
+        beforeRawDelete: (() => {
+          let n = 0;
+          return () => {
+            if (++n === 3) fail();
+          };
+        })(),
+      }),
+    ],
     ['after copying a corrupt blob to quarantine, before deleting it', (fail) => ({ afterQuarantineCopy: fail })],
   ];
 
@@ -314,7 +358,10 @@ describe('compaction', () => {
       `c.compactPartition(${JSON.stringify(p)}, c.compactionOptionsFromConfig({ now: () => new Date(${JSON.stringify(NOW.toISOString())}), ` +
       `leaseSeconds: 15, hooks: { afterCommit: () => process.exit(3) } })).then(() => process.exit(0), () => process.exit(1));`;
     const code = await new Promise<number | null>((resolve) => {
-      const child = spawn(process.execPath, ['-e', script], { env: { ...process.env, AzureWebJobsStorage: storage.azurite.connectionString }, stdio: 'ignore' });
+      const child = spawn(process.execPath, ['-e', script], {
+        env: { ...process.env, AzureWebJobsStorage: storage.azurite.connectionString },
+        stdio: 'ignore',
+      });
       child.on('exit', resolve);
     });
     expect(code).toBe(3);
@@ -398,7 +445,11 @@ describe('compaction', () => {
     // The first manifest write under the lease reaches Azurite, then the connection is cut before the answer: the
     // SDK retries, and the retry's If-Match fails against the manifest the first attempt wrote.
     const proxy = await startLossyProxy(`http://127.0.0.1:${storage.azurite.port}`, (req) => {
-      const drop = armed && req.method === 'PUT' && decodeURIComponent(req.url ?? '').includes(`/${manifest}?`) && req.headers['x-ms-lease-id'] !== undefined;
+      const drop =
+        armed &&
+        req.method === 'PUT' &&
+        decodeURIComponent(req.url ?? '').includes(`/${manifest}?`) &&
+        req.headers['x-ms-lease-id'] !== undefined;
       if (drop) armed = false;
       return drop;
     });
@@ -429,13 +480,23 @@ describe('compaction', () => {
     // gives up (an aborted request is not retried), reads a manifest without the part, and must not delete the part,
     // since the write is still on its way.
     const proxy = await startLossyProxy(`http://127.0.0.1:${storage.azurite.port}`, (req) => {
-      const hold = armed && req.method === 'PUT' && decodeURIComponent(req.url ?? '').includes(`/${manifest}?`) && req.headers['x-ms-lease-id'] !== undefined;
+      const hold =
+        armed &&
+        req.method === 'PUT' &&
+        decodeURIComponent(req.url ?? '').includes(`/${manifest}?`) &&
+        req.headers['x-ms-lease-id'] !== undefined;
       if (hold) armed = false;
       return hold ? { holdMs: 1500 } : 'pass';
     });
-    const restore = setAppEnv({ AzureWebJobsStorage: azuriteConnectionString(Number(new URL(proxy.origin).port)), BLOB_TIMEOUT_MS: '500', COMPACTION_ROW_GROUP_ROWS: '1000' });
+    const restore = setAppEnv({
+      AzureWebJobsStorage: azuriteConnectionString(Number(new URL(proxy.origin).port)),
+      BLOB_TIMEOUT_MS: '500',
+      COMPACTION_ROW_GROUP_ROWS: '1000',
+    });
     try {
-      await expect(compactPartition(p, opts(undefined, { container: getContainerClient(CONTAINERS.inferenceLogs) }))).rejects.toThrow(/failed .*the part was kept for recovery to judge/);
+      await expect(compactPartition(p, opts(undefined, { container: getContainerClient(CONTAINERS.inferenceLogs) }))).rejects.toThrow(
+        /failed .*the part was kept for recovery to judge/,
+      );
       const deadline = Date.now() + 10_000;
       while (proxy.forwardedLate.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       expect(proxy.forwardedLate).toHaveLength(1); // the late write reached Azurite (refused there: the lease was released)
@@ -460,7 +521,8 @@ describe('compaction', () => {
     }
     expect(await listRawBlobs(storage.container, p)).toHaveLength(3);
     const quarantined: string[] = [];
-    for await (const b of storage.container.listBlobsFlat({ prefix: 'quarantine/' })) if (b.name.includes('date=2025-03-09/hour=05')) quarantined.push(b.name);
+    for await (const b of storage.container.listBlobsFlat({ prefix: 'quarantine/' }))
+      if (b.name.includes('date=2025-03-09/hour=05')) quarantined.push(b.name);
     expect(quarantined).toEqual([]);
     expect(await compactPartition(p, opts())).toMatchObject({ status: 'compacted', rows: 300, quarantined: [] });
     await expectClean(p, rows);
@@ -473,7 +535,19 @@ describe('compaction', () => {
     for (const [body, message] of [
       ['{"manifest_version": 1, "parts": [', /manifest .*hour=06\/_manifest\.json is not JSON/],
       [JSON.stringify({ manifest_version: 9 }), /is not valid \(manifest_version: .*\)/],
-      [JSON.stringify({ manifest_version: 1, schema_version: 1, env: 'staging', date: '2025-03-09', hour: '07', generation: 0, rows: 0, parts: [] }), /it names the hour staging\/2025-03-09\/07/],
+      [
+        JSON.stringify({
+          manifest_version: 1,
+          schema_version: 1,
+          env: 'staging',
+          date: '2025-03-09',
+          hour: '07',
+          generation: 0,
+          rows: 0,
+          parts: [],
+        }),
+        /it names the hour staging\/2025-03-09\/07/,
+      ],
     ] as const) {
       await manifest.upload(body, Buffer.byteLength(body));
       await expect(compactPartition(p, opts(undefined, { busyWaitMs: 0 }))).rejects.toThrow(message);

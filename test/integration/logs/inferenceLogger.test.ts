@@ -101,7 +101,11 @@ async function startBlobRelay(targetPort: number) {
       held.length = 0;
       sockets.forEach((sock) => sock.destroy());
     },
-    close: () => new Promise<void>((r) => { sockets.forEach((sock) => sock.destroy()); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        sockets.forEach((sock) => sock.destroy());
+        server.close(() => r());
+      }),
   };
 }
 
@@ -118,7 +122,9 @@ describe('InferenceLogger', () => {
     const logger = new InferenceLogger(options());
     // 2,000 ms of records at 1 ms spacing starting 2 s before 04:00: rows of two hour partitions.
     const input = records(3000, 'a');
-    const stagingInput = [...syntheticRecords(120, { env: 'staging', start: new Date('2026-11-26T04:10:00Z'), stepMs: 5, seed: 8, idPrefix: 's' })];
+    const stagingInput = [
+      ...syntheticRecords(120, { env: 'staging', start: new Date('2026-11-26T04:10:00Z'), stepMs: 5, seed: 8, idPrefix: 's' }),
+    ];
     for (const r of [...input, ...stagingInput]) expect(logger.log(r)).toBe(true);
     expect(logger.stats().written).toBe(0);
     expect(logger.stats().buffered).toBe(3120);

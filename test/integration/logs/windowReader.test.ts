@@ -23,7 +23,9 @@ const opts = (hooks?: CompactionHooks) => compactionOptionsFromConfig({ now: () 
 async function writeRaw(p: HourPartition, blobs: number, perBlob: number): Promise<FlatLogRow[]> {
   const start = new Date(`${p.date}T${p.hour}:00:00.000Z`);
   const n = blobs * perBlob;
-  const records = [...syntheticRecords(n, { env: p.env, start, stepMs: Math.floor(3_599_000 / n), seed: seed++, idPrefix: `${p.env}${p.hour}-${seed}` })];
+  const records = [
+    ...syntheticRecords(n, { env: p.env, start, stepMs: Math.floor(3_599_000 / n), seed: seed++, idPrefix: `${p.env}${p.hour}-${seed}` }),
+  ];
   expect((await logRecords(records, perBlob)).written).toBe(n);
   return records.map(toFlatRow);
 }
@@ -80,7 +82,16 @@ describe('window reader', () => {
     expect(await collect(readWindow('production', FROM, TO))).toEqual(expected);
 
     // A crashed run leaves an uncommitted part and committed raw blobs: still the same rows.
-    await expect(compactPartition(p04, opts({ afterCommit: () => { throw new Error('crash'); } }))).rejects.toThrow('crash');
+    await expect(
+      compactPartition(
+        p04,
+        opts({
+          afterCommit: () => {
+            throw new Error('crash');
+          },
+        }),
+      ),
+    ).rejects.toThrow('crash');
     expect(await collect(readWindow('production', FROM, TO))).toEqual(expected);
     await compactPartition(p04, opts());
     const stats = emptyWindowStats();
@@ -95,7 +106,9 @@ describe('window reader', () => {
     const to = new Date('2026-11-25T21:00:00.000Z');
     const expected = expectedRows(rows, from, to).map((r) => r.request_id);
     let done = false;
-    const compaction = compactPartition(p, opts({ beforeRawDelete: () => new Promise((r) => setTimeout(r, 20)) })).finally(() => (done = true));
+    const compaction = compactPartition(p, opts({ beforeRawDelete: () => new Promise((r) => setTimeout(r, 20)) })).finally(
+      () => (done = true),
+    );
     let reads = 0;
     while (!done || reads < 2) {
       const ids = (await collect(readWindow('staging', from, to, { columns: ['request_id'] }))).map((r) => r.request_id);

@@ -77,7 +77,14 @@ describe('ONNX export', () => {
 
   it('rejects a batch of the wrong width or with non-finite values, and a model with another signature', async () => {
     const { rows, labels } = syntheticData(100, 1);
-    const onnx = await OnnxModel.load(exportOnnx(fitLogisticRegression(rows, labels, { l2: 1 }), { modelName: 'm', version: 'v', featureNames: FEATURE_NAMES, threshold: 0.5 }));
+    const onnx = await OnnxModel.load(
+      exportOnnx(fitLogisticRegression(rows, labels, { l2: 1 }), {
+        modelName: 'm',
+        version: 'v',
+        featureNames: FEATURE_NAMES,
+        threshold: 0.5,
+      }),
+    );
     try {
       await expect(onnx.predict(new Float32Array(49))).rejects.toThrow(ModelInputError);
       await expect(onnx.predict(new Float32Array(0))).rejects.toThrow(ModelInputError);
@@ -187,7 +194,14 @@ describe('the committed model', () => {
   it('refuses an ONNX file with another signature', async () => {
     // A graph with input `x` instead of `features`: valid ONNX, wrong contract.
     const { rows, labels } = syntheticData(50, 2);
-    const bytes = Buffer.from(exportOnnx(fitLogisticRegression(rows, labels, { l2: 1 }), { modelName: 'm', version: 'v', featureNames: FEATURE_NAMES, threshold: 0.5 }));
+    const bytes = Buffer.from(
+      exportOnnx(fitLogisticRegression(rows, labels, { l2: 1 }), {
+        modelName: 'm',
+        version: 'v',
+        featureNames: FEATURE_NAMES,
+        threshold: 0.5,
+      }),
+    );
     const renamed = Buffer.from(bytes.toString('latin1').split('features').join('featurez'), 'latin1');
     await expect(OnnxModel.load(new Uint8Array(renamed))).rejects.toThrow(ModelSignatureError);
   });
@@ -220,7 +234,9 @@ describe('publishing to Blob', () => {
     expect(second.uploaded).toEqual([]);
     expect(second.skipped).toHaveLength(6);
 
-    const props = await getContainerClient(CONTAINERS.baselines).getBlobClient(`spam-detector/${COMMITTED_MODEL_VERSION}/baseline.json`).getProperties();
+    const props = await getContainerClient(CONTAINERS.baselines)
+      .getBlobClient(`spam-detector/${COMMITTED_MODEL_VERSION}/baseline.json`)
+      .getProperties();
     expect(props.contentType).toBe('application/json');
     const model = await loadModelFromBlob(COMMITTED_MODEL_VERSION);
     try {

@@ -85,7 +85,10 @@ describe('where a version comes from outside', () => {
       socket.resume(); // accepts, reads, never answers
     });
     await new Promise<void>((resolve) => hole.listen(0, '127.0.0.1', resolve));
-    const restore = setAppEnv({ AzureWebJobsStorage: azuriteConnectionString((hole.address() as net.AddressInfo).port), BLOB_TIMEOUT_MS: '300' });
+    const restore = setAppEnv({
+      AzureWebJobsStorage: azuriteConnectionString((hole.address() as net.AddressInfo).port),
+      BLOB_TIMEOUT_MS: '300',
+    });
     try {
       const switching = getEnvironmentModel('staging', '9.9.9').catch((e: unknown) => e);
       // Requests that do not name the new version get the model in force at once, not after the load.

@@ -11,7 +11,6 @@ import { SettingSpec, settingSpecs } from '../../../shared/platform/config';
 import { BICEP_DIR, BicepFile, parseBicep, propertyKey, variableObject } from '../../helpers/bicepParser';
 import { REPO_ROOT, distPath } from '../../helpers/paths';
 
-
 // Settings of the Functions platform and the Azure SDKs, not of the app. FUNCTIONS_WORKER_RUNTIME and
 // FUNCTIONS_EXTENSION_VERSION are absent on purpose: Flex Consumption rejects them (functionAppConfig.runtime).
 const PLATFORM_SETTINGS = new Set([
@@ -21,7 +20,12 @@ const PLATFORM_SETTINGS = new Set([
   'NODE_EXTRA_CA_CERTS',
   'AzureFunctionsJobHost__logging__logLevel__default',
 ]);
-const FLEX_REJECTED = ['FUNCTIONS_WORKER_RUNTIME', 'FUNCTIONS_EXTENSION_VERSION', 'WEBSITE_NODE_DEFAULT_VERSION', 'WEBSITE_RUN_FROM_PACKAGE'];
+const FLEX_REJECTED = [
+  'FUNCTIONS_WORKER_RUNTIME',
+  'FUNCTIONS_EXTENSION_VERSION',
+  'WEBSITE_NODE_DEFAULT_VERSION',
+  'WEBSITE_RUN_FROM_PACKAGE',
+];
 
 // Secret settings whose Azure value carries no credential because the app authenticates with its managed identity.
 const IDENTITY_AUTHENTICATED: Record<string, RegExp> = {
@@ -101,7 +105,7 @@ describe('app settings in bicep/main.bicep', () => {
     expect(platformSettings.get('AZURE_CLIENT_ID')?.text).toBe('appIdentity.outputs.clientId');
   });
 
-  it('gives literal-shaped values that the app\'s own parser accepts', () => {
+  it("gives literal-shaped values that the app's own parser accepts", () => {
     for (const [name, value] of appSettings) {
       const sample = sampleValue(value);
       if (sample === undefined || sample.startsWith('@Microsoft.KeyVault(')) continue;
@@ -118,7 +122,10 @@ describe('app settings in bicep/main.bicep', () => {
       { ...settingSpecs.storageAccountName, name: 'ONLY_IN_APP', azure: 'bicep' as const },
       { ...settingSpecs.storageAccountName, name: 'OPTIONAL_ONE', azure: 'optional' as const },
     ];
-    expect(compareSettings(made, new Set(['OPTIONAL_ONE', 'ONLY_IN_BICEP']))).toEqual({ missing: ['ONLY_IN_APP'], undefinedInApp: ['ONLY_IN_BICEP'] });
+    expect(compareSettings(made, new Set(['OPTIONAL_ONE', 'ONLY_IN_BICEP']))).toEqual({
+      missing: ['ONLY_IN_APP'],
+      undefinedInApp: ['ONLY_IN_BICEP'],
+    });
   });
 });
 
@@ -135,7 +142,7 @@ describe('settings and Event Grid subscriptions the registered functions need', 
     bindings = JSON.parse(out);
   });
 
-  it('sets every app setting a binding expression (%NAME%) references, with the app\'s default (bicep/bindingSettings.json is current)', () => {
+  it("sets every app setting a binding expression (%NAME%) references, with the app's default (bicep/bindingSettings.json is current)", () => {
     for (const [name, functions] of Object.entries(bindings.settingReferences)) {
       expect({ name, functions, defined: specByName.has(name) }).toEqual({ name, functions, defined: true });
     }
@@ -161,10 +168,16 @@ describe('reading the registrations (tools/cli/azureBindings.ts, tools/cli/appSe
   const registry = () => {
     const r = new FunctionRegistry();
     const noop = () => undefined;
-    r.register({ name: 'onRaw', bindings: { t: { type: 'blobTrigger', direction: 'in', path: 'inference-logs/raw/{name}', source: 'EventGrid' } } }, noop);
+    r.register(
+      { name: 'onRaw', bindings: { t: { type: 'blobTrigger', direction: 'in', path: 'inference-logs/raw/{name}', source: 'EventGrid' } } },
+      noop,
+    );
     r.register({ name: 'scanned', bindings: { t: { type: 'blobTrigger', direction: 'in', path: 'baselines/{name}' } } }, noop);
     r.register({ name: 'nightly', bindings: { t: { type: 'timerTrigger', direction: 'in', schedule: '%DRIFT_SCHEDULE%' } } }, noop);
-    r.register({ name: 'Odd_Name.v2', bindings: { t: { type: 'blobTrigger', direction: 'in', path: '%CONTAINER%/x/{name}', source: 'EventGrid' } } }, noop);
+    r.register(
+      { name: 'Odd_Name.v2', bindings: { t: { type: 'blobTrigger', direction: 'in', path: '%CONTAINER%/x/{name}', source: 'EventGrid' } } },
+      noop,
+    );
     return r;
   };
 

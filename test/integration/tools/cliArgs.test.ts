@@ -7,7 +7,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { HelpRequested, parseChoice, parseCliArgs, parseInteger, parseIsoTime, parseNumber, parsePositiveNumber, UsageError } from '../../../tools/cli/cliArgs';
+import {
+  HelpRequested,
+  parseChoice,
+  parseCliArgs,
+  parseInteger,
+  parseIsoTime,
+  parseNumber,
+  parsePositiveNumber,
+  UsageError,
+} from '../../../tools/cli/cliArgs';
 import { REPO_ROOT, distPath } from '../../helpers/paths';
 
 const run = promisify(execFile);
@@ -32,10 +41,14 @@ describe('value parsers', () => {
     for (const bad of ['', ' 1', '1 ', '0x10', '1e3', '1.5', '1.0', 'abc', 'NaN', 'Infinity', '-', '+1', '99999999999999999999']) {
       expect(usageError(() => parseInteger('batch', bad)).message).toBe(`--batch ${JSON.stringify(bad)} is not valid: expected an integer`);
     }
-    expect(usageError(() => parseInteger('batch', '0', { min: 1, max: 1024 })).message).toBe('--batch "0" is not valid: expected an integer from 1 to 1024');
+    expect(usageError(() => parseInteger('batch', '0', { min: 1, max: 1024 })).message).toBe(
+      '--batch "0" is not valid: expected an integer from 1 to 1024',
+    );
     expect(usageError(() => parseInteger('batch', '1025', { min: 1, max: 1024 })).message).toMatch(/from 1 to 1024/);
     expect(usageError(() => parseInteger('runs', '0', { min: 1 })).message).toBe('--runs "0" is not valid: expected a positive integer');
-    expect(usageError(() => parseInteger('seed', '-1', { min: 0 })).message).toBe('--seed "-1" is not valid: expected a non-negative integer');
+    expect(usageError(() => parseInteger('seed', '-1', { min: 0 })).message).toBe(
+      '--seed "-1" is not valid: expected a non-negative integer',
+    );
     expect(usageError(() => parseInteger('n', '1', { min: 2 })).message).toMatch(/expected an integer of 2 or more/);
     expect(usageError(() => parseInteger('n', '9', { max: 8 })).message).toMatch(/expected an integer of 8 or less/);
   });
@@ -49,14 +62,18 @@ describe('value parsers', () => {
     expect(parsePositiveNumber('duration', '10')).toBe(10);
     expect(parsePositiveNumber('duration', '0.25')).toBe(0.25);
     for (const bad of ['', '0x10', 'abc', 'NaN', 'Infinity', '-Infinity', '1e', '1,5', ' 2', '1e999']) {
-      expect(usageError(() => parsePositiveNumber('duration', bad)).message).toBe(`--duration ${JSON.stringify(bad)} is not valid: expected a positive number`);
+      expect(usageError(() => parsePositiveNumber('duration', bad)).message).toBe(
+        `--duration ${JSON.stringify(bad)} is not valid: expected a positive number`,
+      );
     }
     expect(usageError(() => parsePositiveNumber('duration', '0')).message).toMatch(/expected a positive number/);
     expect(usageError(() => parsePositiveNumber('duration', '-1')).message).toMatch(/expected a positive number/);
     expect(usageError(() => parseNumber('target-fpr', '0.5', { above: 0, below: 0.5 })).message).toBe(
       '--target-fpr "0.5" is not valid: expected a number greater than 0 and less than 0.5',
     );
-    expect(usageError(() => parseNumber('p', '1.5', { min: 0, max: 1 })).message).toBe('--p "1.5" is not valid: expected a number at least 0 and at most 1');
+    expect(usageError(() => parseNumber('p', '1.5', { min: 0, max: 1 })).message).toBe(
+      '--p "1.5" is not valid: expected a number at least 0 and at most 1',
+    );
   });
 
   it('parseIsoTime: YYYY-MM-DD with an optional time and zone, a real date', () => {
@@ -67,7 +84,23 @@ describe('value parsers', () => {
     expect(parseIsoTime('as-of', '2024-02-29T00:00:00Z').toISOString()).toBe('2024-02-29T00:00:00.000Z');
     // Without a zone, a time is local (as Date.parse has it): only check that it is accepted.
     expect(Number.isFinite(parseIsoTime('as-of', '2026-01-15T10:20').getTime())).toBe(true);
-    for (const bad of ['', '1', '2026', '2026-1-5', '20260115', '2026-13-01', '2026-02-30', '2025-02-29', '2026-01-15T24:00Z', '2026-01-15T10:60Z', '2026-01-15T10', 'tomorrow', 'Jan 15 2026', '2026-01-15Z', '2026-01-15T10:00:00+25:00']) {
+    for (const bad of [
+      '',
+      '1',
+      '2026',
+      '2026-1-5',
+      '20260115',
+      '2026-13-01',
+      '2026-02-30',
+      '2025-02-29',
+      '2026-01-15T24:00Z',
+      '2026-01-15T10:60Z',
+      '2026-01-15T10',
+      'tomorrow',
+      'Jan 15 2026',
+      '2026-01-15Z',
+      '2026-01-15T10:00:00+25:00',
+    ]) {
       expect(usageError(() => parseIsoTime('created', bad)).message).toBe(
         `--created ${JSON.stringify(bad)} is not valid: expected an ISO-8601 time such as 2026-01-15 or 2026-01-15T10:00:00Z`,
       );
@@ -76,7 +109,9 @@ describe('value parsers', () => {
 
   it('parseChoice: one of the choices', () => {
     expect(parseChoice('source', 'logs', ['training', 'logs'])).toBe('logs');
-    expect(usageError(() => parseChoice('source', 'Logs', ['training', 'logs'])).message).toBe('--source "Logs" is not valid: expected training or logs');
+    expect(usageError(() => parseChoice('source', 'Logs', ['training', 'logs'])).message).toBe(
+      '--source "Logs" is not valid: expected training or logs',
+    );
     expect(usageError(() => parseChoice('child', '', ['a', 'b', 'c'])).message).toBe('--child "" is not valid: expected one of a, b, c');
   });
 });
@@ -163,16 +198,56 @@ describe('the commands refuse bad arguments before doing anything', () => {
     ['replay', 'tools/cli/replay.js', ['--batch', '0'], /^replay: --batch "0" is not valid: expected an integer from 1 to 1024$/],
     ['replay', 'tools/cli/replay.js', ['--batch', 'abc'], /^replay: --batch "abc" is not valid/],
     ['replay', 'tools/cli/replay.js', ['--concurrency', '0'], /^replay: --concurrency "0" is not valid: expected an integer from 1 to 64$/],
-    ['replay', 'tools/cli/replay.js', ['--url', 'localhost:7071'], /^replay: --url "localhost:7071" is not valid: expected an http\(s\) URL/],
+    [
+      'replay',
+      'tools/cli/replay.js',
+      ['--url', 'localhost:7071'],
+      /^replay: --url "localhost:7071" is not valid: expected an http\(s\) URL/,
+    ],
     ['features:materialize', 'tools/cli/materialize.js', ['--bogus'], /^features:materialize: unknown option --bogus$/],
-    ['features:materialize', 'tools/cli/materialize.js', ['--ttl-seconds', '-5'], /^features:materialize: --ttl-seconds "-5" is not valid: expected an integer from 1 to/],
-    ['features:materialize', 'tools/cli/materialize.js', ['--ttl-seconds', '1.5'], /^features:materialize: --ttl-seconds "1.5" is not valid/],
-    ['features:materialize', 'tools/cli/materialize.js', ['--ttl-seconds', 'abc'], /^features:materialize: --ttl-seconds "abc" is not valid/],
+    [
+      'features:materialize',
+      'tools/cli/materialize.js',
+      ['--ttl-seconds', '-5'],
+      /^features:materialize: --ttl-seconds "-5" is not valid: expected an integer from 1 to/,
+    ],
+    [
+      'features:materialize',
+      'tools/cli/materialize.js',
+      ['--ttl-seconds', '1.5'],
+      /^features:materialize: --ttl-seconds "1.5" is not valid/,
+    ],
+    [
+      'features:materialize',
+      'tools/cli/materialize.js',
+      ['--ttl-seconds', 'abc'],
+      /^features:materialize: --ttl-seconds "abc" is not valid/,
+    ],
     ['features:materialize', 'tools/cli/materialize.js', ['--source'], /^features:materialize: --source needs a value$/],
-    ['features:materialize', 'tools/cli/materialize.js', ['--source=log'], /^features:materialize: --source "log" is not valid: expected training or logs$/],
-    ['features:materialize', 'tools/cli/materialize.js', ['--source', 'logs', '--days', '7'], /^features:materialize: unknown option --days$/],
-    ['features:materialize', 'tools/cli/materialize.js', ['--source', 'logs', '--as-of', '1'], /^features:materialize: --as-of "1" is not valid: expected an ISO-8601 time/],
-    ['features:materialize', 'tools/cli/materialize.js', ['--as-of', '2026-01-15'], /^features:materialize: --as-of applies to --source logs/],
+    [
+      'features:materialize',
+      'tools/cli/materialize.js',
+      ['--source=log'],
+      /^features:materialize: --source "log" is not valid: expected training or logs$/,
+    ],
+    [
+      'features:materialize',
+      'tools/cli/materialize.js',
+      ['--source', 'logs', '--days', '7'],
+      /^features:materialize: unknown option --days$/,
+    ],
+    [
+      'features:materialize',
+      'tools/cli/materialize.js',
+      ['--source', 'logs', '--as-of', '1'],
+      /^features:materialize: --as-of "1" is not valid: expected an ISO-8601 time/,
+    ],
+    [
+      'features:materialize',
+      'tools/cli/materialize.js',
+      ['--as-of', '2026-01-15'],
+      /^features:materialize: --as-of applies to --source logs/,
+    ],
     ['promote', 'tools/cli/promote.js', ['1.1.0', '--bogus'], /^promote: unknown option --bogus$/],
     ['promote', 'tools/cli/promote.js', ['1.1.0', '--yse'], /^promote: unknown option --yse$/],
     ['promote', 'tools/cli/promote.js', ['1.1.0', '1.2.0'], /^promote: unexpected argument "1.2.0"/],
@@ -183,40 +258,73 @@ describe('the commands refuse bad arguments before doing anything', () => {
     ['train', 'tools/cli/train.js', ['--created', '1'], /^train: --created "1" is not valid: expected an ISO-8601 time/],
     ['train', 'tools/cli/train.js', ['--subsample', '1e9'], /^train: --subsample "1e9" is not valid: expected an integer from 1 to 20$/],
     ['train', 'tools/cli/train.js', ['--subsample', '1000000000'], /^train: --subsample "1000000000" is not valid/],
-    ['train', 'tools/cli/train.js', ['--target-fpr', 'abc'], /^train: --target-fpr "abc" is not valid: expected a number greater than 0 and less than 0.5$/],
+    [
+      'train',
+      'tools/cli/train.js',
+      ['--target-fpr', 'abc'],
+      /^train: --target-fpr "abc" is not valid: expected a number greater than 0 and less than 0.5$/,
+    ],
     ['train', 'tools/cli/train.js', ['--overwrite'], /^train: --overwrite applies to an upload/],
     ['train', 'tools/cli/train.js', ['--version', 'a b'], /^train: model version "a b" is not a valid model version/],
     ['bench:drift', 'tools/bench/drift.js', ['--rows', 'abc'], /^bench:drift: --rows "abc" is not valid: expected a positive integer$/],
     ['bench:drift', 'tools/bench/drift.js', ['--row', '10'], /^bench:drift: unknown option --row$/],
-    ['bench:compaction', 'tools/bench/compaction.js', ['--runs', '0'], /^bench:compaction: --runs "0" is not valid: expected a positive integer$/],
+    [
+      'bench:compaction',
+      'tools/bench/compaction.js',
+      ['--runs', '0'],
+      /^bench:compaction: --runs "0" is not valid: expected a positive integer$/,
+    ],
     ['bench:compaction', 'tools/bench/compaction.js', ['--child', 'bogus'], /^bench:compaction: --child "bogus" is not valid/],
-    ['bench:predict', 'tools/bench/predict.js', ['--duration', '1e999'], /^bench:predict: --duration "1e999" is not valid: expected a positive number$/],
+    [
+      'bench:predict',
+      'tools/bench/predict.js',
+      ['--duration', '1e999'],
+      /^bench:predict: --duration "1e999" is not valid: expected a positive number$/,
+    ],
     ['bench:predict', 'tools/bench/predict.js', ['--conections', '4'], /^bench:predict: unknown option --conections$/],
     ['bicep:settings', 'tools/cli/appSettings.js', ['--chek'], /^bicep:settings: unknown option --chek$/],
-    ['drift', 'tools/cli/drift.js', ['--reference', 'a.csv', '--current', 'b.csv', '--since', '24h'], /^drift: --since applies to the stored logs \(--env\)/],
-    ['drift', 'tools/cli/drift.js', ['--reference', 'a.csv', '--current', 'b.csv', '--version', '3', '--alert'], /^drift: --version and --alert apply to the stored logs/],
+    [
+      'drift',
+      'tools/cli/drift.js',
+      ['--reference', 'a.csv', '--current', 'b.csv', '--since', '24h'],
+      /^drift: --since applies to the stored logs \(--env\)/,
+    ],
+    [
+      'drift',
+      'tools/cli/drift.js',
+      ['--reference', 'a.csv', '--current', 'b.csv', '--version', '3', '--alert'],
+      /^drift: --version and --alert apply to the stored logs/,
+    ],
     ['drift', 'tools/cli/drift.js', ['--env', 'production', '--since', '2 weeks'], /^drift: --since "2 weeks" is not valid/],
     ['drift', 'tools/cli/drift.js', ['--env', 'prod'], /^drift: --env "prod" is not valid: expected production or staging$/],
-    ['drift', 'tools/cli/drift.js', ['--env', 'production', '--fail-on', 'warn'], /^drift: --fail-on "warn" is not valid: expected warning or critical$/],
+    [
+      'drift',
+      'tools/cli/drift.js',
+      ['--env', 'production', '--fail-on', 'warn'],
+      /^drift: --fail-on "warn" is not valid: expected warning or critical$/,
+    ],
     ['drift', 'tools/cli/drift.js', [], /^drift: give --reference and --current/],
   ];
 
-  it.each(cases.map(([name, script, args, message]) => [name, args, script, message] as const))('%s %j: exit 2, one line and the usage', async (name, args, script, message) => {
-    const models = snapshot(path.join(REPO_ROOT, 'models'));
-    const settings = snapshot(path.join(REPO_ROOT, 'bicep'));
-    // Training that got past its arguments would write here, not to models/.
-    const out = path.join(tmp, `${path.basename(script, '.js')}-${Date.now()}`);
-    const r = await fails(script, script === 'tools/cli/train.js' ? [...args, '--out', out] : args);
-    expect(r.stderr).not.toContain('    at ');
-    const [first, ...rest] = r.stderr.split('\n');
-    expect(first).toMatch(message);
-    expect(rest.join('\n')).toMatch(new RegExp(`usage:[^]*npm run ${name.replace(':', '[:]')}`));
-    expect(r.code).toBe(2);
-    expect(r.stdout).toBe('');
-    expect(fs.existsSync(out)).toBe(false);
-    expect(snapshot(path.join(REPO_ROOT, 'models'))).toEqual(models);
-    expect(snapshot(path.join(REPO_ROOT, 'bicep'))).toEqual(settings);
-  });
+  it.each(cases.map(([name, script, args, message]) => [name, args, script, message] as const))(
+    '%s %j: exit 2, one line and the usage',
+    async (name, args, script, message) => {
+      const models = snapshot(path.join(REPO_ROOT, 'models'));
+      const settings = snapshot(path.join(REPO_ROOT, 'bicep'));
+      // Training that got past its arguments would write here, not to models/.
+      const out = path.join(tmp, `${path.basename(script, '.js')}-${Date.now()}`);
+      const r = await fails(script, script === 'tools/cli/train.js' ? [...args, '--out', out] : args);
+      expect(r.stderr).not.toContain('    at ');
+      const [first, ...rest] = r.stderr.split('\n');
+      expect(first).toMatch(message);
+      expect(rest.join('\n')).toMatch(new RegExp(`usage:[^]*npm run ${name.replace(':', '[:]')}`));
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(fs.existsSync(out)).toBe(false);
+      expect(snapshot(path.join(REPO_ROOT, 'models'))).toEqual(models);
+      expect(snapshot(path.join(REPO_ROOT, 'bicep'))).toEqual(settings);
+    },
+  );
 
   it.each([
     ['tools/cli/promote.js', ['--help'], 'npm run promote -- <version> [--yes]'],

@@ -65,10 +65,14 @@ async function toNdjson(csv: string): Promise<string> {
     lines
       .map((l) => {
         const cells = splitCsvLine(l);
-        return JSON.stringify(Object.fromEntries(names.map((n, i) => {
-          const v = parseCell(cells[i])!;
-          return [n, Number.isNaN(v) ? null : Number.isFinite(v) ? v : String(v)];
-        })));
+        return JSON.stringify(
+          Object.fromEntries(
+            names.map((n, i) => {
+              const v = parseCell(cells[i])!;
+              return [n, Number.isNaN(v) ? null : Number.isFinite(v) ? v : String(v)];
+            }),
+          ),
+        );
       })
       .join('\n') + '\n',
   );
@@ -91,7 +95,11 @@ describe('drift CLI, file mode', () => {
     it(`${name}: CSV through the command gives SciPy's D and p, and writes the JSON and HTML reports`, async () => {
       const out = path.join(tmp, `${name}.json`);
       const html = path.join(tmp, `${name}.html`);
-      const { stdout } = await run(process.execPath, [CLI, '--reference', path.join(FIXTURES, c.reference), '--current', path.join(FIXTURES, c.current), '--out', out, '--html', html], { cwd: REPO_ROOT });
+      const { stdout } = await run(
+        process.execPath,
+        [CLI, '--reference', path.join(FIXTURES, c.reference), '--current', path.join(FIXTURES, c.current), '--out', out, '--html', html],
+        { cwd: REPO_ROOT },
+      );
       expect(stdout).toMatch(/^Drift (HEALTHY|WARNING|CRITICAL) score=/m);
       expect(stdout).toMatch(/^with_non_finite\s+\S+\s/m);
       const report = JSON.parse(fs.readFileSync(out, 'utf8')) as DriftReport;

@@ -12,7 +12,12 @@ import { CONTAINERS, rawLogBlobName } from '../../../shared/platform/blobLayout'
 import { settingDefault } from '../../../shared/platform/config';
 import { aggregateSenderStats } from '../../../shared/serving/featureStore/senderStats';
 import { FeatureStore, SENDER_JOIN_KEY } from '../../../shared/serving/featureStore/featureStore';
-import { FEATURE_COUNT, SENDER_FEAST_FEATURES, SENDER_FEATURE_VIEW, SENDER_WINDOW_DAYS } from '../../../shared/serving/features/featureList';
+import {
+  FEATURE_COUNT,
+  SENDER_FEAST_FEATURES,
+  SENDER_FEATURE_VIEW,
+  SENDER_WINDOW_DAYS,
+} from '../../../shared/serving/features/featureList';
 import { compactClosedPartitions, compactionOptionsFromConfig } from '../../../shared/logs/compaction';
 import { InferenceLogRecord, toFlatRow } from '../../../shared/logs/logSchema';
 import { rawBatchBody, serializeRow } from '../../../shared/logs/rawLogFormat';
@@ -44,8 +49,11 @@ describe('features:materialize from the inference log', () => {
     // sender a: 3 in the window (2 spam); b: 1 ham in the window + 1 spam outside it; c: only outside the window;
     // one record without a sender key.
     const spec: Array<[string | null, 'spam' | 'ham', number]> = [
-      ['a'.repeat(32), 'spam', 1], ['a'.repeat(32), 'spam', 5], ['a'.repeat(32), 'ham', 30],
-      ['b'.repeat(32), 'ham', 2], ['b'.repeat(32), 'spam', 24 * (SENDER_WINDOW_DAYS + 2)],
+      ['a'.repeat(32), 'spam', 1],
+      ['a'.repeat(32), 'spam', 5],
+      ['a'.repeat(32), 'ham', 30],
+      ['b'.repeat(32), 'ham', 2],
+      ['b'.repeat(32), 'spam', 24 * (SENDER_WINDOW_DAYS + 2)],
       ['c'.repeat(32), 'spam', 24 * (SENDER_WINDOW_DAYS + 5)],
       [null, 'spam', 3],
     ];
@@ -67,7 +75,9 @@ describe('features:materialize from the inference log', () => {
     await container.createIfNotExists();
     for (const [i, r] of records.entries()) {
       const body = rawBatchBody([serializeRow(toFlatRow(r))]);
-      await container.getBlockBlobClient(rawLogBlobName('production', new Date(r.time), new Date(r.time), 'testwriter', i)).upload(body, body.length);
+      await container
+        .getBlockBlobClient(rawLogBlobName('production', new Date(r.time), new Date(r.time), 'testwriter', i))
+        .upload(body, body.length);
     }
     // Hours that had ended 3.5 hours ago (grace included) are compacted to Parquet (their raw blobs deleted); the newer ones
     // stay raw, so the materializer has to read both.
@@ -75,10 +85,14 @@ describe('features:materialize from the inference log', () => {
     expect(compacted.errors).toEqual([]);
     expect(compacted.results.filter((r) => r.status === 'compacted')).toHaveLength(4);
 
-    const { stdout } = await run(process.execPath, [distPath('tools', 'cli', 'materialize.js'), '--source', 'logs', '--env', 'production', '--as-of', now.toISOString()], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, AzureWebJobsStorage: azurite.connectionString, FEAST_PROJECT: project, REDIS_URL: 'redis://127.0.0.1:6379' },
-    });
+    const { stdout } = await run(
+      process.execPath,
+      [distPath('tools', 'cli', 'materialize.js'), '--source', 'logs', '--env', 'production', '--as-of', now.toISOString()],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, AzureWebJobsStorage: azurite.connectionString, FEAST_PROJECT: project, REDIS_URL: 'redis://127.0.0.1:6379' },
+      },
+    );
     expect(stdout).toMatch(/2 senders .* from 4 events/);
     expect(stdout).toMatch(/read 5 log rows \(2 from Parquet, 3 from raw blobs\)/);
     expect(stdout).toMatch(/Wrote 2 rows to Redis/);

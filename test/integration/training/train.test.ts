@@ -121,7 +121,12 @@ it('takes the validation slice from the newest mail of the training period, and 
   expect(oldest(split.test)).toBeGreaterThanOrEqual(newest(split.validation));
   expect(split.validation.length).toBe(Math.round((split.fit.length + split.validation.length) * 0.25));
   // Sender statistics: the test rows read the store as of the training period's end, the card says when that is.
-  const senders = first.card.training.senderFeatures as { storeAsOf: string; validationStoreAsOf: string; windowDays: number; labelDelayDays: number };
+  const senders = first.card.training.senderFeatures as {
+    storeAsOf: string;
+    validationStoreAsOf: string;
+    windowDays: number;
+    labelDelayDays: number;
+  };
   expect(senders.storeAsOf).toBe(new Date(newest(split.validation)).toISOString());
   expect(senders.validationStoreAsOf).toBe(new Date(newest(split.fit)).toISOString());
   expect(senders).toMatchObject({ windowDays: 30, labelDelayDays: 1 });
@@ -154,9 +159,13 @@ it('the CLI writes the blob layout to --out and uploads it with --storage, keepi
     const blobs: string[] = [];
     for await (const b of getContainerClient(CONTAINERS.models).listBlobsFlat({ prefix: 'spam-detector/cli-test/' })) blobs.push(b.name);
     expect(blobs.sort()).toEqual(
-      ['model.json', 'model.onnx', 'tokens.json', 'triton/spam-detector/1/model.onnx', 'triton/spam-detector/config.pbtxt'].map((f) => `spam-detector/cli-test/${f}`),
+      ['model.json', 'model.onnx', 'tokens.json', 'triton/spam-detector/1/model.onnx', 'triton/spam-detector/config.pbtxt'].map(
+        (f) => `spam-detector/cli-test/${f}`,
+      ),
     );
-    const baseline = await getContainerClient(CONTAINERS.baselines).getBlobClient('spam-detector/cli-test/baseline.json').downloadToBuffer();
+    const baseline = await getContainerClient(CONTAINERS.baselines)
+      .getBlobClient('spam-detector/cli-test/baseline.json')
+      .downloadToBuffer();
     expect(validateBaseline(baseline.toString('utf8'), FEATURE_NAMES).model.version).toBe('cli-test');
 
     const again: string[] = [];

@@ -34,15 +34,24 @@ describe('SenderHistory', () => {
   const history = new SenderHistory(events);
 
   it('answers, at any moment, the row the materializer writes as of that moment (both ends of the window included)', () => {
-    const moments = [...events.slice(0, 40).map((e) => e.time!.getTime()), ...events.slice(40, 60).map((e) => e.time!.getTime() + SENDER_WINDOW_DAYS * DAY), T0 - DAY, T0 + 200 * DAY];
+    const moments = [
+      ...events.slice(0, 40).map((e) => e.time!.getTime()),
+      ...events.slice(40, 60).map((e) => e.time!.getTime() + SENDER_WINDOW_DAYS * DAY),
+      T0 - DAY,
+      T0 + 200 * DAY,
+    ];
     let compared = 0;
     for (const t of moments) {
       const rows = new Map(aggregateSenderStats(events, new Date(t)).map((r) => [r.entity, r.features]));
       for (const key of keys) {
         expect({ key, t, features: history.at(key, new Date(t)) }).toEqual({ key, t, features: rows.get(key) ?? UNKNOWN_SENDER });
         // An independent count, so that the window's bounds are pinned here and not only by the code under test.
-        const inWindow = events.filter((e) => e.senderKey === key && e.time!.getTime() <= t && e.time!.getTime() >= t - SENDER_WINDOW_DAYS * DAY);
-        const naive = inWindow.length ? { message_count_30d: inWindow.length, spam_rate_30d: inWindow.filter((e) => e.spam).length / inWindow.length } : UNKNOWN_SENDER;
+        const inWindow = events.filter(
+          (e) => e.senderKey === key && e.time!.getTime() <= t && e.time!.getTime() >= t - SENDER_WINDOW_DAYS * DAY,
+        );
+        const naive = inWindow.length
+          ? { message_count_30d: inWindow.length, spam_rate_30d: inWindow.filter((e) => e.spam).length / inWindow.length }
+          : UNKNOWN_SENDER;
         expect({ key, t, features: history.at(key, new Date(t)) }).toEqual({ key, t, features: naive });
         compared++;
       }
@@ -100,7 +109,9 @@ describe("the training period's sender statistics", () => {
     expect(stores['fit-end'].asOf).toEqual(trainingPeriodEnd(split.fit));
     for (const stats of Object.values(stores)) {
       expect(stats.messages).toBe(period.length);
-      expect(stats.rows.length).toBe(new Set(byDomain.map((e) => e.senderKey).filter((d) => history.at(d, stats.asOf) !== UNKNOWN_SENDER)).size);
+      expect(stats.rows.length).toBe(
+        new Set(byDomain.map((e) => e.senderKey).filter((d) => history.at(d, stats.asOf) !== UNKNOWN_SENDER)).size,
+      );
       for (const row of stats.rows) expect(history.at(domains.get(row.entity), stats.asOf)).toEqual(row.features);
       expect(stats.rows.length).toBeGreaterThan(100);
     }

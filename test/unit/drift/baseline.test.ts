@@ -60,7 +60,15 @@ describe('buildBaseline', () => {
     const { rows, probabilities } = referenceRows();
     // Float32 rows of values that are exact in float32 give the same baseline.
     const exactRows = rows.map((r) => r.map((v) => (Number.isFinite(v) ? Math.fround(v) : v)));
-    const fromNumbers = buildBaseline({ modelName: 'm', modelVersion: '1', featureNames: NAMES, rows: exactRows, probabilities, seed: 1, createdAt: new Date(0) });
+    const fromNumbers = buildBaseline({
+      modelName: 'm',
+      modelVersion: '1',
+      featureNames: NAMES,
+      rows: exactRows,
+      probabilities,
+      seed: 1,
+      createdAt: new Date(0),
+    });
     const fromFloat32 = buildBaseline({
       modelName: 'm',
       modelVersion: '1',

@@ -14,7 +14,11 @@ function normal(random: () => number): number {
 function dataset(n: number, seed: number, make: Record<string, (r: () => number, i: number) => number>) {
   const random = mulberry32(seed);
   const columns = new Map<string, Float64Array>();
-  for (const [name, f] of Object.entries(make)) columns.set(name, Float64Array.from({ length: n }, (_, i) => f(random, i)));
+  for (const [name, f] of Object.entries(make))
+    columns.set(
+      name,
+      Float64Array.from({ length: n }, (_, i) => f(random, i)),
+    );
   return { source: `seed-${seed}`, columns, rows: n };
 }
 
@@ -94,7 +98,9 @@ describe('drift decision rules', () => {
   });
 
   it('counts NaN and infinities instead of dropping them silently, and judges the finite values', () => {
-    const cur = dataset(1000, 12, { x: (r, i) => (i % 10 === 0 ? Number.NaN : i % 25 === 1 ? Infinity : i % 50 === 2 ? -Infinity : normal(r)) });
+    const cur = dataset(1000, 12, {
+      x: (r, i) => (i % 10 === 0 ? Number.NaN : i % 25 === 1 ? Infinity : i % 50 === 2 ? -Infinity : normal(r)),
+    });
     const f = feature(compare(dataset(2000, 11, { x: normal }), cur), 'x');
     expect(f.non_finite).toEqual({ nan: 100, pos_inf: 40, neg_inf: 20 });
     expect(f.rows).toMatchObject({ current: 1000, current_finite: 840 });

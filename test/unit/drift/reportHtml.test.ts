@@ -5,7 +5,6 @@ import { binLabels, distributionChartSvg, durationLabel, escapeHtml, renderRepor
 import { distribution, handBuiltReport } from '../../helpers/driftFixtures';
 import { REPO_ROOT } from '../../helpers/paths';
 
-
 describe('drift report JSON', () => {
   it('keeps the documented top-level shape users script against', () => {
     const parsed = JSON.parse(serializeReport(handBuiltReport()));
@@ -81,6 +80,11 @@ describe('drift report HTML', () => {
     expect(html).toMatch(/html_present<\/a><\/td>.*<b>4<\/b>/);
     expect(html).toContain('not decided yet');
     expect(html).toContain('(24 h)');
-    expect([durationLabel(24), durationLabel(1.5), durationLabel(0.25), durationLabel(0.00116)]).toEqual(['24 h', '1.5 h', '15 min', '4.18 s']);
+    expect([durationLabel(24), durationLabel(1.5), durationLabel(0.25), durationLabel(0.00116)]).toEqual([
+      '24 h',
+      '1.5 h',
+      '15 min',
+      '4.18 s',
+    ]);
   });
 });

@@ -5,7 +5,14 @@ import { BadRequestError } from '../../../shared/platform/errors';
 import { emailSource, toRfc822 } from '../../../shared/serving/features/email';
 import { parsePredictRequest } from '../../../shared/serving/predict/requestSchema';
 import { parseFeedbackRequest } from '../../../shared/feedback/feedbackRequest';
-import { FeedbackRecord, latestPerMessage, messageKey, parseFeedbackLines, serializeFeedbackRecord, toFeedbackRecord } from '../../../shared/feedback/feedbackRecord';
+import {
+  FeedbackRecord,
+  latestPerMessage,
+  messageKey,
+  parseFeedbackLines,
+  serializeFeedbackRecord,
+  toFeedbackRecord,
+} from '../../../shared/feedback/feedbackRecord';
 import { FeedbackWriter } from '../../../shared/feedback/feedbackWriter';
 
 const structured = { subject: 'WIN CASH', from: 'promo@deals.example', to: 'you@example.com', body: 'click here' };
@@ -27,12 +34,18 @@ describe('parseFeedbackRequest', () => {
       kind: 'single',
       item: { label: 'spam', requestId: 'abc-1#3', email: structured },
     });
-    expect(parseFeedbackRequest({ label: 'ham', email: { ...raw, id: 'client-1' } }, 64)).toEqual({ kind: 'single', item: { label: 'ham', email: raw } });
+    expect(parseFeedbackRequest({ label: 'ham', email: { ...raw, id: 'client-1' } }, 64)).toEqual({
+      kind: 'single',
+      item: { label: 'ham', email: raw },
+    });
   });
 
   it('accepts a batch and applies the batch limit with the predict wording', () => {
     const one = { label: 'ham', email: raw };
-    expect(parseFeedbackRequest({ instances: [one, one] }, 64)).toMatchObject({ kind: 'batch', items: [{ label: 'ham' }, { label: 'ham' }] });
+    expect(parseFeedbackRequest({ instances: [one, one] }, 64)).toMatchObject({
+      kind: 'batch',
+      items: [{ label: 'ham' }, { label: 'ham' }],
+    });
     const tooMany = badRequest(() => parseFeedbackRequest({ instances: [one, one, one] }, 2));
     expect(tooMany.code).toBe('batch_too_large');
     expect(tooMany.message).toBe(badRequest(() => parsePredictRequest({ instances: [raw, raw, raw] }, 2)).message);
@@ -44,13 +57,19 @@ describe('parseFeedbackRequest', () => {
     expect(badRequest(() => parseFeedbackRequest({ label: 'junk', email: raw }, 64)).message).toBe('label: expected "spam" or "ham"');
     expect(badRequest(() => parseFeedbackRequest({ label: 'spam' }, 64)).message).toMatch(/^email: required/);
     expect(badRequest(() => parseFeedbackRequest({ label: 'spam', email: raw, extra: 1 }, 64)).message).toMatch(/extra/);
-    expect(badRequest(() => parseFeedbackRequest({ label: 'spam', email: raw, request_id: 'has space' }, 64)).message).toMatch(/^request_id: /);
+    expect(badRequest(() => parseFeedbackRequest({ label: 'spam', email: raw, request_id: 'has space' }, 64)).message).toMatch(
+      /^request_id: /,
+    );
     const predictError = badRequest(() => parsePredictRequest({ raw: 'x', encoding: 'base64' }, 64)).message;
-    expect(badRequest(() => parseFeedbackRequest({ label: 'spam', email: { raw: 'x', encoding: 'base64' } }, 64)).message).toBe(`email.${predictError}`);
+    expect(badRequest(() => parseFeedbackRequest({ label: 'spam', email: { raw: 'x', encoding: 'base64' } }, 64)).message).toBe(
+      `email.${predictError}`,
+    );
     const batchError = badRequest(() => parseFeedbackRequest({ instances: [{ label: 'spam', email: { ...structured, from: 3 } }] }, 64));
     expect(batchError).toMatchObject({ code: 'validation_error' });
     expect(batchError.message).toMatch(/^instances\[0\]\.email\.from: /);
-    expect(badRequest(() => parseFeedbackRequest({ label: 'spam', email: 'text' }, 64)).message).toMatch(/^email: expected an email object/);
+    expect(badRequest(() => parseFeedbackRequest({ label: 'spam', email: 'text' }, 64)).message).toMatch(
+      /^email: expected an email object/,
+    );
     expect(badRequest(() => parseFeedbackRequest([1], 64)).message).toMatch(/^expected a feedback object/);
   });
 });
@@ -118,7 +137,10 @@ describe('latestPerMessage', () => {
 });
 
 describe('FeedbackWriter buffer', () => {
-  function writer(upload: (name: string, body: Buffer) => Promise<void>, overrides: Partial<ConstructorParameters<typeof FeedbackWriter>[0]> = {}) {
+  function writer(
+    upload: (name: string, body: Buffer) => Promise<void>,
+    overrides: Partial<ConstructorParameters<typeof FeedbackWriter>[0]> = {},
+  ) {
     return new FeedbackWriter({
       maxBufferedRecords: 100,
       maxBatchRecords: 50,
@@ -135,7 +157,14 @@ describe('FeedbackWriter buffer', () => {
   it('erase takes buffered records of the request id out before they are written', async () => {
     const written: string[] = [];
     const w = writer(async (_name, body) => void written.push(...body.toString().trim().split('\n')));
-    w.accept([{ label: 'spam', email: raw, requestId: 'gone' }, { label: 'ham', email: structured, requestId: 'kept' }], new Date(), 'k');
+    w.accept(
+      [
+        { label: 'spam', email: raw, requestId: 'gone' },
+        { label: 'ham', email: structured, requestId: 'kept' },
+      ],
+      new Date(),
+      'k',
+    );
     w.accept([{ label: 'ham', email: structured, requestId: 'gone' }], new Date(), 'k');
     expect(await w.eraseBuffered('gone')).toBe(2);
     const stats = await w.flush();
@@ -150,7 +179,14 @@ describe('FeedbackWriter buffer', () => {
       if (fail) throw new Error('Blob is down');
       written.push(...body.toString().trim().split('\n'));
     });
-    w.accept([{ label: 'spam', email: raw, requestId: 'gone' }, { label: 'spam', email: structured }], new Date(), 'k');
+    w.accept(
+      [
+        { label: 'spam', email: raw, requestId: 'gone' },
+        { label: 'spam', email: structured },
+      ],
+      new Date(),
+      'k',
+    );
     void w.flush(50);
     await new Promise((r) => setTimeout(r, 20));
     expect(w.stats().failed_uploads).toBeGreaterThan(0);
@@ -162,8 +198,26 @@ describe('FeedbackWriter buffer', () => {
 
   it('a request that does not fit is refused whole: nothing of it stays buffered', () => {
     const w = writer(async () => undefined, { maxBufferedRecords: 3 });
-    expect(w.accept([{ label: 'spam', email: raw }, { label: 'spam', email: raw }], new Date(), 'k')).toHaveLength(2);
-    expect(w.accept([{ label: 'spam', email: raw }, { label: 'spam', email: raw }], new Date(), 'k')).toBeUndefined();
+    expect(
+      w.accept(
+        [
+          { label: 'spam', email: raw },
+          { label: 'spam', email: raw },
+        ],
+        new Date(),
+        'k',
+      ),
+    ).toHaveLength(2);
+    expect(
+      w.accept(
+        [
+          { label: 'spam', email: raw },
+          { label: 'spam', email: raw },
+        ],
+        new Date(),
+        'k',
+      ),
+    ).toBeUndefined();
     expect(w.stats().buffered).toBe(2);
   });
 

@@ -101,7 +101,11 @@ describe('bicep/ syntax and structure', () => {
         const target = files.get(rel(path.resolve(path.dirname(f.file), m.path)))!;
         const declared = target.params.map((p) => p.name);
         const required = target.params.filter((p) => !p.hasDefault).map((p) => p.name);
-        expect({ module: m.path, unknown: m.params.filter((p) => !declared.includes(p)), missing: required.filter((p) => !m.params.includes(p)) }).toEqual({
+        expect({
+          module: m.path,
+          unknown: m.params.filter((p) => !declared.includes(p)),
+          missing: required.filter((p) => !m.params.includes(p)),
+        }).toEqual({
           module: m.path,
           unknown: [],
           missing: [],
@@ -130,7 +134,11 @@ describe('bicep/ syntax and structure', () => {
     const set = [...text.matchAll(/^param\s+(\w+)\s*=/gm)].map((m) => m[1]);
     const declared = main().params.map((p) => p.name);
     expect(set.filter((p) => !declared.includes(p))).toEqual([]);
-    expect(main().params.filter((p) => !p.hasDefault && !set.includes(p.name)).map((p) => p.name)).toEqual([]);
+    expect(
+      main()
+        .params.filter((p) => !p.hasDefault && !set.includes(p.name))
+        .map((p) => p.name),
+    ).toEqual([]);
   });
 });
 
@@ -147,12 +155,20 @@ describe('role assignments', () => {
     const assigned = new Set<string>();
     for (const f of files.values()) {
       // No bare GUID anywhere but roles.bicep: a role ID must come from the checked table.
-      if (!f.file.endsWith('roles.bicep')) expect({ file: rel(f.file), guids: f.source.match(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi) ?? [] }).toEqual({ file: rel(f.file), guids: [] });
+      if (!f.file.endsWith('roles.bicep'))
+        expect({
+          file: rel(f.file),
+          guids: f.source.match(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi) ?? [],
+        }).toEqual({ file: rel(f.file), guids: [] });
       for (const r of f.resources.filter((x) => x.type.startsWith('Microsoft.Authorization/roleAssignments@'))) {
         const body = objectProperties(objectProperties(r.node.descendantsOfType('object')[0]).get('properties'));
         const definition = body.get('roleDefinitionId')?.text ?? '';
         const m = /^subscriptionResourceId\('Microsoft\.Authorization\/roleDefinitions', (roleIds\.(\w+)|(\w+))\)$/.exec(definition);
-        expect({ file: rel(f.file), assignment: r.name, definition: m ? 'roleIds' : definition }).toEqual({ file: rel(f.file), assignment: r.name, definition: 'roleIds' });
+        expect({ file: rel(f.file), assignment: r.name, definition: m ? 'roleIds' : definition }).toEqual({
+          file: rel(f.file),
+          assignment: r.name,
+          definition: 'roleIds',
+        });
         if (m?.[2]) assigned.add(m[2]);
         if (m?.[3]) {
           // `[for roleId in someRoles: ...]`: the loop must run over a variable built from roleIds only.
@@ -173,7 +189,9 @@ describe('role assignments', () => {
     expect(appRoles).toContain('roleIds.storageBlobDataOwner');
     expect(appRoles).toContain('roleIds.storageQueueDataContributor');
     expect(appRoles).toContain('roleIds.storageTableDataContributor');
-    expect(rbac.source).toMatch(/principalId: appPrincipalId[\s\S]*monitoringMetricsPublisher|monitoringMetricsPublisher[\s\S]*principalId: appPrincipalId/);
+    expect(rbac.source).toMatch(
+      /principalId: appPrincipalId[\s\S]*monitoringMetricsPublisher|monitoringMetricsPublisher[\s\S]*principalId: appPrincipalId/,
+    );
   });
 });
 
@@ -195,13 +213,19 @@ describe('API versions and registry modules', () => {
     const documented = documentedVersions();
     const used = new Map(resourceTypes().map(({ type }) => type.split('@') as [string, string]));
     const avm = new Map(
-      [...files.values()].flatMap((f) => f.modules.filter((m) => m.path.startsWith('br/')).map((m) => [m.path.replace(/:[^:]+$/, ''), m.path.replace(/^.*:/, '')] as [string, string])),
+      [...files.values()].flatMap((f) =>
+        f.modules
+          .filter((m) => m.path.startsWith('br/'))
+          .map((m) => [m.path.replace(/:[^:]+$/, ''), m.path.replace(/^.*:/, '')] as [string, string]),
+      ),
     );
     expect(Object.fromEntries(documented)).toEqual(Object.fromEntries([...used, ...avm]));
   });
 
   it('registry modules are Azure Verified Modules pinned to an exact version', () => {
-    const registry = [...files.values()].flatMap((f) => f.modules.filter((m) => !m.path.startsWith('modules/') && !m.path.startsWith('./')));
+    const registry = [...files.values()].flatMap((f) =>
+      f.modules.filter((m) => !m.path.startsWith('modules/') && !m.path.startsWith('./')),
+    );
     expect(registry.length).toBeGreaterThan(0);
     for (const m of registry) expect(m.path).toMatch(/^br\/public:avm\/res\/[a-z-]+\/[a-z-]+:\d+\.\d+\.\d+$/);
   });
@@ -209,7 +233,9 @@ describe('API versions and registry modules', () => {
 
 describe('wiring to the app, azd, the hooks and CI', () => {
   it('creates exactly the blob containers of shared/platform/blobLayout.ts, plus the deployment package container', () => {
-    const containers = main().variables.find((v) => v.name === 'dataContainers')!.node.namedChild(1)!;
+    const containers = main()
+      .variables.find((v) => v.name === 'dataContainers')!
+      .node.namedChild(1)!;
     expect(containers.namedChildren.map((c) => stringValue(c))).toEqual(Object.values(CONTAINERS));
   });
 
@@ -220,7 +246,9 @@ describe('wiring to the app, azd, the hooks and CI', () => {
     expect(stringValue(params.get('nodeVersion'))).toBe(pkg.devDependencies.node.split('.')[0]);
     const fnApp = files.get('modules/functionApp.bicep')!.source;
     expect(fnApp).toMatch(/name: 'FC1'[\s\S]*tier: 'FlexConsumption'/);
-    expect(fnApp).toMatch(/functionAppConfig: \{[\s\S]*deployment:[\s\S]*scaleAndConcurrency:[\s\S]*instanceMemoryMB: instanceMemoryMB[\s\S]*maximumInstanceCount: maximumInstanceCount[\s\S]*runtime:/);
+    expect(fnApp).toMatch(
+      /functionAppConfig: \{[\s\S]*deployment:[\s\S]*scaleAndConcurrency:[\s\S]*instanceMemoryMB: instanceMemoryMB[\s\S]*maximumInstanceCount: maximumInstanceCount[\s\S]*runtime:/,
+    );
   });
 
   it('storage allows no shared key, no public blob access and nothing below TLS 1.2', () => {
@@ -261,7 +289,10 @@ describe('wiring to the app, azd, the hooks and CI', () => {
   it('the workflow builds and lints the Bicep, runs npm test with Redis, and deploys with azd on main only', () => {
     const wf = yaml.load(read('.github/workflows/ci.yml')) as {
       on: Record<string, unknown>;
-      jobs: Record<string, { if?: string; needs?: string | string[]; services?: Record<string, { image: string }>; steps: { run?: string; uses?: string }[] }>;
+      jobs: Record<
+        string,
+        { if?: string; needs?: string | string[]; services?: Record<string, { image: string }>; steps: { run?: string; uses?: string }[] }
+      >;
     };
     const runs = (job: string) => wf.jobs[job].steps.map((s) => s.run ?? '').join('\n');
     expect(Object.keys(wf.on)).toEqual(expect.arrayContaining(['push']));
@@ -279,7 +310,12 @@ describe('wiring to the app, azd, the hooks and CI', () => {
 });
 
 describe('alignment with aks/', () => {
-  const manifests = (file: string) => yaml.loadAll(read(file)) as { kind: string; metadata: { name: string; namespace?: string; annotations?: Record<string, string> }; spec?: { servers?: { hosts: string[] }[] } }[];
+  const manifests = (file: string) =>
+    yaml.loadAll(read(file)) as {
+      kind: string;
+      metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
+      spec?: { servers?: { hosts: string[] }[] };
+    }[];
 
   it('the private DNS records point at the address the internal load balancer Service asks for', () => {
     const network = files.get('modules/network.bicep')!.source;
@@ -300,7 +336,11 @@ describe('alignment with aks/', () => {
   });
 
   it('the promotion RoleBinding is in the namespace of the InferenceServices and binds a User (the app identity)', () => {
-    const rbac = manifests('aks/serving/promotion-rbac.yaml') as unknown as { kind: string; metadata: { namespace: string }; subjects?: { kind: string }[] }[];
+    const rbac = manifests('aks/serving/promotion-rbac.yaml') as unknown as {
+      kind: string;
+      metadata: { namespace: string };
+      subjects?: { kind: string }[];
+    }[];
     const binding = rbac.find((m) => m.kind === 'RoleBinding')!;
     expect(binding.metadata.namespace).toBe(paramDefault('kserveNamespace'));
     expect(binding.subjects?.map((x) => x.kind)).toEqual(['User']);
@@ -309,8 +349,14 @@ describe('alignment with aks/', () => {
 
   it('the federated credentials name the service accounts the pods run as', () => {
     const models = manifests('aks/serving/serviceaccount.yaml').find((m) => m.kind === 'ServiceAccount')!;
-    expect([models.metadata.namespace, models.metadata.name]).toEqual([paramDefault('kserveNamespace'), paramDefault('kserveServiceAccount')]);
+    expect([models.metadata.namespace, models.metadata.name]).toEqual([
+      paramDefault('kserveNamespace'),
+      paramDefault('kserveServiceAccount'),
+    ]);
     const trainer = manifests('aks/training/train-job.yaml').find((m) => m.kind === 'ServiceAccount')!;
-    expect([trainer.metadata.namespace, trainer.metadata.name]).toEqual([paramDefault('trainerNamespace'), paramDefault('trainerServiceAccount')]);
+    expect([trainer.metadata.namespace, trainer.metadata.name]).toEqual([
+      paramDefault('trainerNamespace'),
+      paramDefault('trainerServiceAccount'),
+    ]);
   });
 });

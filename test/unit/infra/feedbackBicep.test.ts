@@ -9,7 +9,9 @@ let storage: BicepFile;
 let rbac: BicepFile;
 
 beforeAll(async () => {
-  [main, storage, rbac] = await Promise.all(['main.bicep', 'modules/storage.bicep', 'modules/rbac.bicep'].map((f) => parseBicep(path.join(BICEP_DIR, f))));
+  [main, storage, rbac] = await Promise.all(
+    ['main.bicep', 'modules/storage.bicep', 'modules/rbac.bicep'].map((f) => parseBicep(path.join(BICEP_DIR, f))),
+  );
 });
 
 const resource = (f: BicepFile, name: string) => f.resources.find((r) => r.name === name);
@@ -17,9 +19,16 @@ const resource = (f: BicepFile, name: string) => f.resources.find((r) => r.name 
 describe('feedback storage in bicep/', () => {
   it('passes the feedback container of blobLayout.ts and a 180-day default retention to storage and rbac', () => {
     expect(main.source).toMatch(/param feedbackRetentionDays int = 180/);
-    const index = main.source.match(/var dataContainers = \[([^\]]*)\]/)![1].split(',').map((s) => s.trim().replace(/'/g, '')).indexOf(CONTAINERS.feedback);
+    const index = main.source
+      .match(/var dataContainers = \[([^\]]*)\]/)![1]
+      .split(',')
+      .map((s) => s.trim().replace(/'/g, ''))
+      .indexOf(CONTAINERS.feedback);
     expect(index).toBeGreaterThanOrEqual(0);
-    expect(main.source.match(/feedbackContainerName: dataContainers\[(\d)\]/g)).toEqual([`feedbackContainerName: dataContainers[${index}]`, `feedbackContainerName: dataContainers[${index}]`]);
+    expect(main.source.match(/feedbackContainerName: dataContainers\[(\d)\]/g)).toEqual([
+      `feedbackContainerName: dataContainers[${index}]`,
+      `feedbackContainerName: dataContainers[${index}]`,
+    ]);
   });
 
   it('a lifecycle rule deletes feedback blobs (and only them) after the retention', () => {
@@ -45,6 +54,8 @@ describe('feedback storage in bicep/', () => {
     }
     const deployer = resource(rbac, 'deployerBlobs')!.node.text;
     expect(deployer).toMatch(/condition: notFeedbackReads\s+conditionVersion: '2\.0'/);
-    expect(rbac.source).toMatch(/var notFeedbackReads = '.*blobs\/read.*containers:name\] StringNotEquals \\'\$\{feedbackContainerName\}\\'/);
+    expect(rbac.source).toMatch(
+      /var notFeedbackReads = '.*blobs\/read.*containers:name\] StringNotEquals \\'\$\{feedbackContainerName\}\\'/,
+    );
   });
 });

@@ -21,7 +21,12 @@ function yamlFiles(dir: string): string[] {
     .flatMap((e) => (e.isDirectory() ? yamlFiles(path.join(dir, e.name)) : /\.ya?ml$/.test(e.name) ? [path.join(dir, e.name)] : []));
 }
 
-type Doc = { apiVersion?: string; kind?: string; metadata?: { name?: string; namespace?: string; annotations?: Record<string, string> }; [k: string]: any };
+type Doc = {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string; annotations?: Record<string, string> };
+  [k: string]: any;
+};
 const files = yamlFiles(AKS);
 const docs: Array<{ file: string; doc: Doc }> = files.flatMap((file) =>
   (yaml.loadAll(fs.readFileSync(file, 'utf8')) as Doc[]).filter((d) => d != null).map((doc) => ({ file: path.relative(AKS, file), doc })),
@@ -32,7 +37,9 @@ const k8sObjects = docs.filter(({ doc }) => doc.apiVersion && doc.kind && doc.ki
 function modelClass(apiVersion: string, kind: string): (new (data: unknown) => { validate(): void }) | undefined {
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
   const candidates = [
-    group === '' ? path.join(NODE_MODULES, 'kubernetes-models', version, 'index.js') : path.join(NODE_MODULES, 'kubernetes-models', group, version, 'index.js'),
+    group === ''
+      ? path.join(NODE_MODULES, 'kubernetes-models', version, 'index.js')
+      : path.join(NODE_MODULES, 'kubernetes-models', group, version, 'index.js'),
     path.join(NODE_MODULES, '@kubernetes-models', 'istio', group, version, 'index.js'),
   ];
   const file = candidates.find((f) => fs.existsSync(f));
@@ -72,7 +79,18 @@ test('core and Istio kinds validate against their schemas', () => {
   const unvalidated = k8sObjects.filter(({ doc }) => !modelClass(doc.apiVersion!, doc.kind!)).map(({ doc }) => doc.kind);
   expect(new Set(unvalidated)).toEqual(new Set(['InferenceService']));
   expect(new Set(validated)).toEqual(
-    new Set(['Namespace', 'ServiceAccount', 'Service', 'Gateway', 'VirtualService', 'PersistentVolumeClaim', 'Deployment', 'CronJob', 'Role', 'RoleBinding']),
+    new Set([
+      'Namespace',
+      'ServiceAccount',
+      'Service',
+      'Gateway',
+      'VirtualService',
+      'PersistentVolumeClaim',
+      'Deployment',
+      'CronJob',
+      'Role',
+      'RoleBinding',
+    ]),
   );
 });
 
@@ -105,7 +123,10 @@ describe('InferenceServices hold the invariants of docs/aks.md', () => {
     const d = isvcs.find((i) => i.metadata!.name === name)!;
     expect(d.apiVersion).toBe('serving.kserve.io/v1beta1');
     // KServe: Standard mode + HPA autoscaler class; the old metrics annotations stopped working in v0.15.
-    expect(d.metadata!.annotations).toMatchObject({ 'serving.kserve.io/deploymentMode': 'Standard', 'serving.kserve.io/autoscalerClass': 'hpa' });
+    expect(d.metadata!.annotations).toMatchObject({
+      'serving.kserve.io/deploymentMode': 'Standard',
+      'serving.kserve.io/autoscalerClass': 'hpa',
+    });
     expect(Object.keys(d.metadata!.annotations!)).not.toEqual(expect.arrayContaining(['serving.kserve.io/metrics']));
     const p = d.spec.predictor;
     expect(p).toMatchObject({ minReplicas: seed.min, maxReplicas: seed.max, scaleMetric: 'cpu', scaleTarget: 80 });
@@ -149,7 +170,9 @@ test('the promotion may get and patch InferenceServices in their namespace, and 
   const role = k8sObjects.find(({ doc }) => doc.kind === 'Role')!.doc;
   const binding = k8sObjects.find(({ doc }) => doc.kind === 'RoleBinding')!.doc;
   expect(role.metadata!.namespace).toBe(getConfig().kserveNamespace);
-  expect(role.rules).toEqual([{ apiGroups: ['serving.kserve.io'], resources: ['inferenceservices'], verbs: ['get', 'list', 'watch', 'patch'] }]);
+  expect(role.rules).toEqual([
+    { apiGroups: ['serving.kserve.io'], resources: ['inferenceservices'], verbs: ['get', 'list', 'watch', 'patch'] },
+  ]);
   expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata!.name });
   expect(binding.metadata!.namespace).toBe(role.metadata!.namespace);
 });
@@ -181,7 +204,9 @@ test('the training job runs the training CLI from the image built by the Dockerf
   const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'));
   expect(pkg.scripts.train).toContain('node dist/tools/cli/train.js');
   expect(container.image).toMatch(/spam-detector-train/);
-  expect(container.env).toEqual(expect.arrayContaining([{ name: 'MLFLOW_TRACKING_URI', value: 'http://mlflow.mlflow.svc.cluster.local:5000' }]));
+  expect(container.env).toEqual(
+    expect.arrayContaining([{ name: 'MLFLOW_TRACKING_URI', value: 'http://mlflow.mlflow.svc.cluster.local:5000' }]),
+  );
   expect(pod.metadata.labels['azure.workload.identity/use']).toBe('true');
   expect(fs.readFileSync(path.join(REPO_ROOT, 'Dockerfile'), 'utf8')).toMatch(/CMD \["node", "dist\/tools\/cli\/train\.js"\]/);
   const mlflowService = k8sObjects.find(({ doc }) => doc.kind === 'Service' && doc.metadata!.name === 'mlflow')!.doc;
@@ -198,7 +223,14 @@ interface TritonTensor {
 }
 
 /** The fields of a Triton model config (protobuf text format) that KServe's Triton needs to serve this model. */
-function parseTritonConfig(text: string): { name: string; backend?: string; platform?: string; max_batch_size: number; input: TritonTensor[]; output: TritonTensor[] } {
+function parseTritonConfig(text: string): {
+  name: string;
+  backend?: string;
+  platform?: string;
+  max_batch_size: number;
+  input: TritonTensor[];
+  output: TritonTensor[];
+} {
   const scalar = (src: string, key: string) => new RegExp(`(?:^|\\s)${key}\\s*:\\s*"?([^"\\s]+)"?`).exec(src)?.[1];
   const tensors = (key: string): TritonTensor[] => {
     const block = new RegExp(`(?:^|\\n)\\s*${key}\\s*\\[([\\s\\S]*?)\\n\\s*\\]`).exec(text)?.[1] ?? '';
@@ -219,7 +251,14 @@ function parseTritonConfig(text: string): { name: string; backend?: string; plat
   };
 }
 
-const ORT_TO_TRITON: Record<string, string> = { float32: 'TYPE_FP32', float64: 'TYPE_FP64', int64: 'TYPE_INT64', int32: 'TYPE_INT32', string: 'TYPE_STRING', bool: 'TYPE_BOOL' };
+const ORT_TO_TRITON: Record<string, string> = {
+  float32: 'TYPE_FP32',
+  float64: 'TYPE_FP64',
+  int64: 'TYPE_INT64',
+  int32: 'TYPE_INT32',
+  string: 'TYPE_STRING',
+  bool: 'TYPE_BOOL',
+};
 
 const versions = fs.existsSync(path.join(localModelsRoot(), MODEL_NAME)) ? fs.readdirSync(path.join(localModelsRoot(), MODEL_NAME)) : [];
 
@@ -230,7 +269,7 @@ test('a model version is committed (the InferenceServices above point at it)', (
 describe.each(versions)('Triton repository of model version %s', (version) => {
   const dir = path.join(localModelsRoot(), MODEL_NAME, version);
 
-  test('config.pbtxt matches the ONNX graph (names, data types, shapes) and KServe\'s model name', async () => {
+  test("config.pbtxt matches the ONNX graph (names, data types, shapes) and KServe's model name", async () => {
     const config = parseTritonConfig(fs.readFileSync(path.join(dir, MODEL_FILES.tritonConfig), 'utf8'));
     // The directory name is the model name in the V2 URL; the gateway calls /v2/models/{KSERVE_MODEL_NAME}/infer.
     expect(config.name).toBe(path.basename(path.dirname(path.join(dir, MODEL_FILES.tritonConfig))));
@@ -240,7 +279,10 @@ describe.each(versions)('Triton repository of model version %s', (version) => {
     try {
       expect(config.input.map((t) => t.name)).toEqual([...session.inputNames]);
       expect(config.output.map((t) => t.name)).toEqual([...session.outputNames]);
-      for (const [tensors, metadata] of [[config.input, session.inputMetadata], [config.output, session.outputMetadata]] as const) {
+      for (const [tensors, metadata] of [
+        [config.input, session.inputMetadata],
+        [config.output, session.outputMetadata],
+      ] as const) {
         for (const tensor of tensors) {
           const meta = metadata.find((m) => m.name === tensor.name)!;
           if (!meta.isTensor) throw new Error(`${tensor.name} is not a tensor in the ONNX graph`);

@@ -85,12 +85,20 @@ describe('conditionalWrite', () => {
   it('counts a write whose answer was lost as written when what is stored is ours (the retry met its own write: 412)', async () => {
     const lost = statusError(412, 'ConditionNotMet');
     const w = write({ error: lost }, ours);
-    expect(await w.result).toEqual({ outcome: 'written', etag: '"0x2"', recovered: { error: lost, stored: { value: { owner: 'us' }, etag: '"0x2"' } } });
+    expect(await w.result).toEqual({
+      outcome: 'written',
+      etag: '"0x2"',
+      recovered: { error: lost, stored: { value: { owner: 'us' }, etag: '"0x2"' } },
+    });
   });
 
   it('counts a timed-out write that landed as written', async () => {
     const timeout = Object.assign(new Error('The operation was aborted.'), { name: 'AbortError' });
-    expect(await write({ error: timeout }, ours).result).toMatchObject({ outcome: 'written', etag: '"0x2"', recovered: { error: timeout } });
+    expect(await write({ error: timeout }, ours).result).toMatchObject({
+      outcome: 'written',
+      etag: '"0x2"',
+      recovered: { error: timeout },
+    });
   });
 
   it.each([409, 412])('calls a %d refused when what is stored is not ours, as a BlobConflictError carrying the status', async (status) => {
@@ -138,9 +146,17 @@ describe('conditionalWrite', () => {
   it('reads the stored JSON blob back by default', async () => {
     const refusal = statusError(412);
     const mine = fakeContainer({ error: refusal }, { text: '{"owner":"us"}', etag: '"0x5"' });
-    const options = { blob: 'state/doc.json', value: { owner: 'us' }, condition: { ifNoneMatch: '*' as const }, isOurs: (d: Doc) => d.owner === 'us' };
+    const options = {
+      blob: 'state/doc.json',
+      value: { owner: 'us' },
+      condition: { ifNoneMatch: '*' as const },
+      isOurs: (d: Doc) => d.owner === 'us',
+    };
     expect(await conditionalWrite<Doc>({ ...options, container: mine.container })).toMatchObject({ outcome: 'written', etag: '"0x5"' });
     const absent = fakeContainer({ error: refusal });
-    expect(await conditionalWrite<Doc>({ ...options, container: absent.container })).toMatchObject({ outcome: 'refused', stored: undefined });
+    expect(await conditionalWrite<Doc>({ ...options, container: absent.container })).toMatchObject({
+      outcome: 'refused',
+      stored: undefined,
+    });
   });
 });

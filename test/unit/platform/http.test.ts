@@ -7,7 +7,11 @@ import { readJsonBody } from '../../../shared/platform/http';
 const post = (body: string | undefined, headers: Record<string, string> = {}) =>
   new HttpRequest({ method: 'POST', url: 'http://localhost/api/x', headers, ...(body !== undefined ? { body: { string: body } } : {}) });
 const ctx = () => new InvocationContext({ functionName: 'test', logHandler: () => undefined });
-const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as AppError);
+const failure = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e as AppError,
+  );
 
 describe('readJsonBody', () => {
   it('accepts application/json with a charset and any application/*+json', async () => {
@@ -19,17 +23,24 @@ describe('readJsonBody', () => {
     const utf16 = await failure(readJsonBody(post('{"a":1}', { 'content-type': 'application/json; charset=utf-16' }), { maxBytes: 100 }));
     expect(utf16).toMatchObject({ status: 415, code: 'unsupported_media_type' });
     expect(utf16!.message).toMatch(/UTF-8\), got "application\/json; charset=utf-16"/);
-    expect(await readJsonBody(post('{"a":1}', { 'content-type': 'application/json; charset="UTF-8"' }), { maxBytes: 100 })).toEqual({ a: 1 });
+    expect(await readJsonBody(post('{"a":1}', { 'content-type': 'application/json; charset="UTF-8"' }), { maxBytes: 100 })).toEqual({
+      a: 1,
+    });
   });
 
   it('counts bytes, not characters, against maxBytes', async () => {
     const body = JSON.stringify('é'.repeat(30)); // 32 characters, 62 bytes
-    expect(await failure(readJsonBody(post(body, { 'content-type': 'application/json' }), { maxBytes: 40 }))).toMatchObject({ status: 413 });
+    expect(await failure(readJsonBody(post(body, { 'content-type': 'application/json' }), { maxBytes: 40 }))).toMatchObject({
+      status: 413,
+    });
     expect(await readJsonBody(post(body, { 'content-type': 'application/json' }), { maxBytes: 62 })).toBe('é'.repeat(30));
   });
 
   it('an empty body: 400 by default; undefined with allowEmpty, even without a content type', async () => {
-    expect(await failure(readJsonBody(post('', { 'content-type': 'application/json' }), { maxBytes: 100 }))).toMatchObject({ status: 400, code: 'invalid_json' });
+    expect(await failure(readJsonBody(post('', { 'content-type': 'application/json' }), { maxBytes: 100 }))).toMatchObject({
+      status: 400,
+      code: 'invalid_json',
+    });
     expect(await readJsonBody(post(undefined), { maxBytes: 100, allowEmpty: true })).toBeUndefined();
     expect(await readJsonBody(post('  \n', { 'content-type': 'application/json' }), { maxBytes: 100, allowEmpty: true })).toBeUndefined();
     // allowEmpty does not waive the type of a body that is there

@@ -39,7 +39,9 @@ async function startFakeMlflow(): Promise<FakeMlflow> {
       switch (`${req.method} ${path}`) {
         case 'GET experiments/get-by-name': {
           const id = experiments.get(url.searchParams.get('experiment_name') ?? '');
-          return id ? send(200, { experiment: { experiment_id: id, name: url.searchParams.get('experiment_name') } }) : error(404, 'RESOURCE_DOES_NOT_EXIST', 'Could not find experiment');
+          return id
+            ? send(200, { experiment: { experiment_id: id, name: url.searchParams.get('experiment_name') } })
+            : error(404, 'RESOURCE_DOES_NOT_EXIST', 'Could not find experiment');
         }
         case 'POST experiments/create': {
           const id = String(experiments.size + 1);
@@ -65,7 +67,14 @@ async function startFakeMlflow(): Promise<FakeMlflow> {
           models.add(b.name);
           return send(200, { registered_model: { name: b.name } });
         case 'POST model-versions/create': {
-          const mv = { name: b.name, version: String(fake.versions.filter((v) => v.name === b.name).length + 1), source: b.source, run_id: b.run_id, tags: b.tags, status: 'READY' };
+          const mv = {
+            name: b.name,
+            version: String(fake.versions.filter((v) => v.name === b.name).length + 1),
+            source: b.source,
+            run_id: b.run_id,
+            tags: b.tags,
+            status: 'READY',
+          };
           fake.versions.push(mv);
           return send(200, { model_version: mv });
         }
@@ -88,7 +97,20 @@ async function startFakeMlflow(): Promise<FakeMlflow> {
   return fake;
 }
 
-const figures = { rows: 100, spam: 40, ham: 60, rocAuc: 0.99, threshold: 0.6, spamRecall: 0.9, hamFalsePositiveRate: 0.01, precision: 0.97, accuracy: 0.96, f1: 0.93, logLoss: 0.1, confusion: { tp: 36, fp: 1, tn: 59, fn: 4 } };
+const figures = {
+  rows: 100,
+  spam: 40,
+  ham: 60,
+  rocAuc: 0.99,
+  threshold: 0.6,
+  spamRecall: 0.9,
+  hamFalsePositiveRate: 0.01,
+  precision: 0.97,
+  accuracy: 0.96,
+  f1: 0.93,
+  logLoss: 0.1,
+  confusion: { tp: 36, fp: 1, tn: 59, fn: 4 },
+};
 const card = (version: string) =>
   ({
     name: 'spam-detector',
@@ -116,9 +138,20 @@ test('registers a version: a finished run with the card metrics and params, and 
   const run = mlflow.runs.get('run1')!;
   expect(run.status).toBe('FINISHED');
   expect(run.tags).toEqual(expect.arrayContaining([{ key: VERSION_TAG, value: '1.0.0' }]));
-  expect(run.metrics).toEqual(expect.arrayContaining([expect.objectContaining({ key: 'timeForwardTest.rocAuc', value: 0.99 }), expect.objectContaining({ key: 'randomTest.accuracy', value: 0.98 })]));
+  expect(run.metrics).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({ key: 'timeForwardTest.rocAuc', value: 0.99 }),
+      expect.objectContaining({ key: 'randomTest.accuracy', value: 0.98 }),
+    ]),
+  );
   expect(run.metrics.some((m) => m.key.includes('confusion'))).toBe(false); // only numbers
-  expect(run.params).toEqual(expect.arrayContaining([{ key: 'threshold', value: '0.6' }, { key: 'feature_count', value: '50' }, { key: 'training.seed', value: '42' }]));
+  expect(run.params).toEqual(
+    expect.arrayContaining([
+      { key: 'threshold', value: '0.6' },
+      { key: 'feature_count', value: '50' },
+      { key: 'training.seed', value: '42' },
+    ]),
+  );
   expect(mlflow.versions[0]).toMatchObject({ source, run_id: 'run1', tags: [{ key: VERSION_TAG, value: '1.0.0' }] });
 });
 
@@ -147,12 +180,19 @@ test('the training hook registers only when MLFLOW_TRACKING_URI is set', async (
   expect(await registerWithMlflowIfConfigured(card('1.0.0'), (l) => lines.push(l), 's')).toBeUndefined();
   restore();
   expect(mlflow.calls).toEqual([]);
-  restore = setAppEnv({ MLFLOW_TRACKING_URI: mlflow.url, MLFLOW_MODEL_NAME: 'spam-detector', AzureWebJobsStorage: 'UseDevelopmentStorage=true' });
+  restore = setAppEnv({
+    MLFLOW_TRACKING_URI: mlflow.url,
+    MLFLOW_MODEL_NAME: 'spam-detector',
+    AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+  });
   try {
     expect(await registerWithMlflowIfConfigured(card('1.0.0'), (l) => lines.push(l))).toMatchObject({ created: true });
     expect(mlflow.versions[0].source).toBe('http://127.0.0.1:10000/devstoreaccount1/models/spam-detector/1.0.0/');
   } finally {
     restore();
   }
-  expect(lines).toEqual(['MLflow: MLFLOW_TRACKING_URI is not set; not registering', 'MLflow: registered spam-detector version 1 (run run1) for 1.0.0']);
+  expect(lines).toEqual([
+    'MLflow: MLFLOW_TRACKING_URI is not set; not registering',
+    'MLflow: registered spam-detector version 1 (run run1) for 1.0.0',
+  ]);
 });

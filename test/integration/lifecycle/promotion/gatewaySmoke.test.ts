@@ -60,10 +60,24 @@ beforeAll(async () => {
       LOCAL_FEAST_SEED: 'true',
     },
   });
-  await waitFor(async () => /Feast: \d+ senders of the training period .* \d+ written/.exec(host.output())?.[0], 60000, 'the Feast store seeded at start');
+  await waitFor(
+    async () => /Feast: \d+ senders of the training period .* \d+ written/.exec(host.output())?.[0],
+    60000,
+    'the Feast store seeded at start',
+  );
   kube = await startFakeKubeApi();
-  for (const [name, min, max] of [['spam-detector-staging', 1, 3], ['spam-detector', 2, 10]] as const) {
-    kube.addInferenceService({ name, namespace: 'kserve', storageUri: uriOf(COMMITTED_MODEL_VERSION), minReplicas: min, maxReplicas: max, annotations: { [ANNOTATIONS.modelVersion]: COMMITTED_MODEL_VERSION } });
+  for (const [name, min, max] of [
+    ['spam-detector-staging', 1, 3],
+    ['spam-detector', 2, 10],
+  ] as const) {
+    kube.addInferenceService({
+      name,
+      namespace: 'kserve',
+      storageUri: uriOf(COMMITTED_MODEL_VERSION),
+      minReplicas: min,
+      maxReplicas: max,
+      annotations: { [ANNOTATIONS.modelVersion]: COMMITTED_MODEL_VERSION },
+    });
   }
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'promotion-gw-'));
   fs.writeFileSync(path.join(dir, 'kubeconfig'), fakeKubeconfigYaml(kube.url, kube.caData));
@@ -96,7 +110,12 @@ afterAll(async () => {
 test('promotes a version whose smoke evaluation through the real gateway reproduces its card', async () => {
   const ctx = () => new InvocationContext({ functionName: 'test', logHandler: () => undefined });
   const started = (await promoteModel(
-    new HttpRequest({ method: 'POST', url: `${host.url}/models/${NEW_VERSION}/promote`, params: { version: NEW_VERSION }, headers: { 'x-ms-client-principal-name': 'release@example.org' } }),
+    new HttpRequest({
+      method: 'POST',
+      url: `${host.url}/models/${NEW_VERSION}/promote`,
+      params: { version: NEW_VERSION },
+      headers: { 'x-ms-client-principal-name': 'release@example.org' },
+    }),
     ctx(),
   )) as { status: number; jsonBody: { id: string } };
   expect(started.status).toBe(202);
@@ -108,7 +127,10 @@ test('promotes a version whose smoke evaluation through the real gateway reprodu
     if (Date.now() > deadline) throw new Error('no approval step in time');
     await new Promise((r) => setTimeout(r, 100));
   }
-  const approved = await promotionDecision(new HttpRequest({ method: 'POST', url: `${host.url}/promotions/${id}/approve`, params: { id, decision: 'approve' } }), ctx());
+  const approved = await promotionDecision(
+    new HttpRequest({ method: 'POST', url: `${host.url}/promotions/${id}/approve`, params: { id, decision: 'approve' } }),
+    ctx(),
+  );
   expect(approved.status).toBe(202);
   const record = (await run.done) as PromotionRecord;
   const card = JSON.parse(fs.readFileSync(path.join(newModel.dir, 'model.json'), 'utf8'));

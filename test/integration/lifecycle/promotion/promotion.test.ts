@@ -64,10 +64,28 @@ async function startStandInGateway(kubeApi: FakeKubeApi, namespace: string): Pro
         if (spam === undefined) throw new Error('not a corpus message');
         const p = (spam ? 0.8 : 0.2) + ((i % 7) - 3) * 0.02;
         const probability = gw.quality === 'good' ? p : 1 - p;
-        return { prediction: probability >= 0.5 ? 'spam' : 'ham', probability, probabilities: [1 - probability, probability], threshold: 0.5, model: { name: 'spam-detector', version }, environment: env, degraded: false };
+        return {
+          prediction: probability >= 0.5 ? 'spam' : 'ham',
+          probability,
+          probabilities: [1 - probability, probability],
+          threshold: 0.5,
+          model: { name: 'spam-detector', version },
+          environment: env,
+          degraded: false,
+        };
       });
       res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ request_id: req.headers['x-request-id'], environment: env, model: { name: 'spam-detector', version }, degraded: false, count: results.length, results, latency_ms: 1 }));
+      res.end(
+        JSON.stringify({
+          request_id: req.headers['x-request-id'],
+          environment: env,
+          model: { name: 'spam-detector', version },
+          degraded: false,
+          count: results.length,
+          results,
+          latency_ms: 1,
+        }),
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -92,7 +110,20 @@ let dir: string;
 
 /** A model version's files in models/, with a schema-valid card (the promotion never loads the ONNX bytes). */
 async function publishVersion(version: string, options: { features?: string[]; skip?: string[] } = {}) {
-  const metrics = { rows: 1800, spam: 600, ham: 1200, rocAuc: 0.99, threshold: 0.6, spamRecall: 0.9, hamFalsePositiveRate: 0.01, precision: 0.97, accuracy: 0.96, f1: 0.93, logLoss: 0.1, confusion: { tp: 540, fp: 12, tn: 1188, fn: 60 } };
+  const metrics = {
+    rows: 1800,
+    spam: 600,
+    ham: 1200,
+    rocAuc: 0.99,
+    threshold: 0.6,
+    spamRecall: 0.9,
+    hamFalsePositiveRate: 0.01,
+    precision: 0.97,
+    accuracy: 0.96,
+    f1: 0.93,
+    logLoss: 0.1,
+    confusion: { tp: 540, fp: 12, tn: 1188, fn: 60 },
+  };
   const card = {
     schemaVersion: 1,
     name: 'spam-detector',
@@ -100,10 +131,20 @@ async function publishVersion(version: string, options: { features?: string[]; s
     created: '2026-01-01T00:00:00.000Z',
     createdFrom: 'test',
     description: 'test card',
-    signature: { input: { name: 'features', datatype: 'FP32', shape: [-1, 50] }, output: { name: 'probabilities', datatype: 'FP32', shape: [-1, 2], classes: ['ham', 'spam'] } },
+    signature: {
+      input: { name: 'features', datatype: 'FP32', shape: [-1, 50] },
+      output: { name: 'probabilities', datatype: 'FP32', shape: [-1, 2], classes: ['ham', 'spam'] },
+    },
     features: (options.features ?? FEATURES.map((f) => f.name)).map((name) => ({ name, description: name, group: 'content' })),
     files: { onnx: 'model.onnx', tokens: 'tokens.json', triton: 'triton/', baseline: 'baseline.json', sha256: {} },
-    threshold: { value: 0.6, targetHamFalsePositiveRate: 0.01, chosenOn: 'validation', validationRows: 900, validationHamFalsePositiveRate: 0.01, validationSpamRecall: 0.9 },
+    threshold: {
+      value: 0.6,
+      targetHamFalsePositiveRate: 0.01,
+      chosenOn: 'validation',
+      validationRows: 900,
+      validationHamFalsePositiveRate: 0.01,
+      validationSpamRecall: 0.9,
+    },
     training: {},
     metrics: { randomTest: { ...metrics, accuracy: 0.99 }, timeForwardTest: metrics },
     baseline: {},
@@ -122,7 +163,13 @@ async function publishVersion(version: string, options: { features?: string[]; s
 }
 
 function request(method: string, url: string, params: Record<string, string>, body?: unknown): HttpRequest {
-  return new HttpRequest({ method, url, params, headers: { 'content-type': 'application/json' }, ...(body !== undefined ? { body: { string: JSON.stringify(body) } } : {}) });
+  return new HttpRequest({
+    method,
+    url,
+    params,
+    headers: { 'content-type': 'application/json' },
+    ...(body !== undefined ? { body: { string: JSON.stringify(body) } } : {}),
+  });
 }
 const ctx = () => new InvocationContext({ functionName: 'test', logHandler: () => undefined });
 
@@ -131,10 +178,16 @@ async function start(version: string, requestedBy = 'alice') {
   return res;
 }
 async function status(id: string) {
-  return (await promotionStatus(request('GET', `http://localhost/api/promotions/${id}`, { id }), ctx())) as { status: number; jsonBody: any };
+  return (await promotionStatus(request('GET', `http://localhost/api/promotions/${id}`, { id }), ctx())) as {
+    status: number;
+    jsonBody: any;
+  };
 }
 async function decide(id: string, decision: string, body: unknown = { by: 'bob', comment: 'looks good' }) {
-  return (await promotionDecision(request('POST', `http://localhost/api/promotions/${id}/${decision}`, { id, decision }, body), ctx())) as { status: number; jsonBody: any };
+  return (await promotionDecision(request('POST', `http://localhost/api/promotions/${id}/${decision}`, { id, decision }, body), ctx())) as {
+    status: number;
+    jsonBody: any;
+  };
 }
 async function waitForStep(id: string, step: string): Promise<void> {
   const deadline = Date.now() + 20000;
@@ -167,8 +220,20 @@ afterAll(async () => {
 beforeEach(async () => {
   kube = await startFakeKubeApi();
   kube.readyAfterMs = 30;
-  kube.addInferenceService({ name: 'spam-detector-staging', namespace: NS, storageUri: uriOf('1.0.0'), annotations: { [ANNOTATIONS.modelVersion]: '1.0.0' } });
-  kube.addInferenceService({ name: 'spam-detector', namespace: NS, storageUri: uriOf('1.0.0'), minReplicas: 2, maxReplicas: 10, annotations: { [ANNOTATIONS.modelVersion]: '1.0.0' } });
+  kube.addInferenceService({
+    name: 'spam-detector-staging',
+    namespace: NS,
+    storageUri: uriOf('1.0.0'),
+    annotations: { [ANNOTATIONS.modelVersion]: '1.0.0' },
+  });
+  kube.addInferenceService({
+    name: 'spam-detector',
+    namespace: NS,
+    storageUri: uriOf('1.0.0'),
+    minReplicas: 2,
+    maxReplicas: 10,
+    annotations: { [ANNOTATIONS.modelVersion]: '1.0.0' },
+  });
   gateway = await startStandInGateway(kube, NS);
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'promotion-'));
   fs.writeFileSync(path.join(dir, 'kubeconfig'), fakeKubeconfigYaml(kube.url, kube.caData));
@@ -212,14 +277,36 @@ test('happy path: staging, smoke evaluation through the gateway, approval, produ
 
   expect((await decide(id, 'approve')).status).toBe(202);
   const record = await finished(id);
-  expect(record).toMatchObject({ outcome: 'promoted', version: '1.1.0', requestedBy: 'alice', approval: { approved: true, by: 'bob', comment: 'looks good' }, rollbacks: [] });
+  expect(record).toMatchObject({
+    outcome: 'promoted',
+    version: '1.1.0',
+    requestedBy: 'alice',
+    approval: { approved: true, by: 'bob', comment: 'looks good' },
+    rollbacks: [],
+  });
   expect(served('spam-detector')).toBe(uriOf('1.1.0'));
-  expect(kube.get(NS, 'spam-detector')!.metadata.annotations).toMatchObject({ [ANNOTATIONS.modelVersion]: '1.1.0', [ANNOTATIONS.previousModelVersion]: '1.0.0' });
+  expect(kube.get(NS, 'spam-detector')!.metadata.annotations).toMatchObject({
+    [ANNOTATIONS.modelVersion]: '1.1.0',
+    [ANNOTATIONS.previousModelVersion]: '1.0.0',
+  });
   // The smoke evaluation went through the gateway with X-Environment: staging and saw only the new version.
-  expect(record.smoke).toMatchObject({ passed: true, samples: 60, modelVersions: ['1.1.0'], reference: { metricsKey: 'timeForwardTest', accuracy: 0.96, rocAuc: 0.99 } });
+  expect(record.smoke).toMatchObject({
+    passed: true,
+    samples: 60,
+    modelVersions: ['1.1.0'],
+    reference: { metricsKey: 'timeForwardTest', accuracy: 0.96, rocAuc: 0.99 },
+  });
   expect(gateway.environments).toEqual(new Set(['staging']));
   expect(record.steps.map((s) => s.step)).toEqual([
-    'check artifacts', 'deploy staging', 'wait staging ready', 'smoke evaluation', 'awaiting approval', 'approved', 'deploy production', 'wait production ready', 'promoted',
+    'check artifacts',
+    'deploy staging',
+    'wait staging ready',
+    'smoke evaluation',
+    'awaiting approval',
+    'approved',
+    'deploy production',
+    'wait production ready',
+    'promoted',
   ]);
   expect(await storedRecord(id)).toEqual(record);
   const after = await status(id);
@@ -263,7 +350,11 @@ test('a rejection rolls staging back and records who rejected it', async () => {
   await waitForStep(id, 'awaiting approval');
   expect((await decide(id, 'reject', { by: 'carol', comment: 'not this week' })).status).toBe(202);
   const record = await finished(id);
-  expect(record).toMatchObject({ outcome: 'rejected', reason: 'awaiting approval: rejected by carol: not this week', approval: { approved: false, by: 'carol' } });
+  expect(record).toMatchObject({
+    outcome: 'rejected',
+    reason: 'awaiting approval: rejected by carol: not this week',
+    approval: { approved: false, by: 'carol' },
+  });
   expect(served('spam-detector-staging')).toBe(uriOf('1.0.0'));
   expect(patchesTo('spam-detector')).toBe(0);
 });
@@ -277,7 +368,10 @@ test('production that never becomes Ready is rolled back, and staging too', asyn
   const record = await finished(id);
   expect(record.outcome).toBe('rolled_back');
   expect(record.reason).toMatch(/^wait production ready: production failed: .*ModelLoadFailed/);
-  expect(record.rollbacks.map((r) => [r.env, r.changed])).toEqual([['production', true], ['staging', true]]);
+  expect(record.rollbacks.map((r) => [r.env, r.changed])).toEqual([
+    ['production', true],
+    ['staging', true],
+  ]);
   expect(served('spam-detector')).toBe(uriOf('1.0.0'));
   expect(served('spam-detector-staging')).toBe(uriOf('1.0.0'));
 });
@@ -285,7 +379,9 @@ test('production that never becomes Ready is rolled back, and staging too', asyn
 test('missing artifacts or a different feature list stop the promotion before anything changes', async () => {
   await publishVersion('1.3.0', { skip: [MODEL_FILES.tritonConfig] });
   let record = await finished(((await start('1.3.0')) as any).jsonBody.id);
-  expect(record.reason).toMatch(/check artifacts: model version 1\.3\.0 is incomplete: missing models\/spam-detector\/1\.3\.0\/triton\/spam-detector\/config\.pbtxt/);
+  expect(record.reason).toMatch(
+    /check artifacts: model version 1\.3\.0 is incomplete: missing models\/spam-detector\/1\.3\.0\/triton\/spam-detector\/config\.pbtxt/,
+  );
   await publishVersion('1.4.0', { features: FEATURES.map((f) => f.name).reverse() });
   record = await finished(((await start('1.4.0')) as any).jsonBody.id);
   expect(record.reason).toMatch(/feature list differs/);
@@ -299,11 +395,28 @@ test('HTTP errors: bad version 400, unknown promotion 404, unknown action 404', 
   expect((await status('promotion-nope')).status).toBe(404);
   expect((await decide('promotion-nope', 'approve')).status).toBe(404);
   expect((await decide('promotion-nope', 'explode')).status).toBe(404);
-  const bad = (await promoteModel(new HttpRequest({ method: 'POST', url: 'http://localhost/api/models/1.1.0/promote', params: { version: '1.1.0' }, headers: { 'content-type': 'application/json' }, body: { string: '[1,2' } }), ctx())) as any;
+  const bad = (await promoteModel(
+    new HttpRequest({
+      method: 'POST',
+      url: 'http://localhost/api/models/1.1.0/promote',
+      params: { version: '1.1.0' },
+      headers: { 'content-type': 'application/json' },
+      body: { string: '[1,2' },
+    }),
+    ctx(),
+  )) as any;
   expect(bad.status).toBe(400);
   expect(bad.jsonBody.error.code).toBe('invalid_json');
   // The same body without a JSON Content-Type (what HttpRequest and curl -d default to) is refused for its type first.
-  const untyped = (await promoteModel(new HttpRequest({ method: 'POST', url: 'http://localhost/api/models/1.1.0/promote', params: { version: '1.1.0' }, body: { string: '[1,2' } }), ctx())) as any;
+  const untyped = (await promoteModel(
+    new HttpRequest({
+      method: 'POST',
+      url: 'http://localhost/api/models/1.1.0/promote',
+      params: { version: '1.1.0' },
+      body: { string: '[1,2' },
+    }),
+    ctx(),
+  )) as any;
   expect(untyped.status).toBe(415);
   expect(untyped.jsonBody.error.code).toBe('unsupported_media_type');
   const notObject = (await decide('promotion-nope', 'approve', ['bob'])) as any;
@@ -329,12 +442,21 @@ test('the promotion routes are registered with admin auth and a Durable client i
     ['promotionStatus', 'promotions/{id}', 'GET'],
   ]) {
     const trigger = byName[name].find((b) => b.type === 'httpTrigger')!;
-    expect({ name, authLevel: trigger.authLevel, route: trigger.route, methods: trigger.methods }).toEqual({ name, authLevel: 'admin', route, methods: [method] });
+    expect({ name, authLevel: trigger.authLevel, route: trigger.route, methods: trigger.methods }).toEqual({
+      name,
+      authLevel: 'admin',
+      route,
+      methods: [method],
+    });
     expect(byName[name].some((b) => b.type === 'durableClient' && b.direction === 'in')).toBe(true);
   }
   // The file, the registered orchestration and the name the starter passes to startNew are one name.
   expect(byName[PROMOTION_ORCHESTRATOR].map((b) => b.type)).toEqual(['orchestrationTrigger']);
-  expect(Object.keys(byName).filter((n) => byName[n].some((b) => b.type === 'activityTrigger')).sort()).toEqual(
+  expect(
+    Object.keys(byName)
+      .filter((n) => byName[n].some((b) => b.type === 'activityTrigger'))
+      .sort(),
+  ).toEqual(
     [
       PROMOTION_CHECK_ARTIFACTS_ACTIVITY,
       PROMOTION_DEPLOY_ACTIVITY,

@@ -16,7 +16,12 @@ const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
 describe('Feast key encoding (entity key serialization v3)', () => {
   it("matches Feast's test_redis.py vector: join key 'entity' = int32 1, project 'test'", () => {
-    const expected = Buffer.concat([hex('01000000 02000000 06000000'), Buffer.from('entity'), hex('03000000 04000000 01000000'), Buffer.from('test')]);
+    const expected = Buffer.concat([
+      hex('01000000 02000000 06000000'),
+      Buffer.from('entity'),
+      hex('03000000 04000000 01000000'),
+      Buffer.from('test'),
+    ]);
     expect(feastRedisKey('test', { entity: { type: 'int32', value: 1 } })).toEqual(expected);
   });
 
@@ -31,10 +36,13 @@ describe('Feast key encoding (entity key serialization v3)', () => {
     const key = serializeEntityKeyV3({ zeta: 'z', alpha: { type: 'int64', value: 7n } });
     const expected = Buffer.concat([
       hex('02000000'),
-      hex('02000000 05000000'), Buffer.from('alpha'),
-      hex('02000000 04000000'), Buffer.from('zeta'),
+      hex('02000000 05000000'),
+      Buffer.from('alpha'),
+      hex('02000000 04000000'),
+      Buffer.from('zeta'),
       hex('04000000 08000000 0700000000000000'),
-      hex('02000000 01000000'), Buffer.from('z'),
+      hex('02000000 01000000'),
+      Buffer.from('z'),
     ]);
     expect(key).toEqual(expected);
   });
@@ -123,7 +131,11 @@ describe('FeatureStore on the real Redis', () => {
     // ioredis returns field names as strings; compare their bytes.
     const fields = await raw.hkeysBuffer(key);
     expect(fields.map((f) => f.toString('hex')).sort()).toEqual(
-      [featureField(SENDER_FEATURE_VIEW, 'message_count_30d'), featureField(SENDER_FEATURE_VIEW, 'spam_rate_30d'), timestampField(SENDER_FEATURE_VIEW)]
+      [
+        featureField(SENDER_FEATURE_VIEW, 'message_count_30d'),
+        featureField(SENDER_FEATURE_VIEW, 'spam_rate_30d'),
+        timestampField(SENDER_FEATURE_VIEW),
+      ]
         .map((f) => f.toString('hex'))
         .sort(),
     );
@@ -150,13 +162,23 @@ describe('FeatureStore on the real Redis', () => {
     const r = await store.getSenderFeatures(['known-1', 'nobody', 'known-2']);
     expect(r.degraded).toBe(false);
     expect(r.found).toEqual([true, false, true]);
-    expect(r.features).toEqual([{ message_count_30d: 3, spam_rate_30d: 1 / 3 }, UNKNOWN_SENDER, { message_count_30d: 0, spam_rate_30d: 0 }]);
+    expect(r.features).toEqual([
+      { message_count_30d: 3, spam_rate_30d: 1 / 3 },
+      UNKNOWN_SENDER,
+      { message_count_30d: 0, spam_rate_30d: 0 },
+    ]);
   });
 
   it('an unreadable row costs only its own sender the statistics; the other senders keep theirs', async () => {
-    await store.writeSenderFeatures([{ entity: 'good-row', features: { message_count_30d: 99, spam_rate_30d: 0.25 }, eventTime: new Date() }]);
+    await store.writeSenderFeatures([
+      { entity: 'good-row', features: { message_count_30d: 99, spam_rate_30d: 0.25 }, eventTime: new Date() },
+    ]);
     // Written by something else: not a feast.types.Value.
-    await raw.hset(feastRedisKey(project, { [SENDER_JOIN_KEY]: 'bad-row' }), featureField(SENDER_FEATURE_VIEW, 'message_count_30d'), Buffer.from('ff ff ff ff', 'hex'));
+    await raw.hset(
+      feastRedisKey(project, { [SENDER_JOIN_KEY]: 'bad-row' }),
+      featureField(SENDER_FEATURE_VIEW, 'message_count_30d'),
+      Buffer.from('ff ff ff ff', 'hex'),
+    );
     const r = await store.getSenderFeatures(['good-row', 'bad-row']);
     expect(r.features).toEqual([{ message_count_30d: 99, spam_rate_30d: 0.25 }, UNKNOWN_SENDER]);
     expect(r.found).toEqual([true, false]);
@@ -165,7 +187,9 @@ describe('FeatureStore on the real Redis', () => {
   });
 
   it('keeps a newer stored row when an older one is written (Feast write semantics)', async () => {
-    await store.writeSenderFeatures([{ entity: 'ordered', features: { message_count_30d: 10, spam_rate_30d: 0.1 }, eventTime: new Date('2026-11-02') }]);
+    await store.writeSenderFeatures([
+      { entity: 'ordered', features: { message_count_30d: 10, spam_rate_30d: 0.1 }, eventTime: new Date('2026-11-02') },
+    ]);
     const written = await store.writeSenderFeatures([
       { entity: 'ordered', features: { message_count_30d: 1, spam_rate_30d: 0.9 }, eventTime: new Date('2026-11-01') },
     ]);
@@ -174,7 +198,9 @@ describe('FeatureStore on the real Redis', () => {
   });
 
   it('skips a row of the same second as the stored one, as Feast does (event time not after the stored one)', async () => {
-    await store.writeSenderFeatures([{ entity: 'same-second', features: { message_count_30d: 5, spam_rate_30d: 0.2 }, eventTime: new Date('2026-11-03T08:00:00.100Z') }]);
+    await store.writeSenderFeatures([
+      { entity: 'same-second', features: { message_count_30d: 5, spam_rate_30d: 0.2 }, eventTime: new Date('2026-11-03T08:00:00.100Z') },
+    ]);
     const later = { entity: 'same-second', features: { message_count_30d: 6, spam_rate_30d: 0.5 } };
     expect(await store.writeSenderFeatures([{ ...later, eventTime: new Date('2026-11-03T08:00:00.900Z') }])).toBe(0);
     expect((await store.getSenderFeatures(['same-second'])).features[0]).toEqual({ message_count_30d: 5, spam_rate_30d: 0.2 });
@@ -185,7 +211,12 @@ describe('FeatureStore on the real Redis', () => {
   it("a row's end of window becomes its key's expiry; a sender whose window has passed reads as unknown", async () => {
     const now = Date.now();
     await store.writeSenderFeatures([
-      { entity: 'current', features: { message_count_30d: 2, spam_rate_30d: 0.5 }, eventTime: new Date(now), expiresAt: new Date(now + 3_600_000) },
+      {
+        entity: 'current',
+        features: { message_count_30d: 2, spam_rate_30d: 0.5 },
+        eventTime: new Date(now),
+        expiresAt: new Date(now + 3_600_000),
+      },
       { entity: 'gone', features: { message_count_30d: 9, spam_rate_30d: 1 }, eventTime: new Date(now), expiresAt: new Date(now - 1000) },
     ]);
     const ttl = await raw.pttl(feastRedisKey(project, { [SENDER_JOIN_KEY]: 'current' }));
@@ -193,10 +224,22 @@ describe('FeatureStore on the real Redis', () => {
     expect(ttl).toBeLessThanOrEqual(3_600_000);
     expect((await store.getSenderFeatures(['current', 'gone'])).found).toEqual([true, false]);
     // An explicit TTL (Feast's key_ttl_seconds) wins; a bad one is refused before anything is written.
-    await store.writeSenderFeatures([{ entity: 'current', features: { message_count_30d: 3, spam_rate_30d: 0.5 }, eventTime: new Date(now + 2000), expiresAt: new Date(now + 3_600_000) }], { ttlSeconds: 60 });
+    await store.writeSenderFeatures(
+      [
+        {
+          entity: 'current',
+          features: { message_count_30d: 3, spam_rate_30d: 0.5 },
+          eventTime: new Date(now + 2000),
+          expiresAt: new Date(now + 3_600_000),
+        },
+      ],
+      { ttlSeconds: 60 },
+    );
     expect(await raw.ttl(feastRedisKey(project, { [SENDER_JOIN_KEY]: 'current' }))).toBeLessThanOrEqual(60);
     for (const ttlSeconds of [0, -5, 1.5, Number.NaN]) {
-      await expect(store.writeSenderFeatures([{ entity: 'never', features: UNKNOWN_SENDER, eventTime: new Date() }], { ttlSeconds })).rejects.toThrow(/positive integer/);
+      await expect(
+        store.writeSenderFeatures([{ entity: 'never', features: UNKNOWN_SENDER, eventTime: new Date() }], { ttlSeconds }),
+      ).rejects.toThrow(/positive integer/);
     }
     expect((await store.getSenderFeatures(['never'])).found).toEqual([false]);
   });
@@ -267,7 +310,11 @@ describe('Azure Managed Redis with Entra authentication', () => {
   });
 
   it('without a token the store is degraded with a reason, and reads fall back to defaults', async () => {
-    const noToken = { getToken: async () => { throw new Error('no managed identity here'); } };
+    const noToken = {
+      getToken: async () => {
+        throw new Error('no managed identity here');
+      },
+    };
     const store = new FeatureStore({ url: 'rediss://nowhere.redis.azure.net:10000', project: 'p', timeoutMs: 100, credential: noToken });
     try {
       const r = await store.getSenderFeatures(['a']);

@@ -6,7 +6,12 @@ import net from 'node:net';
 import { freePort } from '../../../../tools/devhost/azurite';
 import { loadModelBackend, ModelServer, startModelServer } from '../../../../tools/devhost/modelServer';
 import { FEATURE_COUNT } from '../../../../shared/serving/features/featureList';
-import { KServeClient, KServeClientOptions, KServeResponseError, KServeUnavailableError } from '../../../../shared/serving/kserve/kserveClient';
+import {
+  KServeClient,
+  KServeClientOptions,
+  KServeResponseError,
+  KServeUnavailableError,
+} from '../../../../shared/serving/kserve/kserveClient';
 import { committedModelDir, COMMITTED_MODEL_VERSION, loadModelDirectory, MODEL_NAME } from '../../../../shared/model/modelArtifacts';
 import { toErrorResponse } from '../../../../shared/platform/errors';
 
@@ -45,13 +50,19 @@ async function scriptedServer(script: Array<(res: http.ServerResponse, req: http
   // is answered 404.
   const s = http.createServer((req, res) => {
     req.resume();
-    req.on('end', () => (req.method === 'POST' ? script[Math.min(n++, script.length - 1)](res, req) : json(404, { error: 'no such endpoint' })(res)));
+    req.on('end', () =>
+      req.method === 'POST' ? script[Math.min(n++, script.length - 1)](res, req) : json(404, { error: 'no such endpoint' })(res),
+    );
   });
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
   return {
     url: `http://127.0.0.1:${(s.address() as net.AddressInfo).port}`,
     requests: () => n,
-    close: () => new Promise<void>((r) => { s.closeAllConnections(); s.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        s.closeAllConnections();
+        s.close(() => r());
+      }),
   };
 }
 
@@ -105,7 +116,8 @@ describe('against the local V2 server', () => {
       expect(res.jsonBody).toEqual({
         error: {
           code: 'service_unavailable',
-          message: "KServe production backend unavailable: answered 404: model 'no-such-model' is not served here (serving 'spam-detector')",
+          message:
+            "KServe production backend unavailable: answered 404: model 'no-such-model' is not served here (serving 'spam-detector')",
         },
       });
       expect(client.breaker.snapshot()).toMatchObject({ state: 'closed', consecutive_failures: 1 });
@@ -146,7 +158,11 @@ describe('model versions as Triton reports them', () => {
   });
 
   it('treats a bare repository number without a declared version as unknown, not as a model version', async () => {
-    const ok = { model_name: MODEL_NAME, model_version: '1', outputs: [{ name: 'probabilities', shape: [1, 2], datatype: 'FP32', data: [0.5, 0.5] }] };
+    const ok = {
+      model_name: MODEL_NAME,
+      model_version: '1',
+      outputs: [{ name: 'probabilities', shape: [1, 2], datatype: 'FP32', data: [0.5, 0.5] }],
+    };
     const s = await scriptedServer([json(200, ok)]);
     const client = new KServeClient(options(s.url));
     try {
@@ -178,7 +194,11 @@ describe('failures', () => {
   });
 
   it('retries a 503 { error } and succeeds when the backend recovers', async () => {
-    const ok = { model_name: MODEL_NAME, model_version: '7', outputs: [{ name: 'probabilities', shape: [1, 2], datatype: 'FP32', data: [0.25, 0.75] }] };
+    const ok = {
+      model_name: MODEL_NAME,
+      model_version: '7',
+      outputs: [{ name: 'probabilities', shape: [1, 2], datatype: 'FP32', data: [0.25, 0.75] }],
+    };
     const s = await scriptedServer([json(503, { error: 'model is loading' }), json(200, ok)]);
     const client = new KServeClient(options(s.url));
     try {
@@ -223,7 +243,9 @@ describe('failures', () => {
     const sockets: net.Socket[] = [];
     const silent = net.createServer((sock) => sockets.push(sock));
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
-    const client = new KServeClient(options(`http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`, { timeoutMs: 200, maxRetries: 0 }));
+    const client = new KServeClient(
+      options(`http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`, { timeoutMs: 200, maxRetries: 0 }),
+    );
     try {
       const err = await client.infer(features(1), 1).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(KServeUnavailableError);
@@ -236,7 +258,9 @@ describe('failures', () => {
   });
 
   it('a malformed 200 answer is a 503 (a backend fault), not a crash and not a 502', async () => {
-    const s = await scriptedServer([json(200, { model_name: MODEL_NAME, outputs: [{ name: 'probabilities', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] })]);
+    const s = await scriptedServer([
+      json(200, { model_name: MODEL_NAME, outputs: [{ name: 'probabilities', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] }),
+    ]);
     const client = new KServeClient(options(s.url));
     try {
       const err = await client.infer(features(1), 1).catch((e: unknown) => e);
@@ -261,7 +285,10 @@ describe('failures', () => {
         const res = toErrorResponse(err);
         expect(res.status).toBe(503);
         expect(res.jsonBody).toEqual({
-          error: { code: 'service_unavailable', message: 'KServe production backend unavailable: answered 500: onnx runtime error 2: invalid input shape' },
+          error: {
+            code: 'service_unavailable',
+            message: 'KServe production backend unavailable: answered 500: onnx runtime error 2: invalid input shape',
+          },
         });
         expect(s.requests()).toBe(call); // never retried
       }
@@ -292,7 +319,11 @@ describe('failures', () => {
   });
 
   it('a 429 (load shedding in front of the model) is retried like a 503', async () => {
-    const ok = { model_name: MODEL_NAME, model_version: '7', outputs: [{ name: 'probabilities', shape: [1, 2], datatype: 'FP32', data: [0.5, 0.5] }] };
+    const ok = {
+      model_name: MODEL_NAME,
+      model_version: '7',
+      outputs: [{ name: 'probabilities', shape: [1, 2], datatype: 'FP32', data: [0.5, 0.5] }],
+    };
     const s = await scriptedServer([json(429, { error: 'too many requests' }), json(200, ok)]);
     const client = new KServeClient(options(s.url));
     try {

@@ -32,14 +32,22 @@ function generator(seed: number) {
   };
   const value = (depth: number): unknown => {
     switch (depth > 3 ? int(6) : int(8)) {
-      case 0: return null;
-      case 1: return r() < 0.5;
-      case 2: return pick([0, -1, 1e308, -1e-308, 3.14, 2 ** 53 + 1]);
-      case 3: return str(20);
-      case 4: return '';
-      case 5: return pick(['spam@example.com', 'production', 'staging', 'text/html']);
-      case 6: return Array.from({ length: int(4) }, () => value(depth + 1));
-      default: return Object.fromEntries(Array.from({ length: int(4) }, () => [r() < 0.6 ? pick(FIELDS) : str(8), value(depth + 1)]));
+      case 0:
+        return null;
+      case 1:
+        return r() < 0.5;
+      case 2:
+        return pick([0, -1, 1e308, -1e-308, 3.14, 2 ** 53 + 1]);
+      case 3:
+        return str(20);
+      case 4:
+        return '';
+      case 5:
+        return pick(['spam@example.com', 'production', 'staging', 'text/html']);
+      case 6:
+        return Array.from({ length: int(4) }, () => value(depth + 1));
+      default:
+        return Object.fromEntries(Array.from({ length: int(4) }, () => [r() < 0.6 ? pick(FIELDS) : str(8), value(depth + 1)]));
     }
   };
   const valid = () => ({ subject: 'Hi', from: 'a@example.com', to: 'b@example.com', body: 'hello' });
@@ -55,30 +63,82 @@ function generator(seed: number) {
     return e;
   };
   const json = (v: unknown) => Buffer.from(JSON.stringify(v));
-  const jsonHeaders = (extra: Record<string, string> = {}) => ({ 'content-type': pick(['application/json', 'application/json; charset=utf-8', 'APPLICATION/JSON']), ...extra });
+  const jsonHeaders = (extra: Record<string, string> = {}) => ({
+    'content-type': pick(['application/json', 'application/json; charset=utf-8', 'APPLICATION/JSON']),
+    ...extra,
+  });
 
   return (): Case => {
     const path = pick(['/api/predict', '/api/predict', '/api/transform']);
     switch (int(13)) {
       case 0: // random bytes claiming to be JSON
-        return { kind: 'random-bytes', method: 'POST', path, headers: jsonHeaders(), body: Buffer.from(Array.from({ length: 1 + int(300) }, () => int(256))) };
-      case 1: { // random JSON value that is not an email (objects never hold a complete valid email)
+        return {
+          kind: 'random-bytes',
+          method: 'POST',
+          path,
+          headers: jsonHeaders(),
+          body: Buffer.from(Array.from({ length: 1 + int(300) }, () => int(256))),
+        };
+      case 1: {
+        // random JSON value that is not an email (objects never hold a complete valid email)
         let v = value(0);
         if (v && typeof v === 'object' && !Array.isArray(v)) (v as Record<string, unknown>)[`unexpected_${int(1e6)}`] = 1;
         return { kind: 'random-json', method: 'POST', path, headers: jsonHeaders(), body: json(v) };
       }
       case 2: // one broken field
-        return { kind: 'broken-field', method: 'POST', path, headers: jsonHeaders(), body: json({ ...broken(), ...(r() < 0.3 ? { id: pick([1, '', 'x'.repeat(300), null]) } : {}) }) };
-      case 3: { // truncated JSON of a valid request
+        return {
+          kind: 'broken-field',
+          method: 'POST',
+          path,
+          headers: jsonHeaders(),
+          body: json({ ...broken(), ...(r() < 0.3 ? { id: pick([1, '', 'x'.repeat(300), null]) } : {}) }),
+        };
+      case 3: {
+        // truncated JSON of a valid request
         const text = JSON.stringify(r() < 0.5 ? valid() : { instances: [valid()] });
-        return { kind: 'truncated', method: 'POST', path, headers: jsonHeaders(), body: Buffer.from(text.slice(0, 1 + int(text.length - 2))) };
+        return {
+          kind: 'truncated',
+          method: 'POST',
+          path,
+          headers: jsonHeaders(),
+          body: Buffer.from(text.slice(0, 1 + int(text.length - 2))),
+        };
       }
       case 4: // wrong or missing content type on a valid body
-        return { kind: 'content-type', method: 'POST', path, headers: r() < 0.2 ? {} : { 'content-type': pick(['text/plain', 'application/xml', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded', str(10).replace(/[^a-z/]/g, '') || 'x/y']) }, body: json(valid()) };
+        return {
+          kind: 'content-type',
+          method: 'POST',
+          path,
+          headers:
+            r() < 0.2
+              ? {}
+              : {
+                  'content-type': pick([
+                    'text/plain',
+                    'application/xml',
+                    'multipart/form-data; boundary=x',
+                    'application/x-www-form-urlencoded',
+                    str(10).replace(/[^a-z/]/g, '') || 'x/y',
+                  ]),
+                },
+          body: json(valid()),
+        };
       case 5: // unknown environment on a valid body
-        return { kind: 'environment', method: 'POST', path, headers: jsonHeaders({ 'x-environment': pick(['dev', 'prod', 'STAGING2', 'test', 'production ,staging', '*', '%00']) }), body: json(valid()) };
+        return {
+          kind: 'environment',
+          method: 'POST',
+          path,
+          headers: jsonHeaders({ 'x-environment': pick(['dev', 'prod', 'STAGING2', 'test', 'production ,staging', '*', '%00']) }),
+          body: json(valid()),
+        };
       case 6: // oversized body
-        return { kind: 'oversized', method: 'POST', path, headers: jsonHeaders(), body: json({ ...valid(), body: 'x'.repeat(MAX_BODY + int(5000)) }) };
+        return {
+          kind: 'oversized',
+          method: 'POST',
+          path,
+          headers: jsonHeaders(),
+          body: json({ ...valid(), body: 'x'.repeat(MAX_BODY + int(5000)) }),
+        };
       case 7: // batch: too large, empty, not an array, a broken member, extra keys
         return {
           kind: 'batch',
@@ -96,15 +156,37 @@ function generator(seed: number) {
           ),
         };
       case 8: // deep nesting
-        return { kind: 'deep', method: 'POST', path, headers: jsonHeaders(), body: Buffer.from(`${'['.repeat(1 + int(20000))}${']'.repeat(int(3))}`) };
+        return {
+          kind: 'deep',
+          method: 'POST',
+          path,
+          headers: jsonHeaders(),
+          body: Buffer.from(`${'['.repeat(1 + int(20000))}${']'.repeat(int(3))}`),
+        };
       case 9: // invalid UTF-8 inside a JSON string
-        return { kind: 'utf8', method: 'POST', path, headers: jsonHeaders(), body: Buffer.concat([Buffer.from('{"subject":"'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('","from":"a","to":"b","body":"c"}')]) };
+        return {
+          kind: 'utf8',
+          method: 'POST',
+          path,
+          headers: jsonHeaders(),
+          body: Buffer.concat([
+            Buffer.from('{"subject":"'),
+            Buffer.from([0xc3, 0x28, 0xff]),
+            Buffer.from('","from":"a","to":"b","body":"c"}'),
+          ]),
+        };
       case 10: // wrong method
         return { kind: 'method', method: pick(['GET', 'PUT', 'DELETE', 'PATCH']), path, headers: jsonHeaders(), body: undefined };
       case 11: // raw form with a wrong type or empty
         return { kind: 'raw', method: 'POST', path, headers: jsonHeaders(), body: json({ raw: pick(['', 1, null, ['x'], { a: 1 }]) }) };
       default: // empty body
-        return { kind: 'empty', method: 'POST', path, headers: jsonHeaders({ 'x-request-id': pick(['', 'x'.repeat(500), 'bad id with spaces', '../../etc']) }), body: Buffer.alloc(0) };
+        return {
+          kind: 'empty',
+          method: 'POST',
+          path,
+          headers: jsonHeaders({ 'x-request-id': pick(['', 'x'.repeat(500), 'bad id with spaces', '../../etc']) }),
+          body: Buffer.alloc(0),
+        };
     }
   };
 }
@@ -205,9 +287,25 @@ it('answers strange but well-formed emails with a prediction or a 4xx, never >= 
           subject: str(60),
           from: pick([str(30), 'a@b.c', '<>', '@', 'x <y@z>', '"q" <@>', '=?iso-8859-1?Q?=E9?= <a@b>']),
           to: pick([str(20), [str(10), str(5)], []]),
-          ...(r() < 0.5 ? { headers: { [pick(['X-Mailer', 'List-Id', 'In-Reply-To', 'X-Priority', 'Message-ID', 'Date'])]: pick([str(20), [str(5), str(3)]]) } } : {}),
+          ...(r() < 0.5
+            ? {
+                headers: {
+                  [pick(['X-Mailer', 'List-Id', 'In-Reply-To', 'X-Priority', 'Message-ID', 'Date'])]: pick([str(20), [str(5), str(3)]]),
+                },
+              }
+            : {}),
           body: str(800),
-          ...(r() < 0.4 ? { contentType: pick(['text/html', 'multipart/alternative; boundary=x', str(15), 'text/plain; charset=utf-7', 'text/plain; charset=x-unknown']) } : {}),
+          ...(r() < 0.4
+            ? {
+                contentType: pick([
+                  'text/html',
+                  'multipart/alternative; boundary=x',
+                  str(15),
+                  'text/plain; charset=utf-7',
+                  'text/plain; charset=x-unknown',
+                ]),
+              }
+            : {}),
         };
   const base = new URL(host.url);
   const agent = new Agent({ keepAlive: true, maxSockets: 8 });
@@ -220,9 +318,16 @@ it('answers strange but well-formed emails with a prediction or a 4xx, never >= 
       while (next < total) {
         next++;
         const body = r() < 0.2 ? { instances: [email(), email()] } : email();
-        const res = await send(base, agent, { kind: 'strange', method: 'POST', path: pick(['/api/predict', '/api/transform']), headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(body)) });
+        const res = await send(base, agent, {
+          kind: 'strange',
+          method: 'POST',
+          path: pick(['/api/predict', '/api/transform']),
+          headers: { 'content-type': 'application/json' },
+          body: Buffer.from(JSON.stringify(body)),
+        });
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-        if (res.status >= 500 && bad.length < 5) bad.push(`${res.status} ${res.body.slice(0, 200)} <- ${JSON.stringify(body).slice(0, 200)}`);
+        if (res.status >= 500 && bad.length < 5)
+          bad.push(`${res.status} ${res.body.slice(0, 200)} <- ${JSON.stringify(body).slice(0, 200)}`);
       }
     }),
   );

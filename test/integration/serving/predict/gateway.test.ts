@@ -11,13 +11,25 @@ import { SUMMARY_MAX_AGE_MS } from '../../../../shared/platform/appHealth';
 import { FeatureStore } from '../../../../shared/serving/featureStore/featureStore';
 import { FEATURE_COUNT, FEATURE_NAMES, UNKNOWN_SENDER } from '../../../../shared/serving/features/featureList';
 import { computeFeatures, parseEmail } from '../../../../shared/serving/features/transformer';
-import { committedModelDir, COMMITTED_MODEL_VERSION, loadModelDirectory, MODEL_FILES, MODEL_NAME } from '../../../../shared/model/modelArtifacts';
+import {
+  committedModelDir,
+  COMMITTED_MODEL_VERSION,
+  loadModelDirectory,
+  MODEL_FILES,
+  MODEL_NAME,
+} from '../../../../shared/model/modelArtifacts';
 import { parseRawLog } from '../../../../shared/logs/rawLogFormat';
 import { senderDomainHash } from '../../../../shared/serving/predict/senderHash';
 import { startTestAzurite, TestAzurite } from '../../../helpers/azurite';
 import { RunningHost, startHostProcess, waitFor } from '../../../helpers/localHost';
 import { PROMOTION_MAX_BODY_BYTES } from '../../../../shared/lifecycle/promotion/http';
-import { copyModelAsVersion, postJson, RestartableModelServer, STAGING_TEST_VERSION, startRestartableModelServer } from '../../../helpers/gatewayStack';
+import {
+  copyModelAsVersion,
+  postJson,
+  RestartableModelServer,
+  STAGING_TEST_VERSION,
+  startRestartableModelServer,
+} from '../../../helpers/gatewayStack';
 import { dropFeastProject } from '../../../helpers/feastProject';
 
 const PROJECT = `gw_test_${randomUUID().slice(0, 8)}`;
@@ -113,7 +125,11 @@ describe('predictions', () => {
   });
 
   it('answers a single email with the contract fields and echoes X-Request-ID', async () => {
-    const res = await postJson(predictUrl, { id: 'c-1', ...email('Lunch on Friday?', 'Shall we meet at noon at the usual place?') }, { 'X-Request-ID': 'req-single-1' });
+    const res = await postJson(
+      predictUrl,
+      { id: 'c-1', ...email('Lunch on Friday?', 'Shall we meet at noon at the usual place?') },
+      { 'X-Request-ID': 'req-single-1' },
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get('x-request-id')).toBe('req-single-1');
     expect(res.body).toEqual({
@@ -161,14 +177,20 @@ describe('predictions', () => {
     expect(details.dependencies.kserve_production.info).toBeDefined();
     expect(details.dependencies.inference_logger.info).toBeDefined();
     // A burst of anonymous probes shares one run of the checks; two seconds later there is a new one.
-    const burst = await Promise.all(Array.from({ length: 20 }, async () => ((await (await fetch(`${host.url}/health`)).json()) as any).time));
+    const burst = await Promise.all(
+      Array.from({ length: 20 }, async () => ((await (await fetch(`${host.url}/health`)).json()) as any).time),
+    );
     expect(new Set(burst).size).toBe(1);
     await new Promise((r) => setTimeout(r, SUMMARY_MAX_AGE_MS + 100));
     expect(((await (await fetch(`${host.url}/health`)).json()) as any).time).not.toBe(burst[0]);
   });
 
   it('answers a batch with one result per instance, in order, equal to the single answers', async () => {
-    const instances = [email('One', 'first message'), { id: 'two', ...email('FREE CASH!!!', 'Act now, limited time, click here $$$') }, email('Three', 'third')];
+    const instances = [
+      email('One', 'first message'),
+      { id: 'two', ...email('FREE CASH!!!', 'Act now, limited time, click here $$$') },
+      email('Three', 'third'),
+    ];
     const batch = await postJson(predictUrl, { instances });
     expect(batch.status).toBe(200);
     expect(batch.body.count).toBe(3);
@@ -198,7 +220,9 @@ describe('predictions', () => {
     expect(p.status).toBe(200);
     expect(p.body.degraded).toBe(false);
     const trusted = senderDomainHash('trusted-sender.example', HASH_KEY);
-    await store.writeSenderFeatures([{ entity: trusted, features: { message_count_30d: 120, spam_rate_30d: 0.05 }, eventTime: new Date() }]);
+    await store.writeSenderFeatures([
+      { entity: trusted, features: { message_count_30d: 120, spam_rate_30d: 0.05 }, eventTime: new Date() },
+    ]);
     const fromTrusted = await postJson(predictUrl, email('Hello', 'Just checking in.', 'Promo <deals@trusted-sender.example>'));
     const logit = (q: number) => Math.log(q / (1 - q));
     expect(logit(p.body.probability) - logit(fromTrusted.body.probability)).toBeGreaterThan(1);
@@ -214,7 +238,6 @@ const expectError = (res: { status: number; body: any }, status: number, code: s
 };
 
 describe('error contract: 4xx JSON, never a 500', () => {
-
   it('malformed JSON is 400 invalid_json', async () => {
     expectError(await postJson(predictUrl, '{"subject": "x", '), 400, 'invalid_json', /not valid JSON/);
   });
@@ -230,12 +253,32 @@ describe('error contract: 4xx JSON, never a 500', () => {
   });
 
   it('wrong types are 400 validation_error naming the field', async () => {
-    expectError(await postJson(predictUrl, { subject: 1, from: 'a@b.c', to: 'a@b.c', body: 'y' }), 400, 'validation_error', /^subject: .*expected string/);
+    expectError(
+      await postJson(predictUrl, { subject: 1, from: 'a@b.c', to: 'a@b.c', body: 'y' }),
+      400,
+      'validation_error',
+      /^subject: .*expected string/,
+    );
     expectError(await postJson(predictUrl, { raw: 42 }), 400, 'validation_error', /^raw: /);
     expectError(await postJson(predictUrl, [1, 2]), 400, 'validation_error');
-    expectError(await postJson(predictUrl, { instances: [email('a', 'b'), { raw: '' }] }), 400, 'validation_error', /^instances\[1\]\.raw: /);
-    expectError(await postJson(predictUrl, { raw: 'Subject: x', encoding: 'latin1' }), 400, 'validation_error', /^encoding: .*"utf8"\|"base64"/);
-    expectError(await postJson(predictUrl, { ...email('a', 'b'), to: 5 }), 400, 'validation_error', /^to: expected an address \(a string\) or an array of addresses$/);
+    expectError(
+      await postJson(predictUrl, { instances: [email('a', 'b'), { raw: '' }] }),
+      400,
+      'validation_error',
+      /^instances\[1\]\.raw: /,
+    );
+    expectError(
+      await postJson(predictUrl, { raw: 'Subject: x', encoding: 'latin1' }),
+      400,
+      'validation_error',
+      /^encoding: .*"utf8"\|"base64"/,
+    );
+    expectError(
+      await postJson(predictUrl, { ...email('a', 'b'), to: 5 }),
+      400,
+      'validation_error',
+      /^to: expected an address \(a string\) or an array of addresses$/,
+    );
     // A header the email would not carry is refused by name, not dropped in silence.
     expectError(
       await postJson(predictUrl, { ...email('a', 'b'), headers: { 'X Bad': 'v', subject: 'other', 'X-Mailer': 'Mutt' } }),
@@ -243,11 +286,20 @@ describe('error contract: 4xx JSON, never a 500', () => {
       'validation_error',
       /^headers\.X Bad: not a header name .*; headers\.subject: given by its own field/,
     );
-    expectError(await postJson(predictUrl, { instances: [{ raw: 'not base64!', encoding: 'base64' }] }), 400, 'validation_error', /^instances\[0\]\.raw: raw is not valid base64/);
+    expectError(
+      await postJson(predictUrl, { instances: [{ raw: 'not base64!', encoding: 'base64' }] }),
+      400,
+      'validation_error',
+      /^instances\[0\]\.raw: raw is not valid base64/,
+    );
   });
 
   it('a raw message in base64 is read byte for byte', async () => {
-    const latin1 = Buffer.concat([Buffer.from('From: a@example.com\r\nSubject: caf'), Buffer.from([0xe9]), Buffer.from('\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\nd\xe9j\xe0 vu\r\n', 'latin1')]);
+    const latin1 = Buffer.concat([
+      Buffer.from('From: a@example.com\r\nSubject: caf'),
+      Buffer.from([0xe9]),
+      Buffer.from('\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\nd\xe9j\xe0 vu\r\n', 'latin1'),
+    ]);
     const res = await postJson(predictUrl, { raw: latin1.toString('base64'), encoding: 'base64' });
     expect(res.status).toBe(200);
     const transform = await postJson(`${host.url}/transform`, { raw: latin1.toString('base64'), encoding: 'base64' });
@@ -283,22 +335,51 @@ describe('the promotion routes read their bodies under the same rules (shared/pl
   };
 
   it('a body that is not typed as JSON is 415, on both promotion routes as on predict', async () => {
-    expectError(await post(`${host.url}/models/1.1.0/promote`, '{"requestedBy":"alice"}', 'text/plain'), 415, 'unsupported_media_type', /application\/json/);
-    expectError(await post(`${host.url}/promotions/promotion-x/approve`, 'by=bob', 'application/x-www-form-urlencoded'), 415, 'unsupported_media_type');
+    expectError(
+      await post(`${host.url}/models/1.1.0/promote`, '{"requestedBy":"alice"}', 'text/plain'),
+      415,
+      'unsupported_media_type',
+      /application\/json/,
+    );
+    expectError(
+      await post(`${host.url}/promotions/promotion-x/approve`, 'by=bob', 'application/x-www-form-urlencoded'),
+      415,
+      'unsupported_media_type',
+    );
     expectError(await post(predictUrl, '{}', 'text/plain'), 415, 'unsupported_media_type');
   });
 
   it('an oversized body is 413', async () => {
     const big = JSON.stringify({ by: 'bob', comment: 'x'.repeat(PROMOTION_MAX_BODY_BYTES) });
-    expectError(await post(`${host.url}/promotions/promotion-x/reject`, big, 'application/json'), 413, 'payload_too_large', new RegExp(`${PROMOTION_MAX_BODY_BYTES} bytes`));
+    expectError(
+      await post(`${host.url}/promotions/promotion-x/reject`, big, 'application/json'),
+      413,
+      'payload_too_large',
+      new RegExp(`${PROMOTION_MAX_BODY_BYTES} bytes`),
+    );
     expectError(await post(`${host.url}/models/1.1.0/promote`, big, 'application/json'), 413, 'payload_too_large');
   });
 
   it('malformed JSON and bytes that are not UTF-8 are 400 invalid_json; a JSON array is 400 validation_error', async () => {
-    expectError(await post(`${host.url}/models/1.1.0/promote`, '{"requestedBy": ', 'application/json'), 400, 'invalid_json', /not valid JSON/);
-    expectError(await post(`${host.url}/promotions/promotion-x/approve`, Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), 'application/json'), 400, 'invalid_json', /UTF-8/);
+    expectError(
+      await post(`${host.url}/models/1.1.0/promote`, '{"requestedBy": ', 'application/json'),
+      400,
+      'invalid_json',
+      /not valid JSON/,
+    );
+    expectError(
+      await post(`${host.url}/promotions/promotion-x/approve`, Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), 'application/json'),
+      400,
+      'invalid_json',
+      /UTF-8/,
+    );
     expectError(await post(predictUrl, Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), 'application/json'), 400, 'invalid_json', /UTF-8/);
-    expectError(await post(`${host.url}/promotions/promotion-x/approve`, '[1]', 'application/json'), 400, 'validation_error', /JSON object/);
+    expectError(
+      await post(`${host.url}/promotions/promotion-x/approve`, '[1]', 'application/json'),
+      400,
+      'validation_error',
+      /JSON object/,
+    );
   });
 
   it('an empty body needs no content type on the promotion routes (it is {}), but is a 400 on predict', async () => {
@@ -463,8 +544,12 @@ describe('npm start with its own V2 model servers', () => {
       },
     });
     try {
-      expect(own.output()).toMatch(new RegExp(`KServe production: local V2 model server on http://127.0.0.1:${prodPort}, model version ${COMMITTED_MODEL_VERSION}`));
-      expect(own.output()).toMatch(new RegExp(`KServe staging: local V2 model server on http://127.0.0.1:${stagingPort}, model version ${STAGING_TEST_VERSION}`));
+      expect(own.output()).toMatch(
+        new RegExp(`KServe production: local V2 model server on http://127.0.0.1:${prodPort}, model version ${COMMITTED_MODEL_VERSION}`),
+      );
+      expect(own.output()).toMatch(
+        new RegExp(`KServe staging: local V2 model server on http://127.0.0.1:${stagingPort}, model version ${STAGING_TEST_VERSION}`),
+      );
       expect(own.output()).toMatch(/Redis \(Feast online store, project \S+\): available/);
       const res = await postJson(`${own.url}/predict`, email('Hi', 'Hello there'), { 'X-Environment': 'staging' });
       expect(res.status).toBe(200);
@@ -473,7 +558,10 @@ describe('npm start with its own V2 model servers', () => {
     } finally {
       expect(await own.stop()).toBe(0);
     }
-    const refused = await fetch(`http://127.0.0.1:${prodPort}/v2/health/ready`).then(() => false, () => true);
+    const refused = await fetch(`http://127.0.0.1:${prodPort}/v2/health/ready`).then(
+      () => false,
+      () => true,
+    );
     expect(refused).toBe(true);
   });
 });
@@ -514,7 +602,9 @@ describe('a promotion: KServe starts serving a version the gateway has not loade
     const models = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(CONTAINERS.models);
     await models.createIfNotExists();
     for (const file of [MODEL_FILES.card, MODEL_FILES.tokens, MODEL_FILES.onnx]) {
-      await models.getBlockBlobClient(`${modelPrefix(MODEL_NAME, 'promoted-copy-for-tests')}${file}`).uploadFile(path.join(promoted.dir, file));
+      await models
+        .getBlockBlobClient(`${modelPrefix(MODEL_NAME, 'promoted-copy-for-tests')}${file}`)
+        .uploadFile(path.join(promoted.dir, file));
     }
     const gateway = await startHostProcess({
       env: {
@@ -533,7 +623,9 @@ describe('a promotion: KServe starts serving a version the gateway has not loade
       expect(res.status).toBe(200);
       expect(res.body.model.version).toBe('promoted-copy-for-tests');
       expect(res.body.degraded).toBe(false);
-      expect(gateway.output()).toContain(`serves spam-detector promoted-copy-for-tests; the gateway switches from ${COMMITTED_MODEL_VERSION}`);
+      expect(gateway.output()).toContain(
+        `serves spam-detector promoted-copy-for-tests; the gateway switches from ${COMMITTED_MODEL_VERSION}`,
+      );
       await server.stop();
       const fallback = await postJson(`${gateway.url}/predict`, body);
       expect(fallback.status).toBe(200);

@@ -54,9 +54,9 @@ describe('the app on the local host', () => {
   });
 
   it('fails to start with a message naming a bad setting', async () => {
-    await expect(
-      startHostProcess({ env: { AzureWebJobsStorage: azurite.connectionString, LOCAL_BLOB_POLL_MS: 'often' } }),
-    ).rejects.toThrow(/LOCAL_BLOB_POLL_MS="often": expected an integer/);
+    await expect(startHostProcess({ env: { AzureWebJobsStorage: azurite.connectionString, LOCAL_BLOB_POLL_MS: 'often' } })).rejects.toThrow(
+      /LOCAL_BLOB_POLL_MS="often": expected an integer/,
+    );
   });
 });
 
@@ -97,7 +97,9 @@ describe('triggers registered through @azure/functions', () => {
     await new Promise((r) => setTimeout(r, 1000));
     const after = await listNames(service(), 'fixture-out', 'dir/a.txt/');
     expect(after).toHaveLength(1);
-    const record = JSON.parse((await service().getContainerClient('fixture-out').getBlobClient(deliveries[0]).downloadToBuffer()).toString());
+    const record = JSON.parse(
+      (await service().getContainerClient('fixture-out').getBlobClient(deliveries[0]).downloadToBuffer()).toString(),
+    );
     expect(record).toEqual({ name: 'dir/a.txt', path: 'fixture-in/dir/a.txt', content: 'first blob' });
   });
 

@@ -87,11 +87,27 @@ describe('infer', () => {
   });
 
   it.each([
-    ['a wrong shape', { inputs: [{ name: 'features', shape: [1, 49], datatype: 'FP32', data: row(1).slice(0, 49) }] }, /shape \[1,49\] does not match the model's \[-1, 50\]/],
-    ['data that does not fill the shape', { inputs: [{ name: 'features', shape: [2, 50], datatype: 'FP32', data: row(1) }] }, /needs 100 elements, got 50/],
-    ['a wrong datatype', { inputs: [{ name: 'features', shape: [1, 50], datatype: 'INT64', data: row(1) }] }, /datatype "INT64" does not match the model's FP32/],
+    [
+      'a wrong shape',
+      { inputs: [{ name: 'features', shape: [1, 49], datatype: 'FP32', data: row(1).slice(0, 49) }] },
+      /shape \[1,49\] does not match the model's \[-1, 50\]/,
+    ],
+    [
+      'data that does not fill the shape',
+      { inputs: [{ name: 'features', shape: [2, 50], datatype: 'FP32', data: row(1) }] },
+      /needs 100 elements, got 50/,
+    ],
+    [
+      'a wrong datatype',
+      { inputs: [{ name: 'features', shape: [1, 50], datatype: 'INT64', data: row(1) }] },
+      /datatype "INT64" does not match the model's FP32/,
+    ],
     ['a wrong input name', { inputs: [{ name: 'x', shape: [1, 50], datatype: 'FP32', data: row(1) }] }, /unexpected input name "x"/],
-    ['non-numeric data', { inputs: [{ name: 'features', shape: [1, 50], datatype: 'FP32', data: [...row(1).slice(1), 'a'] }] }, /finite numbers/],
+    [
+      'non-numeric data',
+      { inputs: [{ name: 'features', shape: [1, 50], datatype: 'FP32', data: [...row(1).slice(1), 'a'] }] },
+      /finite numbers/,
+    ],
     ['no inputs', { inputs: [] }, /'inputs' must be a non-empty array/],
     ['a non-object body', [1, 2], /must be a JSON object/],
   ])('answers 400 { error } for %s', async (_what, body, message) => {

@@ -97,7 +97,18 @@ describe('kstwo.sf and the kolmogn methods against SciPy', () => {
 
   it('has fixtures on every branch', () => {
     const branches = new Set(fixtures.kstwoSf.map((c) => c.branch));
-    for (const b of ['durbin-n<=140', 'pomeranz-n<=140', 'smirnov-n<=140', 'durbin-n>140', 'pelz-good', 'smirnov-n>140', 'zero-nx2>=370', 'ruben-gambino-small-t', 'ruben-gambino-large-t', 'smirnov-x>=0.5']) {
+    for (const b of [
+      'durbin-n<=140',
+      'pomeranz-n<=140',
+      'smirnov-n<=140',
+      'durbin-n>140',
+      'pelz-good',
+      'smirnov-n>140',
+      'zero-nx2>=370',
+      'ruben-gambino-small-t',
+      'ruben-gambino-large-t',
+      'smirnov-x>=0.5',
+    ]) {
       expect(branches).toContain(b);
     }
   });

@@ -60,7 +60,8 @@ function countInPartitions(baseline: Baseline, index: number, values: Float64Arr
   }
   // Merge as a tree of uneven groups: ((p0 + p1 + p2) + (p3)) + …
   let merged = createPartialCounts(baseline);
-  for (let i = 0; i < partials.length; i += 3) merged = mergePartialCounts(baseline, [merged, mergePartialCounts(baseline, partials.slice(i, i + 3))]);
+  for (let i = 0; i < partials.length; i += 3)
+    merged = mergePartialCounts(baseline, [merged, mergePartialCounts(baseline, partials.slice(i, i + 3))]);
   return merged;
 }
 
@@ -140,7 +141,11 @@ describe('partial counts', () => {
     columns.forEach((col, j) => addValues(baseline, single, j, col));
     addValues(baseline, single, names.length, probabilities);
 
-    for (const [parts, seed] of [[1, 1], [7, 2], [64, 3]] as const) {
+    for (const [parts, seed] of [
+      [1, 1],
+      [7, 2],
+      [64, 3],
+    ] as const) {
       let merged = createPartialCounts(baseline);
       const perDistribution = [...columns, probabilities].map((col, j) => countInPartitions(baseline, j, col, parts, seed + j));
       // Each partial only touched its own distribution, so merging them all gives the whole window.

@@ -1,4 +1,13 @@
-import { PSI_FLOOR, psi, psiBinCounts, psiBinIndex, psiEdgesFromSorted, psiFromCounts, psiStatus, proportions } from '../../../../shared/drift/statistics/psi';
+import {
+  PSI_FLOOR,
+  psi,
+  psiBinCounts,
+  psiBinIndex,
+  psiEdgesFromSorted,
+  psiFromCounts,
+  psiStatus,
+  proportions,
+} from '../../../../shared/drift/statistics/psi';
 import { benjaminiHochberg } from '../../../../shared/drift/statistics/multipleTesting';
 import { loadDriftFixtures } from '../../../helpers/scipyDriftFixtures';
 

@@ -7,7 +7,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { getConfig, loadConfig } from '../../../../shared/platform/config';
 import { ConflictError, NotFoundError } from '../../../../shared/platform/errors';
-import { ANNOTATIONS, InferenceServiceClient, InferenceServiceNotReadyError } from '../../../../shared/lifecycle/kubernetes/inferenceService';
+import {
+  ANNOTATIONS,
+  InferenceServiceClient,
+  InferenceServiceNotReadyError,
+} from '../../../../shared/lifecycle/kubernetes/inferenceService';
 import { aksKubeConfig, kubeConfigSource, resolveConnection } from '../../../../shared/lifecycle/kubernetes/kubeConfig';
 import { setAppEnv } from '../../../helpers/env';
 import { FakeKubeApi, fakeKubeconfigYaml, startFakeKubeApi } from '../../../helpers/fakeKubeApi';
@@ -23,7 +27,12 @@ let client: InferenceServiceClient;
 
 beforeEach(async () => {
   kube = await startFakeKubeApi();
-  kube.addInferenceService({ name: 'spam-detector-staging', namespace: NS, storageUri: OLD, annotations: { [ANNOTATIONS.modelVersion]: '1.0.0' } });
+  kube.addInferenceService({
+    name: 'spam-detector-staging',
+    namespace: NS,
+    storageUri: OLD,
+    annotations: { [ANNOTATIONS.modelVersion]: '1.0.0' },
+  });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubeconfig-'));
   fs.writeFileSync(path.join(dir, 'config'), fakeKubeconfigYaml(kube.url, kube.caData, 'file-token'));
   restoreEnv = setAppEnv({ KUBE_CONNECTION: 'kubeconfig', KUBECONFIG: path.join(dir, 'config'), KUBE_CONTEXT: undefined });
@@ -38,7 +47,13 @@ afterEach(async () => {
 
 test('reads Ready, URL and the served storageUri through a kubeconfig file', async () => {
   const s = await client.getStatus('spam-detector-staging');
-  expect(s).toMatchObject({ ready: true, reconciled: true, url: 'http://spam-detector-staging-kserve.example.com', storageUri: OLD, modelVersion: '1.0.0' });
+  expect(s).toMatchObject({
+    ready: true,
+    reconciled: true,
+    url: 'http://spam-detector-staging-kserve.example.com',
+    storageUri: OLD,
+    modelVersion: '1.0.0',
+  });
   expect(kube.requests[0]).toMatchObject({
     method: 'GET',
     path: '/apis/serving.kserve.io/v1beta1/namespaces/kserve/inferenceservices/spam-detector-staging',
@@ -56,7 +71,15 @@ test('deploy patches storageUri with a merge patch, keeps the previous version, 
   const early = await client.getStatus('spam-detector-staging');
   expect(early.ready).toBe(false);
   const ready = await client.waitReady('spam-detector-staging', { timeoutMs: 5000, pollMs: 20 });
-  expect(ready).toMatchObject({ ready: true, storageUri: NEW, modelVersion: '1.1.0', previousStorageUri: OLD, previousModelVersion: '1.0.0', generation: 2, observedGeneration: 2 });
+  expect(ready).toMatchObject({
+    ready: true,
+    storageUri: NEW,
+    modelVersion: '1.1.0',
+    previousStorageUri: OLD,
+    previousModelVersion: '1.0.0',
+    generation: 2,
+    observedGeneration: 2,
+  });
   expect(kube.get(NS, 'spam-detector-staging')!.spec.predictor.minReplicas).toBe(1); // the rest of the spec is untouched
 });
 

@@ -45,11 +45,23 @@ beforeAll(async () => {
       let m: RegExpExecArray | null;
       if (req.method === 'GET' && path === 'instances/') {
         const wanted = (url.searchParams.get('runtimeStatus') ?? '').split(',').filter(Boolean);
-        return send(200, [...instances.values()].filter((i) => !wanted.length || wanted.includes(i.runtimeStatus)));
+        return send(
+          200,
+          [...instances.values()].filter((i) => !wanted.length || wanted.includes(i.runtimeStatus)),
+        );
       }
       if (req.method === 'POST' && (m = /^orchestrators\/([^/]+)\/([^/]+)$/.exec(path))) {
         const now = new Date().toISOString();
-        instances.set(m[2], { name: m[1], instanceId: m[2], runtimeStatus: 'Pending', customStatus: null, input: JSON.parse(body), output: null, createdTime: now, lastUpdatedTime: now });
+        instances.set(m[2], {
+          name: m[1],
+          instanceId: m[2],
+          runtimeStatus: 'Pending',
+          customStatus: null,
+          input: JSON.parse(body),
+          output: null,
+          createdTime: now,
+          lastUpdatedTime: now,
+        });
         return send(202, { id: m[2], statusQueryGetUri: `${base}instances/${m[2]}` });
       }
       if (req.method === 'GET' && (m = /^instances\/([^/]+)$/.exec(path))) {
@@ -92,7 +104,9 @@ function durableContext(): InvocationContext {
 test('WORKFLOW_BACKEND alone picks the backend; durable without a Durable client is an error, not an in-process run', async () => {
   expect(promotionBackend(durableContext()).kind).toBe('durable');
   expect(() => promotionBackend(new InvocationContext({ functionName: 'promoteModel' }))).toThrow(ConfigError);
-  expect(() => promotionBackend(new InvocationContext({ functionName: 'promoteModel' }))).toThrow(/WORKFLOW_BACKEND="durable".*function promoteModel was invoked without one/);
+  expect(() => promotionBackend(new InvocationContext({ functionName: 'promoteModel' }))).toThrow(
+    /WORKFLOW_BACKEND="durable".*function promoteModel was invoked without one/,
+  );
   // Through the HTTP function: 503 naming the setting, and nothing started anywhere.
   const before = requests.length;
   const res = (await promoteModel(
@@ -115,27 +129,52 @@ test('WORKFLOW_BACKEND alone picks the backend; durable without a Durable client
 
 test('start, status, approve and 404 go through the Durable extension', async () => {
   const started = (await promoteModel(
-    new HttpRequest({ method: 'POST', url: 'https://app.example/api/models/1.1.0/promote', params: { version: '1.1.0' }, headers: { 'x-ms-client-principal-name': 'alice@example.org' } }),
+    new HttpRequest({
+      method: 'POST',
+      url: 'https://app.example/api/models/1.1.0/promote',
+      params: { version: '1.1.0' },
+      headers: { 'x-ms-client-principal-name': 'alice@example.org' },
+    }),
     durableContext(),
   )) as { status: number; jsonBody: { id: string } };
   expect(started.status).toBe(202);
   const id = started.jsonBody.id;
-  expect(requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET instances/?runtimeStatus=Running,Pending', `POST orchestrators/promotionOrchestrator/${id}`]);
-  expect(JSON.parse(requests[1].body)).toMatchObject({ promotionId: id, version: '1.1.0', requestedBy: 'alice@example.org', model: 'spam-detector' });
+  expect(requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+    'GET instances/?runtimeStatus=Running,Pending',
+    `POST orchestrators/promotionOrchestrator/${id}`,
+  ]);
+  expect(JSON.parse(requests[1].body)).toMatchObject({
+    promotionId: id,
+    version: '1.1.0',
+    requestedBy: 'alice@example.org',
+    model: 'spam-detector',
+  });
 
   // A second start while the first one is pending is refused.
-  const second = await promoteModel(new HttpRequest({ method: 'POST', url: 'https://app.example/api/models/1.2.0/promote', params: { version: '1.2.0' } }), durableContext());
+  const second = await promoteModel(
+    new HttpRequest({ method: 'POST', url: 'https://app.example/api/models/1.2.0/promote', params: { version: '1.2.0' } }),
+    durableContext(),
+  );
   expect(second.status).toBe(409);
 
   // Not at the approval step yet: deciding is a conflict, and nothing is raised.
   instances.get(id)!.runtimeStatus = 'Running';
   instances.get(id)!.customStatus = { step: 'smoke evaluation', version: '1.1.0' };
-  const early = await promotionDecision(new HttpRequest({ method: 'POST', url: `https://app.example/api/promotions/${id}/approve`, params: { id, decision: 'approve' } }), durableContext());
+  const early = await promotionDecision(
+    new HttpRequest({ method: 'POST', url: `https://app.example/api/promotions/${id}/approve`, params: { id, decision: 'approve' } }),
+    durableContext(),
+  );
   expect(early.status).toBe(409);
 
   instances.get(id)!.customStatus = { step: 'awaiting approval', version: '1.1.0' };
   const approved = await promotionDecision(
-    new HttpRequest({ method: 'POST', url: `https://app.example/api/promotions/${id}/approve`, params: { id, decision: 'approve' }, headers: { 'content-type': 'application/json' }, body: { string: JSON.stringify({ by: 'bob', comment: 'ship it' }) } }),
+    new HttpRequest({
+      method: 'POST',
+      url: `https://app.example/api/promotions/${id}/approve`,
+      params: { id, decision: 'approve' },
+      headers: { 'content-type': 'application/json' },
+      body: { string: JSON.stringify({ by: 'bob', comment: 'ship it' }) },
+    }),
     durableContext(),
   );
   expect(approved.status).toBe(202);
@@ -144,9 +183,19 @@ test('start, status, approve and 404 go through the Durable extension', async ()
 
   instances.get(id)!.runtimeStatus = 'Completed';
   instances.get(id)!.output = { outcome: 'promoted', version: '1.1.0' };
-  const status = (await promotionStatus(new HttpRequest({ method: 'GET', url: `https://app.example/api/promotions/${id}`, params: { id } }), durableContext())) as { status: number; jsonBody: any };
+  const status = (await promotionStatus(
+    new HttpRequest({ method: 'GET', url: `https://app.example/api/promotions/${id}`, params: { id } }),
+    durableContext(),
+  )) as { status: number; jsonBody: any };
   expect(status.jsonBody).toMatchObject({ id, runtimeStatus: 'Completed', record: { outcome: 'promoted' } });
 
-  const unknown = await promotionDecision(new HttpRequest({ method: 'POST', url: 'https://app.example/api/promotions/promotion-nope/reject', params: { id: 'promotion-nope', decision: 'reject' } }), durableContext());
+  const unknown = await promotionDecision(
+    new HttpRequest({
+      method: 'POST',
+      url: 'https://app.example/api/promotions/promotion-nope/reject',
+      params: { id: 'promotion-nope', decision: 'reject' },
+    }),
+    durableContext(),
+  );
   expect(unknown.status).toBe(404);
 });

@@ -13,7 +13,14 @@ const testing = require('durable-functions/lib/src/util/testingUtils');
 const event = (name: string) => require(`durable-functions/lib/src/history/${name}`)[name];
 
 const ActionType = { CallActivity: 0, CreateTimer: 5, WaitForExternalEvent: 6 } as const;
-interface Action { actionType: number; functionName?: string; input?: any; fireAt?: string; externalEventName?: string; isCanceled?: boolean }
+interface Action {
+  actionType: number;
+  functionName?: string;
+  input?: any;
+  fireAt?: string;
+  externalEventName?: string;
+  isCanceled?: boolean;
+}
 
 const T0 = new Date('2026-03-02T09:00:00.000Z');
 const INPUT: PromotionInput = {
@@ -39,14 +46,22 @@ class Harness {
   constructor(input: PromotionInput = INPUT) {
     this.history = [
       new (event('OrchestratorStartedEvent'))({ eventId: -1, timestamp: T0, isPlayed: false }),
-      new (event('ExecutionStartedEvent'))({ eventId: -1, timestamp: T0, isPlayed: false, name: 'promotionOrchestrator', input: JSON.stringify(input) }),
+      new (event('ExecutionStartedEvent'))({
+        eventId: -1,
+        timestamp: T0,
+        isPlayed: false,
+        name: 'promotionOrchestrator',
+        input: JSON.stringify(input),
+      }),
     ];
   }
 
   /** Run one episode; returns the actions it added. */
   async run(): Promise<Action[]> {
     this.logs = [];
-    const context = new df.DummyOrchestrationContext('promotionOrchestrator', 'invocation', (_level: unknown, ...args: unknown[]) => this.logs.push(args.join(' ')));
+    const context = new df.DummyOrchestrationContext('promotionOrchestrator', 'invocation', (_level: unknown, ...args: unknown[]) =>
+      this.logs.push(args.join(' ')),
+    );
     this.state = await this.orchestrator(new testing.DurableOrchestrationInput(INPUT.promotionId, this.history, INPUT), context);
     const actions = (this.state.actions as Action[][]).flat();
     const fresh = actions.slice(this.seen);
@@ -61,7 +76,13 @@ class Harness {
       this.history.push(
         action.actionType === ActionType.CreateTimer
           ? new (event('TimerCreatedEvent'))({ eventId: id, timestamp: this.clock, isPlayed: false, fireAt: action.fireAt })
-          : new (event('TaskScheduledEvent'))({ eventId: id, timestamp: this.clock, isPlayed: false, name: action.functionName, input: JSON.stringify(action.input) }),
+          : new (event('TaskScheduledEvent'))({
+              eventId: id,
+              timestamp: this.clock,
+              isPlayed: false,
+              name: action.functionName,
+              input: JSON.stringify(action.input),
+            }),
       );
     }
     return fresh;
@@ -81,14 +102,31 @@ class Harness {
   complete(functionName: string, result: unknown, ms = 1000): this {
     const { id } = this.take((a) => a.functionName === functionName, functionName);
     this.episode(ms);
-    this.history.push(new (event('TaskCompletedEvent'))({ eventId: -1, timestamp: this.clock, isPlayed: false, taskScheduledId: id, result: JSON.stringify(result) }));
+    this.history.push(
+      new (event('TaskCompletedEvent'))({
+        eventId: -1,
+        timestamp: this.clock,
+        isPlayed: false,
+        taskScheduledId: id,
+        result: JSON.stringify(result),
+      }),
+    );
     return this;
   }
 
   fail(functionName: string, message: string): this {
     const { id } = this.take((a) => a.functionName === functionName, functionName);
     this.episode(1000);
-    this.history.push(new (event('TaskFailedEvent'))({ eventId: -1, timestamp: this.clock, isPlayed: false, taskScheduledId: id, reason: message, details: '' }));
+    this.history.push(
+      new (event('TaskFailedEvent'))({
+        eventId: -1,
+        timestamp: this.clock,
+        isPlayed: false,
+        taskScheduledId: id,
+        reason: message,
+        details: '',
+      }),
+    );
     return this;
   }
 
@@ -96,23 +134,53 @@ class Harness {
     const { id, action } = this.take((a) => a.actionType === ActionType.CreateTimer && !a.isCanceled, 'timer');
     this.clock = new Date(action.fireAt!);
     this.history.push(new (event('OrchestratorStartedEvent'))({ eventId: -1, timestamp: this.clock, isPlayed: false }));
-    this.history.push(new (event('TimerFiredEvent'))({ eventId: -1, timestamp: this.clock, isPlayed: false, timerId: id, fireAt: action.fireAt }));
+    this.history.push(
+      new (event('TimerFiredEvent'))({ eventId: -1, timestamp: this.clock, isPlayed: false, timerId: id, fireAt: action.fireAt }),
+    );
     return this;
   }
 
   raise(name: string, data: unknown, ms = 60_000): this {
     this.take((a) => a.actionType === ActionType.WaitForExternalEvent && a.externalEventName === name, `event ${name}`);
     this.episode(ms);
-    this.history.push(new (event('EventRaisedEvent'))({ eventId: -1, timestamp: this.clock, isPlayed: false, name, input: JSON.stringify(data) }));
+    this.history.push(
+      new (event('EventRaisedEvent'))({ eventId: -1, timestamp: this.clock, isPlayed: false, name, input: JSON.stringify(data) }),
+    );
     return this;
   }
 }
 
-const names = (actions: Action[]) => actions.map((a) => (a.actionType === ActionType.CallActivity ? a.functionName : a.actionType === ActionType.CreateTimer ? 'timer' : `event:${a.externalEventName}`));
-const artifacts = { storageUri: STAGING_URI, card: { version: '1.1.0', accuracy: 0.96, rocAuc: 0.99, metricsKey: 'timeForwardTest', threshold: 0.6 } };
-const deployed = (env: string) => ({ env, name: env === 'staging' ? 'spam-detector-staging' : 'spam-detector', storageUri: STAGING_URI, changed: true, previousStorageUri: 'old/', previousModelVersion: '1.0.0' });
+const names = (actions: Action[]) =>
+  actions.map((a) =>
+    a.actionType === ActionType.CallActivity
+      ? a.functionName
+      : a.actionType === ActionType.CreateTimer
+        ? 'timer'
+        : `event:${a.externalEventName}`,
+  );
+const artifacts = {
+  storageUri: STAGING_URI,
+  card: { version: '1.1.0', accuracy: 0.96, rocAuc: 0.99, metricsKey: 'timeForwardTest', threshold: 0.6 },
+};
+const deployed = (env: string) => ({
+  env,
+  name: env === 'staging' ? 'spam-detector-staging' : 'spam-detector',
+  storageUri: STAGING_URI,
+  changed: true,
+  previousStorageUri: 'old/',
+  previousModelVersion: '1.0.0',
+});
 const ready = (env: string) => ({ env, verdict: 'ready', detail: 'Ready is True' });
-const smoke = (passed: boolean) => ({ passed, samples: 300, accuracy: passed ? 0.97 : 0.5, rocAuc: passed ? 0.99 : 0.5, reference: { accuracy: 0.96, rocAuc: 0.99, metricsKey: 'timeForwardTest' }, margins: { accuracy: 0.03, auc: 0.02 }, modelVersions: ['1.1.0'], failures: passed ? [] : ['accuracy 0.5000 is below the card\'s 0.9600 minus 0.03'] });
+const smoke = (passed: boolean) => ({
+  passed,
+  samples: 300,
+  accuracy: passed ? 0.97 : 0.5,
+  rocAuc: passed ? 0.99 : 0.5,
+  reference: { accuracy: 0.96, rocAuc: 0.99, metricsKey: 'timeForwardTest' },
+  margins: { accuracy: 0.03, auc: 0.02 },
+  modelVersions: ['1.1.0'],
+  failures: passed ? [] : ["accuracy 0.5000 is below the card's 0.9600 minus 0.03"],
+});
 
 /** Drive from the start to the approval wait (staging deployed, Ready after one poll, smoke passed). */
 async function toApproval(h: Harness): Promise<Action[]> {

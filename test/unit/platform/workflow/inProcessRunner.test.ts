@@ -28,7 +28,10 @@ function* squares(context: OrchestrationContext): Generator<Task, number, any> {
     ns.map((n) => square.task(context, { n, at: new Date(0) })),
   );
   context.df.setCustomStatus({ squared: results.map((r) => r.n) });
-  return yield* total.call(context, results.map((r) => r.square));
+  return yield* total.call(
+    context,
+    results.map((r) => r.square),
+  );
 }
 
 const quiet = { log: () => undefined, warn: () => undefined, error: () => undefined };

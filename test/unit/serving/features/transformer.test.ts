@@ -2,7 +2,14 @@
 // raw and structured forms of one email, and no corpus artefact in the tokens.
 import { loadCorpus, timeForwardSplit } from '../../../../training/corpus';
 import { EmailInput, parseEmail, toRfc822 } from '../../../../shared/serving/features/email';
-import { FEATURES, FEATURE_COUNT, FEATURE_INDEX, FEATURE_NAMES, UNKNOWN_SENDER, senderFeatureValues } from '../../../../shared/serving/features/featureList';
+import {
+  FEATURES,
+  FEATURE_COUNT,
+  FEATURE_INDEX,
+  FEATURE_NAMES,
+  UNKNOWN_SENDER,
+  senderFeatureValues,
+} from '../../../../shared/serving/features/featureList';
 import { ARTEFACT_MARKERS, tokenize } from '../../../../shared/serving/features/tokenizer';
 import { EMPTY_TOKEN_TABLE, buildTokenTable, chi2Q, robinsonFisher, summariseTokens } from '../../../../shared/serving/features/tokenStats';
 import { computeFeatures, namedFeatures, transformEmail } from '../../../../shared/serving/features/transformer';
@@ -47,61 +54,104 @@ describe('feature list', () => {
       sender_domain_message_count_log: Math.log1p(9),
       sender_domain_spam_rate: 0.25,
     });
-    expect(senderFeatureValues({ message_count_30d: NaN, spam_rate_30d: 7 })).toEqual({ sender_domain_message_count_log: 0, sender_domain_spam_rate: 0.5 });
+    expect(senderFeatureValues({ message_count_30d: NaN, spam_rate_30d: 7 })).toEqual({
+      sender_domain_message_count_log: 0,
+      sender_domain_spam_rate: 0.5,
+    });
     expect(senderFeatureValues({ message_count_30d: 3, spam_rate_30d: 7 }).sender_domain_spam_rate).toBe(1);
   });
 });
 
 describe('feature extraction on real corpus messages', () => {
   const cases: [string, string, (x: Float32Array, e: Awaited<ReturnType<typeof parseEmail>>) => void][] = [
-    ['multipart with an attachment', 'easy-ham-1/00067.23813c5ac6ce66fd892ee5501fd5dbd2', (x, e) => {
-      expect(e.parts.length).toBeGreaterThan(2);
-      expect(f(x, 'mime_part_count')).toBe(e.parts.length);
-      expect(f(x, 'attachment_count')).toBeGreaterThanOrEqual(1);
-    }],
-    ['HTML only', 'hard-ham-1/00007.d24e99a602ee7fb442714c0d448cd08e', (x, e) => {
-      expect(e.hasTextPart).toBe(false);
-      expect(e.text.length).toBeGreaterThan(0); // the HTML converted to text
-      expect(e.text).not.toMatch(/<\/?(html|body|p|div|table)\b/i);
-      expect(f(x, 'html_only')).toBe(1);
-      expect(f(x, 'html_tag_ratio')).toBeGreaterThan(0);
-    }],
-    ['base64 text body', 'spam-1/00023.b6d27c684f5fc803cfa1060adb2d0805', (x, e) => {
-      expect(e.parts.some((p) => p.encoding === 'base64')).toBe(true);
-      expect(e.text + (e.html ?? '')).toMatch(/[a-z]{4,} [a-z]{4,}/i); // decoded, not base64 any more
-      expect(f(x, 'transfer_encoded')).toBe(1);
-    }],
-    ['quoted-printable body', 'easy-ham-1/00062.009f5a1a8fa88f0b38299ad01562bb37', (x, e) => {
-      expect(e.parts.some((p) => p.encoding === 'quoted-printable')).toBe(true);
-      expect(e.text).not.toMatch(/=[0-9A-F]{2}=[0-9A-F]{2}/);
-      expect(f(x, 'transfer_encoded')).toBe(1);
-    }],
-    ['ISO-8859-1 body', 'easy-ham-1/00023.e0e815ea1d7fd40e7e70b4c0035bef0c', (x, e) => {
-      expect(e.text).toMatch(/[\u00c0-\u00ff]/); // Latin-1 letters decoded to their Unicode characters
-      expect(e.text).not.toContain('\ufffd');
-      expect(f(x, 'non_ascii_ratio')).toBeGreaterThan(0);
-    }],
-    ['GB2312 body', 'spam-1/00397.1a99f98a5b996f99f3661e9609782932', (x, e) => {
-      expect(e.text).toContain('您好'); // Chinese characters, decoded from GB2312
-      expect(f(x, 'charset_uncommon')).toBe(1);
-      expect(f(x, 'non_ascii_ratio')).toBeGreaterThan(0.3);
-    }],
-    ['ISO-2022-JP multipart with a base64 part', 'hard-ham-1/00039.b2b936a8501444b213f61f9ff193b480', (x, e) => {
-      expect(e.text).toContain('お世話になっております'); // Japanese, decoded from ISO-2022-JP
-      expect(f(x, 'charset_uncommon')).toBe(1);
-    }],
-    ['no Subject header', 'easy-ham-2/01278.9db3c9972ed9e4e526010fff5d8e690f', (x, e) => {
-      expect(e.subject).toBe('');
-      expect(f(x, 'subject_chars_log')).toBe(0);
-    }],
-    ['no From header', 'spam-1/00263.13fc73e09ae15e0023bdb13d0a010f2d', (x, e) => {
-      expect(e.senderDomain).toBeUndefined();
-      expect(f(x, 'from_display_name')).toBe(0);
-      expect(f(x, 'message_id_suspicious')).toBe(1);
-    }],
-    ['no Message-ID header', 'spam-2/00712.8c3eca8af0dc686116aa7ea07fe3fa8f', (x) => {
-      expect(f(x, 'message_id_suspicious')).toBe(1);
-    }],
+    [
+      'multipart with an attachment',
+      'easy-ham-1/00067.23813c5ac6ce66fd892ee5501fd5dbd2',
+      (x, e) => {
+        expect(e.parts.length).toBeGreaterThan(2);
+        expect(f(x, 'mime_part_count')).toBe(e.parts.length);
+        expect(f(x, 'attachment_count')).toBeGreaterThanOrEqual(1);
+      },
+    ],
+    [
+      'HTML only',
+      'hard-ham-1/00007.d24e99a602ee7fb442714c0d448cd08e',
+      (x, e) => {
+        expect(e.hasTextPart).toBe(false);
+        expect(e.text.length).toBeGreaterThan(0); // the HTML converted to text
+        expect(e.text).not.toMatch(/<\/?(html|body|p|div|table)\b/i);
+        expect(f(x, 'html_only')).toBe(1);
+        expect(f(x, 'html_tag_ratio')).toBeGreaterThan(0);
+      },
+    ],
+    [
+      'base64 text body',
+      'spam-1/00023.b6d27c684f5fc803cfa1060adb2d0805',
+      (x, e) => {
+        expect(e.parts.some((p) => p.encoding === 'base64')).toBe(true);
+        expect(e.text + (e.html ?? '')).toMatch(/[a-z]{4,} [a-z]{4,}/i); // decoded, not base64 any more
+        expect(f(x, 'transfer_encoded')).toBe(1);
+      },
+    ],
+    [
+      'quoted-printable body',
+      'easy-ham-1/00062.009f5a1a8fa88f0b38299ad01562bb37',
+      (x, e) => {
+        expect(e.parts.some((p) => p.encoding === 'quoted-printable')).toBe(true);
+        expect(e.text).not.toMatch(/=[0-9A-F]{2}=[0-9A-F]{2}/);
+        expect(f(x, 'transfer_encoded')).toBe(1);
+      },
+    ],
+    [
+      'ISO-8859-1 body',
+      'easy-ham-1/00023.e0e815ea1d7fd40e7e70b4c0035bef0c',
+      (x, e) => {
+        expect(e.text).toMatch(/[\u00c0-\u00ff]/); // Latin-1 letters decoded to their Unicode characters
+        expect(e.text).not.toContain('\ufffd');
+        expect(f(x, 'non_ascii_ratio')).toBeGreaterThan(0);
+      },
+    ],
+    [
+      'GB2312 body',
+      'spam-1/00397.1a99f98a5b996f99f3661e9609782932',
+      (x, e) => {
+        expect(e.text).toContain('您好'); // Chinese characters, decoded from GB2312
+        expect(f(x, 'charset_uncommon')).toBe(1);
+        expect(f(x, 'non_ascii_ratio')).toBeGreaterThan(0.3);
+      },
+    ],
+    [
+      'ISO-2022-JP multipart with a base64 part',
+      'hard-ham-1/00039.b2b936a8501444b213f61f9ff193b480',
+      (x, e) => {
+        expect(e.text).toContain('お世話になっております'); // Japanese, decoded from ISO-2022-JP
+        expect(f(x, 'charset_uncommon')).toBe(1);
+      },
+    ],
+    [
+      'no Subject header',
+      'easy-ham-2/01278.9db3c9972ed9e4e526010fff5d8e690f',
+      (x, e) => {
+        expect(e.subject).toBe('');
+        expect(f(x, 'subject_chars_log')).toBe(0);
+      },
+    ],
+    [
+      'no From header',
+      'spam-1/00263.13fc73e09ae15e0023bdb13d0a010f2d',
+      (x, e) => {
+        expect(e.senderDomain).toBeUndefined();
+        expect(f(x, 'from_display_name')).toBe(0);
+        expect(f(x, 'message_id_suspicious')).toBe(1);
+      },
+    ],
+    [
+      'no Message-ID header',
+      'spam-2/00712.8c3eca8af0dc686116aa7ea07fe3fa8f',
+      (x) => {
+        expect(f(x, 'message_id_suspicious')).toBe(1);
+      },
+    ],
   ];
 
   it.each(cases)('%s → 50 finite numbers', async (_name, id, check) => {
@@ -137,7 +187,10 @@ describe('edge cases', () => {
   it('a 2 MB HTML-only body gives 50 finite numbers', async () => {
     const chunk = '<p><font color="red">FREE</font> <a href="http://evil.example/x">http://bank.example.com/login</a></p>\n';
     const body = `<html><body>${chunk.repeat(Math.ceil((2 * 1024 * 1024) / chunk.length))}</body></html>`;
-    const x = await transformEmail({ subject: 'html', from: 'a@example.com', to: 'b@example.org', body, contentType: 'text/html' }, model.tokens);
+    const x = await transformEmail(
+      { subject: 'html', from: 'a@example.com', to: 'b@example.org', body, contentType: 'text/html' },
+      model.tokens,
+    );
     expectFiftyFinite(x);
     expect(f(x, 'html_only')).toBe(1);
     expect(f(x, 'html_link_text_mismatch')).toBe(1);
@@ -282,7 +335,14 @@ describe('tokens', () => {
     const spam = (words: string[]) => ({ tokens: new Set(words), spam: true });
     const ham = (words: string[]) => ({ tokens: new Set(words), spam: false });
     const table = buildTokenTable(
-      [spam(['cash', 'now']), spam(['cash', 'free']), spam(['cash', 'now']), ham(['meeting', 'now']), ham(['meeting', 'notes']), ham(['meeting', 'free'])],
+      [
+        spam(['cash', 'now']),
+        spam(['cash', 'free']),
+        spam(['cash', 'now']),
+        ham(['meeting', 'now']),
+        ham(['meeting', 'notes']),
+        ham(['meeting', 'free']),
+      ],
       { strength: 1, prior: 0.5, minMessages: 2, maxTokens: 100 },
     );
     const lo = table.logOdds;

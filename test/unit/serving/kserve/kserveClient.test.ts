@@ -9,7 +9,12 @@ import net from 'node:net';
 import { FEATURE_COUNT } from '../../../../shared/serving/features/featureList';
 import type { Config } from '../../../../shared/platform/config';
 import { toErrorResponse } from '../../../../shared/platform/errors';
-import { KServeClient, KServeClientOptions, KServeResponseError, KServeUnavailableError } from '../../../../shared/serving/kserve/kserveClient';
+import {
+  KServeClient,
+  KServeClientOptions,
+  KServeResponseError,
+  KServeUnavailableError,
+} from '../../../../shared/serving/kserve/kserveClient';
 import { committedModelDir, COMMITTED_MODEL_VERSION, MODEL_NAME } from '../../../../shared/model/modelArtifacts';
 import type { FeatureStore, SenderLookup } from '../../../../shared/serving/featureStore/featureStore';
 import { loadServingModel, ServingModel } from '../../../../shared/serving/predict/environmentModels';
@@ -426,7 +431,10 @@ describe('through the gateway (PredictService): a fault never reaches the client
     });
   }
 
-  const request = parsePredictRequest({ subject: 'Cheap meds', from: 'Deals <deals@spam.example>', to: 'you@example.org', body: 'Buy now!!!' }, 10);
+  const request = parsePredictRequest(
+    { subject: 'Cheap meds', from: 'Deals <deals@spam.example>', to: 'you@example.org', body: 'Buy now!!!' },
+    10,
+  );
 
   it.each<Mode>(['logits', 'nonJson200', 'err500', 'wrongId', 'drip', 'shapeN3', 'err400'])(
     '%s: fallback on → 200 from the embedded model with degraded: true; fallback off → 503 with Retry-After',
