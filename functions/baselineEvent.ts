@@ -11,7 +11,7 @@ import { startDriftCheck } from '../shared/drift/orchestration';
 import { workflowBackend } from '../shared/platform/workflow/backend';
 
 export async function baselineEvent(blob: unknown, context: InvocationContext): Promise<BaselineEventResult> {
-  const name = String(context.triggerMetadata?.name ?? '');
+  const name = typeof context.triggerMetadata?.name === 'string' ? context.triggerMetadata.name : '';
   // The activation is keyed by the sha256 of the uploaded bytes, so it needs those exact bytes (dataType 'binary'):
   // a string or a parsed object would hash differently from the blob and could not be matched to it again.
   if (!(blob instanceof Uint8Array)) {

@@ -7,7 +7,7 @@ import { STORAGE_CONNECTION } from '../shared/platform/config';
 import { compactAfterRawBlob, compactionOptionsFromConfig } from '../shared/logs/compaction';
 
 export async function compactLogs(_blob: unknown, context: InvocationContext): Promise<void> {
-  const name = String(context.triggerMetadata?.name ?? '');
+  const name = typeof context.triggerMetadata?.name === 'string' ? context.triggerMetadata.name : '';
   const blobName = `raw/${name}`;
   const outcome = await compactAfterRawBlob(blobName, compactionOptionsFromConfig({ log: (m) => context.log(m) }));
   if (outcome.ignored) {

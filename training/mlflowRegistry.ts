@@ -58,13 +58,16 @@ async function call<T>(
     signal: AbortSignal.timeout(options.timeoutMs ?? 15000),
   });
   const text = await res.text();
-  let json: any = {};
+  let json: unknown;
   try {
     json = text ? JSON.parse(text) : {};
   } catch {
     json = { message: text.slice(0, 200) };
   }
-  if (!res.ok) throw new MlflowError(res.status, json.error_code ?? 'HTTP_ERROR', json.message ?? res.statusText);
+  if (!res.ok) {
+    const error = json as { error_code?: string; message?: string };
+    throw new MlflowError(res.status, error.error_code ?? 'HTTP_ERROR', error.message ?? res.statusText);
+  }
   return json as T;
 }
 

@@ -153,7 +153,7 @@ function splitFeatures(split: SplitExamples, asOf: SenderAsOf, options: TrainOpt
     history.at(ex.email.senderDomain && normalizeSenderDomain(ex.email.senderDomain), asOf(ex, part));
   const random = mulberry32(options.seed);
   const fold = split.fit.map(() => Math.floor(random() * options.folds));
-  const fit: Float32Array[] = new Array(split.fit.length);
+  const fit: Float32Array[] = new Array<Float32Array>(split.fit.length);
   for (let k = 0; k < options.folds; k++) {
     const table = buildTokenTable(
       split.fit.filter((_, i) => fold[i] !== k).map((ex) => ({ tokens: ex.tokens, spam: ex.message.spam })),

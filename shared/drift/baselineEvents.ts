@@ -6,7 +6,7 @@
 //   - a delivery that crashed between activation and the check finds the check not done → runs it;
 //   - the check's run id and window end come from the activation record, so a repeated check writes the same
 //     report paths and the alert state sees the same run id (no second alert).
-import { compactTime, Environment } from '../platform/blobLayout';
+import { compactTime } from '../platform/blobLayout';
 import { getConfig } from '../platform/config';
 import { ActivationResult, activateBaselineUpload, markActivationChecked, parseBaselineName } from './activeBaseline';
 import { DriftLogger } from './alerts';
@@ -58,7 +58,7 @@ export async function onBaselineUploaded(name: string, content: Buffer, options:
   const checks: DriftRunSummary[] = [];
   for (const env of driftEnvironments()) {
     const request: DriftRunRequest = {
-      env: env as Environment,
+      env: env,
       modelName: record.model,
       modelVersion: record.version,
       windowEnd: record.activated_at,

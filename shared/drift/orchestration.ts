@@ -42,7 +42,7 @@ export const driftFinishActivity = defineActivity<FinishInput, DriftRunSummary>(
 );
 
 /** The orchestrator: input is a DriftRunRequest (runId chosen by the starter, so replays and retries agree). */
-export function* driftOrchestrator(context: OrchestrationContext): Generator<Task, DriftRunSummary, any> {
+export function* driftOrchestrator(context: OrchestrationContext): Generator<Task, DriftRunSummary, unknown> {
   const request = context.df.getInput<DriftRunRequest>();
   const plan = yield* driftPlanActivity.call(context, request);
   if (plan.kind !== 'run') return { run_id: request.runId, environment: request.env, status: 'skipped', reason: plan.reason };

@@ -206,7 +206,9 @@ export async function readManifest(
     stored = await readJsonBlob<unknown>(container, name);
   } catch (err) {
     if (err instanceof SyntaxError)
-      throw new Error(`compaction manifest ${name} is not JSON (${err.message}); the hour cannot be read until it is repaired`);
+      throw new Error(`compaction manifest ${name} is not JSON (${err.message}); the hour cannot be read until it is repaired`, {
+        cause: err,
+      });
     throw err;
   }
   if (!stored) return undefined;
@@ -500,7 +502,7 @@ async function compactRound(
   lap('list');
   if (pending.length === 0) return false;
 
-  const fetched: ({ name: string; file: string } | undefined)[] = new Array(pending.length);
+  const fetched = new Array<{ name: string; file: string } | undefined>(pending.length);
   await forEachLimit(pending, BLOB_CONCURRENCY, async (name, i) => {
     const file = path.join(work, `${i}${RAW_LOG_EXTENSION}`);
     try {

@@ -96,7 +96,7 @@ export class LogBatchBuilder {
     const n = this.n;
     const out: LogBatch = { rowCount: n, features: {}, text: {} };
     for (const [k, v] of Object.entries(b.features)) out.features[k as FeatureName] = n === this.capacity ? v : v.subarray(0, n);
-    for (const k of ['probability', 'latency_ms', 'time'] as const) if (b[k]) out[k] = n === this.capacity ? b[k] : b[k]!.subarray(0, n);
+    for (const k of ['probability', 'latency_ms', 'time'] as const) if (b[k]) out[k] = n === this.capacity ? b[k] : b[k].subarray(0, n);
     if (b.degraded) out.degraded = n === this.capacity ? b.degraded : b.degraded.subarray(0, n);
     for (const [k, v] of Object.entries(b.text)) out.text[k as TextColumn] = n === this.capacity ? v : v.slice(0, n);
     this.reset();
@@ -111,7 +111,7 @@ export function batchRows(batch: LogBatch): Record<string, unknown>[] {
     const r: Record<string, unknown> = {};
     if (batch.time) r.time = new Date(batch.time[i]).toISOString();
     for (const [k, v] of Object.entries(batch.text)) r[k] = v[i];
-    for (const f of FEATURE_NAMES) if (batch.features[f]) r[f] = batch.features[f]![i];
+    for (const f of FEATURE_NAMES) if (batch.features[f]) r[f] = batch.features[f][i];
     if (batch.probability) r.probability = batch.probability[i];
     if (batch.latency_ms) r.latency_ms = batch.latency_ms[i];
     if (batch.degraded) r.degraded = batch.degraded[i] === 1;

@@ -134,12 +134,6 @@ function rowChecks(p: RawPartition): Record<string, string> {
   };
 }
 
-function validRowExpr(p: RawPartition): string {
-  return Object.values(rowChecks(p))
-    .map((c) => `coalesce((${c}), false)`)
-    .join(' AND ');
-}
-
 export interface RawFileVerdict {
   rows: number;
   /** Why the file is not a valid micro-batch; undefined when it is. */
@@ -167,7 +161,7 @@ async function validateTogether(files: readonly string[], p: RawPartition): Prom
   for (const r of rows) {
     const n = Number(r.n);
     const problems = checks.map(([name], i) => [name, Number(r[`bad${i}`])] as const).filter(([, k]) => k > 0);
-    out.set(String(r.filename), {
+    out.set(r.filename as string, {
       rows: n,
       ...(problems.length ? { problem: `${problems.map(([name, k]) => `${k} of ${n} rows: ${name}`).join('; ')}` } : {}),
     });
@@ -262,24 +256,20 @@ export interface ParquetFileInfo {
 
 export async function parquetFileInfo(file: string): Promise<ParquetFileInfo> {
   return withConnection(async (c) => {
-    const meta = (
-      await (await c.runAndReadAll(`SELECT num_rows, num_row_groups FROM parquet_file_metadata(${lit(file)})`)).getRowObjectsJS()
-    )[0];
-    const kv = await (
-      await c.runAndReadAll(`SELECT decode(key) AS key, decode(value) AS value FROM parquet_kv_metadata(${lit(file)})`)
-    ).getRowObjectsJS();
-    const schema = await (
-      await c.runAndReadAll(`SELECT name, type, logical_type FROM parquet_schema(${lit(file)}) WHERE type IS NOT NULL`)
-    ).getRowObjectsJS();
+    const rowsOf = async (sql: string) => (await c.runAndReadAll(sql)).getRowObjectsJS();
+    const [meta] = await rowsOf(`SELECT num_rows, num_row_groups FROM parquet_file_metadata(${lit(file)})`);
+    const kv = await rowsOf(`SELECT decode(key) AS key, decode(value) AS value FROM parquet_kv_metadata(${lit(file)})`);
+    const schema = await rowsOf(`SELECT name, type, logical_type FROM parquet_schema(${lit(file)}) WHERE type IS NOT NULL`);
     const version = kv.find((r) => r.key === SCHEMA_VERSION_KEY)?.value;
     return {
       rows: Number(meta.num_rows),
       rowGroups: Number(meta.num_row_groups),
       schemaVersion: version === undefined ? undefined : Number(version),
       columns: schema.map((r) => ({
-        name: String(r.name),
-        type: String(r.type),
-        logicalType: r.logical_type === null ? null : String(r.logical_type),
+        // VARCHAR columns: DuckDB hands them over as strings.
+        name: r.name as string,
+        type: r.type as string,
+        logicalType: r.logical_type === null ? null : (r.logical_type as string),
       })),
     };
   });

@@ -18,7 +18,7 @@ function quote(s: string): string {
 
 /** One CSV line (no newline). Strings never hold control characters (`toFlatRow` refuses them). */
 export function serializeRow(row: FlatLogRow): string {
-  const r = row as unknown as Record<string, unknown>;
+  const r = row as unknown as Record<string, string | number | boolean | null | undefined>;
   let line = '';
   for (let i = 0; i < LOG_COLUMNS.length; i++) {
     const c = LOG_COLUMNS[i];

@@ -141,7 +141,7 @@ async function uploadFile(container: string, blobName: string, file: string, ove
   } catch (err) {
     const e = err as { statusCode?: number };
     if (!overwrite && (e.statusCode === 409 || e.statusCode === 412)) return false;
-    if (isBlobNotFound(err)) throw new Error(`container '${container}' does not exist; create it first`);
+    if (isBlobNotFound(err)) throw new Error(`container '${container}' does not exist; create it first`, { cause: err });
     throw err;
   }
 }

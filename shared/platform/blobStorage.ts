@@ -217,7 +217,7 @@ export interface ConditionalWrite<T> {
   /** Last check before sending; what it throws refuses the write unsent (a lease known to be lost). */
   beforeSend?(): void;
   /** Reads what is stored when the answer was an error (default: readJsonBlob); a read that throws decides nothing. */
-  read?(): Promise<StoredJson<T> | undefined>;
+  read?: () => Promise<StoredJson<T> | undefined>;
   contentType?: string;
 }
 

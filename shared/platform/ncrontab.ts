@@ -42,7 +42,7 @@ export function ncrontabProblem(expression: string): string | undefined {
       const wellFormed =
         m !== null &&
         bounds.every((b) => b !== undefined) &&
-        (bounds.length < 2 || bounds[0]! <= bounds[1]!) &&
+        (bounds.length < 2 || bounds[0] <= bounds[1]) &&
         (m[2] === undefined || (Number(m[2]) >= 1 && range.length !== 1));
       if (!wellFormed) {
         const values = `${f.min}-${f.max}${f.names ? ` or ${f.names[0]}-${f.names[f.names.length - 1]}` : ''}`;

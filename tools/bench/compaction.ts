@@ -128,6 +128,22 @@ function memoryRows(n: number): FlatLogRow[] {
   );
 }
 
+/** The part of parquetjs-lite (which ships no typings) that the benchmark uses. */
+interface ParquetjsLite {
+  ParquetSchema: new (fields: Record<string, unknown>) => object;
+  ParquetWriter: {
+    openFile(
+      schema: object,
+      path: string,
+      options: { compression: string },
+    ): Promise<{
+      setRowGroupSize(rows: number): void;
+      appendRow(row: object): Promise<void>;
+      close(): Promise<void>;
+    }>;
+  };
+}
+
 async function childLibrary(lib: string, n: number): Promise<ChildReport> {
   const rows = memoryRows(n);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-parquet-'));
@@ -144,25 +160,24 @@ async function childLibrary(lib: string, n: number): Promise<ChildReport> {
         }
         await writeParquetFromRawFiles(files, out, { rowGroupRows: 100_000 });
       } else if (lib === 'hyparquet-writer') {
-        // ESM-only: loadable by require() on Node >= 22.12 outside jest (this script), not by the app's jest setup.
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const { parquetWriteBuffer } = require('hyparquet-writer');
+        // ESM-only: a dynamic import() (kept as one in this CommonJS build) loads it, with its own typings.
+        const { parquetWriteBuffer } = await import('hyparquet-writer');
         const columnData = [
-          { name: 'time', data: rows.map((r) => new Date(r.time)), type: 'TIMESTAMP' },
+          { name: 'time', data: rows.map((r) => new Date(r.time)), type: 'TIMESTAMP' as const },
           ...(['request_id', 'environment', 'model_name', 'model_version', 'prediction', 'sender_key'] as const).map((c) => ({
             name: c,
             data: rows.map((r) => r[c]),
-            type: 'STRING',
+            type: 'STRING' as const,
           })),
-          ...FEATURE_NAMES.map((f) => ({ name: f, data: Float32Array.from(rows, (r) => r[f]), type: 'FLOAT' })),
-          { name: 'probability', data: Float64Array.from(rows, (r) => r.probability), type: 'DOUBLE' },
-          { name: 'latency_ms', data: Float64Array.from(rows, (r) => r.latency_ms), type: 'DOUBLE' },
-          { name: 'degraded', data: rows.map((r) => r.degraded), type: 'BOOLEAN' },
+          ...FEATURE_NAMES.map((f) => ({ name: f, data: Float32Array.from(rows, (r) => r[f]), type: 'FLOAT' as const })),
+          { name: 'probability', data: Float64Array.from(rows, (r) => r.probability), type: 'DOUBLE' as const },
+          { name: 'latency_ms', data: Float64Array.from(rows, (r) => r.latency_ms), type: 'DOUBLE' as const },
+          { name: 'degraded', data: rows.map((r) => r.degraded), type: 'BOOLEAN' as const },
         ];
         fs.writeFileSync(out, Buffer.from(parquetWriteBuffer({ columnData, rowGroupSize: 100_000 })));
       } else if (lib === 'parquetjs-lite') {
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const parquet = require('parquetjs-lite');
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- untyped CommonJS package; loaded only in this child mode
+        const parquet = require('parquetjs-lite') as ParquetjsLite;
         const fields: Record<string, unknown> = {
           time: { type: 'TIMESTAMP_MICROS' },
           request_id: { type: 'UTF8' },

@@ -23,7 +23,6 @@ import { mulberry32 } from '../../shared/platform/random';
 import { ks2samp } from '../../shared/drift/statistics/ks';
 import { addValues, createPartialCounts, finalizeDistribution } from '../../shared/drift/statistics/partialCounts';
 import { benjaminiHochberg } from '../../shared/drift/statistics/multipleTesting';
-import { projectRoot } from '../../shared/platform/projectRoot';
 
 const USAGE = `usage: npm run bench:drift [-- options]
   --rows <N>       current rows per feature, a positive integer (default 1000000)

@@ -8,6 +8,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import autocannon from 'autocannon';
 import { median } from 'simple-statistics';
 import { positiveOption } from './options';
 import { parseCliArgs, parseInteger, runCli } from '../cli/cliArgs';
@@ -19,17 +20,6 @@ import { CONTAINERS, feedbackDayPrefix } from '../../shared/platform/blobLayout'
 import { getContainerClient, ensureContainers } from '../../shared/platform/blobStorage';
 import { flushFeedbackWriter } from '../../shared/feedback/feedbackWriter';
 import { projectRoot } from '../../shared/platform/projectRoot';
-
-interface AutocannonResult {
-  requests: { average: number; total: number };
-  latency: { p50: number; p99: number };
-  '2xx': number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-}
-// autocannon ships no type declarations; this is the subset used here.
-const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 
 const USAGE = `usage: npm run bench:feedback [-- options]
   --duration <S>     seconds per run, a positive number (default 10)
@@ -94,7 +84,7 @@ function startServer(port: number, connectionString: string): Promise<ChildProce
   });
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the feedback server exited with ${code}`)));
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       if (chunk.toString().includes('ready')) resolve(child);
     });
   });

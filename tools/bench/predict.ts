@@ -10,6 +10,7 @@
 // medians are printed with the ratios gateway/(a) and gateway/(b).
 //
 //   npm run bench:predict -- [--duration 10] [--runs 3] [--connections 16] [--messages 200]
+import autocannon from 'autocannon';
 import { median } from 'simple-statistics';
 import { positiveOption } from './options';
 import { parseCliArgs, parseInteger, runCli } from '../cli/cliArgs';
@@ -26,17 +27,6 @@ import { FEATURE_COUNT, UNKNOWN_SENDER } from '../../shared/serving/features/fea
 import { computeFeatures, parseEmail } from '../../shared/serving/features/transformer';
 import { committedModelDir, loadModelDirectory } from '../../shared/model/modelArtifacts';
 import { projectRoot } from '../../shared/platform/projectRoot';
-
-interface AutocannonResult {
-  requests: { average: number; total: number };
-  latency: { p50: number; p90: number; p99: number; average: number };
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-}
-type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
-// autocannon ships no type declarations; this is the subset used here.
-const autocannon = require('autocannon') as Autocannon;
 
 const USAGE = `usage: npm run bench:predict [-- options]
   --duration <S>     seconds per run, a positive number (default 10)
@@ -132,18 +122,18 @@ function spawnAndWait(
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${args[0]} did not start:\n${output}`)), timeoutMs);
     const onData = (d: Buffer) => {
-      output += d;
+      output += d.toString();
       const m = ready.exec(output);
       if (m) {
         clearTimeout(timer);
-        child.stdout!.off('data', onData);
-        child.stdout!.resume();
-        child.stderr!.resume();
+        child.stdout.off('data', onData);
+        child.stdout.resume();
+        child.stderr.resume();
         resolve({ child, match: m });
       }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (d) => (output += d));
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (d) => (output += d));
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`${args[0]} exited with ${code}:\n${output}`));

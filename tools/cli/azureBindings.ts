@@ -7,9 +7,8 @@
 //
 //   node dist/tools/cli/azureBindings.js event-grid   one tab-separated line per subscription: name, function, subject prefix
 //   node dist/tools/cli/azureBindings.js json         everything as JSON
-import path from 'node:path';
 import { compileBlobPath } from '../devhost/blobWatcher';
-import { FunctionRegistry } from '../devhost/functionsCore';
+import { bindingText, FunctionRegistry } from '../devhost/functionsCore';
 import { loadFunctions } from '../devhost/host';
 import { projectRoot } from '../../shared/platform/projectRoot';
 
@@ -53,7 +52,7 @@ export function describeAzureBindings(registry: FunctionRegistry): AzureBindings
     if (fn.trigger.type !== 'blobTrigger') continue;
     if (fn.trigger.source !== 'EventGrid') {
       problems.push(
-        `${fn.name}: blob trigger source is ${String(fn.trigger.source ?? 'LogsAndContainerScan')}, Flex Consumption needs 'EventGrid'`,
+        `${fn.name}: blob trigger source is ${bindingText(fn.trigger.source, 'LogsAndContainerScan')}, Flex Consumption needs 'EventGrid'`,
       );
       continue;
     }

@@ -61,15 +61,15 @@ async function startStack(feastProject: string): Promise<{ url: string; child: C
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the local stack did not start in 120 s:\n${output}`)), 120_000);
     const onData = (d: Buffer) => {
-      output += d;
+      output += d.toString();
       const m = /Host listening on (\S+)/.exec(output);
       if (m) {
         clearTimeout(timer);
         resolve(`${m[1].replace('localhost', '127.0.0.1')}`);
       }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (d: Buffer) => (output += d));
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     child.once('exit', (code) => reject(new Error(`the local stack exited with ${code}:\n${output}`)));
   });
   return { url: url.endsWith('/api') ? url : `${url.replace(/\/$/, '')}/api`, child };
@@ -277,7 +277,7 @@ async function main(argv: string[]): Promise<number> {
       if (rows < phase.sent) console.log(`  warning: ${phase.sent - rows} rows not in Blob yet; the check runs on what is there`);
     }
 
-    fs.mkdirSync(values.out!, { recursive: true });
+    fs.mkdirSync(values.out, { recursive: true });
     const reports: DriftReport[] = [];
     for (const [i, phase] of phases.entries()) {
       const label = i === 0 ? 'training-period' : 'test-period';
@@ -297,12 +297,12 @@ async function main(argv: string[]): Promise<number> {
       if (summary.status === 'skipped') throw new Error(`drift check skipped: ${summary.reason}`);
       const result = await readRunReport(summary);
       reports.push(result);
-      fs.writeFileSync(path.join(values.out!, `${label}.json`), serializeReport(result));
-      fs.writeFileSync(path.join(values.out!, `${label}.html`), renderReportHtml(result));
+      fs.writeFileSync(path.join(values.out, `${label}.json`), serializeReport(result));
+      fs.writeFileSync(path.join(values.out, `${label}.html`), renderReportHtml(result));
       console.log(`\n=== ${phase.name}: ${phase.sent} sent, ${phase.spamPredicted} predicted spam, ${phase.degraded} degraded ===`);
       console.log(formatReportSummary(result, { limit: 8 }));
       console.log(
-        `report: drift-reports/${result.paths.json} (copy: ${path.relative(process.cwd(), path.join(values.out!, `${label}.html`))})\n`,
+        `report: drift-reports/${result.paths.json} (copy: ${path.relative(process.cwd(), path.join(values.out, `${label}.html`))})\n`,
       );
     }
     const ok = reports[0].status === 'healthy' && reports[1].status === 'critical';
@@ -315,7 +315,7 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     await senderStore?.close();
     if (stack && stack.exitCode === null) {
-      const exited = new Promise((r) => stack!.once('exit', r));
+      const exited = new Promise((r) => stack.once('exit', r));
       stack.kill('SIGINT');
       await exited;
     }

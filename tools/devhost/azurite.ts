@@ -81,7 +81,7 @@ export async function startAzurite(options: { port: number; location: string; ti
     await waitForPort(options.port, child, options.timeoutMs ?? 20000);
   } catch (err) {
     child.kill('SIGKILL');
-    throw new Error(`${(err as Error).message}${stderr ? `: ${stderr.trim()}` : ''}`);
+    throw new Error(`${(err as Error).message}${stderr ? `: ${stderr.trim()}` : ''}`, { cause: err });
   }
   return {
     port: options.port,

@@ -19,6 +19,12 @@ export interface FunctionMetadata {
 
 export type Handler = (...args: unknown[]) => unknown;
 
+/** A binding property as text for messages: a string as it is, any other value as JSON, `fallback` when unset. */
+export function bindingText(value: unknown, fallback: string): string {
+  if (value === undefined || value === null) return fallback;
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
 export interface RegisteredFunction {
   readonly name: string;
   readonly bindings: Record<string, BindingInfo>;

@@ -5,7 +5,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startBlobWatcher, BlobWatcher } from './blobWatcher';
-import { FunctionRegistry, installFunctionsCore, RegisteredFunction, resolveAppSettings } from './functionsCore';
+import { bindingText, FunctionRegistry, installFunctionsCore, RegisteredFunction, resolveAppSettings } from './functionsCore';
 import { startHttpServer, LocalHttpServer } from './httpServer';
 import { HostLogger } from './logging';
 import { startTimers, TimerScheduler } from './timers';
@@ -45,6 +45,7 @@ export function loadFunctions(projectDir: string): FunctionRegistry {
   if (registry) return registry;
   registry = new FunctionRegistry();
   installFunctionsCore(registry);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- files named at run time by package.json `main`, loaded in order like the Functions host does
   for (const file of functionEntryPoints(projectDir)) require(file);
   return registry;
 }
@@ -54,12 +55,12 @@ function describeTrigger(fn: RegisteredFunction, url: string, schedules: Record<
   switch (t.type) {
     case 'httpTrigger': {
       const methods = Array.isArray(t.methods) ? (t.methods as string[]).join(',') : 'ANY';
-      return `${fn.name}: [${methods}] ${url}/${String(t.route ?? fn.name)}`;
+      return `${fn.name}: [${methods}] ${url}/${bindingText(t.route, fn.name)}`;
     }
     case 'timerTrigger':
       return `${fn.name}: timer '${schedules[fn.name]}' (UTC)`;
     case 'blobTrigger':
-      return `${fn.name}: blob trigger on ${String(t.path)} (watched every poll interval; ${String(t.source ?? 'LogsAndContainerScan')} in Azure)`;
+      return `${fn.name}: blob trigger on ${String(t.path)} (watched every poll interval; ${bindingText(t.source, 'LogsAndContainerScan')} in Azure)`;
     case 'orchestrationTrigger':
     case 'activityTrigger':
       // WORKFLOW_BACKEND=in-process: the starter functions run these through shared/platform/workflow/inProcessRunner.ts.
@@ -72,7 +73,7 @@ function describeTrigger(fn: RegisteredFunction, url: string, schedules: Record<
 export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
   const { logger } = options;
   const reg = loadFunctions(options.projectDir);
-  const resolveSetting = (expr: string) => resolveAppSettings(expr, options.appSetting);
+  const resolveSetting = (expr: string) => resolveAppSettings(expr, (name) => options.appSetting(name));
 
   await reg.runHooks('appStart');
   const http: LocalHttpServer = await startHttpServer(reg.byTrigger('httpTrigger'), options.port, logger);

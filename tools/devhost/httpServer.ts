@@ -63,7 +63,7 @@ function sendJson(res: http.ServerResponse, init: HttpResponseInit): Promise<voi
 export function startHttpServer(functions: RegisteredFunction[], port: number, logger: HostLogger): Promise<LocalHttpServer> {
   const table = functions.map(toHttpFunction);
 
-  const server = http.createServer(async (req, res) => {
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
     const path = url.pathname.replace(/^\/+/, '');
     const method = (req.method ?? 'GET').toUpperCase();
@@ -112,7 +112,7 @@ export function startHttpServer(functions: RegisteredFunction[], port: number, l
         logger.error(`${fn.name} threw`, err);
         return await sendJson(res, errorResponse(500, 'internal', 'Internal error; see the function logs for details'));
       }
-      const response = result instanceof HttpResponse ? result : new HttpResponse((result ?? { status: 204 }) as HttpResponseInit);
+      const response = result instanceof HttpResponse ? result : new HttpResponse(result ?? { status: 204 });
       await send(res, response);
       logger.debug(`${method} ${url.pathname} -> ${response.status} in ${(performance.now() - started).toFixed(1)} ms`);
     } catch (err) {
@@ -120,7 +120,9 @@ export function startHttpServer(functions: RegisteredFunction[], port: number, l
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
       res.end(JSON.stringify(errorResponse(500, 'internal', 'Host error').jsonBody));
     }
-  });
+  };
+  // The handler answers its own errors (the catch above); Node does not look at what a request listener returns.
+  const server = http.createServer((req, res) => void handle(req, res));
   server.keepAliveTimeout = 65_000;
 
   return new Promise((resolve, reject) => {

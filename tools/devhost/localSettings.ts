@@ -8,12 +8,13 @@ export function loadLocalSettings(projectDir: string, env: NodeJS.ProcessEnv = p
   if (!fs.existsSync(file)) return undefined;
   let parsed: { Values?: Record<string, unknown> };
   try {
-    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+    parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as { Values?: Record<string, unknown> };
   } catch (err) {
-    throw new Error(`${file} is not valid JSON: ${(err as Error).message}`);
+    throw new Error(`${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
   for (const [key, value] of Object.entries(parsed.Values ?? {})) {
-    if (env[key] === undefined && value !== null && value !== undefined) env[key] = String(value);
+    if (env[key] === undefined && value !== null && value !== undefined)
+      env[key] = typeof value === 'string' ? value : JSON.stringify(value);
   }
   return file;
 }

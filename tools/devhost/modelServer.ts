@@ -134,7 +134,7 @@ function parseInferRequest(body: Buffer, model: ModelBackend): { id?: string; fe
       return o.name;
     });
   }
-  return { id: req.id as string | undefined, features: Float32Array.from(data), rows: shape[0] as number, outputs };
+  return { id: req.id, features: Float32Array.from(data), rows: shape[0] as number, outputs };
 }
 
 function modelMetadata(model: ModelBackend) {
@@ -289,13 +289,13 @@ export async function startModelServerProcess(options: {
     },
   );
   let output = '';
-  child.stderr!.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
   const ready = await new Promise<{ url: string; version: string }>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`V2 model server (${options.environment}) did not start in time: ${output}`));
     }, options.timeoutMs ?? 20000);
-    child.stdout!.on('data', (d) => {
+    child.stdout.on('data', (d) => {
       output += d;
       const m = /V2 model server listening on (\S+) serving \S+ version (\S+)/.exec(output);
       if (m) {
@@ -342,7 +342,8 @@ async function main(): Promise<void> {
   const env = argValue(args, '--environment') ?? 'local';
   console.log(`V2 model server listening on ${server.url} serving ${backend.name} version ${backend.version} (${env})`);
   const stop = () => {
-    server
+    // Exits whether or not closing succeeds, so nothing is left to handle a rejection.
+    void server
       .close()
       .then(() => backend.close())
       .finally(() => process.exit(0));

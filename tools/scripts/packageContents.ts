@@ -79,7 +79,7 @@ function compile(root: string, stagingDir: string, project: string): BuildOutput
   fs.rmSync(path.join(stagingDir, 'dist'), { recursive: true, force: true });
   const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
   let status = 0;
-  let output = '';
+  let output: string;
   if (!fs.existsSync(path.join(stagingDir, project))) {
     return { project, status: 1, output: `${project} is not in the package`, emitted: [] };
   }

@@ -23,8 +23,9 @@ const SM_UPPER_MAX_TERMS = 3;
 const SM_UPPERSUM_MIN_N = 10;
 /** Keep partial powers above 2^-960 so that both words of a double-double stay normal. */
 const SM_MAX_EXPONENT = 960;
-/** cephes MINLOG = log(2^-1075): exp() of anything below it is 0. */
-const MINLOG = -7.451332191019412076235e2;
+/** cephes MINLOG = log(2^-1075): exp() of anything below it is 0. (Cephes' -7.451332191019412076235e2, to the
+ * digits a double holds.) */
+const MINLOG = -745.1332191019412;
 
 /** a^m in double-double from a double-double a: pow() on the high word, corrected for the low word by
  * (1 + lo/hi)^m, as SciPy does (a full double-double power would be much slower for no visible gain). */

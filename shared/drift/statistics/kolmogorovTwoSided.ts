@@ -46,11 +46,9 @@ const PI_SQUARED = Math.PI ** 2;
 const PI_FOUR = Math.PI ** 4;
 const PI_SIX = Math.PI ** 6;
 
-// B_{2j} / (2j) / (2j − 1) for j = 8 … 1 (Stirling series), highest power first.
-const STIRLING_COEFFS = [
-  -2.955065359477124183e-2, 6.4102564102564102564e-3, -1.9175269175269175269e-3, 8.4175084175084175084e-4, -5.952380952380952381e-4,
-  7.9365079365079365079e-4, -2.7777777777777777778e-3, 8.3333333333333333333e-2,
-];
+// B_{2j} / (2j) / (2j − 1) for j = 8 … 1 (Stirling series), highest power first. Written as the exact fractions:
+// each quotient is the same double as the 20-digit decimals SciPy writes.
+const STIRLING_COEFFS = [-3617 / 122400, 1 / 156, -691 / 360360, 1 / 1188, -1 / 1680, 1 / 1260, -1 / 360, 1 / 12];
 
 const clip01 = (p: number): number => Math.min(Math.max(p, 0.0), 1.0);
 
@@ -198,7 +196,9 @@ export function kolmognPomeranz(n: number, x: number): number {
   let V0s = 0;
   let V1s = 0;
   let expnt = 0;
-  let [j1, j2] = pomeranzJ1J2(0, n, ll, ceilf, roundf);
+  // Only the first row's j1 is needed before the loop (as k1); j2 is set per row.
+  let [j1] = pomeranzJ1J2(0, n, ll, ceilf, roundf);
+  let j2: number;
   for (let i = 1; i < 2 * n + 2; i++) {
     const k1 = j1;
     [V0, V1] = [V1, V0];

@@ -111,10 +111,10 @@ export function summarize(obj: InferenceServiceObject): InferenceServiceStatus {
 function toAppError(err: unknown, what: string): Error {
   const e = err as { code?: number; body?: unknown };
   if (typeof e?.code !== 'number') return err instanceof Error ? err : new Error(String(err));
-  let message = '';
+  let message: string;
   try {
-    const body = typeof e.body === 'string' ? JSON.parse(e.body) : e.body;
-    message = (body as { message?: string })?.message ?? '';
+    const body = (typeof e.body === 'string' ? JSON.parse(e.body) : e.body) as { message?: string } | undefined;
+    message = body?.message ?? '';
   } catch {
     message = typeof e.body === 'string' ? e.body : '';
   }

@@ -31,7 +31,7 @@ class PromotionStopped extends Error {
   }
 }
 
-export function* promotionOrchestrator(context: OrchestrationContext): Generator<Task, PromotionRecord, any> {
+export function* promotionOrchestrator(context: OrchestrationContext): Generator<Task, PromotionRecord, unknown> {
   const df = context.df;
   const input = df.getInput<PromotionInput>();
   const { settings } = input;
@@ -58,7 +58,7 @@ export function* promotionOrchestrator(context: OrchestrationContext): Generator
     log(detail ? `${name}: ${detail}` : name);
   };
 
-  function* deployAndWait(env: Environment, storageUri: string): Generator<Task, void, any> {
+  function* deployAndWait(env: Environment, storageUri: string): Generator<Task, void, unknown> {
     step(`deploy ${env}`);
     const deployment = yield* deployActivity.call(context, { env, version: input.version, storageUri });
     record.deployments.push(deployment);

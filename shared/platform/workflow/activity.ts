@@ -20,7 +20,7 @@ export interface ActivityDefinition<I, O> {
   /** Schedule the activity without waiting (to pass to `whenAll` or Task.any). */
   task(context: OrchestrationContext, input: I): ActivityTask<O>;
   /** Schedule the activity and wait for its result: `const out = yield* activity.call(context, input)`. */
-  call(context: OrchestrationContext, input: I): Generator<Task, O, any>;
+  call(context: OrchestrationContext, input: I): Generator<Task, O, unknown>;
   /** Narrows a result the in-process runner reports under an activity name to this activity's output type. */
   isResult(activityName: string, result: unknown): result is O;
 }
@@ -40,7 +40,7 @@ export function defineActivity<I, O>(name: string, handler: ActivityHandler<I, O
     task: (context, input) => context.df.callActivity(name, input),
     *call(context, input) {
       // The Durable runtime resumes the generator with the activity's (JSON-decoded) result.
-      return yield context.df.callActivity(name, input);
+      return (yield context.df.callActivity(name, input)) as O;
     },
     isResult: (activityName, _result): _result is O => activityName === name,
   };
@@ -54,6 +54,6 @@ export function activityNamed(name: string): AnyActivity | undefined {
 }
 
 /** Wait for every task; the results come in the order of the tasks: `const outs = yield* whenAll(context, tasks)`. */
-export function* whenAll<O>(context: OrchestrationContext, tasks: ActivityTask<O>[]): Generator<Task, O[], any> {
-  return yield context.df.Task.all(tasks);
+export function* whenAll<O>(context: OrchestrationContext, tasks: ActivityTask<O>[]): Generator<Task, O[], unknown> {
+  return (yield context.df.Task.all(tasks)) as O[];
 }

@@ -54,7 +54,7 @@ export interface InProcessStatus {
   lastUpdatedTime: string;
 }
 
-const json = <T>(value: T): T => (value === undefined ? value : JSON.parse(JSON.stringify(value)));
+const json = <T>(value: T): T => (value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T));
 
 /** An InvocationContext whose log lines go to `logger`, as the host's would go to the function's log. */
 function loggingContext(functionName: string, invocationId: string, logger: WorkflowLogger): InvocationContext {
@@ -79,7 +79,7 @@ export class InProcessOrchestration<O = unknown> {
 
   constructor(
     readonly name: string,
-    orchestrator: (context: OrchestrationContext) => Generator<Task, O, any>,
+    orchestrator: (context: OrchestrationContext) => Generator<Task, O, unknown>,
     input: unknown,
     readonly instanceId: string,
     private readonly options: InProcessOptions = {},
@@ -112,7 +112,6 @@ export class InProcessOrchestration<O = unknown> {
   }
 
   private context(input: unknown): OrchestrationContext {
-    const self = this;
     const complete = (task: LocalTask, value: unknown) => {
       task.isCompleted = true;
       task.result = value;
@@ -124,10 +123,10 @@ export class InProcessOrchestration<O = unknown> {
       currentUtcDateTime: new Date(),
       getInput: () => input,
       setCustomStatus: (status: unknown) => {
-        self.status.customStatus = json(status);
-        self.status.lastUpdatedTime = new Date().toISOString();
+        this.status.customStatus = json(status);
+        this.status.lastUpdatedTime = new Date().toISOString();
       },
-      callActivity(name: string, activityInput?: unknown): LocalTask {
+      callActivity: (name: string, activityInput?: unknown): LocalTask => {
         const task: LocalTask = {
           kind: 'activity',
           name,
@@ -136,19 +135,20 @@ export class InProcessOrchestration<O = unknown> {
           run: async () => {
             const activity = activityNamed(name);
             if (!activity) throw new Error(`The activity function '${name}' does not exist`);
-            const context = loggingContext(name, `${self.instanceId}:${++self.activityCalls}`, self.logger);
+            const context = loggingContext(name, `${this.instanceId}:${++this.activityCalls}`, this.logger);
             try {
               return complete(task, json(await activity.handler(json(activityInput), context)));
             } catch (err) {
               task.isFaulted = true;
-              // The Durable runtime hands the orchestrator an Error carrying the activity's message.
+              // The Durable runtime hands the orchestrator an Error carrying the activity's message and nothing else.
+              // eslint-disable-next-line preserve-caught-error -- the original error does not cross that boundary
               throw new Error(errorMessage(err));
             }
           },
         };
         return task;
       },
-      createTimer(fireAt: Date): LocalTask {
+      createTimer: (fireAt: Date): LocalTask => {
         let timer: NodeJS.Timeout | undefined;
         let resolveTimer: (() => void) | undefined;
         const task: LocalTask = {
@@ -161,33 +161,33 @@ export class InProcessOrchestration<O = unknown> {
               resolveTimer = () => resolve(complete(task, undefined));
               timer = setTimeout(
                 () => {
-                  self.timers.delete(timer!);
+                  this.timers.delete(timer!);
                   resolveTimer?.();
                 },
                 Math.max(0, fireAt.getTime() - Date.now()),
               );
-              self.timers.add(timer);
+              this.timers.add(timer);
             }),
           cancel: () => {
             task.isCanceled = true;
             if (timer) {
               clearTimeout(timer);
-              self.timers.delete(timer);
+              this.timers.delete(timer);
             }
           },
         };
         return task;
       },
-      waitForExternalEvent(eventName: string): LocalTask {
+      waitForExternalEvent: (eventName: string): LocalTask => {
         const task: LocalTask = {
           kind: 'event',
           isCompleted: false,
           isFaulted: false,
           run: () =>
             new Promise((resolve) => {
-              const queued = self.pendingEvents.get(eventName);
+              const queued = this.pendingEvents.get(eventName);
               if (queued?.length) return resolve(complete(task, queued.shift()));
-              self.waiting.set(eventName, [...(self.waiting.get(eventName) ?? []), (data) => resolve(complete(task, data))]);
+              this.waiting.set(eventName, [...(this.waiting.get(eventName) ?? []), (data) => resolve(complete(task, data))]);
             }),
         };
         return task;
@@ -197,7 +197,7 @@ export class InProcessOrchestration<O = unknown> {
          * Like Durable's Task.all: the results in the order of the tasks; fails with the first failure. Here the
          * tasks run `concurrency` at a time (Durable spreads them over its workers instead).
          */
-        all(tasks: LocalTask[]): LocalTask {
+        all: (tasks: LocalTask[]): LocalTask => {
           const task: LocalTask = {
             kind: 'all',
             isCompleted: false,
@@ -217,10 +217,10 @@ export class InProcessOrchestration<O = unknown> {
                     return;
                   }
                   done++;
-                  self.options.onProgress?.(tasks[i].name ?? tasks[i].kind, results[i], done, tasks.length);
+                  this.options.onProgress?.(tasks[i].name ?? tasks[i].kind, results[i], done, tasks.length);
                 }
               };
-              await Promise.all(Array.from({ length: Math.min(self.concurrency, tasks.length) }, worker));
+              await Promise.all(Array.from({ length: Math.min(this.concurrency, tasks.length) }, worker));
               if (failure) {
                 task.isFaulted = true;
                 throw failure.error;
@@ -231,7 +231,7 @@ export class InProcessOrchestration<O = unknown> {
           return task;
         },
         /** Like Durable's Task.any: resolves with the first task to complete, which the orchestrator compares by identity. */
-        any(tasks: LocalTask[]): LocalTask {
+        any: (tasks: LocalTask[]): LocalTask => {
           const task: LocalTask = {
             kind: 'any',
             isCompleted: false,
@@ -247,7 +247,7 @@ export class InProcessOrchestration<O = unknown> {
     return Object.assign(loggingContext(this.name, this.instanceId, this.logger), { df }) as unknown as OrchestrationContext;
   }
 
-  private async drive(generator: Generator<Task, O, any>): Promise<O> {
+  private async drive(generator: Generator<Task, O, unknown>): Promise<O> {
     // Like the OrchestratorStarted timestamp of each Durable episode: the time when the orchestrator resumes.
     const resume = () => (this.clock.currentUtcDateTime = new Date());
     let step = generator.next();

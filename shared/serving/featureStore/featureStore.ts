@@ -247,7 +247,7 @@ export class FeatureStore {
       if (previousSeconds !== 0 && eventSeconds <= previousSeconds) return;
       const fields: Buffer[] = [];
       for (const name of SENDER_FEAST_FEATURES) {
-        const v: FeastValue = { kind: SENDER_FEATURE_KINDS[name], value: row.features[name] } as FeastValue;
+        const v: FeastValue = { kind: SENDER_FEATURE_KINDS[name], value: row.features[name] };
         fields.push(featureField(SENDER_FEATURE_VIEW, name), encodeValue(v));
       }
       fields.push(tsField, encodeTimestamp(new Date(eventSeconds * 1000)));

@@ -41,7 +41,7 @@ export interface TokenTableFile {
 
 /** Validate a parsed `tokens.json`. */
 export function parseTokenTableFile(json: unknown): TokenTableFile {
-  return tokenTableFileSchema.parse(json) as unknown as TokenTableFile;
+  return tokenTableFileSchema.parse(json);
 }
 
 export interface TokenTable {

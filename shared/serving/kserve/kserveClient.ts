@@ -249,7 +249,7 @@ function checkInferResponse(
   });
   return {
     modelName: typeof body.model_name === 'string' ? body.model_name : modelName,
-    reportedVersion: body.model_version as string | undefined,
+    reportedVersion: body.model_version,
     id: typeof body.id === 'string' ? body.id : undefined,
     probabilities,
   };

@@ -5,7 +5,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import { withErrorContract } from '../../platform/errors';
 
 /** What a request id may look like: it is echoed, logged and used in blob names. */
-export const REQUEST_ID = /^[A-Za-z0-9._:@\-]{1,128}$/;
+export const REQUEST_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
 
 /** `X-Request-ID` when it is a sane token (it is echoed and logged), otherwise a new UUID. */
 export function requestIdOf(request: HttpRequest): string {

@@ -70,7 +70,7 @@ export function parseSingleOrBatch<T>(
   parseOne: (value: unknown, prefix: (string | number)[]) => T,
 ): { kind: 'single'; item: T } | { kind: 'batch'; items: T[] } {
   if (typeof body === 'object' && body !== null && !Array.isArray(body) && 'instances' in body) {
-    const { instances, ...rest } = body as { instances: unknown };
+    const { instances, ...rest } = body;
     const extra = Object.keys(rest);
     if (extra.length)
       throw new BadRequestError(`a batch request holds only 'instances'; unexpected: ${extra.join(', ')}`, 'validation_error');

@@ -24,10 +24,7 @@ import { closeParquetEngine } from '../../../shared/logs/parquet';
 import { startTestAzurite, TestAzurite } from '../../helpers/azurite';
 import { baselineBytes, compactHour, logRecords, MODEL, readReportJson, records, reportBlobs } from '../../helpers/driftLogs';
 import { setAppEnv } from '../../helpers/env';
-
-// Internal modules of durable-functions 3.5: the history event classes and the testing helpers its own tests use.
-const testing = require('durable-functions/lib/src/util/testingUtils');
-const event = (name: string) => require(`durable-functions/lib/src/history/${name}`)[name];
+import { durableTesting as testing, historyEvent as event } from '../../helpers/durableTesting';
 
 interface Action {
   actionType: number;
@@ -161,7 +158,7 @@ describe('drift orchestration', () => {
     expect(partials.map((p) => p.rows).sort()).toEqual([300, 400, 400]);
     for (const p of partials) {
       expect(Object.keys(p).sort()).toEqual(['index', 'otherVersions', 'partialPath', 'rows']); // counts in Blob, not in the history
-      expect(await reportBlobs(p.partialPath!)).toEqual([p.partialPath]);
+      expect(await reportBlobs(p.partialPath)).toEqual([p.partialPath]);
     }
 
     const finish = await h.run();
@@ -171,7 +168,7 @@ describe('drift orchestration', () => {
     expect(h.state!.isDone).toBe(true);
     expect(h.state!.output).toEqual(summary);
     expect(summary).toMatchObject({ run_id: 'durable-run', environment: 'production', rows: 1100 });
-    for (const p of partials) expect(await reportBlobs(p.partialPath!)).toEqual([]); // scratch removed
+    for (const p of partials) expect(await reportBlobs(p.partialPath)).toEqual([]); // scratch removed
 
     const durable = await readReportJson<DriftReport>(summary.report!.json!);
     const progress: string[] = [];

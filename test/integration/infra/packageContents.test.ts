@@ -3,6 +3,7 @@
 // code, no tests, docs or infrastructure; the app must compile from it alone; and every module the compiled
 // functions load must be in it. tools/scripts/packageContents.ts stages the package (git and tsc in child processes).
 import fs from 'node:fs';
+import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { formatSummary, PackageContents, packageContents } from '../../../tools/scripts/packageContents';
 import { COMMITTED_MODEL_VERSION, MODEL_FILES, MODEL_NAME } from '../../../shared/model/modelArtifacts';
@@ -110,7 +111,7 @@ describe('the Function App package', () => {
     }
     expect(missing).toEqual([]);
     // Node's own modules required without the node: prefix are not packages.
-    const builtins = new Set(require('node:module').builtinModules as string[]);
+    const builtins = new Set(builtinModules);
     expect([...bare].filter((b) => !builtins.has(b) && !(b in dependencies))).toEqual([]);
     expect(seen.size).toBeGreaterThan(entries.length);
   });

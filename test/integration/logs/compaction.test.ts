@@ -29,7 +29,7 @@ import { RAW_LOG_HEADER, serializeRow } from '../../../shared/logs/rawLogFormat'
 import { syntheticRecords } from '../../../tools/bench/syntheticRecords';
 import { readPartition } from '../../../shared/logs/windowReader';
 import { logRecords, useLogStorage } from '../../helpers/logStorage';
-import { REPO_ROOT, distPath } from '../../helpers/paths';
+import { distPath } from '../../helpers/paths';
 import { startLossyProxy } from '../../helpers/lossyProxy';
 import { setAppEnv } from '../../helpers/env';
 // eslint-disable-next-line @typescript-eslint/no-require-imports

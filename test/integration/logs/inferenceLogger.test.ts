@@ -55,7 +55,7 @@ async function rawBlobsOf(writer: string): Promise<{ name: string; rows: Record<
     const rows = parseRawLog(await container.getBlobClient(item.name).downloadToBuffer());
     // Every row lies in the partition its blob is named after.
     for (const r of rows) expect([r.environment, r.time.slice(0, 10), r.time.slice(11, 13)]).toEqual([p.env, p.date, p.hour]);
-    out.push({ name: item.name, rows: rows as unknown as Record<string, unknown>[] });
+    out.push({ name: item.name, rows: rows });
   }
   return out;
 }
@@ -244,7 +244,7 @@ describe('InferenceLogger', () => {
     const relay = await startBlobRelay(azurite.port);
     const restore = setAppEnv({ AzureWebJobsStorage: relay.connectionString, BLOB_TIMEOUT_MS: '20000' });
     let uploads = 0;
-    let writer = '';
+    let writer: string;
     try {
       const logger = new InferenceLogger(
         options({ maxBatchRecords: 100, upload: (name, body) => (uploads++, blobBatchUploader(name, body)) }),

@@ -11,7 +11,7 @@ import { FlatLogRow, toFlatRow } from '../../../shared/logs/logSchema';
 import { RAW_LOG_HEADER, serializeRow } from '../../../shared/logs/rawLogFormat';
 import { syntheticRecords } from '../../../tools/bench/syntheticRecords';
 import { emptyWindowStats, listWindowPartitions, readPartition, readWindow, WindowReadOptions } from '../../../shared/logs/windowReader';
-import { REPO_ROOT, distPath } from '../../helpers/paths';
+import { distPath } from '../../helpers/paths';
 import { logRecords, useLogStorage } from '../../helpers/logStorage';
 
 const storage = useLogStorage();
@@ -162,7 +162,7 @@ describe('window reader', () => {
     expect(await collect(readPartition(raw, new Date(t.getTime() - 1), t, { columns: ['request_id'] }))).toEqual([]);
   });
 
-  test("window bounds do not move with the process's time zone (raw and Parquet)", async () => {
+  test("window bounds do not move with the process's time zone (raw and Parquet)", () => {
     // DuckDB reads a TIMESTAMP cast to TIMESTAMPTZ in the zone of the process's TZ; the bounds must be UTC instants.
     // Rows at 12:10, 12:30 and 12:50 UTC, window [12:20, 12:40): exactly the 12:30 row, whatever TZ says.
     const dist = (...parts: string[]) => JSON.stringify(distPath(...parts));

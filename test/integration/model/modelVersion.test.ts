@@ -1,7 +1,7 @@
 // One model-version rule (shared/model/modelVersion.ts) at every place a version enters the app: the drift HTTP starter's
 // `version` query, the version KServe reports to the gateway, the training CLI's --version, promotions. And the one
 // compact UTC time used in names.
-import { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { HttpRequest, InvocationContext } from '@azure/functions';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -65,7 +65,7 @@ describe('where a version comes from outside', () => {
         new InvocationContext(),
       );
       expect(res.status).toBe(400);
-      expect(JSON.stringify((res as HttpResponseInit).jsonBody)).toMatch(/not a valid model version/);
+      expect(JSON.stringify(res.jsonBody)).toMatch(/not a valid model version/);
     }
   });
 

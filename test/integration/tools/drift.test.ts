@@ -56,7 +56,7 @@ function expectLikeScipy(report: DriftReport, expected: Record<string, ScipyColu
 }
 
 /** NDJSON copy of a CSV fixture (null for NaN; infinities as strings, which JSON cannot hold as numbers). */
-async function toNdjson(csv: string): Promise<string> {
+function toNdjson(csv: string): Promise<string> {
   const [header, ...lines] = fs.readFileSync(csv, 'utf8').trim().split(/\r?\n/);
   const names = splitCsvLine(header);
   const out = path.join(tmp, path.basename(csv).replace('.csv', '.ndjson'));
@@ -76,7 +76,7 @@ async function toNdjson(csv: string): Promise<string> {
       })
       .join('\n') + '\n',
   );
-  return out;
+  return Promise.resolve(out);
 }
 
 /** Parquet copy of a CSV fixture, written by DuckDB with DOUBLE columns and an extra text column. */

@@ -155,7 +155,7 @@ it('the CLI writes the blob layout to --out and uploads it with --storage, keepi
     expect(fs.existsSync(path.join(out, 'spam-detector/cli-test/triton/spam-detector/config.pbtxt'))).toBe(true);
     expect(fs.existsSync(path.join(out, 'baselines/spam-detector/cli-test/baseline.json'))).toBe(true);
     expect(lines.filter((l) => /\] uploaded /.test(l))).toHaveLength(6);
-    expect(lines.some((l) => /^  timeForwardTest +rows/.test(l))).toBe(true);
+    expect(lines.some((l) => /^ {2}timeForwardTest +rows/.test(l))).toBe(true);
     const blobs: string[] = [];
     for await (const b of getContainerClient(CONTAINERS.models).listBlobsFlat({ prefix: 'spam-detector/cli-test/' })) blobs.push(b.name);
     expect(blobs.sort()).toEqual(

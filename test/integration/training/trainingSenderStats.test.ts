@@ -3,7 +3,6 @@
 // are exactly what `npm run features:materialize` writes to Redis.
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import { loadCorpus, timeForwardSplit } from '../../../training/corpus';
 import { settingDefault } from '../../../shared/platform/config';

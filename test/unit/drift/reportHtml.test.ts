@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { codeVersion, formatReportSummary, gitCommit, serializeReport } from '../../../shared/drift/report';
 import { binLabels, distributionChartSvg, durationLabel, escapeHtml, renderReportHtml } from '../../../shared/drift/reportHtml';
@@ -23,7 +24,7 @@ describe('drift report JSON', () => {
 
   it('records the package version and the checked-out commit', () => {
     const { version, commit } = codeVersion();
-    expect(version).toBe(require('../../../package.json').version);
+    expect(version).toBe(JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')).version);
     const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
     expect(commit).toBe(head);
     expect(gitCommit('/nonexistent')).toBeNull();

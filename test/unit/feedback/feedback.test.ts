@@ -156,7 +156,10 @@ describe('FeedbackWriter buffer', () => {
 
   it('erase takes buffered records of the request id out before they are written', async () => {
     const written: string[] = [];
-    const w = writer(async (_name, body) => void written.push(...body.toString().trim().split('\n')));
+    const w = writer((_name, body) => {
+      written.push(...body.toString().trim().split('\n'));
+      return Promise.resolve();
+    });
     w.accept(
       [
         { label: 'spam', email: raw, requestId: 'gone' },
@@ -175,9 +178,10 @@ describe('FeedbackWriter buffer', () => {
   it('erase also reaches a batch waiting for a retry after a failed upload', async () => {
     let fail = true;
     const written: string[] = [];
-    const w = writer(async (_name, body) => {
-      if (fail) throw new Error('Blob is down');
+    const w = writer((_name, body) => {
+      if (fail) return Promise.reject(new Error('Blob is down'));
       written.push(...body.toString().trim().split('\n'));
+      return Promise.resolve();
     });
     w.accept(
       [
@@ -197,7 +201,7 @@ describe('FeedbackWriter buffer', () => {
   });
 
   it('a request that does not fit is refused whole: nothing of it stays buffered', () => {
-    const w = writer(async () => undefined, { maxBufferedRecords: 3 });
+    const w = writer(() => Promise.resolve(), { maxBufferedRecords: 3 });
     expect(
       w.accept(
         [
@@ -222,7 +226,7 @@ describe('FeedbackWriter buffer', () => {
   });
 
   it('the byte bound refuses what would not fit in memory', () => {
-    const w = writer(async () => undefined, { maxBufferedBytes: 800 });
+    const w = writer(() => Promise.resolve(), { maxBufferedBytes: 800 });
     const big = { raw: 'x'.repeat(300) };
     expect(w.accept([{ label: 'spam', email: big }], new Date(), 'k')).toHaveLength(1);
     expect(w.accept([{ label: 'spam', email: big }], new Date(), 'k')).toBeUndefined();

@@ -3,6 +3,7 @@
 // wiring to azure.yaml, the hooks, the workflow and the app's blob layout. `az bicep build` and `az bicep lint` in
 // .github/workflows/ci.yml are the real check.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import yaml from 'js-yaml';
 import { CONTAINERS } from '../../../shared/platform/blobLayout';
@@ -68,7 +69,7 @@ describe('bicep/ syntax and structure', () => {
   });
 
   it('the syntax check is real: a broken template is reported', async () => {
-    const broken = path.join(fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'bicep-')), 'broken.bicep');
+    const broken = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bicep-')), 'broken.bicep');
     fs.writeFileSync(broken, "param a string =\nresource x 'A/b@2020-01-01' = {\n  name: a\n");
     expect((await parseBicep(broken)).syntaxErrors.length).toBeGreaterThan(0);
   });

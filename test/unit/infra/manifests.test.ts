@@ -43,6 +43,7 @@ function modelClass(apiVersion: string, kind: string): (new (data: unknown) => {
     path.join(NODE_MODULES, '@kubernetes-models', 'istio', group, version, 'index.js'),
   ];
   const file = candidates.find((f) => fs.existsSync(f));
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the schema module is found at run time from a manifest's apiVersion
   return file ? require(file)[kind] : undefined;
 }
 

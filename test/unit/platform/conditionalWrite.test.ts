@@ -7,7 +7,7 @@ interface Doc {
 }
 
 /** What the fake service answers to the upload: its ETag, or an error thrown in its place. */
-type Answer = { etag: string } | { error: unknown };
+type Answer = { etag: string } | { error: Error };
 
 function statusError(statusCode: number, code?: string): Error {
   return Object.assign(new Error(`status ${statusCode}`), { statusCode, code });
@@ -18,16 +18,16 @@ function fakeContainer(answer: Answer, stored?: { text: string; etag: string }) 
   const uploads: { blob: string; body: string; options: unknown }[] = [];
   const container = {
     getBlockBlobClient: (blob: string) => ({
-      upload: async (body: string, _length: number, options: unknown) => {
+      upload: (body: string, _length: number, options: unknown) => {
         uploads.push({ blob, body, options });
-        if ('error' in answer) throw answer.error;
-        return { etag: answer.etag };
+        if ('error' in answer) return Promise.reject(answer.error);
+        return Promise.resolve({ etag: answer.etag });
       },
     }),
     getBlobClient: () => ({
-      download: async () => {
-        if (!stored) throw statusError(404, 'BlobNotFound');
-        return { readableStreamBody: Readable.from([Buffer.from(stored.text)]), etag: stored.etag };
+      download: () => {
+        if (!stored) return Promise.reject(statusError(404, 'BlobNotFound'));
+        return Promise.resolve({ readableStreamBody: Readable.from([Buffer.from(stored.text)]), etag: stored.etag });
       },
     }),
   } as unknown as ContainerClient;
@@ -52,12 +52,10 @@ function write(answer: Answer, reread: () => Promise<StoredJson<Doc> | undefined
   return { result, uploads: fake.uploads, reads: () => reads };
 }
 
-const ours = async () => ({ value: { owner: 'us' }, etag: '"0x2"' });
-const theirs = async () => ({ value: { owner: 'them' }, etag: '"0x3"' });
-const nothing = async () => undefined;
-const unreadable = async (): Promise<never> => {
-  throw statusError(503);
-};
+const ours = () => Promise.resolve({ value: { owner: 'us' }, etag: '"0x2"' });
+const theirs = () => Promise.resolve({ value: { owner: 'them' }, etag: '"0x3"' });
+const nothing = () => Promise.resolve(undefined);
+const unreadable = (): Promise<never> => Promise.reject(statusError(503));
 
 describe('conditionalWrite', () => {
   it('takes an answered write at its word, without reading back', async () => {
@@ -122,7 +120,7 @@ describe('conditionalWrite', () => {
   it('leaves even a refusal unknown when what is stored cannot be read or judged', async () => {
     const refusal = statusError(412);
     expect(await write({ error: refusal }, unreadable).result).toEqual({ outcome: 'unknown', error: refusal });
-    const misjudged = write({ error: refusal }, async () => ({ value: null as unknown as Doc, etag: '"0x4"' }));
+    const misjudged = write({ error: refusal }, () => Promise.resolve({ value: null as unknown as Doc, etag: '"0x4"' }));
     expect(await misjudged.result).toEqual({ outcome: 'unknown', error: refusal });
   });
 

@@ -76,6 +76,7 @@ describe('configuration', () => {
     const restore = setAppEnv({ BLOB_TIMEOUT_MS: 'soon' });
     try {
       // Loading the function module must not throw, or the host would lose every function.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded here, after the bad setting, to show loading does not read it
       const { health } = require('../../../functions/health') as typeof import('../../../functions/health');
       const res = await health(new HttpRequest({ method: 'GET', url: 'http://localhost/api/health' }), new InvocationContext());
       expect(res.status).toBe(503);

@@ -50,20 +50,16 @@ describe('readJsonBody', () => {
 
 describe('withErrorContract', () => {
   it('passes answers through and turns typed errors into their JSON error', async () => {
-    const ok = withErrorContract(async () => ({ status: 201, jsonBody: { ok: true } }));
+    const ok = withErrorContract(() => Promise.resolve({ status: 201, jsonBody: { ok: true } }));
     expect(await ok(post('{}'), ctx())).toEqual({ status: 201, jsonBody: { ok: true } });
-    const bad = withErrorContract(async () => {
-      throw new BadRequestError('nope', 'validation_error');
-    });
+    const bad = withErrorContract(() => Promise.reject(new BadRequestError('nope', 'validation_error')));
     expect(await bad(post('{}'), ctx())).toMatchObject({ status: 400, jsonBody: { error: { code: 'validation_error', message: 'nope' } } });
   });
 
   it('an unexpected error is a 500 JSON error without the stack, logged to the invocation', async () => {
     const logged: unknown[][] = [];
     const context = new InvocationContext({ functionName: 'test', logHandler: (_level, ...args) => logged.push(args) });
-    const res = await withErrorContract(async () => {
-      throw new TypeError('x is undefined');
-    })(post('{}'), context);
+    const res = await withErrorContract(() => Promise.reject(new TypeError('x is undefined')))(post('{}'), context);
     expect(res).toMatchObject({ status: 500, jsonBody: { error: { code: 'internal' } } });
     expect(JSON.stringify(res.jsonBody)).not.toMatch(/x is undefined|at .*:\d+/);
     expect(logged.length).toBeGreaterThan(0);

@@ -17,7 +17,6 @@ import { ANNOTATIONS } from '../../../../shared/lifecycle/kubernetes/inferenceSe
 import { committedModelDir, COMMITTED_MODEL_VERSION, publishModel } from '../../../../shared/model/modelArtifacts';
 import { resetInferenceServices } from '../../../../shared/lifecycle/promotion/activities';
 import { localPromotion } from '../../../../shared/lifecycle/promotion/service';
-import { PromotionRecord } from '../../../../shared/lifecycle/promotion/types';
 import { copyModelAsVersion, RestartableModelServer, startRestartableModelServer } from '../../../helpers/gatewayStack';
 import { startTestAzurite, TestAzurite } from '../../../helpers/azurite';
 import { setAppEnv } from '../../../helpers/env';
@@ -132,7 +131,7 @@ test('promotes a version whose smoke evaluation through the real gateway reprodu
     ctx(),
   );
   expect(approved.status).toBe(202);
-  const record = (await run.done) as PromotionRecord;
+  const record = await run.done;
   const card = JSON.parse(fs.readFileSync(path.join(newModel.dir, 'model.json'), 'utf8'));
   const reference = card.metrics.timeForwardTest;
   expect(record.outcome).toBe('promoted');

@@ -311,9 +311,7 @@ describe('Azure Managed Redis with Entra authentication', () => {
 
   it('without a token the store is degraded with a reason, and reads fall back to defaults', async () => {
     const noToken = {
-      getToken: async () => {
-        throw new Error('no managed identity here');
-      },
+      getToken: () => Promise.reject(new Error('no managed identity here')),
     };
     const store = new FeatureStore({ url: 'rediss://nowhere.redis.azure.net:10000', project: 'p', timeoutMs: 100, credential: noToken });
     try {

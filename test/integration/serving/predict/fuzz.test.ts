@@ -81,7 +81,7 @@ function generator(seed: number) {
         };
       case 1: {
         // random JSON value that is not an email (objects never hold a complete valid email)
-        let v = value(0);
+        const v = value(0);
         if (v && typeof v === 'object' && !Array.isArray(v)) (v as Record<string, unknown>)[`unexpected_${int(1e6)}`] = 1;
         return { kind: 'random-json', method: 'POST', path, headers: jsonHeaders(), body: json(v) };
       }

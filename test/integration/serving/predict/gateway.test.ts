@@ -9,7 +9,7 @@ import { CONTAINERS, modelPrefix } from '../../../../shared/platform/blobLayout'
 import { loadCorpus, timeForwardSplit } from '../../../../training/corpus';
 import { SUMMARY_MAX_AGE_MS } from '../../../../shared/platform/appHealth';
 import { FeatureStore } from '../../../../shared/serving/featureStore/featureStore';
-import { FEATURE_COUNT, FEATURE_NAMES, UNKNOWN_SENDER } from '../../../../shared/serving/features/featureList';
+import { FEATURE_NAMES, UNKNOWN_SENDER } from '../../../../shared/serving/features/featureList';
 import { computeFeatures, parseEmail } from '../../../../shared/serving/features/transformer';
 import {
   committedModelDir,
@@ -170,7 +170,7 @@ describe('predictions', () => {
     const summary = (await (await fetch(`${host.url}/health`)).json()) as any;
     const details = await getHealth(host.url);
     expect(Object.keys(summary.dependencies).sort()).toEqual(Object.keys(details.dependencies).sort());
-    for (const [name, d] of Object.entries(details.dependencies) as [string, any][]) {
+    for (const [name, d] of Object.entries<any>(details.dependencies)) {
       expect({ name, ...summary.dependencies[name] }).toEqual({ name, status: d.status, required: d.required });
     }
     expect(JSON.stringify(summary)).not.toContain('http');

@@ -146,11 +146,11 @@ test('AKS mode sends the Entra token as a bearer token and renews it before it e
   const scopes: string[] = [];
   let n = 0;
   const credential: TokenCredential = {
-    async getToken(scope): Promise<AccessToken> {
+    getToken(scope): Promise<AccessToken> {
       scopes.push(String(scope));
       n++;
       // The first token is about to expire, so the next call must fetch a new one.
-      return { token: `entra-${n}`, expiresOnTimestamp: Date.now() + (n === 1 ? 60_000 : 3_600_000) };
+      return Promise.resolve({ token: `entra-${n}`, expiresOnTimestamp: Date.now() + (n === 1 ? 60_000 : 3_600_000) });
     },
   };
   const config = loadConfig({ AKS_SERVER_URL: kube.url, AKS_CA_DATA: kube.caData });

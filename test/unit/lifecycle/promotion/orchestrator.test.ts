@@ -7,10 +7,7 @@
 import * as df from 'durable-functions';
 import { promotionOrchestrator } from '../../../../shared/lifecycle/promotion/orchestrator';
 import { PromotionInput, PromotionRecord } from '../../../../shared/lifecycle/promotion/types';
-
-// Internal modules of durable-functions 3.5: the history event classes and the testing helpers its own tests use.
-const testing = require('durable-functions/lib/src/util/testingUtils');
-const event = (name: string) => require(`durable-functions/lib/src/history/${name}`)[name];
+import { durableTesting as testing, historyEvent as event } from '../../../helpers/durableTesting';
 
 const ActionType = { CallActivity: 0, CreateTimer: 5, WaitForExternalEvent: 6 } as const;
 interface Action {

@@ -19,9 +19,9 @@ const square = defineActivity<{ n: number; at: Date }, { n: number; square: numb
   if (input.n === 99) throw new RangeError('99 is too big');
   return { n: input.n, square: input.n * input.n, note: undefined };
 });
-const total = defineActivity<number[], number>('testTotal', async (values) => values.reduce((a, b) => a + b, 0));
+const total = defineActivity<number[], number>('testTotal', (values) => Promise.resolve(values.reduce((a, b) => a + b, 0)));
 
-function* squares(context: OrchestrationContext): Generator<Task, number, any> {
+function* squares(context: OrchestrationContext): Generator<Task, number, unknown> {
   const ns = context.df.getInput<number[]>();
   const results = yield* whenAll(
     context,
@@ -68,17 +68,17 @@ test('a failing activity fails Task.all and the orchestration with its message, 
 });
 
 test('an activity name nobody defined fails like the Durable host, and a name cannot be defined twice', async () => {
-  function* unknown(context: OrchestrationContext): Generator<Task, unknown, any> {
+  function* unknown(context: OrchestrationContext): Generator<Task, unknown, unknown> {
     return yield context.df.callActivity('testNoSuchActivity', 1);
   }
   await expect(new InProcessOrchestration('testUnknown', unknown, null, 'run-3', { logger: quiet }).done).rejects.toThrow(
     "The activity function 'testNoSuchActivity' does not exist",
   );
-  expect(() => defineActivity('testTotal', async () => 0)).toThrow(/already defined/);
+  expect(() => defineActivity('testTotal', () => Promise.resolve(0))).toThrow(/already defined/);
 });
 
 test('Task.any over an external event and a timer: an event raised before the wait is kept; the timer wins otherwise', async () => {
-  function* approval(context: OrchestrationContext): Generator<Task, string, any> {
+  function* approval(context: OrchestrationContext): Generator<Task, string, unknown> {
     const event = context.df.waitForExternalEvent('decision');
     const timer = context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + 50));
     const winner = yield context.df.Task.any([event, timer]);

@@ -415,8 +415,12 @@ describe('through the gateway (PredictService): a fault never reaches the client
   });
 
   const noFeast = {
-    async getSenderFeatures(keys: readonly string[]): Promise<SenderLookup> {
-      return { features: keys.map(() => undefined) as unknown as SenderLookup['features'], found: keys.map(() => false), degraded: false };
+    getSenderFeatures(keys: readonly string[]): Promise<SenderLookup> {
+      return Promise.resolve({
+        features: keys.map(() => undefined) as unknown as SenderLookup['features'],
+        found: keys.map(() => false),
+        degraded: false,
+      });
     },
   } as unknown as FeatureStore;
 
@@ -425,7 +429,7 @@ describe('through the gateway (PredictService): a fault never reaches the client
       config: () => ({ predictFallbackEnabled: fallback, predictThreshold: 0.5, senderHashKey: 'test-key' }) as unknown as Config,
       kserve: () => client,
       featureStore: () => noFeast,
-      model: async () => model,
+      model: () => Promise.resolve(model),
       log: () => true,
       warn: () => undefined,
     });
