@@ -10,7 +10,6 @@ import { z } from 'zod';
 import { getConfig } from '../platform/config';
 import { emailSource, EmailInput, isRawEmail } from '../serving/features/email';
 import { FEEDBACK_LABELS, FeedbackInput, FeedbackLabel } from './feedbackRequest';
-import { errorMessage } from '../platform/errors';
 
 export type FeedbackForm = 'raw' | 'structured';
 
@@ -80,8 +79,9 @@ export function parseFeedbackLines(body: Buffer | string, onInvalid?: (line: str
     let parsed: ReturnType<typeof recordSchema.safeParse>;
     try {
       parsed = recordSchema.safeParse(JSON.parse(line));
-    } catch (err) {
-      onInvalid?.(line, errorMessage(err));
+    } catch {
+      // A fixed reason: JSON.parse's message quotes the line, which holds the message text.
+      onInvalid?.(line, 'not JSON');
       continue;
     }
     if (parsed.success) out.push(parsed.data);

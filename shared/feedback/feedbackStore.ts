@@ -98,8 +98,11 @@ function lineOfRequest(line: string, requestId: string, needle: string): boolean
   }
 }
 
-/** Rewrite one blob without the records of `requestId` (or delete it when none is left); the records removed. */
-async function eraseFromBlob(name: string, requestId: string): Promise<number> {
+/**
+ * Rewrite one blob without the records of `requestId` (or delete it when none is left, unless `keepEmpty`); the
+ * records removed.
+ */
+async function eraseFromBlob(name: string, requestId: string, keepEmpty = false): Promise<number> {
   const blob = feedbackContainer().getBlockBlobClient(name);
   for (let attempt = 1; ; attempt++) {
     let body: Buffer;
@@ -123,7 +126,7 @@ async function eraseFromBlob(name: string, requestId: string): Promise<number> {
     const kept = lines.filter((l) => !lineOfRequest(l, requestId, needle));
     if (kept.length === lines.length) return 0;
     try {
-      if (kept.length === 0) await blob.delete({ conditions: { ifMatch: etag } });
+      if (kept.length === 0 && !keepEmpty) await blob.delete({ conditions: { ifMatch: etag } });
       else {
         const text = kept.map((l) => `${l}\n`).join('');
         await blob.upload(text, Buffer.byteLength(text), {
@@ -148,10 +151,27 @@ async function eraseFromBlob(name: string, requestId: string): Promise<number> {
  * concurrent erases do not undo each other.
  */
 export async function eraseFeedback(requestId: string, writer: FeedbackWriter | undefined = currentFeedbackWriter()): Promise<EraseResult> {
-  const buffered = (await writer?.eraseBuffered(requestId)) ?? 0;
-  const blobs = await listFeedbackBlobs();
+  const { removed: buffered, abandonedNames } = (await writer?.eraseBuffered(requestId)) ?? { removed: 0, abandonedNames: [] };
+  // A failed upload of a batch the erase took records from may still land later under its old name. Claiming the
+  // name with an empty blob makes such a late write fail (it is conditional on the name being free); where the
+  // write has already landed, the records are taken out of it, and the blob stays (empty if need be) so that no
+  // later attempt can land on a free name again. Its records were counted as buffered, so they are not counted twice.
+  await mapConcurrent(abandonedNames, (name) => claimAbandonedBlob(name, requestId));
+  const abandoned = new Set(abandonedNames);
+  const blobs = (await listFeedbackBlobs()).filter((b) => !abandoned.has(b.name));
   const counts = await mapConcurrent(blobs, (b) => eraseFromBlob(b.name, requestId));
   const days = [...new Set(blobs.filter((_, i) => counts[i] > 0).map((b) => b.day))].sort();
   const stored = counts.reduce((n, c) => n + c, 0);
   return { request_id: requestId, removed: stored + buffered, days, buffered, blobs_scanned: blobs.length };
+}
+
+async function claimAbandonedBlob(name: string, requestId: string): Promise<void> {
+  try {
+    await feedbackContainer()
+      .getBlockBlobClient(name)
+      .upload('', 0, { conditions: { ifNoneMatch: '*' }, blobHTTPHeaders: { blobContentType: FEEDBACK_CONTENT_TYPE } });
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode !== 409) throw err;
+    await eraseFromBlob(name, requestId, true);
+  }
 }

@@ -62,31 +62,27 @@ export class FeedbackWriter {
       toFeedbackRecord(item, receivedAt, `${stamp}-${this.writerId}-${String(this.seq++).padStart(10, '0')}`, key),
     );
     const date = receivedAt.toISOString().slice(0, 10);
-    const accepted: BufferedFeedback[] = [];
-    for (const r of records) {
-      const item = { line: serializeFeedbackRecord(r), ...(r.request_id !== undefined ? { requestId: r.request_id } : {}) };
-      if (!this.writer.add(date, date, item)) {
-        // All or nothing: take back this request's records already buffered, so a 503 means "nothing stored".
-        const mine = new Set(accepted);
-        this.writer.remove((i) => mine.has(i));
-        return undefined;
-      }
-      accepted.push(item);
-    }
-    return records;
+    const buffered = records.map((r) => ({
+      line: serializeFeedbackRecord(r),
+      ...(r.request_id !== undefined ? { requestId: r.request_id } : {}),
+    }));
+    // All or nothing, so that a 503 means "nothing of this request is stored".
+    return this.writer.addAll(date, date, buffered) ? records : undefined;
   }
 
   /**
    * Take every buffered record of `requestId` back (erase). Waits for uploads in flight, since a failed one returns
    * its batch to the buffer, and takes again from there; what an upload did write is in Blob for the caller to erase.
+   * `abandonedNames`: blobs an earlier, failed attempt may still write with the records (see BatchedBlobWriter.remove).
    */
-  async eraseBuffered(requestId: string): Promise<number> {
+  async eraseBuffered(requestId: string): Promise<{ removed: number; abandonedNames: string[] }> {
     const matches = (i: BufferedFeedback) => i.requestId === requestId;
-    let removed = this.writer.remove(matches).length;
+    const first = this.writer.remove(matches);
     await this.writer.settled();
-    removed += this.writer.remove(matches).length;
+    const second = this.writer.remove(matches);
+    const removed = first.items.length + second.items.length;
     this.erasedInBuffer += removed;
-    return removed;
+    return { removed, abandonedNames: [...first.abandonedNames, ...second.abandonedNames] };
   }
 
   stats(): FeedbackWriterStats {

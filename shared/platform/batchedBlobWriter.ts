@@ -60,10 +60,22 @@ export interface BatchedBlobWriterStats {
   last_error?: string;
 }
 
-interface Batch<T> {
+interface Batch<P, T> {
   readonly blobName: string;
+  readonly partition: P;
   items: T[];
   attempts: number;
+}
+
+/** What `remove` took back. */
+export interface Removed<T> {
+  items: T[];
+  /**
+   * Names of tried batches that lost items. An earlier attempt under such a name may still land, with the items;
+   * the rest of the batch moves to a new name, so the caller can claim the old one (an empty If-None-Match write
+   * makes a late attempt fail) or, when it has landed, erase the items from it.
+   */
+  abandonedNames: string[];
 }
 
 interface Pending<P, T> {
@@ -80,14 +92,14 @@ export function newWriterId(): string {
 
 export class BatchedBlobWriter<P, T> {
   private readonly pending = new Map<string, Pending<P, T>>();
-  private readonly ready: Batch<T>[] = [];
+  private readonly ready: Batch<P, T>[] = [];
   private readonly inflight = new Set<Promise<void>>();
   private bufferedCount = 0;
   private bufferedBytes = 0;
   private seq = 0;
   private timer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
-  private retryWaiting: Batch<T>[] = [];
+  private retryWaiting: Batch<P, T>[] = [];
   private closed = false;
   private readonly counters = { written: 0, retried: 0, dropped: 0, batches_written: 0, failed_uploads: 0 };
   private lastError: string | undefined;
@@ -135,8 +147,9 @@ export class BatchedBlobWriter<P, T> {
    * written. Items in an upload in flight cannot be taken back; `settled()` waits for those. A batch that had
    * already been tried keeps its name, so its blob may exist with the item: the caller must look in Blob too.
    */
-  remove(matches: (item: T) => boolean): T[] {
+  remove(matches: (item: T) => boolean): Removed<T> {
     const removed: T[] = [];
+    const abandonedNames: string[] = [];
     const filter = (items: T[]) => {
       const kept: T[] = [];
       for (const item of items) (matches(item) ? removed : kept).push(item);
@@ -147,14 +160,49 @@ export class BatchedBlobWriter<P, T> {
       p.bytes = p.items.reduce((n, item) => n + (this.options.itemBytes?.(item) ?? 0), 0);
       if (!p.items.length) this.pending.delete(key);
     }
+    const now = new Date();
     for (const list of [this.ready, this.retryWaiting]) {
-      for (const b of list) b.items = filter(b.items);
-      const nonEmpty = list.filter((b) => b.items.length > 0);
-      list.splice(0, list.length, ...nonEmpty);
+      const next: Batch<P, T>[] = [];
+      for (const b of list) {
+        const kept = filter(b.items);
+        if (kept.length === b.items.length) next.push(b);
+        else if (b.attempts === 0) {
+          if (kept.length) next.push({ ...b, items: kept });
+        } else {
+          abandonedNames.push(b.blobName);
+          if (kept.length)
+            next.push({
+              ...b,
+              blobName: this.options.blobName(b.partition, now, this.options.writerId, this.seq++),
+              items: kept,
+              attempts: 0,
+            });
+        }
+      }
+      list.splice(0, list.length, ...next);
     }
     this.bufferedCount -= removed.length;
     this.bufferedBytes -= removed.reduce((n, item) => n + (this.options.itemBytes?.(item) ?? 0), 0);
-    return removed;
+    return { items: removed, abandonedNames };
+  }
+
+  /**
+   * Buffer all of `items` in one partition, or none: false (each counted as dropped) when the buffer has no room for
+   * all of them. A caller that answers "not stored" for a refusal needs this, since `add` one by one may already
+   * have cut and started uploading a batch holding the first items.
+   */
+  addAll(key: string, partition: P, items: readonly T[]): boolean {
+    const bytes = items.reduce((n, item) => n + (this.options.itemBytes?.(item) ?? 0), 0);
+    const { maxBufferedBytes } = this.options;
+    const full =
+      this.bufferedCount + items.length > this.options.maxBufferedRecords ||
+      (maxBufferedBytes !== undefined && this.bufferedBytes + bytes > maxBufferedBytes);
+    if (full || this.closed) {
+      this.counters.dropped += items.length;
+      return false;
+    }
+    for (const item of items) this.add(key, partition, item);
+    return true;
   }
 
   /** Resolves when the uploads in flight now have settled (written, or back in the buffer for a retry). */
@@ -244,7 +292,7 @@ export class BatchedBlobWriter<P, T> {
     let bytes = 0;
     const emit = () => {
       const blobName = this.options.blobName(p.partition, now, this.options.writerId, this.seq++);
-      this.ready.push({ blobName, items, attempts: 0 });
+      this.ready.push({ blobName, partition: p.partition, items, attempts: 0 });
       items = [];
       bytes = 0;
     };
@@ -273,7 +321,7 @@ export class BatchedBlobWriter<P, T> {
     this.bufferedBytes -= items.reduce((n, item) => n + (this.options.itemBytes?.(item) ?? 0), 0);
   }
 
-  private async write(batch: Batch<T>): Promise<void> {
+  private async write(batch: Batch<P, T>): Promise<void> {
     batch.attempts++;
     // The items of this attempt: remove() may filter the batch while it waits for a retry, never while in flight.
     const items = batch.items;

@@ -7,7 +7,7 @@ import { CONTAINERS, feedbackDayPrefix } from '../../../shared/platform/blobLayo
 import { getContainerClient } from '../../../shared/platform/blobStorage';
 import { newWriterId } from '../../../shared/platform/batchedBlobWriter';
 import { closeParquetEngine } from '../../../shared/logs/parquet';
-import { readFeedback } from '../../../shared/feedback/feedbackStore';
+import { eraseFeedback, readFeedback } from '../../../shared/feedback/feedbackStore';
 import { summarizeFeedback } from '../../../shared/feedback/feedbackSummary';
 import { FeedbackWriter, feedbackBatchUploader, getFeedbackWriter } from '../../../shared/feedback/feedbackWriter';
 import { parseFeedbackLines } from '../../../shared/feedback/feedbackRecord';
@@ -199,6 +199,43 @@ describe('DELETE /api/feedback/{request_id}', () => {
       new InvocationContext(),
     );
     expect(bad.status).toBe(400);
+  });
+
+  it('reaches a batch whose upload landed but whose answer was lost, and keeps a later retry from landing', async () => {
+    // The first attempt stores the batch and then fails as a lost answer would; the erase meets the batch waiting
+    // for its retry, so the records are both in Blob and in the buffer.
+    let attempts = 0;
+    const writer = new FeedbackWriter({
+      maxBufferedRecords: 1000,
+      maxBatchRecords: 2,
+      flushIntervalMs: 60_000,
+      retryBaseDelayMs: 60_000,
+      retryMaxDelayMs: 60_000,
+      maxConcurrentUploads: 1,
+      writerId: newWriterId(),
+      upload: async (name, body) => {
+        await feedbackBatchUploader(name, body);
+        if (++attempts === 1) throw new Error('socket hang up');
+      },
+    });
+    writer.accept(
+      [
+        { label: 'spam', email: raw(6), requestId: 'lost-answer' },
+        { label: 'ham', email: raw(7), requestId: 'bystander' },
+      ],
+      new Date('2026-02-04T10:00:00Z'),
+    );
+    // Two records fill a batch, so its upload starts at once; it then waits a minute for its retry.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(writer.stats()).toMatchObject({ failed_uploads: 1, buffered: 2 });
+
+    const result = await eraseFeedback('lost-answer', writer);
+    expect(result).toMatchObject({ removed: 1, buffered: 1 });
+    await writer.flush();
+    const stored = (await storedRecords()).filter((r) => r.blob.startsWith('records/date=2026-02-04/'));
+    // The bystander may now be stored twice (the landed blob keeps it, its retry wrote it anew); the dataset has it once.
+    expect(new Set(stored.map((r) => r.request_id))).toEqual(new Set(['bystander']));
+    expect((await readFeedback()).filter((r) => r.request_id === 'bystander')).toHaveLength(1);
   });
 });
 
