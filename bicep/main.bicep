@@ -125,6 +125,7 @@ module storage 'modules/storage.bicep' = {
     containerNames: concat(dataContainers, [deploymentContainerName])
     feedbackContainerName: dataContainers[4]
     feedbackRetentionDays: feedbackRetentionDays
+    driftReportsContainerName: dataContainers[3]
   }
 }
 

@@ -16,6 +16,9 @@ param name string
 @description('Containers to create: the app data containers and the deployment package container.')
 param containerNames array
 
+@description('Container of the drift reports and drift state: the scratch counts of drift runs that never finished are deleted after a week.')
+param driftReportsContainerName string
+
 @description('Container of user feedback (it holds the reported messages): its blobs are deleted after feedbackRetentionDays.')
 param feedbackContainerName string
 
@@ -89,6 +92,25 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2024-01
               baseBlob: {
                 delete: {
                   daysAfterModificationGreaterThan: feedbackRetentionDays
+                }
+              }
+            }
+          }
+        }
+        {
+          // A drift run deletes its partial counts once its report is stored; a run that failed leaves them behind.
+          enabled: true
+          name: 'delete-drift-run-scratch'
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: ['blockBlob']
+              prefixMatch: ['${driftReportsContainerName}/state/partials/']
+            }
+            actions: {
+              baseBlob: {
+                delete: {
+                  daysAfterModificationGreaterThan: 7
                 }
               }
             }

@@ -7,8 +7,8 @@
 //                   KS, BH-adjusted p, statuses, score), write the JSON and HTML reports, alert.
 // Which environments and windows the timer checks is driftSchedule.ts; the CLI's file mode is
 // tools/cli/driftFileComparison.ts.
-import { CONTAINERS, driftPartialPath, driftReportPath, Environment, LogPartition } from '../platform/blobLayout';
-import { readJsonBlob, writeJsonBlob } from '../platform/blobStorage';
+import { CONTAINERS, driftPartialPath, driftPartialsPrefix, driftReportPath, Environment, LogPartition } from '../platform/blobLayout';
+import { getContainerClient, readJsonBlob, writeJsonBlob } from '../platform/blobStorage';
 import { FEATURE_NAMES } from '../serving/features/featureList';
 import { listWindowPartitions, readPartition, WindowPartition } from '../logs/windowReader';
 import { getActiveBaseline, listActiveVersions } from './activeBaseline';
@@ -271,6 +271,14 @@ export async function finishDriftRun(input: FinishInput, options: FinishOptions 
     await deleteJsonBlobIfUnchanged(CONTAINERS.driftReports, r.partialPath, '*').catch(() => undefined);
   }
   return report;
+}
+
+/** Delete what a run left of its partial counts (a run that failed before its report was stored). */
+export async function deleteRunPartials(runId: string): Promise<void> {
+  const container = getContainerClient(CONTAINERS.driftReports);
+  for await (const blob of container.listBlobsFlat({ prefix: driftPartialsPrefix(runId) })) {
+    await container.deleteBlob(blob.name).catch(() => undefined);
+  }
 }
 
 export async function writeReport(report: DriftReport): Promise<void> {

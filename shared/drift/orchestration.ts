@@ -13,6 +13,7 @@ import type { WorkflowBackend } from '../platform/workflow/backend';
 import { InProcessOrchestration, WorkflowLogger } from '../platform/workflow/inProcessRunner';
 import {
   countDriftPartition,
+  deleteRunPartials,
   DriftPlan,
   DriftRunRequest,
   DriftRunSummary,
@@ -73,7 +74,13 @@ export async function runDriftInProcess(request: DriftRunRequest, options: InPro
       options.onProgress?.(done, total, rows);
     },
   });
-  return run.done;
+  try {
+    return await run.done;
+  } catch (err) {
+    // The Durable backend leaves this to the storage lifecycle rule; here the run's own process can tidy up at once.
+    await deleteRunPartials(request.runId).catch(() => undefined);
+    throw err;
+  }
 }
 
 /** The full report of a finished run, as its finish activity stored it (the CLI prints and saves it). */

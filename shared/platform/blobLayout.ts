@@ -148,7 +148,12 @@ export function driftAlertStatePath(env: Environment, model: string, version: st
 
 /** Partial counts of one log partition in a fanned-out drift run. */
 export function driftPartialPath(runId: string, index: number): string {
-  return `state/partials/${runId}/${String(index).padStart(6, '0')}.json`;
+  return `${driftPartialsPrefix(runId)}${String(index).padStart(6, '0')}.json`;
+}
+
+/** `state/partials/{runId}/`: every partial count of one drift run. */
+export function driftPartialsPrefix(runId: string): string {
+  return `state/partials/${runId}/`;
 }
 
 /** Why an uploaded baseline was rejected; `id` identifies the upload (its content hash). */

@@ -5,7 +5,7 @@
 // after `build`, not instead of it: Oryx's NodePlatform.cs / NodeBashBuildSnippet.sh.tpl). So what keeps dev tools
 // and training code out of the deployed dist/ is their sources being absent from the upload.
 //
-// This script reproduces the upload: the project's files (tracked, plus untracked ones git does not ignore) are
+// This script reproduces the upload: the project's files (tracked, plus untracked ones .funcignore keeps) are
 // copied to a temporary folder with `.funcignore` as its `.gitignore`, and `git add -A && git ls-files` there lists
 // what passes. Then it compiles the app in that copy, as the package's own build would: `tsc -p tsconfig.app.json`
 // (functions/ and shared/ only) and `tsc -p tsconfig.build.json` (what `npm run build` runs there).
@@ -58,9 +58,21 @@ function git(cwd: string, args: string[]): string {
   });
 }
 
-/** The project's files as azd sees the folder, minus what git ignores (node_modules/, dist/, local settings...). */
+/**
+ * The project's files as azd sees the folder: everything but .git, node_modules/ and dist/ (rebuilt remotely).
+ * .gitignore plays no part: azd applies .funcignore alone, so a file git ignores but .funcignore does not is uploaded.
+ */
 function projectFiles(root: string): string[] {
-  const out = git(root, ['ls-files', '-z', '--cached', '--others', '--exclude-standard']);
+  // Untracked files that .funcignore leaves out are not even copied (an Azurite data folder can be large).
+  const out = git(root, [
+    'ls-files',
+    '-z',
+    '--cached',
+    '--others',
+    '--exclude-from=.funcignore',
+    '--exclude=node_modules/',
+    '--exclude=dist/',
+  ]);
   return [...new Set(out.split('\0').filter(Boolean))].filter((f) => fs.statSync(path.join(root, f), { throwIfNoEntry: false })?.isFile());
 }
 

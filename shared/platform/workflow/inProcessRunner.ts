@@ -217,7 +217,11 @@ export class InProcessOrchestration<O = unknown> {
                     return;
                   }
                   done++;
-                  this.options.onProgress?.(tasks[i].name ?? tasks[i].kind, results[i], done, tasks.length);
+                  try {
+                    this.options.onProgress?.(tasks[i].name ?? tasks[i].kind, results[i], done, tasks.length);
+                  } catch {
+                    // A progress line that fails must not fail the run, nor leave the other workers going alone.
+                  }
                 }
               };
               await Promise.all(Array.from({ length: Math.min(this.concurrency, tasks.length) }, worker));
