@@ -157,7 +157,7 @@ async function main(): Promise<void> {
     process.once('exit', () => removeStackState(dir));
     useKubeconfig(started.kubeconfig);
     logger.info(
-      `Kubernetes: local API on ${kubeApi.url} (kubeconfig ${path.relative(projectDir, started.kubeconfig) || started.kubeconfig}), ` +
+      `Kubernetes: local API on ${kubeApi.url} (kubeconfig ${started.kubeconfig}), ` +
         `InferenceServices ${config.kserveNamespace}/${config.kserveProductionName} and ${config.kserveStagingName}; a storageUri patch loads that version from Blob`,
     );
   } else {
