@@ -394,6 +394,29 @@ export const settingSpecs = {
     0,
     65535,
   ),
+  localKubeApi: boolSetting('LOCAL_KUBE_API', {
+    description:
+      "`npm start` serves a Kubernetes API for the two InferenceServices (with the local model servers as their predictors) and points the app's Kubernetes settings at it; 'false' leaves KUBE_CONNECTION / KUBECONFIG as they are.",
+    default: 'true',
+    azure: 'optional',
+  }),
+  localKubeApiPort: intSetting(
+    'LOCAL_KUBE_API_PORT',
+    {
+      description:
+        'Port of the local Kubernetes API (npm start); another free port when it is taken (the kubeconfig names the one in use).',
+      default: '6443',
+      azure: 'optional',
+    },
+    0,
+    65535,
+  ),
+  localStackDir: stringSetting('LOCAL_STACK_DIR', {
+    description:
+      "Where `npm start` keeps the running stack's state: the kubeconfig of the local Kubernetes API, stack.json (which `npm run promote` reads), the model versions its controller downloaded. Relative paths start at the project root.",
+    default: '.local',
+    azure: 'optional',
+  }),
 
   // Drift detection (docs/drift.md): schedule, window, decision rules, alerts.
   driftSchedule: ncrontabSetting('DRIFT_SCHEDULE', {

@@ -5,14 +5,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../tools/devhost/azurite';
 import { ModelServerProcess, startModelServerProcess } from '../../tools/devhost/modelServer';
-import { committedModelDir } from '../../shared/model/modelArtifacts';
+import { committedModelDir, MODEL_FILES } from '../../shared/model/modelArtifacts';
 
 /** The version name given to the copy of the committed model that plays the staging model in the tests. */
 export const STAGING_TEST_VERSION = 'staging-copy-for-tests';
 
 /**
  * A second model version for routing tests: a copy of the committed model directory whose card says another
- * version. The ONNX graph and token table are byte-identical (their checksums in the card still hold), so both
+ * version (and whose Triton configuration declares it). The ONNX graph and token table are byte-identical (their checksums in the card still hold), so both
  * environments give the same probabilities; only `model.version` tells them apart.
  */
 export function copyModelAsVersion(version: string): { dir: string; dispose(): void } {
@@ -24,6 +24,10 @@ export function copyModelAsVersion(version: string): { dir: string; dispose(): v
   const card = JSON.parse(fs.readFileSync(cardFile, 'utf8')) as { version: string };
   card.version = version;
   fs.writeFileSync(cardFile, JSON.stringify(card, null, 2));
+  // The Triton repository declares the version too: it is what a server loading it from a storageUri answers.
+  const tritonConfig = path.join(dir, MODEL_FILES.tritonConfig);
+  const declared = fs.readFileSync(tritonConfig, 'utf8').replace(/(string_value:\s*")[^"]*(")/, `$1${version}$2`);
+  fs.writeFileSync(tritonConfig, declared);
   return { dir, dispose: () => fs.rmSync(root, { recursive: true, force: true }) };
 }
 

@@ -2,7 +2,8 @@
 // runs. `npm run promote -- --publish-heldout` uploads the smoke evaluation's held-out mail to Blob once, for the
 // Function App, which has no corpus package (training/heldOutCorpus.ts). The same orchestrator and activities as
 // the Function App, driven in this process (shared/platform/workflow/inProcessRunner.ts): it needs what the activities need — Blob (AzureWebJobsStorage or the identity settings), the
-// Kubernetes API (KUBE_CONNECTION / KUBECONFIG / KUBE_CONTEXT) and the gateway (PROMOTION_GATEWAY_URL).
+// Kubernetes API (KUBE_CONNECTION / KUBECONFIG / KUBE_CONTEXT) and the gateway (PROMOTION_GATEWAY_URL). Without
+// Kubernetes settings it promotes on the running `npm start` stack: its local Kubernetes API and its gateway.
 // After the smoke evaluation it asks for the approval on the terminal (or approves at once with --yes); no answer
 // within PROMOTION_APPROVAL_TIMEOUT_S rolls back, as in Azure. Exit code 0 only when promoted.
 import os from 'node:os';
@@ -15,6 +16,8 @@ import { corpusHeldOutSource, publishHeldOutSet } from '../../training/heldOutCo
 import { inProcessBackend, localPromotion, startPromotion } from '../../shared/lifecycle/promotion/service';
 import { APPROVAL_EVENT } from '../../shared/lifecycle/promotion/types';
 import { validateModelVersion } from '../../shared/model/modelVersion';
+import { getConfig } from '../../shared/platform/config';
+import { connectToLocalStack } from '../devhost/localStack';
 import { asUsage, parseCliArgs, runCli, UsageError } from './cliArgs';
 
 const USAGE = `usage: npm run promote -- <version> [--yes]
@@ -41,6 +44,8 @@ async function main(argv: string[]): Promise<number> {
   if (positionals.length === 0) throw new UsageError('give the model version to promote');
   const version = asUsage(() => validateModelVersion(positionals[0]));
   const autoApprove = values.yes;
+  const stack = connectToLocalStack(getConfig());
+  if (stack) console.log(`local stack (pid ${stack.pid}): Kubernetes API ${stack.kubeApiUrl}, gateway ${getConfig().promotionGatewayUrl}`);
   registerHeldOutSource(corpusHeldOutSource());
   const who = `${os.userInfo().username}@${os.hostname()} (cli)`;
   const input = await startPromotion(inProcessBackend(console), version, who);

@@ -1,10 +1,14 @@
 // `npm start`: the whole system on one machine, on embedded defaults.
 //   Azurite (Blob) on 127.0.0.1:10000 with data in .azurite/ (unless AzureWebJobsStorage points elsewhere)
+//   one local V2 model server per environment (production 8080, staging 8081), stand-ins for KServe's predictors
+//   a Kubernetes API for the two InferenceServices on https://127.0.0.1:6443, whose controller loads a patched
+//     storageUri from Blob into the environment's model server; the app's Kubernetes settings point at it
 //   the Function App's functions on http://localhost:7071/api (HTTP, timers, blob triggers)
 // Ctrl-C stops triggers, waits for invocations in flight, flushes buffers (appTerminate hooks) and stops Azurite.
+import fs from 'node:fs';
 import path from 'node:path';
-import { CONTAINERS } from '../../shared/platform/blobLayout';
-import { ensureContainers, getBlobServiceClient, storageAuth } from '../../shared/platform/blobStorage';
+import { CONTAINERS, Environment } from '../../shared/platform/blobLayout';
+import { ensureContainers, getBlobServiceClient, getContainerClient, storageAuth } from '../../shared/platform/blobStorage';
 import { getConfig, loadConfig, resetConfig, settingDefault } from '../../shared/platform/config';
 import { AZURITE_DEFAULT_BLOB_PORT, AzuriteProcess, isPortOpen, startAzurite } from '../devhost/azurite';
 import { startLocalHost } from '../devhost/host';
@@ -19,6 +23,12 @@ import { projectRoot } from '../../shared/platform/projectRoot';
 import { registerHeldOutSource } from '../../shared/lifecycle/promotion/heldOutSet';
 import { corpusHeldOutSource } from '../../training/heldOutCorpus';
 import { errorMessage } from '../../shared/platform/errors';
+import { inferenceServiceName, modelStorageUri, modelsStorageUri } from '../../shared/lifecycle/promotion/activities';
+import { ANNOTATIONS } from '../../shared/lifecycle/kubernetes/inferenceService';
+import { MODEL_NAME } from '../../shared/model/modelArtifacts';
+import { kubeconfigYaml, LocalKubeApi, startLocalKubeApi } from '../devhost/kubeApi';
+import { kserveController } from '../devhost/kserveController';
+import { kubeconfigFile, removeStackState, stackDir, useKubeconfig, writeKubeconfig, writeStackState } from '../devhost/localStack';
 
 async function seedFeatureStore(hashKey: string): Promise<string> {
   const started = performance.now();
@@ -31,6 +41,48 @@ async function seedFeatureStore(hashKey: string): Promise<string> {
 }
 
 const projectDir = path.resolve(process.argv[2] ?? projectRoot());
+
+/**
+ * KServe's control plane for the local model servers: the two InferenceServices, as the manifests in aks/serving/
+ * start them (each on the version its server loaded), behind a Kubernetes API whose controller loads a patched
+ * storageUri into the environment's server. The app (this process's Functions host, and `npm run promote` through
+ * the stack state) reaches it through a kubeconfig in LOCAL_STACK_DIR.
+ */
+async function startKserveControlPlane(
+  servers: ReadonlyArray<{ environment: Environment; server: ModelServerProcess }>,
+  port: number,
+  dir: string,
+): Promise<{ api: LocalKubeApi; kubeconfig: string }> {
+  const config = getConfig();
+  const workDir = path.join(dir, 'kserve');
+  fs.rmSync(workDir, { recursive: true, force: true });
+  const reconcile = kserveController({
+    models: getContainerClient(CONTAINERS.models),
+    modelsUri: modelsStorageUri(),
+    modelName: MODEL_NAME,
+    workDir,
+    predictors: new Map(servers.map((s) => [inferenceServiceName(s.environment), s.server.url])),
+  });
+  let api: LocalKubeApi;
+  try {
+    api = await startLocalKubeApi({ port, reconcile });
+  } catch (err) {
+    // As for the model servers: the kubeconfig names whichever port is in use.
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    api = await startLocalKubeApi({ port: 0, reconcile });
+  }
+  for (const { environment, server } of servers) {
+    api.addInferenceService({
+      name: inferenceServiceName(environment),
+      namespace: config.kserveNamespace,
+      storageUri: modelStorageUri(MODEL_NAME, server.version),
+      ...(environment === 'production' ? { minReplicas: 2, maxReplicas: 10 } : {}),
+      annotations: { [ANNOTATIONS.modelVersion]: server.version },
+    });
+  }
+  const kubeconfig = writeKubeconfig(dir, kubeconfigYaml(api.url, api.caData, { namespace: config.kserveNamespace }));
+  return { api, kubeconfig };
+}
 
 async function main(): Promise<void> {
   const started = performance.now();
@@ -64,8 +116,8 @@ async function main(): Promise<void> {
   await publishCommittedModel((line) => logger.info(line));
 
   // Stand-ins for KServe: one V2 model server per environment, each serving that environment's model directory.
-  const modelServers: ModelServerProcess[] = [];
-  process.once('exit', () => modelServers.forEach((m) => m.kill()));
+  const modelServers: Array<{ environment: Environment; server: ModelServerProcess }> = [];
+  process.once('exit', () => modelServers.forEach((m) => m.server.kill()));
   if (config.localModelServers) {
     const servers = [
       { environment: 'production' as const, port: config.localKserveProductionPort, urlSetting: 'KSERVE_PRODUCTION_URL' },
@@ -84,7 +136,7 @@ async function main(): Promise<void> {
           if (explicitUrl) throw err;
           server = await startModelServerProcess({ port: 0, modelDir, environment: s.environment });
         }
-        modelServers.push(server);
+        modelServers.push({ environment: s.environment, server });
         if (!explicitUrl) process.env[s.urlSetting] = server.url;
         const note =
           explicitUrl && new URL(explicitUrl).port !== String(server.port)
@@ -96,6 +148,23 @@ async function main(): Promise<void> {
     resetConfig(); // KSERVE_*_URL may now name the servers' actual ports
   } else {
     logger.info(`KServe: production ${config.kserveProductionUrl}, staging ${config.kserveStagingUrl} (LOCAL_MODEL_SERVERS=false)`);
+  }
+  const dir = stackDir(config);
+  let kubeApi: LocalKubeApi | undefined;
+  if (config.localKubeApi && modelServers.length) {
+    const started = await startKserveControlPlane(modelServers, config.localKubeApiPort, dir);
+    kubeApi = started.api;
+    process.once('exit', () => removeStackState(dir));
+    useKubeconfig(started.kubeconfig);
+    logger.info(
+      `Kubernetes: local API on ${kubeApi.url} (kubeconfig ${started.kubeconfig}), ` +
+        `InferenceServices ${config.kserveNamespace}/${config.kserveProductionName} and ${config.kserveStagingName}; a storageUri patch loads that version from Blob`,
+    );
+  } else {
+    logger.info(
+      `Kubernetes: ${config.localKubeApi ? 'no local API without the local model servers' : 'LOCAL_KUBE_API=false'}; ` +
+        `KUBE_CONNECTION=${config.kubeConnection}${config.kubeconfigPath ? `, KUBECONFIG=${config.kubeconfigPath}` : ''}`,
+    );
   }
   // A request waits at most FEAST_TIMEOUT_MS for Redis; the first connection at start-up may take longer.
   const redis = await getFeatureStore().ping(2000);
@@ -125,6 +194,17 @@ async function main(): Promise<void> {
     appSetting: (name) => process.env[name] ?? settingDefault(name),
     logger,
   });
+  if (kubeApi) {
+    // The smoke evaluation of a promotion calls this host, on whatever port it got.
+    process.env.PROMOTION_GATEWAY_URL ??= host.url;
+    resetConfig();
+    writeStackState(dir, {
+      pid: process.pid,
+      gatewayUrl: getConfig().promotionGatewayUrl,
+      kubeconfig: kubeconfigFile(dir),
+      kubeApiUrl: kubeApi.url,
+    });
+  }
   logger.info(`Host listening on ${host.url} (ready in ${((performance.now() - started) / 1000).toFixed(1)} s)`);
   logger.info(`Try: curl ${host.url}/health`);
 
@@ -140,7 +220,9 @@ async function main(): Promise<void> {
     force.unref();
     try {
       await host.stop();
-      await Promise.all(modelServers.map((m) => m.stop()));
+      await kubeApi?.close();
+      removeStackState(dir);
+      await Promise.all(modelServers.map((m) => m.server.stop()));
       await azurite?.stop();
       logger.info('Stopped');
       process.exit(0);

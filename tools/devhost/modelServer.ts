@@ -5,16 +5,18 @@
 //   GET  /v2/health/live | /v2/health/ready | /v2
 //   GET  /v2/models/{name}[/versions/{version}] | .../ready
 //   POST /v2/models/{name}[/versions/{version}]/infer
+//   POST /v2/repository/models/{name}/load   (when started with a loader: the local Kubernetes API's controller)
 // Errors are `{ "error": "..." }` with 400 (bad request) or 404 (unknown model/version), as KServe answers.
 //
 // Run standalone (what `npm start` does, one child process per environment):
 //   node dist/tools/devhost/modelServer.js --port 8080 --model-dir models/spam-detector/<version> [--environment production]
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { FEATURE_COUNT } from '../../shared/serving/features/featureList';
-import { INPUT_NAME, OUTPUT_NAME } from '../../shared/model/onnxModel';
+import { INPUT_NAME, OnnxModel, OUTPUT_NAME } from '../../shared/model/onnxModel';
 import { projectRoot } from '../../shared/platform/projectRoot';
 import { loadServingModel } from '../../shared/serving/predict/environmentModels';
 import { errorMessage } from '../../shared/platform/errors';
@@ -148,9 +150,12 @@ function modelMetadata(model: ModelBackend) {
 }
 
 /** Route one request; returns [status, body]. */
-async function handle(model: ModelBackend, method: string, pathname: string, req: http.IncomingMessage): Promise<[number, unknown]> {
+async function handle(served: ServedModel, method: string, pathname: string, req: http.IncomingMessage): Promise<[number, unknown]> {
   const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
   if (parts[0] !== 'v2') throw new V2Error(404, `no route for ${pathname}`);
+  if (parts[1] === 'repository') return handleRepository(served, method, parts, req);
+  // A request that began on one version finishes on it while a load swaps in the next.
+  const model = served.model;
   if (parts.length === 1) {
     if (method !== 'GET') throw new V2Error(405, `${method} not allowed on ${pathname}`);
     return [200, { name: 'spam-detection-local-v2', version: '2', extensions: [] }];
@@ -199,17 +204,81 @@ async function handle(model: ModelBackend, method: string, pathname: string, req
   throw new V2Error(404, `no route for ${pathname}`);
 }
 
+/** Loads a model from a directory, for POST /v2/repository/models/{name}/load. */
+export type ModelLoader = (dir: string) => Promise<ModelBackend & { close(): Promise<void> }>;
+
+interface ServedModel {
+  model: ModelBackend & { close?(): Promise<void> };
+  readonly loader?: ModelLoader;
+  /** Loads one at a time, so the last one asked for is the one that stays. */
+  loading: Promise<unknown>;
+}
+
+/** How long a replaced model's session stays open for requests still running on it. */
+const RETIRE_AFTER_MS = 10_000;
+
+/**
+ * Triton's model repository extension (POST v2/repository/models/{name}/load), with one parameter of this server:
+ * `model_repository`, the directory holding the Triton repository to load the model from (KServe's storage
+ * initializer downloads into /mnt/models; locally the controller of tools/devhost/kubeApi.ts downloads into
+ * .local/). The model in force serves until the new one has loaded; a failed load leaves it serving.
+ */
+async function handleRepository(
+  served: ServedModel,
+  method: string,
+  parts: string[],
+  req: http.IncomingMessage,
+): Promise<[number, unknown]> {
+  if (parts.length !== 5 || parts[2] !== 'models' || parts[4] !== 'load') throw new V2Error(404, `no route for /${parts.join('/')}`);
+  if (method !== 'POST') throw new V2Error(405, `${method} not allowed on /${parts.join('/')}`);
+  if (!served.loader) throw new V2Error(404, 'this server does not load models on request');
+  const loader = served.loader;
+  const name = parts[3];
+  let body: unknown;
+  try {
+    body = JSON.parse((await readBody(req)).toString('utf8') || '{}');
+  } catch {
+    throw new V2Error(400, 'request body is not valid JSON');
+  }
+  const dir = isObject(body) && isObject(body.parameters) ? body.parameters.model_repository : undefined;
+  if (typeof dir !== 'string' || !dir) throw new V2Error(400, "parameters.model_repository must name the repository's directory");
+  const load = served.loading.then(async () => {
+    let next: ModelBackend & { close(): Promise<void> };
+    try {
+      next = await loader(path.join(dir, name));
+    } catch (err) {
+      throw new V2Error(400, `failed to load '${name}' from ${dir}: ${errorMessage(err)}`);
+    }
+    if (next.name !== name) {
+      await next.close();
+      throw new V2Error(400, `the repository in ${dir} holds model '${next.name}', not '${name}'`);
+    }
+    const previous = served.model;
+    served.model = next;
+    if (previous.close) setTimeout(() => void previous.close?.(), RETIRE_AFTER_MS).unref();
+    return next;
+  });
+  served.loading = load.catch(() => undefined);
+  const loaded = await load;
+  return [200, { name: loaded.name, versions: [loaded.version] }];
+}
+
 export interface ModelServer {
   readonly url: string;
   readonly port: number;
-  readonly model: ModelBackend;
+  /** The model served now. */
+  readonly model: ModelBackend & { close?(): Promise<void> };
   close(): Promise<void>;
 }
 
-export function startModelServer(model: ModelBackend, options: { port: number; host?: string }): Promise<ModelServer> {
+export function startModelServer(
+  model: ModelBackend & { close?(): Promise<void> },
+  options: { port: number; host?: string; loader?: ModelLoader },
+): Promise<ModelServer> {
+  const served: ServedModel = { model, loader: options.loader, loading: Promise.resolve() };
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    handle(model, (req.method ?? 'GET').toUpperCase(), url.pathname, req)
+    handle(served, (req.method ?? 'GET').toUpperCase(), url.pathname, req)
       .then(([status, body]) => sendJson(res, status, body))
       .catch((err: unknown) => {
         if (err instanceof V2Error) return sendJson(res, err.status, { error: err.message });
@@ -224,7 +293,9 @@ export function startModelServer(model: ModelBackend, options: { port: number; h
       resolve({
         url: `http://127.0.0.1:${port}`,
         port,
-        model,
+        get model() {
+          return served.model;
+        },
         close: () =>
           new Promise<void>((done) => {
             server.close(() => done());
@@ -246,18 +317,48 @@ export async function loadModelBackend(
 ): Promise<ModelBackend & { close(): Promise<void> }> {
   const m = await loadServingModel(dir);
   const name = options.name ?? m.name;
-  return {
+  return onnxBackend(m.onnx, {
     name,
     version: options.tritonVersioning ? '1' : m.version,
     ...(options.tritonVersioning
       ? { config: { name, backend: 'onnxruntime', parameters: { model_version: { string_value: m.version } } } }
       : {}),
+  });
+}
+
+function onnxBackend(
+  onnx: OnnxModel,
+  identity: { name: string; version: string; config?: Record<string, unknown> },
+): ModelBackend & { close(): Promise<void> } {
+  return {
+    ...identity,
     platform: 'onnxruntime_onnx',
     input: { name: INPUT_NAME, datatype: 'FP32', shape: [-1, FEATURE_COUNT], width: FEATURE_COUNT },
     outputs: [{ name: OUTPUT_NAME, datatype: 'FP32', shape: [-1, 2] }],
-    run: async (input) => ({ [OUTPUT_NAME]: await m.onnx.predict(input) }),
-    close: () => m.onnx.close(),
+    run: async (input) => ({ [OUTPUT_NAME]: await onnx.predict(input) }),
+    close: () => onnx.close(),
   };
+}
+
+/** `parameters { key: "model_version" value: { string_value: "…" } }` of a config.pbtxt (training/onnxExport.ts writes it). */
+function declaredVersion(pbtxt: string): string | undefined {
+  return /key:\s*"model_version"\s*value:\s*\{\s*string_value:\s*"([^"]+)"/.exec(pbtxt)?.[1];
+}
+
+/**
+ * A model of a Triton repository (`{dir}/config.pbtxt` + `{dir}/1/model.onnx`, what a storageUri names) as a V2
+ * backend. It answers the version config.pbtxt declares as `model_version`, as the server does for a model
+ * directory, so the gateway sees the same version whichever way the model was loaded.
+ */
+export async function loadTritonModelBackend(dir: string): Promise<ModelBackend & { close(): Promise<void> }> {
+  const configFile = path.join(dir, 'config.pbtxt');
+  const onnxFile = path.join(dir, '1', 'model.onnx');
+  for (const file of [configFile, onnxFile]) if (!fs.existsSync(file)) throw new Error(`${file}: missing`);
+  const pbtxt = fs.readFileSync(configFile, 'utf8');
+  const name = /^name:\s*"([^"]+)"/m.exec(pbtxt)?.[1] ?? path.basename(dir);
+  const version = declaredVersion(pbtxt);
+  if (!version) throw new Error(`${configFile}: declares no parameters model_version`);
+  return onnxBackend(await OnnxModel.load(onnxFile), { name, version });
 }
 
 export interface ModelServerProcess {
@@ -338,14 +439,14 @@ async function main(): Promise<void> {
   const dir = argValue(args, '--model-dir');
   if (!dir) throw new Error('usage: modelServer --model-dir DIR [--port N] [--environment NAME] [--model-name NAME]');
   const backend = await loadModelBackend(dir, { name: argValue(args, '--model-name') });
-  const server = await startModelServer(backend, { port: Number(argValue(args, '--port') ?? 8080) });
+  const server = await startModelServer(backend, { port: Number(argValue(args, '--port') ?? 8080), loader: loadTritonModelBackend });
   const env = argValue(args, '--environment') ?? 'local';
   console.log(`V2 model server listening on ${server.url} serving ${backend.name} version ${backend.version} (${env})`);
   const stop = () => {
     // Exits whether or not closing succeeds, so nothing is left to handle a rejection.
     void server
       .close()
-      .then(() => backend.close())
+      .then(() => server.model.close?.())
       .finally(() => process.exit(0));
   };
   process.once('SIGTERM', stop);

@@ -32,10 +32,14 @@ export function inferenceServiceName(env: Environment): string {
   return env === 'staging' ? config.kserveStagingName : config.kserveProductionName;
 }
 
+/** The models container as KServe's storage initializer reaches it: what every storageUri starts with. */
+export function modelsStorageUri(): string {
+  return (getConfig().kserveModelsUri ?? getContainerClient(CONTAINERS.models).url).replace(/\/+$/, '');
+}
+
 /** The storageUri KServe reads a version from: the models container as KServe reaches it + the Triton prefix. */
 export function modelStorageUri(model: string, version: string): string {
-  const base = getConfig().kserveModelsUri ?? getContainerClient(CONTAINERS.models).url;
-  return `${base.replace(/\/+$/, '')}/${tritonRepositoryPrefix(model, version)}`;
+  return `${modelsStorageUri()}/${tritonRepositoryPrefix(model, version)}`;
 }
 
 /**
