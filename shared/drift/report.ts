@@ -174,14 +174,22 @@ export function codeVersion(): DriftReport['code_version'] {
 /** HEAD's commit from a checkout's .git, without running git (not installed in the Functions image). */
 export function gitCommit(root: string): string | null {
   try {
-    const gitDir = path.join(root, '.git');
+    let gitDir = path.join(root, '.git');
+    // A linked worktree's .git is a file naming its own folder (HEAD); branches live in the common folder.
+    if (fs.statSync(gitDir).isFile()) {
+      const linked = /^gitdir: (.+)$/m.exec(fs.readFileSync(gitDir, 'utf8'))?.[1];
+      if (!linked) return null;
+      gitDir = path.resolve(root, linked.trim());
+    }
+    const commonFile = path.join(gitDir, 'commondir');
+    const commonDir = fs.existsSync(commonFile) ? path.resolve(gitDir, fs.readFileSync(commonFile, 'utf8').trim()) : gitDir;
     const head = fs.readFileSync(path.join(gitDir, 'HEAD'), 'utf8').trim();
     if (/^[0-9a-f]{40}$/.test(head)) return head;
     const ref = /^ref: (.+)$/.exec(head)?.[1];
     if (!ref) return null;
-    const loose = path.join(gitDir, ref);
+    const loose = path.join(commonDir, ref);
     if (fs.existsSync(loose)) return fs.readFileSync(loose, 'utf8').trim();
-    const packed = fs.readFileSync(path.join(gitDir, 'packed-refs'), 'utf8');
+    const packed = fs.readFileSync(path.join(commonDir, 'packed-refs'), 'utf8');
     const line = packed.split('\n').find((l) => l.endsWith(` ${ref}`));
     return line ? line.slice(0, 40) : null;
   } catch {
