@@ -17,7 +17,7 @@ import {
 } from './corpus';
 import { buildBaseline, serializeBaseline } from '../shared/drift/baseline';
 import { mulberry32 } from '../shared/platform/random';
-import { ParsedEmail, parseEmail } from '../shared/serving/features/email';
+import { ParsedEmail, parseEmail, structuredProjection } from '../shared/serving/features/email';
 import { FEATURES, FEATURE_NAMES, SENDER_FEATURE_VIEW, SENDER_WINDOW_DAYS, UNKNOWN_SENDER } from '../shared/serving/features/featureList';
 import { SENDER_LABEL_DELAY_DAYS, SenderHistory, labelsKnownAt } from '../shared/serving/featureStore/senderStats';
 import { normalizeSenderDomain } from '../shared/serving/predict/senderHash';
@@ -29,7 +29,8 @@ import { LogisticModel, fitLogisticRegression, predictSpamBatch } from './logist
 import { classificationMetrics, oracleRecallAtHamFpr, thresholdForHamFpr } from '../shared/model/metrics';
 import { COMMITTED_MODEL_VERSION, MODEL_FILES, MODEL_NAME, BASELINE_FILE } from '../shared/model/modelArtifacts';
 import { sha256 } from '../shared/platform/hash';
-import { ClassificationMetrics, MODEL_CARD_SCHEMA_VERSION, ModelCard, parseModelCard } from '../shared/model/modelCard';
+import { ClassificationMetrics, InputFormsSection, MODEL_CARD_SCHEMA_VERSION, ModelCard, parseModelCard } from '../shared/model/modelCard';
+import { SHORT_HAM_EXAMPLES } from './shortHamExamples';
 import { exportOnnx, tritonConfig } from './onnxExport';
 import { INPUT_NAME, OUTPUT_NAME, OnnxModel } from '../shared/model/onnxModel';
 import { CONTAINERS } from '../shared/platform/blobLayout';
@@ -58,6 +59,13 @@ export interface TrainOptions {
   readonly validationSlice: 'newest' | 'random';
   /** Sender statistics from labelled history (point in time); false gives every row the unknown-sender defaults (comparison only). */
   readonly senderHistory: boolean;
+  /**
+   * The input forms the model is fitted on: `raw` (the corpus messages) or `both` (each fit message also as its
+   * structured projection, what a client sends in the API's structured form: no transport headers, text body only).
+   */
+  readonly fitForms: InputForms;
+  /** The input forms of the validation slice that choose the L2 penalty and the threshold. */
+  readonly validationForms: InputForms;
   /** Largest |ONNX - training code| probability difference accepted by the export check. */
   readonly onnxTolerance: number;
 }
@@ -74,15 +82,24 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   development: false,
   validationSlice: 'newest',
   senderHistory: true,
+  fitForms: 'both',
+  validationForms: 'both',
   onnxTolerance: 1e-6,
 };
 
+export type InputForms = 'raw' | 'both';
+
 export type Progress = (line: string) => void;
 
-interface Example {
-  readonly message: CorpusMessage;
+interface Parsed {
   readonly email: ParsedEmail;
   readonly tokens: ReadonlySet<string>;
+}
+
+interface Example extends Parsed {
+  readonly message: CorpusMessage;
+  /** The message as the API's structured form carries it, parsed as the gateway parses that form. */
+  readonly structured: Parsed;
 }
 
 // Parsing is most of the work; a process that trains twice (the reproducibility test) parses once.
@@ -95,7 +112,8 @@ async function parseCorpus(messages: readonly CorpusMessage[], progress: Progres
     let ex = parsedCache.get(message.id);
     if (!ex) {
       const email = await parseEmail({ raw: message.raw });
-      ex = { message, email, tokens: tokenize(email) };
+      const projected = await parseEmail(structuredProjection(email));
+      ex = { message, email, tokens: tokenize(email), structured: { email: projected, tokens: tokenize(projected) } };
       parsedCache.set(message.id, ex);
     }
     out.push(ex);
@@ -108,10 +126,16 @@ async function parseCorpus(messages: readonly CorpusMessage[], progress: Progres
 
 const label = (ex: Example) => (ex.message.spam ? 1 : 0);
 
+/** Feature rows of one part of a split, in both input forms (row i of each is the same message). */
+interface FormRows {
+  readonly raw: Float32Array[];
+  readonly structured: Float32Array[];
+}
+
 interface SplitFeatures {
-  readonly fit: Float32Array[];
-  readonly validation: Float32Array[];
-  readonly test: Float32Array[];
+  readonly fit: FormRows;
+  readonly validation: FormRows;
+  readonly test: FormRows;
   readonly table: TokenTable;
 }
 
@@ -153,21 +177,30 @@ function splitFeatures(split: SplitExamples, asOf: SenderAsOf, options: TrainOpt
     history.at(ex.email.senderDomain && normalizeSenderDomain(ex.email.senderDomain), asOf(ex, part));
   const random = mulberry32(options.seed);
   const fold = split.fit.map(() => Math.floor(random() * options.folds));
-  const fit: Float32Array[] = new Array<Float32Array>(split.fit.length);
+  // Both forms of a message read the same sender statistics: the store is keyed by the sender, not by the form.
+  const both = (ex: Example, table: TokenTable, part: Part) => {
+    const s = sender(ex, part);
+    return [featuresFromTokens(ex.email, ex.tokens, table, s), featuresFromTokens(ex.structured.email, ex.structured.tokens, table, s)];
+  };
+  const fit: FormRows = { raw: new Array<Float32Array>(split.fit.length), structured: new Array<Float32Array>(split.fit.length) };
   for (let k = 0; k < options.folds; k++) {
+    // Learned on the raw messages only: a message counts once, whichever forms it is fitted in.
     const table = buildTokenTable(
       split.fit.filter((_, i) => fold[i] !== k).map((ex) => ({ tokens: ex.tokens, spam: ex.message.spam })),
       options.tokenTable,
     );
     split.fit.forEach((ex, i) => {
-      if (fold[i] === k) fit[i] = featuresFromTokens(ex.email, ex.tokens, table, sender(ex, 'fit'));
+      if (fold[i] === k) [fit.raw[i], fit.structured[i]] = both(ex, table, 'fit');
     });
   }
   const table = buildTokenTable(
     split.fit.map((ex) => ({ tokens: ex.tokens, spam: ex.message.spam })),
     options.tokenTable,
   );
-  const rows = (part: 'validation' | 'test') => split[part].map((ex) => featuresFromTokens(ex.email, ex.tokens, table, sender(ex, part)));
+  const rows = (part: 'validation' | 'test'): FormRows => {
+    const pairs = split[part].map((ex) => both(ex, table, part));
+    return { raw: pairs.map((p) => p[0]), structured: pairs.map((p) => p[1]) };
+  };
   return { fit, validation: rows('validation'), test: rows('test'), table };
 }
 
@@ -179,7 +212,21 @@ interface FittedSplit {
   readonly testScores: Float64Array;
   readonly validation: ClassificationMetrics;
   readonly test: ClassificationMetrics;
+  /** The same validation and test messages sent in the structured form, at the same threshold. */
+  readonly structured: {
+    readonly validation: ClassificationMetrics;
+    readonly test: ClassificationMetrics;
+    readonly testScores: Float64Array;
+  };
   readonly l2Tried: { l2: number; validationLogLoss: number }[];
+}
+
+/** The rows of `part` in the given forms, raw first, and their labels. */
+function formRows(rows: FormRows, examples: readonly Example[], forms: InputForms): { x: Float32Array[]; y: Uint8Array } {
+  const labels = examples.map(label);
+  return forms === 'raw'
+    ? { x: rows.raw, y: Uint8Array.from(labels) }
+    : { x: [...rows.raw, ...rows.structured], y: Uint8Array.from([...labels, ...labels]) };
 }
 
 function fitSplit(name: string, kind: CorpusSplit['kind'], split: SplitExamples, options: TrainOptions, progress: Progress): FittedSplit {
@@ -187,35 +234,42 @@ function fitSplit(name: string, kind: CorpusSplit['kind'], split: SplitExamples,
   progress(
     `${name}: features of ${split.fit.length} fit, ${split.validation.length} validation, ${split.test.length} test rows; token table ${features.table.file.tokens.length} tokens`,
   );
-  const yFit = Uint8Array.from(split.fit, label);
   const yVal = Uint8Array.from(split.validation, label);
   const yTest = Uint8Array.from(split.test, label);
+  const fitRows = formRows(features.fit, split.fit, options.fitForms);
+  const choiceRows = formRows(features.validation, split.validation, options.validationForms);
   let best: { model: LogisticModel; loss: number } | undefined;
   const l2Tried: { l2: number; validationLogLoss: number }[] = [];
   for (const l2 of options.l2Grid) {
-    const model = fitLogisticRegression(features.fit, yFit, { l2 });
-    const loss = classificationMetrics(predictSpamBatch(model, features.validation), yVal, 0.5).logLoss;
+    const model = fitLogisticRegression(fitRows.x, fitRows.y, { l2 });
+    const loss = classificationMetrics(predictSpamBatch(model, choiceRows.x), choiceRows.y, 0.5).logLoss;
     l2Tried.push({ l2, validationLogLoss: loss });
     progress(`${name}: L2 ${l2}: ${model.iterations} Newton steps, validation log-loss ${loss.toFixed(4)}`);
     if (!best || loss < best.loss) best = { model, loss };
   }
   const model = best!.model;
-  const validationScores = predictSpamBatch(model, features.validation);
-  const testScores = predictSpamBatch(model, features.test);
-  const threshold = thresholdForHamFpr(validationScores, yVal, options.targetHamFpr);
-  const validation = {
-    ...classificationMetrics(validationScores, yVal, threshold),
-    oracleSpamRecallAtTargetHamFpr: oracleRecallAtHamFpr(validationScores, yVal, options.targetHamFpr),
+  const validationScores = predictSpamBatch(model, features.validation.raw);
+  const testScores = predictSpamBatch(model, features.test.raw);
+  const threshold = thresholdForHamFpr(predictSpamBatch(model, choiceRows.x), choiceRows.y, options.targetHamFpr);
+  const metrics = (scores: Float64Array, labels: Uint8Array) => ({
+    ...classificationMetrics(scores, labels, threshold),
+    oracleSpamRecallAtTargetHamFpr: oracleRecallAtHamFpr(scores, labels, options.targetHamFpr),
+  });
+  const validation = metrics(validationScores, yVal);
+  const test = metrics(testScores, yTest);
+  const structuredTestScores = predictSpamBatch(model, features.test.structured);
+  const structured = {
+    validation: metrics(predictSpamBatch(model, features.validation.structured), yVal),
+    test: metrics(structuredTestScores, yTest),
+    testScores: structuredTestScores,
   };
-  const test = {
-    ...classificationMetrics(testScores, yTest, threshold),
-    oracleSpamRecallAtTargetHamFpr: oracleRecallAtHamFpr(testScores, yTest, options.targetHamFpr),
-  };
+  const figures = (m: ClassificationMetrics) => `ROC AUC ${m.rocAuc}, spam recall ${m.spamRecall} at ham FPR ${m.hamFalsePositiveRate}`;
   progress(
-    `${name}: L2 ${model.l2}; threshold ${threshold.toPrecision(6)} (validation ham FPR ${validation.hamFalsePositiveRate}, recall ${validation.spamRecall}); ` +
-      `test ROC AUC ${test.rocAuc}, spam recall ${test.spamRecall} at ham FPR ${test.hamFalsePositiveRate}`,
+    `${name}: L2 ${model.l2}; threshold ${threshold.toPrecision(6)} (validation ham FPR ${validation.hamFalsePositiveRate}, recall ${validation.spamRecall}; ` +
+      `structured ham FPR ${structured.validation.hamFalsePositiveRate}, recall ${structured.validation.spamRecall}); test ${figures(test)}`,
   );
-  return { model, features, threshold, validationScores, testScores, validation, test, l2Tried };
+  progress(`${name}: structured form: test ${figures(structured.test)}`);
+  return { model, features, threshold, validationScores, testScores, validation, test, structured, l2Tried };
 }
 
 export interface TrainingResult {
@@ -294,12 +348,13 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
     exportOnnx(time.model, { modelName: options.name, version: options.version, featureNames: FEATURE_NAMES, threshold: time.threshold }),
   );
   const onnx = await OnnxModel.load(new Uint8Array(onnxBytes));
-  const checkRows = [...time.features.validation, ...time.features.test];
+  const checkRows = [...time.features.validation.raw, ...time.features.test.raw, ...time.features.test.structured];
   const flat = new Float32Array(checkRows.length * FEATURE_NAMES.length);
   checkRows.forEach((r, i) => flat.set(r, i * FEATURE_NAMES.length));
   const onnxProbs = await onnx.predict(flat);
+  const shortHam = await scoreShortHamExamples(onnx, time.features.table, time.threshold);
   await onnx.close();
-  const reference = [...time.validationScores, ...time.testScores];
+  const reference = [...time.validationScores, ...time.testScores, ...time.structured.testScores];
   let maxDiff = 0;
   reference.forEach((p, i) => {
     maxDiff = Math.max(maxDiff, Math.abs(onnxProbs[2 * i + 1] - p), Math.abs(onnxProbs[2 * i] - (1 - p)));
@@ -314,7 +369,7 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
     modelName: options.name,
     modelVersion: options.version,
     featureNames: FEATURE_NAMES,
-    rows: baselineIndex.map((i) => time.features.validation[i]),
+    rows: baselineIndex.map((i) => time.features.validation.raw[i]),
     probabilities: Float64Array.from(baselineIndex, (i) => onnxProbs[2 * i + 1]),
     seed: options.seed,
     createdAt: created,
@@ -355,7 +410,7 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
     threshold: {
       value: time.threshold,
       targetHamFalsePositiveRate: options.targetHamFpr,
-      chosenOn: `time-forward validation slice (the newest ${VALIDATION_FRACTION * 100} % of the training period, newer than every fitted message): the lowest threshold at which at most ${options.targetHamFpr * 100} % of its ham is flagged; never the test period`,
+      chosenOn: `time-forward validation slice (the newest ${VALIDATION_FRACTION * 100} % of the training period, newer than every fitted message${options.validationForms === 'both' ? ', each message both raw and as its structured projection' : ''}): the lowest threshold at which at most ${options.targetHamFpr * 100} % of its ham is flagged; never the test period`,
       validationRows: time.validation.rows,
       validationHamFalsePositiveRate: time.validation.hamFalsePositiveRate,
       validationSpamRecall: time.validation.spamRecall,
@@ -385,7 +440,7 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
         validationStoreAsOf: trainingPeriodEnd(timeRows.fit.map((ex) => ex.message)).toISOString(),
         storeAsOf: trainingEnd.toISOString(),
         store:
-          "npm run features:materialize (default source) and the local stack at start write exactly the test rows' values to Redis (shared/feast/trainingSenderStats.ts)",
+          "npm run features:materialize (default source) and the local stack at start write exactly the test rows' values to Redis (training/trainingSenderStats.ts)",
         unknownSender: UNKNOWN_SENDER,
       },
       split: {
@@ -424,6 +479,15 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
       replay:
         'healthy: the validation half the baseline never saw (corpus.ts baselineReplaySplit().replay); drift: the test period (timeForwardSplit().test)',
     },
+    inputForms: {
+      structuredProjection:
+        "each message as a client sends it in the structured form: its Subject, its From and To header values and its decoded text body (HTML converted to text when it has no text part), no other header, written and parsed by the gateway's own code (features/email.ts structuredProjection, parseEmail)",
+      fitForms: options.fitForms,
+      validationForms: options.validationForms,
+      timeForwardTest: { raw: time.test, structured: time.structured.test },
+      timeForwardValidation: { raw: time.validation, structured: time.structured.validation },
+      shortHamExamples: shortHam,
+    },
     diagnostics: testDiagnostics(timeRows, time, options),
   });
 
@@ -433,6 +497,24 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
     files: artifactFiles(card, prefix, options, { onnxBytes, tokensBytes, tritonBytes, baselineBytes }),
     maxOnnxDifference: maxDiff,
   };
+}
+
+/**
+ * Short ordinary mail in the structured form, scored by the exported model with the shipped token table. Their
+ * senders have no mail in the corpus, so the store knows them no more than a gateway would: unknown-sender defaults.
+ */
+async function scoreShortHamExamples(
+  onnx: OnnxModel,
+  table: TokenTable,
+  threshold: number,
+): Promise<InputFormsSection['shortHamExamples']> {
+  const out: InputFormsSection['shortHamExamples'] = [];
+  for (const { name, email } of SHORT_HAM_EXAMPLES) {
+    const parsed = await parseEmail(email);
+    const [, pSpam] = await onnx.predict(featuresFromTokens(parsed, tokenize(parsed), table, UNKNOWN_SENDER));
+    out.push({ name, senderFeatures: 'unknown sender', spamProbability: pSpam, prediction: pSpam >= threshold ? 'spam' : 'ham' });
+  }
+  return out;
 }
 
 function artifactFiles(

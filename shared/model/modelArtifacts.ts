@@ -23,7 +23,7 @@ import { OnnxModel } from './onnxModel';
 export const MODEL_NAME = 'spam-detector';
 
 /** The version committed under `models/` (what `npm run train` reproduces with its defaults). */
-export const COMMITTED_MODEL_VERSION = '1.1.0';
+export const COMMITTED_MODEL_VERSION = '1.2.0';
 
 /** File names inside a model version's folder (and blob prefix). */
 export const MODEL_FILES = {

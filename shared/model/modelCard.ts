@@ -51,6 +51,26 @@ export const baselineRowSelectionSchema = z.object({
   replayRows: rowsSummarySchema,
 });
 
+const formMetricsSchema = z.object({ raw: classificationMetricsSchema, structured: classificationMetricsSchema });
+
+/**
+ * How the model scores the API's two input forms: the same held-out messages sent raw and as their structured
+ * projection (no transport headers, text body only), and short ordinary mail in the structured form. Cards of
+ * models trained before the structured form was measured have no such section.
+ */
+export const inputFormsSchema = z.object({
+  structuredProjection: z.string(),
+  fitForms: z.enum(['raw', 'both']),
+  validationForms: z.enum(['raw', 'both']),
+  timeForwardTest: formMetricsSchema,
+  timeForwardValidation: formMetricsSchema,
+  shortHamExamples: z.array(
+    z.object({ name: z.string(), senderFeatures: z.string(), spamProbability: z.number(), prediction: z.enum(['ham', 'spam']) }),
+  ),
+});
+
+export type InputFormsSection = z.infer<typeof inputFormsSchema>;
+
 export const modelCardSchema = z.object({
   schemaVersion: z.literal(MODEL_CARD_SCHEMA_VERSION),
   name: z.string().min(1),
@@ -96,6 +116,7 @@ export const modelCardSchema = z.object({
       replay: z.string().optional(),
     })
     .catchall(z.unknown()),
+  inputForms: inputFormsSchema.optional(),
   /** Figures that explain the metrics (error analysis); never used for any choice. */
   diagnostics: z.record(z.string(), z.unknown()).optional(),
 });

@@ -13,6 +13,8 @@
 //   --validation random the validation slice a random part of the training period instead of its newest mail
 //   --no-sender-history every row with the unknown-sender defaults instead of its point-in-time sender statistics
 //   --max-tokens N      size bound of the token table (default 20000)
+//   --fit-forms raw|both        fit on the raw messages only, or also on their structured projection (default both)
+//   --validation-forms raw|both the forms of the validation slice that choose L2 and the threshold (default both)
 //   --upload            also upload to Blob: models/{name}/{version}/ and baselines/{name}/{version}/baseline.json,
 //                       with the app's storage settings (AzureWebJobsStorage or the identity-based ones)
 //   --storage CONN      upload with this storage connection string instead (implies --upload)
@@ -46,6 +48,8 @@ const USAGE = `usage: npm run train [-- options]
   --validation newest|random  the validation slice (default ${DEFAULT_TRAIN_OPTIONS.validationSlice})
   --no-sender-history     the unknown-sender defaults on every row
   --max-tokens <N>        size bound of the token table, a positive integer (default ${DEFAULT_TRAIN_OPTIONS.tokenTable.maxTokens})
+  --fit-forms raw|both    fit on the raw messages, or also on their structured projection (default ${DEFAULT_TRAIN_OPTIONS.fitForms})
+  --validation-forms raw|both  the validation forms that choose L2 and the threshold (default ${DEFAULT_TRAIN_OPTIONS.validationForms})
   --upload                also upload to Blob with the app's storage settings
   --storage <CONN>        upload with this storage connection string (implies --upload)
   --overwrite             with --upload or --storage, replace blobs that exist`;
@@ -63,6 +67,8 @@ export async function runTrainCli(args: string[], print: (line: string) => void 
     validation: { type: 'string' },
     'no-sender-history': { type: 'boolean', default: false },
     'max-tokens': { type: 'string' },
+    'fit-forms': { type: 'string' },
+    'validation-forms': { type: 'string' },
     upload: { type: 'boolean', default: false },
     storage: { type: 'string' },
     overwrite: { type: 'boolean', default: false },
@@ -82,6 +88,8 @@ export async function runTrainCli(args: string[], print: (line: string) => void 
         ? DEFAULT_TRAIN_OPTIONS.validationSlice
         : parseChoice('validation', values.validation, ['newest', 'random']),
     senderHistory: !values['no-sender-history'],
+    fitForms: parseChoice('fit-forms', values['fit-forms'] ?? DEFAULT_TRAIN_OPTIONS.fitForms, ['raw', 'both']),
+    validationForms: parseChoice('validation-forms', values['validation-forms'] ?? DEFAULT_TRAIN_OPTIONS.validationForms, ['raw', 'both']),
     tokenTable: {
       ...DEFAULT_TRAIN_OPTIONS.tokenTable,
       maxTokens:
@@ -104,13 +112,16 @@ export async function runTrainCli(args: string[], print: (line: string) => void 
     for (const file of writeArtifacts(result, root)) progress(`wrote ${path.relative(process.cwd(), file)}`);
 
   const m = result.card.metrics;
+  const forms = result.card.inputForms;
   print('');
   print(
     `${values.development ? 'development split (training period only): ' : ''}model ${result.card.name} ${result.card.version}, threshold ${result.card.threshold.value} (ham FPR target ${result.card.threshold.targetHamFalsePositiveRate})`,
   );
-  for (const [name, r] of Object.entries(m)) {
+  const rows = Object.entries(m);
+  if (forms) rows.splice(1, 0, ['timeForwardTest (structured)', forms.timeForwardTest.structured]);
+  for (const [name, r] of rows) {
     print(
-      `  ${name.padEnd(22)} rows ${String(r.rows).padStart(5)} (spam ${String(r.spam).padStart(4)})  ROC AUC ${r.rocAuc.toFixed(4)}  spam recall ${r.spamRecall.toFixed(4)}  ham FPR ${r.hamFalsePositiveRate.toFixed(4)}  precision ${r.precision.toFixed(4)}  accuracy ${r.accuracy.toFixed(4)}` +
+      `  ${name.padEnd(28)} rows ${String(r.rows).padStart(5)} (spam ${String(r.spam).padStart(4)})  ROC AUC ${r.rocAuc.toFixed(4)}  spam recall ${r.spamRecall.toFixed(4)}  ham FPR ${r.hamFalsePositiveRate.toFixed(4)}  precision ${r.precision.toFixed(4)}  accuracy ${r.accuracy.toFixed(4)}` +
         (r.oracleSpamRecallAtTargetHamFpr !== undefined
           ? `  (recall at ${result.card.threshold.targetHamFalsePositiveRate} FPR with a threshold picked on this set: ${r.oracleSpamRecallAtTargetHamFpr.toFixed(4)})`
           : ''),
@@ -131,6 +142,9 @@ export async function runTrainCli(args: string[], print: (line: string) => void 
       `  time-forward test false positives from ${d.senderDomain}: ${d.falsePositives} of its ${d.testHam} ham (training period: ${d.trainingPeriodMessages} messages from it)`,
     );
   }
+
+  for (const ex of forms?.shortHamExamples ?? [])
+    print(`  short ham, structured form: ${ex.name}: p_spam ${ex.spamProbability.toFixed(4)} → ${ex.prediction}`);
 
   if (values.upload || values.storage) {
     if (values.storage) {

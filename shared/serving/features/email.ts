@@ -145,6 +145,15 @@ function utf8ContentType(contentType: string): string {
 }
 
 /**
+ * The structured form a client would send for a parsed message: its From, To and Subject and its text body, no other
+ * header and no MIME structure (the API's structured form never carries transport headers). Training scores and
+ * fits on it through `parseEmail`, the gateway's own path for that form, so the two compute the same features.
+ */
+export function structuredProjection(email: ParsedEmail): StructuredEmail {
+  return { subject: email.subject, from: header(email, 'from') ?? '', to: header(email, 'to') ?? '', body: email.text };
+}
+
+/**
  * Standard base64 (RFC 4648 §4), padded, line breaks allowed as in MIME: the alphabet, at most two `=` at the end, a
  * multiple of 4 characters. One character class and a length test: a grouped repetition such as `(?:[..]{4})*`
  * overflows V8's regex stack on a few megabytes.

@@ -60,7 +60,11 @@ it('records the split, the threshold and every figure in the card', () => {
   expect(card.metrics.timeForwardTest.rows).toBe(split.test.rows);
   // The threshold was chosen on the validation slice for the stated ham false-positive rate.
   expect(card.threshold.targetHamFalsePositiveRate).toBe(0.01);
-  expect(card.metrics.timeForwardValidation.hamFalsePositiveRate).toBeLessThanOrEqual(0.01);
+  // ... in both input forms together: the gateway serves raw and structured requests with the one threshold.
+  const forms = card.inputForms!.timeForwardValidation;
+  expect((forms.raw.confusion.fp + forms.structured.confusion.fp) / (2 * forms.raw.ham)).toBeLessThanOrEqual(0.01);
+  expect(forms.raw).toEqual(card.metrics.timeForwardValidation);
+  expect(card.inputForms!.timeForwardTest.raw).toEqual(card.metrics.timeForwardTest);
   expect(card.metrics.timeForwardTest.threshold).toBe(card.threshold.value);
   // The test period is newer than everything the model was fitted on or validated with.
   const trainingEnd = Math.max(Date.parse(split.fit.receivedTo), Date.parse(split.validation.receivedTo));

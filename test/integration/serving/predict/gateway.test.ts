@@ -214,7 +214,7 @@ describe('predictions', () => {
     const unknown = await postJson(`${host.url}/transform`, email('Hello', 'Just checking in.', 'x@never-seen.example'));
     expect(unknown.body.sender.known).toBe(false);
     expect(unknown.body.features.sender_domain_spam_rate).toBe(UNKNOWN_SENDER.spam_rate_30d);
-    // The sender's statistics move the prediction (model 1.1.0 learned them point in time; docs/model.md): the same
+    // The sender's statistics move the prediction (the model learned them point in time; docs/model.md): the same
     // mail from a sender of the same volume scores spammier when 95 % of its mail was spam than when 5 % was.
     const p = await postJson(predictUrl, message);
     expect(p.status).toBe(200);
