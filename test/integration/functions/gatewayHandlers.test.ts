@@ -7,6 +7,7 @@ import { getConfig } from '../../../shared/platform/config';
 import { resetFeatureStore } from '../../../shared/serving/featureStore/featureStore';
 import { resetKServeClients } from '../../../shared/serving/kserve/kserveClient';
 import { getInferenceLogger } from '../../../shared/logs/inferenceLogger';
+import { startTestAzurite, TestAzurite } from '../../helpers/azurite';
 import { setAppEnv } from '../../helpers/env';
 
 // The local host's stand-in for the Azure worker's `@azure/functions-core` (tools/devhost/functionsCore.ts), handed to
@@ -45,11 +46,21 @@ describe('registrations', () => {
 });
 
 // The predictions below go through the process's logger, feature store and KServe clients: close them, so that
-// no upload retry or socket keeps the test worker alive.
+// no upload retry or socket keeps the test worker alive. The logger writes to a private Azurite: against a storage
+// endpoint that is not there, the upload in flight when close() gives up on it goes on in the Blob SDK (a retry
+// backoff of 4 s and more, on a timer of its own), and that kept the worker from exiting when this file ran last.
+let azurite: TestAzurite;
+let restoreEnv: () => void;
+beforeAll(async () => {
+  azurite = await startTestAzurite();
+  restoreEnv = setAppEnv({ AzureWebJobsStorage: azurite.connectionString });
+});
 afterAll(async () => {
-  await getInferenceLogger().close(500, 100);
+  await getInferenceLogger().close(5000, 1000);
   await resetFeatureStore();
   resetKServeClients();
+  restoreEnv();
+  await azurite.dispose();
 });
 
 describe('handler', () => {
