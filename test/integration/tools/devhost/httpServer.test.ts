@@ -35,10 +35,10 @@ const slow: RegisteredFunction = {
   name: 'slow',
   bindings: {},
   trigger: { type: 'httpTrigger', direction: 'in', route: 'slow', methods: ['GET'] },
-  handler: (async () => {
+  handler: async () => {
     await new Promise((r) => setTimeout(r, 1500));
     return { jsonBody: { done: true } };
-  }),
+  },
 };
 
 async function startEcho(lines: Logged[], limits: Partial<HttpServerLimits> = {}): Promise<LocalHttpServer> {
