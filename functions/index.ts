@@ -7,8 +7,10 @@ import { flushFeedbackWriter } from '../shared/feedback/feedbackWriter';
 import { flushInferenceLogger } from '../shared/logs/inferenceLogger';
 import { getEnvironmentModel } from '../shared/serving/predict/environmentModels';
 
-// Buffered HTTP bodies, as before: the handlers read a whole body with a size limit (shared/platform/http.ts) and
-// the local host (tools/devhost) serves buffered bodies only. Streaming needs both to change together.
+// Buffered HTTP bodies in Azure: the Functions host reads a body (up to its own 100 MB) before calling the worker.
+// The handlers read `request.body` as a stream with their limit (shared/platform/http.ts), which the local host
+// already feeds live, so turning streaming on changes no handler; it stays off until it has been tried on Flex
+// Consumption with the Durable client bindings of the starter functions, which it also changes.
 app.setup({ enableHttpStream: false });
 
 // Load both environments' models (ONNX session, token table: about a second) when the worker starts, not on the

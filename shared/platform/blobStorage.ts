@@ -12,7 +12,8 @@ import {
   StoragePipelineOptions,
   StorageSharedKeyCredential,
 } from '@azure/storage-blob';
-import { Config, getConfig } from './config';
+import { Config, getConfig, STORAGE_CONNECTION } from './config';
+import { errorMessage } from './errors';
 
 export type StorageAuth = { kind: 'connectionString' } | { kind: 'identity'; url: string; clientId?: string };
 
@@ -21,6 +22,46 @@ export function storageAuth(config: Config = getConfig()): StorageAuth {
     config.storageBlobServiceUri ?? (config.storageAccountName ? `https://${config.storageAccountName}.blob.core.windows.net` : undefined);
   if (url) return { kind: 'identity', url, clientId: config.storageClientId };
   return { kind: 'connectionString' };
+}
+
+/** The setting that decides which Blob endpoint is used, for messages about it. */
+export function storageSettingName(config: Config = getConfig()): string {
+  if (storageAuth(config).kind === 'connectionString') return STORAGE_CONNECTION;
+  return config.storageBlobServiceUri ? `${STORAGE_CONNECTION}__blobServiceUri` : `${STORAGE_CONNECTION}__accountName`;
+}
+
+/** `host:port` of the configured Blob endpoint; undefined when the settings do not make one (a malformed string). */
+export function blobEndpoint(config: Config = getConfig()): string | undefined {
+  try {
+    const auth = storageAuth(config);
+    return new URL(auth.kind === 'identity' ? auth.url : BlobServiceClient.fromConnectionString(config.storageConnectionString).url).host;
+  } catch {
+    return undefined;
+  }
+}
+
+const UNREACHABLE = /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH)\b/;
+
+/**
+ * When `err` is a failure to connect to the configured Blob endpoint (refused, or a name that does not resolve),
+ * a message naming the endpoint and its setting; undefined for any other error. The SDK's own message is a bare
+ * `connect ECONNREFUSED 127.0.0.1:10000`.
+ */
+export function storageUnreachable(err: unknown, config: Config = getConfig()): { endpoint: string; message: string } | undefined {
+  const endpoint = blobEndpoint(config);
+  if (!endpoint) return undefined;
+  // With its port when the endpoint names one: Azurite and the local model servers share 127.0.0.1.
+  const nested = (err as { errors?: unknown[] } | undefined)?.errors ?? [];
+  const texts = [err, (err as { cause?: unknown } | undefined)?.cause, ...nested]
+    .filter((e) => e !== undefined)
+    .map((e) => `${(e as { code?: string }).code ?? ''} ${errorMessage(e)}`);
+  if (!texts.some((t) => UNREACHABLE.test(t) && t.includes(endpoint))) return undefined;
+  return { endpoint, message: `Blob storage at ${endpoint} (setting ${storageSettingName(config)}) is not reachable` };
+}
+
+/** A local endpoint (Azurite) is started by `npm start`; a remote one is not ours to start. */
+export function isLocalEndpoint(endpoint: string): boolean {
+  return /^(127\.0\.0\.1|localhost|\[::1\])(:\d+)?$/.test(endpoint);
 }
 
 /** The slowest upload a request body is allowed: a 90 MB Parquet part gets 90 s on top of the base limit. */

@@ -18,6 +18,11 @@ export class ConfigError extends Error {
     );
     this.name = 'ConfigError';
   }
+
+  /** The problem without the value, for answers to API callers: even a non-secret value may be an internal URL. */
+  get publicMessage(): string {
+    return `Invalid setting ${this.setting}: expected ${this.expected}`;
+  }
 }
 
 /** Where a setting comes from in Azure: set by the Bicep, or optional with a default that works there too. */
@@ -36,12 +41,23 @@ export interface SettingSpec<T> {
 
 type Meta = Omit<SettingSpec<unknown>, 'parse' | 'name'>;
 
+const KEY_VAULT_REFERENCE = '@Microsoft.KeyVault(';
+
 function spec<T>(name: string, meta: Meta, parse: (raw: string) => T, whenUnset: () => T): SettingSpec<T> {
   return {
     name,
     ...meta,
     parse(raw) {
       const value = raw === undefined || raw === '' ? meta.default : raw;
+      // App Service puts the literal reference in the setting when it cannot resolve it (no access to the vault, a
+      // wrong secret URI); taken as the value, it would become the key itself.
+      if (meta.secret && value?.trimStart().startsWith(KEY_VAULT_REFERENCE)) {
+        throw new ConfigError(
+          name,
+          undefined,
+          "a resolved secret, got an unresolved Key Vault reference: check the app's identity has access to the vault and the secret URI is right",
+        );
+      }
       try {
         return value === undefined ? whenUnset() : parse(value);
       } catch (err) {
@@ -509,6 +525,17 @@ export const settingSpecs = {
     default: 'false',
     azure: 'optional',
   }),
+  localHostMaxConnections: intSetting(
+    'LOCAL_HOST_MAX_CONNECTIONS',
+    {
+      description:
+        'Most connections the local Functions host keeps open at once; more are closed on arrival, so a flood of idle sockets cannot starve new requests.',
+      default: '256',
+      azure: 'optional',
+    },
+    1,
+    100000,
+  ),
   blobPollIntervalMs: intSetting(
     'LOCAL_BLOB_POLL_MS',
     { description: 'How often the local host lists watched containers to fire blob triggers.', default: '1000', azure: 'optional' },

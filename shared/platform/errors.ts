@@ -57,6 +57,14 @@ export class BadGatewayError extends AppError {
   }
 }
 
+/** The client went away (or stalled past the host's timeout) while sending the body: nobody reads the answer. */
+export class RequestAbortedError extends AppError {
+  constructor(cause: unknown) {
+    super(400, 'request_aborted', 'The request body was not received completely');
+    this.cause = cause;
+  }
+}
+
 export class ServiceUnavailableError extends AppError {
   constructor(message: string, retryAfterSeconds?: number) {
     super(503, 'service_unavailable', message, retryAfterSeconds ? { 'Retry-After': String(retryAfterSeconds) } : {});
@@ -67,9 +75,19 @@ export interface ErrorBody {
   error: { code: string; message: string };
 }
 
+/**
+ * Headers every HTTP answer carries, error or not: the bodies are JSON (or a report's HTML), and a browser must not
+ * sniff them into something else.
+ */
+export const STANDARD_HEADERS: Readonly<Record<string, string>> = { 'X-Content-Type-Options': 'nosniff' };
+
+/** An error message is at most this long: some repeat parts of the request, which may be up to a megabyte. */
+export const MAX_ERROR_MESSAGE_CHARS = 1024;
+
 export function errorResponse(status: number, code: string, message: string, headers: Record<string, string> = {}): HttpResponseInit {
-  const body: ErrorBody = { error: { code, message } };
-  return { status, jsonBody: body, headers };
+  const bounded = message.length > MAX_ERROR_MESSAGE_CHARS ? `${message.slice(0, MAX_ERROR_MESSAGE_CHARS - 1)}…` : message;
+  const body: ErrorBody = { error: { code, message: bounded } };
+  return { status, jsonBody: body, headers: { ...headers, ...STANDARD_HEADERS } };
 }
 
 /** The single place where thrown values become HTTP responses. */
@@ -79,8 +97,10 @@ export function toErrorResponse(err: unknown, context?: InvocationContext): Http
     return errorResponse(err.status, err.code, err.message, err.headers);
   }
   if (err instanceof ConfigError) {
+    // The log gets the value; the caller only the setting's name and what it should be (a value may be an
+    // internal address).
     context?.error(err.message);
-    return errorResponse(503, 'misconfigured', err.message);
+    return errorResponse(503, 'misconfigured', err.publicMessage);
   }
   context?.error('Unhandled error', err);
   return errorResponse(500, 'internal', 'Internal error; see the function logs for details');
@@ -90,12 +110,14 @@ export type HttpHandler = (request: HttpRequest, context: InvocationContext) => 
 
 /**
  * An HTTP handler that answers anything it throws with the JSON error contract (toErrorResponse) instead of letting
- * the host turn it into a bare 500, so a handler body can just throw typed errors.
+ * the host turn it into a bare 500, so a handler body can just throw typed errors; every answer gets the
+ * STANDARD_HEADERS. Every HTTP function goes through it.
  */
 export function withErrorContract(handler: HttpHandler): HttpHandler {
   return async (request, context) => {
     try {
-      return await handler(request, context);
+      const response = await handler(request, context);
+      return { ...response, headers: { ...(response.headers as Record<string, string> | undefined), ...STANDARD_HEADERS } };
     } catch (err) {
       return toErrorResponse(err, context);
     }

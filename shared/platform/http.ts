@@ -1,7 +1,7 @@
 // The JSON request body of every HTTP function that takes one (predict, transform, the promotion routes): one set of
 // rules, each broken rule a typed 4xx (shared/platform/errors.ts), never a 500.
 import type { HttpRequest } from '@azure/functions';
-import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors';
+import { BadRequestError, PayloadTooLargeError, RequestAbortedError, UnsupportedMediaTypeError } from './errors';
 
 export interface JsonBodyOptions {
   /** Larger bodies are refused with 413, by Content-Length before reading when the client declares it. */
@@ -30,10 +30,7 @@ export async function readJsonBody(request: HttpRequest, { maxBytes, allowEmpty 
   // A POST without a body usually has no Content-Type either, so where an empty body is fine the type is judged only
   // once there is a body.
   if (!isJson && !allowEmpty) throw new UnsupportedMediaTypeError(contentType);
-  const declared = Number(request.headers.get('content-length') ?? NaN);
-  if (Number.isFinite(declared) && declared > maxBytes) throw new PayloadTooLargeError(maxBytes);
-  const bytes = Buffer.from(await request.arrayBuffer());
-  if (bytes.length > maxBytes) throw new PayloadTooLargeError(maxBytes);
+  const bytes = await readBodyBytes(request, maxBytes);
   if (bytes.length > 0 && !isJson) throw new UnsupportedMediaTypeError(contentType);
   let text: string;
   try {
@@ -50,4 +47,32 @@ export async function readJsonBody(request: HttpRequest, { maxBytes, allowEmpty 
   } catch (err) {
     throw new BadRequestError(`the request body is not valid JSON: ${(err as Error).message.slice(0, 200)}`, 'invalid_json');
   }
+}
+
+/**
+ * The body's bytes, at most `maxBytes`: a larger declared Content-Length is refused before a byte is read, and a
+ * body without one (chunked) is read only up to the limit, then the rest is left unread. With a streamed body (the
+ * local host; the Azure host with HTTP streaming) an oversized upload is never held in memory.
+ */
+export async function readBodyBytes(request: HttpRequest, maxBytes: number): Promise<Buffer> {
+  const declared = Number(request.headers.get('content-length') ?? NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) throw new PayloadTooLargeError(maxBytes);
+  if (!request.body) return Buffer.alloc(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const chunk = (await reader.read().catch((err: unknown) => {
+      throw new RequestAbortedError(err);
+    })) as { done: boolean; value?: Uint8Array };
+    if (chunk.done || !chunk.value) break;
+    size += chunk.value.byteLength;
+    if (size > maxBytes) {
+      // Cancelling tells the host the rest is not wanted; the host then closes the connection after the answer.
+      await reader.cancel().catch(() => undefined);
+      throw new PayloadTooLargeError(maxBytes);
+    }
+    chunks.push(chunk.value);
+  }
+  return Buffer.concat(chunks);
 }

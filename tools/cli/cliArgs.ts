@@ -9,6 +9,7 @@
 //     command has done anything. Any other error prints `<name>: <message>` (no stack) and exits 1. `--help`/`-h`
 //     prints the usage and exits 0.
 import { parseArgs, ParseArgsOptionsConfig } from 'node:util';
+import { isLocalEndpoint, storageUnreachable } from '../../shared/platform/blobStorage';
 import { errorMessage } from '../../shared/platform/errors';
 
 /** A bad command line: the command prints the message and its usage and exits 2. */
@@ -234,6 +235,18 @@ export function asUsage<T>(check: () => T): T {
  * `<name>: <message>` and the usage on stderr, exit 2; HelpRequested → the usage on stdout, exit 0; any other
  * error → `<name>: <message>` on stderr (no stack), exit 1. Always ends the process when main is done.
  */
+/** Every command that touches Blob fails the same way when the local stack is down: say so, and how to fix it. */
+function unreachableStorage(err: unknown): string | undefined {
+  let found: ReturnType<typeof storageUnreachable>;
+  try {
+    found = storageUnreachable(err);
+  } catch {
+    return undefined; // a bad setting: the error itself says which
+  }
+  if (!found) return undefined;
+  return isLocalEndpoint(found.endpoint) ? `${found.message}: start it with npm start` : `${found.message}: ${errorMessage(err)}`;
+}
+
 export function runCli(name: string, main: (argv: string[]) => Promise<number | void> | number | void, usage: string): void {
   const argv = process.argv.slice(2);
   new Promise<number | void>((resolve) => resolve(main(argv))).then(
@@ -248,7 +261,7 @@ export function runCli(name: string, main: (argv: string[]) => Promise<number | 
         process.stderr.write(`${name}: ${message}\n${usage.trimEnd()}\n`);
         process.exit(2);
       }
-      process.stderr.write(`${name}: ${message}\n`);
+      process.stderr.write(`${name}: ${unreachableStorage(err) ?? message}\n`);
       process.exit(1);
     },
   );

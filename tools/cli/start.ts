@@ -8,7 +8,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CONTAINERS, Environment } from '../../shared/platform/blobLayout';
-import { ensureContainers, getBlobServiceClient, getContainerClient, storageAuth } from '../../shared/platform/blobStorage';
+import {
+  ensureContainers,
+  getBlobServiceClient,
+  getContainerClient,
+  storageAuth,
+  storageSettingName,
+  storageUnreachable,
+} from '../../shared/platform/blobStorage';
 import { getConfig, loadConfig, resetConfig, settingDefault } from '../../shared/platform/config';
 import { AZURITE_DEFAULT_BLOB_PORT, AzuriteProcess, isPortOpen, startAzurite } from '../devhost/azurite';
 import { startLocalHost } from '../devhost/host';
@@ -110,7 +117,13 @@ async function main(): Promise<void> {
   } else {
     logger.info(`Blob: ${storageAuth(config).kind === 'identity' ? 'identity-based connection' : 'connection string from settings'}`);
   }
-  await ensureContainers(Object.values(CONTAINERS));
+  // The first call to storage: a wrong or unreachable endpoint must name the setting to fix, not just an address.
+  await ensureContainers(Object.values(CONTAINERS)).catch((err: unknown) => {
+    const unreachable = storageUnreachable(err, config);
+    throw new Error(`${unreachable?.message ?? `Blob storage (setting ${storageSettingName(config)}) failed`}: ${errorMessage(err)}`, {
+      cause: err,
+    });
+  });
   // As a deployment would: the committed model and its baseline go to Blob when missing (the baseline write is the
   // event that activates it, so drift detection works on a fresh machine).
   await publishCommittedModel((line) => logger.info(line));

@@ -1,17 +1,43 @@
 // HTTP triggers on the local host: http://host:port/api/{route}, as the Functions host serves them.
 // Auth levels are not enforced locally (Core Tools does the same); Azure enforces them.
-import { HttpRequest, HttpResponse, HttpResponseInit, InvocationContext } from '@azure/functions';
+//
+// Bodies are streamed to the handler, never buffered here: each route's reader (shared/platform/http.ts
+// readBodyBytes) applies that route's own limit as the bytes arrive and leaves the rest unread, so this host needs
+// no copy of the limits, and an oversized upload costs no memory. The Azure host buffers bodies (up to its 100 MB)
+// before it calls the worker; the handlers read both the same way.
+import { HttpRequest, HttpRequestInit, HttpResponse, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import { AddressInfo } from 'node:net';
-import { errorResponse } from '../../shared/platform/errors';
+import net, { AddressInfo } from 'node:net';
+import { ReadableStream as WebReadableStream, ByteLengthQueuingStrategy } from 'node:stream/web';
+import { getConfig } from '../../shared/platform/config';
+import { errorResponse, STANDARD_HEADERS } from '../../shared/platform/errors';
 import { RegisteredFunction } from './functionsCore';
 import { compileRoute, CompiledRoute } from './routes';
-import { HostLogger, invocationLogHandler } from './logging';
+import { HostLogger, invocationLogHandler, rateLimitedWarning } from './logging';
 
 /** The Functions host refuses bodies above 100 MB; the handlers enforce their own, smaller limits. */
 const HOST_MAX_BODY_BYTES = 100 * 1024 * 1024;
 const ROUTE_PREFIX = 'api';
+/** How much of a body waits for the handler to read it before the socket is paused. */
+const BODY_BUFFER_BYTES = 256 * 1024;
+
+export interface HttpServerLimits {
+  /** Connections beyond this are closed on arrival (LOCAL_HOST_MAX_CONNECTIONS). */
+  maxConnections: number;
+  /** A connection that has not sent a request's headers within this is closed (Slowloris, idle sockets). */
+  headersTimeoutMs: number;
+  /** The whole request (headers and body) must arrive within this; the handler's own time does not count. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this; longer than Node's client agents keep a free socket (5 s). */
+  keepAliveTimeoutMs: number;
+}
+
+const DEFAULT_TIMEOUTS: Omit<HttpServerLimits, 'maxConnections'> = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 10_000,
+};
 
 interface HttpFunction {
   fn: RegisteredFunction;
@@ -32,15 +58,45 @@ function toHttpFunction(fn: RegisteredFunction): HttpFunction {
   return { fn, route: compileRoute(route), methods };
 }
 
-async function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) return 'too-large';
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+/**
+ * The request body as a web stream that the handler pulls; cancelling it (a body over the route's limit) pauses the
+ * socket instead of destroying it, so the 413 still reaches the client before the connection closes.
+ */
+function bodyStream(req: http.IncomingMessage): WebReadableStream<Uint8Array> {
+  let open = true;
+  const finish = (end: () => void) => {
+    if (!open) return;
+    open = false;
+    end();
+  };
+  return new WebReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        req.pause();
+        req.on('data', (chunk: Buffer) => {
+          if (!open) return;
+          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+          if ((controller.desiredSize ?? 0) <= 0) req.pause();
+        });
+        req.once('end', () => finish(() => controller.close()));
+        req.once('error', (err) => finish(() => controller.error(err)));
+        req.once('close', () => finish(() => (req.complete ? controller.close() : controller.error(new Error('aborted')))));
+      },
+      pull() {
+        req.resume();
+      },
+      cancel() {
+        open = false;
+        req.pause();
+      },
+    },
+    new ByteLengthQueuingStrategy({ highWaterMark: BODY_BUFFER_BYTES }),
+  );
+}
+
+function hasBody(req: http.IncomingMessage, method: string): boolean {
+  if (method === 'GET' || method === 'HEAD') return false;
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
 }
 
 async function send(res: http.ServerResponse, response: HttpResponse): Promise<void> {
@@ -52,6 +108,10 @@ async function send(res: http.ServerResponse, response: HttpResponse): Promise<v
   const cookies = response.cookies.map((c) => `${c.name}=${c.value}`);
   if (cookies.length) headers['set-cookie'] = cookies;
   headers['content-length'] = String(body.length);
+  // The same headers as the app's error contract and handlers add, for this host's own answers (404, 413, 500).
+  for (const [name, value] of Object.entries(STANDARD_HEADERS)) headers[name.toLowerCase()] ??= value;
+  // A body the handler left unread (over its limit, or not wanted) is not read on: the connection closes instead.
+  if (!res.req.complete) headers.connection = 'close';
   res.writeHead(response.status, headers);
   res.end(body);
 }
@@ -60,13 +120,28 @@ function sendJson(res: http.ServerResponse, init: HttpResponseInit): Promise<voi
   return send(res, new HttpResponse(init));
 }
 
-export function startHttpServer(functions: RegisteredFunction[], port: number, logger: HostLogger): Promise<LocalHttpServer> {
+function isClientGone(req: http.IncomingMessage, err?: unknown): boolean {
+  const code = (err as { code?: string } | undefined)?.code;
+  return (req.destroyed && !req.complete) || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE';
+}
+
+export function startHttpServer(
+  functions: RegisteredFunction[],
+  port: number,
+  logger: HostLogger,
+  limits: Partial<HttpServerLimits> = {},
+): Promise<LocalHttpServer> {
   const table = functions.map(toHttpFunction);
+  const settings: HttpServerLimits = { maxConnections: getConfig().localHostMaxConnections, ...DEFAULT_TIMEOUTS, ...limits };
+  // A client that hangs up mid-upload is routine (a killed script, a timeout of its own), not a host failure; a
+  // burst of them must not flood the console either.
+  const clientGone = rateLimitedWarning(logger, 10_000);
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
     const path = url.pathname.replace(/^\/+/, '');
     const method = (req.method ?? 'GET').toUpperCase();
+    req.socket.setTimeout(0);
     try {
       if (!path.toLowerCase().startsWith(`${ROUTE_PREFIX}/`) && path.toLowerCase() !== ROUTE_PREFIX) {
         return await sendJson(res, errorResponse(404, 'not_found', `No function serves ${url.pathname}`));
@@ -79,23 +154,28 @@ export function startHttpServer(functions: RegisteredFunction[], port: number, l
           ? await sendJson(res, errorResponse(405, 'method_not_allowed', `${method} is not allowed on ${url.pathname}`))
           : await sendJson(res, errorResponse(404, 'not_found', `No function serves ${url.pathname}`));
       }
-      const body = await readBody(req, HOST_MAX_BODY_BYTES);
-      if (body === 'too-large') {
-        res.setHeader('connection', 'close');
+      if (Number(req.headers['content-length'] ?? 0) > HOST_MAX_BODY_BYTES) {
         return await sendJson(res, errorResponse(413, 'payload_too_large', `Request body exceeds ${HOST_MAX_BODY_BYTES} bytes`));
       }
       const headers: Record<string, string> = {};
       for (const [key, value] of Object.entries(req.headers)) {
         if (value !== undefined) headers[key] = Array.isArray(value) ? value.join(', ') : value;
       }
+      // What the Functions worker itself builds with HTTP streaming on: an HttpRequest over a fetch Request whose
+      // body is the live stream. `nativeRequest` is the library's own init field, absent from its public type.
+      const nativeRequest = new Request(url, {
+        method,
+        headers,
+        ...(hasBody(req, method) ? { body: bodyStream(req), duplex: 'half' } : {}),
+      });
       const request = new HttpRequest({
         method,
         url: url.toString(),
         headers,
         query: Object.fromEntries(url.searchParams),
         params: hit.params,
-        body: body.length ? { bytes: body } : undefined,
-      });
+        nativeRequest,
+      } as HttpRequestInit);
       const { fn } = hit.f;
       const context = new InvocationContext({
         invocationId: randomUUID(),
@@ -113,17 +193,42 @@ export function startHttpServer(functions: RegisteredFunction[], port: number, l
         return await sendJson(res, errorResponse(500, 'internal', 'Internal error; see the function logs for details'));
       }
       const response = result instanceof HttpResponse ? result : new HttpResponse(result ?? { status: 204 });
+      if (isClientGone(req)) {
+        clientGone(`${method} ${url.pathname}: the client closed the connection before its request was complete`);
+        return;
+      }
       await send(res, response);
       logger.debug(`${method} ${url.pathname} -> ${response.status} in ${(performance.now() - started).toFixed(1)} ms`);
     } catch (err) {
+      if (isClientGone(req, err)) {
+        clientGone(`${method} ${url.pathname}: the client closed the connection (${(err as Error).message})`);
+        res.destroy();
+        return;
+      }
       logger.error(`request ${method} ${url.pathname} failed in the host`, err);
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json', ...STANDARD_HEADERS });
       res.end(JSON.stringify(errorResponse(500, 'internal', 'Host error').jsonBody));
     }
   };
   // The handler answers its own errors (the catch above); Node does not look at what a request listener returns.
-  const server = http.createServer((req, res) => void handle(req, res));
-  server.keepAliveTimeout = 65_000;
+  const server = http.createServer(
+    {
+      headersTimeout: settings.headersTimeoutMs,
+      requestTimeout: settings.requestTimeoutMs,
+      keepAliveTimeout: settings.keepAliveTimeoutMs,
+      // How often the two request timeouts are checked (Node's default, 30 s, would let a short timeout overrun).
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(settings.headersTimeoutMs / 4))),
+    },
+    (req, res) => void handle(req, res),
+  );
+  server.maxConnections = settings.maxConnections;
+  // headersTimeout covers a request once its first bytes arrive; a connection that never sends any is bounded here.
+  // The clock stops with the first request, whose handler may take minutes (an in-process drift run); between
+  // requests keepAliveTimeout applies.
+  server.on('connection', (socket: net.Socket) => socket.setTimeout(settings.headersTimeoutMs, () => socket.destroy()));
+  // A flood is exactly when each refused socket must not cost a log line.
+  const refused = rateLimitedWarning(logger, 60_000);
+  server.on('drop', () => refused(`connection refused: ${settings.maxConnections} connections are open (LOCAL_HOST_MAX_CONNECTIONS)`));
 
   return new Promise((resolve, reject) => {
     server.once('error', reject);

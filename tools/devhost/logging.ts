@@ -41,3 +41,22 @@ export function invocationLogHandler(logger: HostLogger, functionName: string): 
     else logger.info(line);
   };
 }
+
+/**
+ * A warning that is written at most once per `intervalMs`; the next one written says how many were left out, so a
+ * burst (clients aborting uploads, say) costs a line per interval, not a line per event.
+ */
+export function rateLimitedWarning(logger: HostLogger, intervalMs: number): (message: string) => void {
+  let last = -Infinity;
+  let skipped = 0;
+  return (message) => {
+    const now = Date.now();
+    if (now - last < intervalMs) {
+      skipped += 1;
+      return;
+    }
+    logger.warn(skipped ? `${message} (and ${skipped} more like it since the last one)` : message);
+    last = now;
+    skipped = 0;
+  };
+}

@@ -19,16 +19,38 @@ export interface PredictInstance {
 
 export type PredictRequest = { kind: 'single'; instance: PredictInstance } | { kind: 'batch'; instances: PredictInstance[] };
 
+/** Names a client chose (unknown keys, header names) shown in an error: a few, each cut short. */
+const MAX_NAMES_SHOWN = 5;
+const MAX_NAME_CHARS = 64;
+
+function shortName(name: string): string {
+  return name.length > MAX_NAME_CHARS ? `${name.slice(0, MAX_NAME_CHARS)}…` : name;
+}
+
+/** `"a", "b", "c", "d", "e" and 12 more`: an error must stay small however many keys a request makes up. */
+export function listNames(names: readonly string[]): string {
+  const shown = names
+    .slice(0, MAX_NAMES_SHOWN)
+    .map((n) => JSON.stringify(shortName(n)))
+    .join(', ');
+  return names.length > MAX_NAMES_SHOWN ? `${shown} and ${names.length - MAX_NAMES_SHOWN} more` : shown;
+}
+
 /** `instances[2].raw: message`, or the message alone at the top level. */
 function atPath(path: readonly PropertyKey[], message: string): string {
-  const where = path.map((p, k) => (typeof p === 'number' ? `[${p}]` : `${k ? '.' : ''}${String(p)}`)).join('');
+  const where = path.map((p, k) => (typeof p === 'number' ? `[${p}]` : `${k ? '.' : ''}${shortName(String(p))}`)).join('');
   return where ? `${where}: ${message}` : message;
+}
+
+function issueMessage(issue: z.core.$ZodIssue): string {
+  // zod's own message lists every unknown key.
+  return issue.code === 'unrecognized_keys' ? `unexpected keys: ${listNames(issue.keys)}` : issue.message;
 }
 
 export function describeIssues(issues: readonly z.core.$ZodIssue[], prefix: (string | number)[]): string {
   return issues
-    .slice(0, 5)
-    .map((i) => atPath([...prefix, ...i.path], i.message))
+    .slice(0, MAX_NAMES_SHOWN)
+    .map((i) => atPath([...prefix, ...i.path], issueMessage(i)))
     .join('; ');
 }
 
@@ -50,7 +72,7 @@ export function parseInstance(value: unknown, prefix: (string | number)[]): Pred
     .map((name) => [name, headerNameProblem(name)] as const)
     .filter(([, problem]) => problem !== undefined)
     .map(([name, problem]) => atPath([...prefix, 'headers', name], problem!));
-  if (headerProblems.length) throw new BadRequestError(headerProblems.slice(0, 5).join('; '), 'validation_error');
+  if (headerProblems.length) throw new BadRequestError(headerProblems.slice(0, MAX_NAMES_SHOWN).join('; '), 'validation_error');
   return { email: email as unknown as EmailInput, ...(id !== undefined ? { id } : {}) };
 }
 
@@ -73,7 +95,7 @@ export function parseSingleOrBatch<T>(
     const { instances, ...rest } = body;
     const extra = Object.keys(rest);
     if (extra.length)
-      throw new BadRequestError(`a batch request holds only 'instances'; unexpected: ${extra.join(', ')}`, 'validation_error');
+      throw new BadRequestError(`a batch request holds only 'instances'; unexpected: ${listNames(extra)}`, 'validation_error');
     if (!Array.isArray(instances)) throw new BadRequestError('instances: expected an array of emails', 'validation_error');
     if (instances.length === 0) throw new BadRequestError('instances: the batch is empty', 'validation_error');
     if (instances.length > maxBatch) {

@@ -24,6 +24,21 @@ describe('configuration', () => {
     );
   });
 
+  it('refuses an unresolved Key Vault reference in a secret setting, naming the setting but not the value', () => {
+    const reference = '@Microsoft.KeyVault(SecretUri=https://kv-spam.vault.azure.net/secrets/sender-hash-key/)';
+    let caught: unknown;
+    try {
+      loadConfig({ SENDER_HASH_KEY: reference });
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    expect((caught as ConfigError).message).toMatch(/SENDER_HASH_KEY .*unresolved Key Vault reference/);
+    expect((caught as ConfigError).message).not.toMatch(/kv-spam/);
+    // A setting that holds no secret may look like anything.
+    expect(loadConfig({ FEAST_PROJECT: '@Microsoft.KeyVault(x)' }).feastProject).toBe('@Microsoft.KeyVault(x)');
+  });
+
   it('validates each setting on first use, so a bad promotion setting does not stop predictions', () => {
     const restore = setAppEnv({ AKS_SERVER_URL: 'cluster.example' });
     try {

@@ -308,7 +308,7 @@ describe('each backend fault is the typed backend error, within the deadline, an
       expect((fast.error as Error).message).toMatch(/circuit breaker open/);
       expect(fast.ms).toBeLessThan(TIMEOUT_MS); // no socket: faster than any try could be
       expect(fault.requests).toBe(before);
-      expect(toErrorResponse(fast.error).headers).toEqual({ 'Retry-After': '60' });
+      expect(toErrorResponse(fast.error).headers).toEqual({ 'Retry-After': '60', 'X-Content-Type-Options': 'nosniff' });
     } finally {
       client.close();
     }
