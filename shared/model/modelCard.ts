@@ -71,6 +71,31 @@ export const inputFormsSchema = z.object({
 
 export type InputFormsSection = z.infer<typeof inputFormsSchema>;
 
+const modelScoreSchema = z.object({ version: z.string(), threshold: z.number(), metrics: classificationMetricsSchema });
+
+export const retrainingSectionSchema = z.object({
+  runId: z.string(),
+  cutoff: z.string(),
+  champion: modelScoreSchema,
+  challenger: modelScoreSchema,
+  holdout: z.object({
+    rows: z.number().int(),
+    spam: z.number().int(),
+    ham: z.number().int(),
+    feedback: z.number().int(),
+    receivedFrom: z.string().nullable(),
+    receivedTo: z.string().nullable(),
+  }),
+  gate: z.object({
+    passed: z.boolean(),
+    aucGain: z.number(),
+    hamFprIncrease: z.number(),
+    minAucGain: z.number(),
+    maxHamFprIncrease: z.number(),
+    reasons: z.array(z.string()),
+  }),
+});
+
 export const modelCardSchema = z.object({
   schemaVersion: z.literal(MODEL_CARD_SCHEMA_VERSION),
   name: z.string().min(1),
@@ -117,6 +142,11 @@ export const modelCardSchema = z.object({
     })
     .catchall(z.unknown()),
   inputForms: inputFormsSchema.optional(),
+  /**
+   * A retrained model's comparison with the champion on the held-out newest labelled mail, and the gate's verdict
+   * (shared/lifecycle/retraining/). Cards of models trained by `npm run train` have none.
+   */
+  retraining: retrainingSectionSchema.optional(),
   /** Figures that explain the metrics (error analysis); never used for any choice. */
   diagnostics: z.record(z.string(), z.unknown()).optional(),
 });

@@ -174,6 +174,22 @@ export function promotionRecordPath(model: string, promotionId: string): string 
   return `promotions/${model}/${promotionId}.json`;
 }
 
+/** `challengers/{model}/{version}/` in the models container: a retrained model before (or instead of) registration;
+ * no InferenceService is ever pointed here. */
+export function challengerPrefix(model: string, version: string): string {
+  return `challengers/${modelPrefix(model, version)}`;
+}
+
+/** `retrainings/{model}/{runId}.json` in the models container: the record of a retraining run. */
+export function retrainingRecordPath(model: string, runId: string): string {
+  return `retrainings/${model}/${runId}.json`;
+}
+
+/** `retrainings/{model}/{runId}/holdout.ndjson.gz`: the run's held-out mail, scratch (deleted when the run ends). */
+export function retrainingHoldoutPath(model: string, runId: string): string {
+  return `retrainings/${model}/${runId}/holdout.ndjson.gz`;
+}
+
 /** `evaluation/{model}/heldout.ndjson.gz` in the models container: the held-out mail the promotion's smoke
  * evaluation sends, for where the corpus package (a devDependency) is not installed, as in the Function App. */
 export function heldOutSetPath(model: string): string {

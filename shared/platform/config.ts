@@ -691,6 +691,71 @@ export const settingSpecs = {
     0,
     1,
   ),
+  // Retraining (docs/retraining.md): the champion/challenger gate, its triggers and where the trainer runs.
+  retrainTrainer: enumSetting(
+    'RETRAIN_TRAINER',
+    {
+      description:
+        "Where the retraining's train step runs: 'in-process' (the trainer the process registered: the local host, the CLI, tests; the Function App has none and answers 503) or 'kubernetes-job' (a training Job on AKS; not built yet: selecting it is a configuration error).",
+      default: 'in-process',
+      azure: 'optional',
+    },
+    ['in-process', 'kubernetes-job'] as const,
+  ),
+  retrainMinAucGain: numberSetting(
+    'RETRAIN_MIN_AUC_GAIN',
+    {
+      description:
+        "How much higher the challenger's ROC AUC on the held-out newest mail must be than the champion's for it to be registered.",
+      default: '0.005',
+      azure: 'optional',
+    },
+    -1,
+    1,
+  ),
+  retrainMaxHamFprIncrease: numberSetting(
+    'RETRAIN_MAX_HAM_FPR_INCREASE',
+    {
+      description:
+        "How far the challenger's ham false-positive rate (at its card threshold) may exceed the champion's (at its own) on the held-out mail.",
+      default: '0.002',
+      azure: 'optional',
+    },
+    0,
+    1,
+  ),
+  retrainHoldoutFraction: numberSetting(
+    'RETRAIN_HOLDOUT_FRACTION',
+    {
+      description: 'Share of the labelled dataset (its newest mail) held out from the challenger to compare it with the champion.',
+      default: '0.15',
+      azure: 'optional',
+    },
+    0.05,
+    0.5,
+  ),
+  retrainAutoApprove: boolSetting('RETRAIN_AUTO_APPROVE', {
+    description:
+      "A winning challenger's promotion is approved by the retraining itself (recorded as such) instead of waiting for a person.",
+    default: 'false',
+    azure: 'optional',
+  }),
+  retrainSchedule: ncrontabSetting('RETRAIN_SCHEDULE', {
+    description:
+      'NCRONTAB (UTC) of the retraining timer (functions/retrainTimer.ts, binding %RETRAIN_SCHEDULE%); it runs only with RETRAIN_TIMER_ENABLED.',
+    default: '0 0 3 * * 0',
+    azure: 'optional',
+  }),
+  retrainTimerEnabled: boolSetting('RETRAIN_TIMER_ENABLED', {
+    description: 'The retraining timer starts a retraining on each tick; false: its ticks do nothing.',
+    default: 'false',
+    azure: 'optional',
+  }),
+  retrainOnCriticalDrift: boolSetting('RETRAIN_ON_CRITICAL_DRIFT', {
+    description: 'A drift check that finishes critical starts a retraining (at most one per environment and day).',
+    default: 'false',
+    azure: 'optional',
+  }),
   mlflowTrackingUri: optionalUrlSetting(
     'MLFLOW_TRACKING_URI',
     { description: 'MLflow tracking server; when set, each trained model version is registered in its model registry.', azure: 'optional' },

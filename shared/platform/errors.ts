@@ -71,6 +71,13 @@ export class ServiceUnavailableError extends AppError {
   }
 }
 
+/** A part the app needs is not set up where it runs (as a ConfigError, but not one setting's value). */
+export class MisconfiguredError extends AppError {
+  constructor(message: string) {
+    super(503, 'misconfigured', message);
+  }
+}
+
 export interface ErrorBody {
   error: { code: string; message: string };
 }

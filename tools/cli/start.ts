@@ -28,6 +28,8 @@ import { modelDirFor } from '../../shared/serving/predict/environmentModels';
 import { publishCommittedModel } from '../../shared/model/modelArtifacts';
 import { projectRoot } from '../../shared/platform/projectRoot';
 import { registerHeldOutSource } from '../../shared/lifecycle/promotion/heldOutSet';
+import { registerRetrainingTrainer } from '../../shared/lifecycle/retraining/trainer';
+import { inProcessTrainer } from '../../training/retrainingTrainer';
 import { corpusHeldOutSource } from '../../training/heldOutCorpus';
 import { errorMessage } from '../../shared/platform/errors';
 import { inferenceServiceName, modelStorageUri, modelsStorageUri } from '../../shared/lifecycle/promotion/activities';
@@ -104,6 +106,7 @@ async function main(): Promise<void> {
   verbose = config.localHostVerbose;
   // The smoke evaluation of a local promotion reads the held-out mail straight from the corpus package.
   registerHeldOutSource(corpusHeldOutSource());
+  registerRetrainingTrainer(inProcessTrainer());
 
   let azurite: AzuriteProcess | undefined;
   process.once('exit', () => azurite?.kill());

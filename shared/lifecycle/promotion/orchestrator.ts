@@ -93,14 +93,19 @@ export function* promotionOrchestrator(context: OrchestrationContext): Generator
     record.smoke = smoke;
     if (!smoke.passed) throw new PromotionStopped('smoke evaluation', smoke.failures.join('; '));
 
-    const deadline = new Date(now().getTime() + settings.approvalTimeoutS * 1000);
-    step('awaiting approval', `until ${deadline.toISOString()}`);
-    const approval = df.waitForExternalEvent(APPROVAL_EVENT);
-    const timeout: TimerTask = df.createTimer(deadline);
-    const winner = yield df.Task.any([approval, timeout]);
-    if (winner !== approval) throw new PromotionStopped('awaiting approval', `no decision within ${settings.approvalTimeoutS} s`);
-    timeout.cancel();
-    const decision = approval.result as ApprovalDecision;
+    let decision: ApprovalDecision;
+    if (input.autoApprove) {
+      decision = { approved: true, by: input.requestedBy, at: now().toISOString(), automatic: true };
+    } else {
+      const deadline = new Date(now().getTime() + settings.approvalTimeoutS * 1000);
+      step('awaiting approval', `until ${deadline.toISOString()}`);
+      const approval = df.waitForExternalEvent(APPROVAL_EVENT);
+      const timeout: TimerTask = df.createTimer(deadline);
+      const winner = yield df.Task.any([approval, timeout]);
+      if (winner !== approval) throw new PromotionStopped('awaiting approval', `no decision within ${settings.approvalTimeoutS} s`);
+      timeout.cancel();
+      decision = approval.result as ApprovalDecision;
+    }
     record.approval = decision;
     if (!decision.approved) {
       throw new PromotionStopped(
@@ -109,7 +114,7 @@ export function* promotionOrchestrator(context: OrchestrationContext): Generator
         'rejected',
       );
     }
-    step('approved', `by ${decision.by}`);
+    step('approved', `by ${decision.by}${decision.automatic ? ' (automatic: approved when it was started)' : ''}`);
 
     yield* deployAndWait('production', artifacts.storageUri);
     record.outcome = 'promoted';

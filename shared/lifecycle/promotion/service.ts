@@ -58,6 +58,7 @@ export async function startPromotion(
   version: string,
   requestedBy: string,
   now = new Date(),
+  options: { autoApprove?: boolean } = {},
 ): Promise<PromotionInput> {
   validateModelVersion(version);
   const running = await backend.running();
@@ -69,6 +70,7 @@ export async function startPromotion(
     requestedBy,
     requestedAt: now.toISOString(),
     settings: promotionSettings(),
+    ...(options.autoApprove ? { autoApprove: true } : {}),
   };
   await backend.start(input);
   return input;

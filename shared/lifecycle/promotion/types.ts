@@ -19,6 +19,8 @@ export interface PromotionInput {
   requestedAt: string;
   /** Taken from configuration when the promotion starts, so a replay sees the same values. */
   settings: PromotionSettings;
+  /** Approved by whoever started it (a retraining with RETRAIN_AUTO_APPROVE) instead of waiting for a person. */
+  autoApprove?: boolean;
 }
 
 /** The external event `POST /api/promotions/{id}/approve|reject` raises. */
@@ -29,6 +31,8 @@ export interface ApprovalDecision {
   by: string;
   at: string;
   comment?: string;
+  /** True when no person decided: the starter approved it in advance (PromotionInput.autoApprove). */
+  automatic?: boolean;
 }
 
 export interface ArtifactsChecked {

@@ -1,0 +1,184 @@
+// Starting and inspecting retrainings on the backend WORKFLOW_BACKEND names (Durable Functions in Azure, the
+// in-process runner locally). At most one runs at a time: a second start is refused with the running one's id.
+import { OrchestrationRuntimeStatus, type DurableClient } from 'durable-functions';
+import type { InvocationContext } from '@azure/functions';
+import { compactTime, Environment } from '../../platform/blobLayout';
+import { getConfig } from '../../platform/config';
+import { BadRequestError, ConflictError, errorMessage, NotFoundError } from '../../platform/errors';
+import { MODEL_NAME } from '../../model/modelArtifacts';
+import { workflowBackend } from '../../platform/workflow/backend';
+import { InProcessOrchestration, WorkflowLogger } from '../../platform/workflow/inProcessRunner';
+import { readRetrainingRecord } from './activities';
+import { RETRAIN_ORCHESTRATOR, retrainOrchestrator } from './orchestrator';
+import { retrainingTrainer } from './trainer';
+import { RetrainingInput, RetrainingRecord, RetrainingTrigger } from './types';
+
+export interface RetrainingStatus {
+  id: string;
+  runtimeStatus: string;
+  step?: unknown;
+  createdTime?: string;
+  lastUpdatedTime?: string;
+  record?: RetrainingRecord;
+}
+
+export interface RetrainingBackend {
+  readonly kind: 'durable' | 'in-process';
+  start(input: RetrainingInput): Promise<void>;
+  running(): Promise<string[]>;
+  status(id: string): Promise<RetrainingStatus | undefined>;
+}
+
+const ID_PATTERN = /^retrain-[A-Za-z0-9._-]{1,100}$/;
+
+export interface RetrainingRequest {
+  trigger: RetrainingTrigger;
+  requestedBy: string;
+  /** Default: now. */
+  cutoff?: Date;
+  /** Default: RETRAIN_AUTO_APPROVE. */
+  autoApprove?: boolean;
+  /** Default: `retrain-{time}`; the drift trigger passes one per environment and day. */
+  runId?: string;
+}
+
+export function retrainingSettings(autoApprove?: boolean): RetrainingInput['settings'] {
+  const c = getConfig();
+  return {
+    minAucGain: c.retrainMinAucGain,
+    maxHamFprIncrease: c.retrainMaxHamFprIncrease,
+    holdoutFraction: c.retrainHoldoutFraction,
+    autoApprove: autoApprove ?? c.retrainAutoApprove,
+  };
+}
+
+export async function startRetraining(backend: RetrainingBackend, request: RetrainingRequest, now = new Date()): Promise<RetrainingInput> {
+  const cutoff = request.cutoff ?? now;
+  if (!Number.isFinite(cutoff.getTime())) throw new BadRequestError('cutoff must be an ISO 8601 time', 'validation_error');
+  if (cutoff.getTime() > now.getTime()) throw new BadRequestError('cutoff must not lie in the future', 'validation_error');
+  // Refused here, before a run starts, when the train step could not run in this app.
+  retrainingTrainer();
+  const running = await backend.running();
+  if (running.length) throw new ConflictError(`retraining ${running[0]} is still running; wait for it first`);
+  const input: RetrainingInput = {
+    runId: request.runId ?? `retrain-${compactTime(now, { milliseconds: true })}`,
+    model: MODEL_NAME,
+    cutoff: cutoff.toISOString(),
+    trigger: request.trigger,
+    requestedBy: request.requestedBy,
+    requestedAt: now.toISOString(),
+    settings: retrainingSettings(request.autoApprove),
+  };
+  await backend.start(input);
+  return input;
+}
+
+export async function getRetrainingStatus(backend: RetrainingBackend, id: string): Promise<RetrainingStatus> {
+  if (!ID_PATTERN.test(id)) throw new NotFoundError(`no retraining ${JSON.stringify(id)}`);
+  const status = await backend.status(id);
+  if (status) return status;
+  const record = await readRetrainingRecord(MODEL_NAME, id);
+  if (!record) throw new NotFoundError(`no retraining ${id}`);
+  return { id, runtimeStatus: 'Completed', step: { step: 'finished', outcome: record.outcome }, record };
+}
+
+/** The drift trigger's run id: one retraining per environment and UTC day, whatever number of critical reports. */
+export function driftRetrainingId(env: Environment, at: Date): string {
+  return `retrain-drift-${env}-${at.toISOString().slice(0, 10)}`;
+}
+
+/**
+ * After a critical drift report (RETRAIN_ON_CRITICAL_DRIFT): start the day's retraining for the environment unless
+ * it exists already (running or done: its record is in Blob) or another retraining is running.
+ */
+export async function retrainOnCriticalDrift(
+  context: InvocationContext,
+  report: { env: Environment; runId: string; at: Date },
+): Promise<{ started?: string; skipped?: string }> {
+  if (!getConfig().retrainOnCriticalDrift) return { skipped: 'RETRAIN_ON_CRITICAL_DRIFT is false' };
+  const backend = retrainingBackend(context);
+  const runId = driftRetrainingId(report.env, report.at);
+  if ((await backend.status(runId)) || (await readRetrainingRecord(MODEL_NAME, runId))) return { skipped: `${runId} exists already` };
+  try {
+    await startRetraining(backend, { trigger: 'drift', requestedBy: `drift run ${report.runId}`, runId });
+  } catch (err) {
+    return { skipped: errorMessage(err) };
+  }
+  return { started: runId };
+}
+
+/** The backend WORKFLOW_BACKEND names for this invocation. */
+export function retrainingBackend(context: InvocationContext): RetrainingBackend {
+  const backend = workflowBackend(context);
+  return backend.kind === 'durable' ? durableRetrainingBackend(backend.client) : inProcessRetrainingBackend(context);
+}
+
+// ----- in-process backend -----------------------------------------------------------------------------------
+
+const local = new Map<string, InProcessOrchestration<RetrainingRecord>>();
+
+export function inProcessRetrainingBackend(logger: WorkflowLogger = console): RetrainingBackend {
+  return {
+    kind: 'in-process',
+    async start(input) {
+      const run = new InProcessOrchestration(RETRAIN_ORCHESTRATOR, retrainOrchestrator, input, input.runId, { logger });
+      run.done.catch((err) => logger.error(`[retraining ${input.runId}] failed: ${errorMessage(err)}`));
+      local.set(input.runId, run);
+    },
+    async running() {
+      return [...local.values()].filter((r) => r.getStatus().runtimeStatus === 'Running').map((r) => r.instanceId);
+    },
+    async status(id) {
+      const run = local.get(id);
+      if (!run) return undefined;
+      const s = run.getStatus();
+      return {
+        id,
+        runtimeStatus: s.runtimeStatus,
+        step: s.customStatus,
+        createdTime: s.createdTime,
+        lastUpdatedTime: s.lastUpdatedTime,
+        record: s.runtimeStatus === 'Completed' ? (s.output as RetrainingRecord) : undefined,
+      };
+    },
+  };
+}
+
+/** The in-process run of a retraining (tests and the CLI await it). */
+export function localRetraining(id: string): InProcessOrchestration<RetrainingRecord> | undefined {
+  return local.get(id);
+}
+
+// ----- Durable backend ----------------------------------------------------------------------------------------
+
+export function durableRetrainingBackend(client: DurableClient): RetrainingBackend {
+  return {
+    kind: 'durable',
+    async start(input) {
+      await client.startNew(RETRAIN_ORCHESTRATOR, { instanceId: input.runId, input });
+    },
+    async running() {
+      const list = await client.getStatusBy({ runtimeStatus: [OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Pending] });
+      return list.filter((s) => s.name === RETRAIN_ORCHESTRATOR).map((s) => s.instanceId);
+    },
+    async status(id) {
+      let s;
+      try {
+        s = await client.getStatus(id, { showInput: false });
+      } catch (err) {
+        // durable-functions 3.x throws on the extension's 404 (unknown instance) instead of returning nothing.
+        if (err instanceof Error && /HTTP 404/.test(err.message)) return undefined;
+        throw err;
+      }
+      if (!s || !s.instanceId) return undefined;
+      return {
+        id,
+        runtimeStatus: String(s.runtimeStatus),
+        step: s.customStatus,
+        createdTime: new Date(s.createdTime).toISOString(),
+        lastUpdatedTime: new Date(s.lastUpdatedTime).toISOString(),
+        record: String(s.runtimeStatus) === 'Completed' ? (s.output as RetrainingRecord) : undefined,
+      };
+    },
+  };
+}

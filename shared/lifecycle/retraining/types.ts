@@ -1,0 +1,103 @@
+// The retraining's data: what starts it, what the trainer is handed and hands back, the comparison of the two models
+// on the held-out newest mail, and the record kept in Blob. Everything that crosses the Durable boundary is JSON.
+import type { ClassificationMetrics } from '../../model/modelCard';
+import type { SenderFeatures } from '../../serving/features/featureList';
+
+export type RetrainingTrigger = 'http' | 'timer' | 'drift';
+
+export interface RetrainingSettings {
+  minAucGain: number;
+  maxHamFprIncrease: number;
+  holdoutFraction: number;
+  autoApprove: boolean;
+}
+
+export interface RetrainingInput {
+  runId: string;
+  model: string;
+  /** Feedback received before this time (exclusive) is in the dataset. */
+  cutoff: string;
+  trigger: RetrainingTrigger;
+  requestedBy: string;
+  requestedAt: string;
+  /** Taken from configuration (and the request) when the run starts, so a replay sees the same values. */
+  settings: RetrainingSettings;
+}
+
+/** A labelled RFC 822 message from outside the corpus, with the time it counts as received. */
+export interface LabelledMessage {
+  /** Stable across runs (the feedback's message key), so that the same data gives the same model. */
+  readonly id: string;
+  readonly raw: Buffer;
+  readonly spam: boolean;
+  readonly receivedAt: Date;
+}
+
+/** One held-out row: what any model needs to be scored on it as the challenger was (same sender statistics). */
+export interface HoldoutRow {
+  readonly id: string;
+  readonly raw: Buffer;
+  readonly spam: boolean;
+  readonly receivedAt: string | null;
+  readonly sender: SenderFeatures;
+}
+
+/** One model's figures on the held-out slice, at its own card threshold. */
+export interface ModelScore {
+  version: string;
+  threshold: number;
+  metrics: ClassificationMetrics;
+}
+
+export interface Comparison {
+  holdout: { rows: number; spam: number; ham: number; feedback: number; receivedFrom: string | null; receivedTo: string | null };
+  champion: ModelScore;
+  challenger: ModelScore;
+}
+
+export interface GateDecision {
+  passed: boolean;
+  aucGain: number;
+  hamFprIncrease: number;
+  minAucGain: number;
+  maxHamFprIncrease: number;
+  reasons: string[];
+}
+
+export type RetrainingOutcome = 'promotion_started' | 'registered' | 'rejected' | 'failed';
+
+export interface RetrainingStep {
+  step: string;
+  at: string;
+  detail?: string;
+}
+
+export interface RetrainingRecord {
+  runId: string;
+  model: string;
+  cutoff: string;
+  trigger: RetrainingTrigger;
+  requestedBy: string;
+  requestedAt: string;
+  finishedAt: string;
+  outcome: RetrainingOutcome;
+  reason?: string;
+  champion?: string;
+  challenger?: string;
+  feedback?: FeedbackSummary;
+  comparison?: Comparison;
+  gate?: GateDecision;
+  /** Where the challenger's files are (always kept, registered or not). */
+  challengerPrefix?: string;
+  registered?: { uploaded: string[]; mlflow?: string };
+  promotionId?: string;
+  steps: RetrainingStep[];
+}
+
+export interface FeedbackSummary {
+  messages: number;
+  spam: number;
+  ham: number;
+  receivedFrom: string | null;
+  receivedTo: string | null;
+}
