@@ -90,8 +90,10 @@ export const retrainingSectionSchema = z.object({
     passed: z.boolean(),
     aucGain: z.number(),
     hamFprIncrease: z.number(),
+    spamRecallDrop: z.number(),
     minAucGain: z.number(),
     maxHamFprIncrease: z.number(),
+    maxSpamRecallDrop: z.number(),
     reasons: z.array(z.string()),
   }),
 });

@@ -724,6 +724,17 @@ export const settingSpecs = {
     0,
     1,
   ),
+  retrainMaxSpamRecallDrop: numberSetting(
+    'RETRAIN_MAX_SPAM_RECALL_DROP',
+    {
+      description:
+        "How far the challenger's spam recall (at its card threshold) may fall below the champion's (at its own) on the held-out mail.",
+      default: '0.02',
+      azure: 'optional',
+    },
+    0,
+    1,
+  ),
   retrainHoldoutFraction: numberSetting(
     'RETRAIN_HOLDOUT_FRACTION',
     {

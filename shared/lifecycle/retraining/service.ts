@@ -47,6 +47,7 @@ export function retrainingSettings(autoApprove?: boolean): RetrainingInput['sett
   return {
     minAucGain: c.retrainMinAucGain,
     maxHamFprIncrease: c.retrainMaxHamFprIncrease,
+    maxSpamRecallDrop: c.retrainMaxSpamRecallDrop,
     holdoutFraction: c.retrainHoldoutFraction,
     autoApprove: autoApprove ?? c.retrainAutoApprove,
   };

@@ -8,6 +8,7 @@ export type RetrainingTrigger = 'http' | 'timer' | 'drift';
 export interface RetrainingSettings {
   minAucGain: number;
   maxHamFprIncrease: number;
+  maxSpamRecallDrop: number;
   holdoutFraction: number;
   autoApprove: boolean;
 }
@@ -59,8 +60,10 @@ export interface GateDecision {
   passed: boolean;
   aucGain: number;
   hamFprIncrease: number;
+  spamRecallDrop: number;
   minAucGain: number;
   maxHamFprIncrease: number;
+  maxSpamRecallDrop: number;
   reasons: string[];
 }
 

@@ -19,7 +19,7 @@ import { ensureContainers, getContainerClient } from '../../../../shared/platfor
 import { ANNOTATIONS } from '../../../../shared/lifecycle/kubernetes/inferenceService';
 import { COMMITTED_MODEL_VERSION, MODEL_FILES, publishCommittedModel } from '../../../../shared/model/modelArtifacts';
 import { resetInferenceServices } from '../../../../shared/lifecycle/promotion/activities';
-import { localPromotion } from '../../../../shared/lifecycle/promotion/service';
+import { inProcessBackend, localPromotion } from '../../../../shared/lifecycle/promotion/service';
 import { registerHeldOutSource } from '../../../../shared/lifecycle/promotion/heldOutSet';
 import { compareActivity } from '../../../../shared/lifecycle/retraining/activities';
 import { driftRetrainingId, localRetraining, retrainOnCriticalDrift } from '../../../../shared/lifecycle/retraining/service';
@@ -194,7 +194,25 @@ beforeEach(async () => {
   await seedFeedback(240);
 });
 
+// A promotion a retraining started runs on in this process after its test: one left awaiting approval would be
+// "another promotion still running" to the next test's retraining, and its approval timer would outlive the file.
+async function settlePromotions(): Promise<void> {
+  const backend = inProcessBackend({ log: () => undefined, warn: () => undefined, error: () => undefined });
+  for (const id of await backend.running()) {
+    const run = localPromotion(id)!;
+    const deadline = Date.now() + 30_000;
+    while (run.getStatus().runtimeStatus === 'Running' && Date.now() < deadline) {
+      if ((run.getStatus().customStatus as { step?: string } | null)?.step === 'awaiting approval') {
+        await backend.raiseApproval(id, { approved: false, by: 'test teardown', at: new Date().toISOString() });
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await run.done.catch(() => undefined);
+  }
+}
+
 afterEach(async () => {
+  await settlePromotions();
   restoreEnv();
   resetInferenceServices();
   await new Promise((resolve) => gateway.close(resolve));

@@ -1,0 +1,48 @@
+// The champion/challenger gate on hand-made figures: each of its three conditions can fail the challenger alone.
+import { decideGate } from '../../../../shared/lifecycle/retraining/gate';
+import type { Comparison, ModelScore } from '../../../../shared/lifecycle/retraining/types';
+import type { ClassificationMetrics } from '../../../../shared/model/modelCard';
+
+function score(version: string, figures: Pick<ClassificationMetrics, 'rocAuc' | 'hamFalsePositiveRate' | 'spamRecall'>): ModelScore {
+  const metrics: ClassificationMetrics = {
+    rows: 200,
+    spam: 100,
+    ham: 100,
+    threshold: 0.5,
+    precision: 0.9,
+    accuracy: 0.9,
+    f1: 0.9,
+    logLoss: 0.2,
+    confusion: { tp: 90, fp: 10, tn: 90, fn: 10 },
+    ...figures,
+  };
+  return { version, threshold: 0.5, metrics };
+}
+
+const settings = { minAucGain: 0.005, maxHamFprIncrease: 0.002, maxSpamRecallDrop: 0.02 };
+const champion = score('1.2.0', { rocAuc: 0.97, hamFalsePositiveRate: 0.01, spamRecall: 0.9 });
+
+function compare(challenger: ModelScore): Comparison {
+  const holdout = { rows: 200, spam: 100, ham: 100, feedback: 200, receivedFrom: null, receivedTo: null };
+  return { holdout, champion, challenger };
+}
+
+describe('champion/challenger gate', () => {
+  it('lets a challenger through that ranks better without more false positives or less recall', () => {
+    const decision = decideGate(compare(score('1.3.0', { rocAuc: 0.99, hamFalsePositiveRate: 0.005, spamRecall: 0.95 })), settings);
+    expect(decision.passed).toBe(true);
+    expect(decision.aucGain).toBeCloseTo(0.02, 12);
+    expect(decision.reasons).toHaveLength(3);
+  });
+
+  it.each([
+    ['a ranking gain below the margin', { rocAuc: 0.972, hamFalsePositiveRate: 0.005, spamRecall: 0.95 }, /ROC AUC .* below 0.005/],
+    ['more ham flagged than allowed', { rocAuc: 0.99, hamFalsePositiveRate: 0.013, spamRecall: 0.95 }, /ham FPR .* beyond 0.002/],
+    ['less spam caught than allowed', { rocAuc: 0.99, hamFalsePositiveRate: 0.005, spamRecall: 0.85 }, /spam recall .* beyond 0.02/],
+    ['figures that are not numbers', { rocAuc: Number.NaN, hamFalsePositiveRate: 0.005, spamRecall: 0.95 }, /ROC AUC NaN/],
+  ])('refuses %s', (_name, figures, reason) => {
+    const decision = decideGate(compare(score('1.3.0', figures)), settings);
+    expect(decision.passed).toBe(false);
+    expect(decision.reasons.join('; ')).toMatch(reason);
+  });
+});
