@@ -1,25 +1,19 @@
 // Starting, deciding and inspecting promotions, whichever backend WORKFLOW_BACKEND names: Durable Functions in Azure
 // (the HTTP functions get a DurableClient), or the in-process runner (the local host, the CLI, tests). Both run the
 // same orchestrator and the same activities.
-import { OrchestrationRuntimeStatus, type DurableClient } from 'durable-functions';
+import type { DurableClient } from 'durable-functions';
 import { compactTime } from '../../platform/blobLayout';
 import { getConfig } from '../../platform/config';
-import { ConflictError, errorMessage, NotFoundError } from '../../platform/errors';
+import { ConflictError, NotFoundError } from '../../platform/errors';
 import { MODEL_NAME } from '../../model/modelArtifacts';
 import { validateModelVersion } from '../../model/modelVersion';
 import { InProcessOrchestration, WorkflowLogger } from '../../platform/workflow/inProcessRunner';
+import { durableInstances, inProcessInstances, InstanceStatus, WorkflowInstances } from '../../platform/workflow/instances';
 import { readPromotionRecord } from './activities';
 import { PROMOTION_ORCHESTRATOR, promotionOrchestrator } from './orchestrator';
 import { APPROVAL_EVENT, ApprovalDecision, PromotionInput, PromotionRecord } from './types';
 
-export interface PromotionStatus {
-  id: string;
-  runtimeStatus: string;
-  step?: unknown;
-  createdTime?: string;
-  lastUpdatedTime?: string;
-  record?: PromotionRecord;
-}
+export type PromotionStatus = InstanceStatus<PromotionRecord>;
 
 export interface PromotionBackend {
   readonly kind: 'durable' | 'in-process';
@@ -96,39 +90,25 @@ export async function getPromotionStatus(backend: PromotionBackend, id: string):
   return { id, runtimeStatus: 'Completed', step: { step: 'finished', outcome: record.outcome }, record };
 }
 
-// ----- in-process backend -----------------------------------------------------------------------------------
+// ----- backends ------------------------------------------------------------------------------------------------
+
+function promotionBackendOver(instances: WorkflowInstances<PromotionInput, PromotionRecord>): PromotionBackend {
+  return {
+    kind: instances.kind,
+    start: (input) => instances.start(input.promotionId, input),
+    running: () => instances.running(),
+    status: (id) => instances.status(id),
+    raiseApproval: (id, decision) => instances.raiseEvent(id, APPROVAL_EVENT, decision),
+  };
+}
+
+const PROMOTION = { name: PROMOTION_ORCHESTRATOR, orchestrator: promotionOrchestrator };
 
 // The promotions this process runs, by id: the in-process stand-in for the Durable task hub's instance table.
 const local = new Map<string, InProcessOrchestration<PromotionRecord>>();
 
 export function inProcessBackend(logger: WorkflowLogger = console): PromotionBackend {
-  return {
-    kind: 'in-process',
-    async start(input) {
-      const run = new InProcessOrchestration(PROMOTION_ORCHESTRATOR, promotionOrchestrator, input, input.promotionId, { logger });
-      run.done.catch((err) => logger.error(`[promotion ${input.promotionId}] failed: ${errorMessage(err)}`));
-      local.set(input.promotionId, run);
-    },
-    async running() {
-      return [...local.values()].filter((r) => r.getStatus().runtimeStatus === 'Running').map((r) => r.instanceId);
-    },
-    async status(id) {
-      const run = local.get(id);
-      if (!run) return undefined;
-      const s = run.getStatus();
-      return {
-        id,
-        runtimeStatus: s.runtimeStatus,
-        step: s.customStatus,
-        createdTime: s.createdTime,
-        lastUpdatedTime: s.lastUpdatedTime,
-        record: s.runtimeStatus === 'Completed' ? (s.output as PromotionRecord) : undefined,
-      };
-    },
-    async raiseApproval(id, decision) {
-      local.get(id)?.raiseEvent(APPROVAL_EVENT, decision);
-    },
-  };
+  return promotionBackendOver(inProcessInstances(PROMOTION, local, logger));
 }
 
 /** The in-process run of a promotion (tests and the CLI await it). */
@@ -136,39 +116,6 @@ export function localPromotion(id: string): InProcessOrchestration<PromotionReco
   return local.get(id);
 }
 
-// ----- Durable backend ----------------------------------------------------------------------------------------
-
 export function durableBackend(client: DurableClient): PromotionBackend {
-  return {
-    kind: 'durable',
-    async start(input) {
-      await client.startNew(PROMOTION_ORCHESTRATOR, { instanceId: input.promotionId, input });
-    },
-    async running() {
-      const list = await client.getStatusBy({ runtimeStatus: [OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Pending] });
-      return list.filter((s) => s.name === PROMOTION_ORCHESTRATOR).map((s) => s.instanceId);
-    },
-    async status(id) {
-      let s;
-      try {
-        s = await client.getStatus(id, { showInput: false });
-      } catch (err) {
-        // durable-functions 3.x throws on the extension's 404 (unknown instance) instead of returning nothing.
-        if (err instanceof Error && /HTTP 404/.test(err.message)) return undefined;
-        throw err;
-      }
-      if (!s || !s.instanceId) return undefined;
-      return {
-        id,
-        runtimeStatus: String(s.runtimeStatus),
-        step: s.customStatus,
-        createdTime: new Date(s.createdTime).toISOString(),
-        lastUpdatedTime: new Date(s.lastUpdatedTime).toISOString(),
-        record: String(s.runtimeStatus) === 'Completed' ? (s.output as PromotionRecord) : undefined,
-      };
-    },
-    async raiseApproval(id, decision) {
-      await client.raiseEvent(id, APPROVAL_EVENT, decision);
-    },
-  };
+  return promotionBackendOver(durableInstances(PROMOTION, client));
 }

@@ -1,6 +1,6 @@
 // Starting and inspecting retrainings on the backend WORKFLOW_BACKEND names (Durable Functions in Azure, the
 // in-process runner locally). At most one runs at a time: a second start is refused with the running one's id.
-import { OrchestrationRuntimeStatus, type DurableClient } from 'durable-functions';
+import type { DurableClient } from 'durable-functions';
 import type { InvocationContext } from '@azure/functions';
 import { compactTime, Environment } from '../../platform/blobLayout';
 import { getConfig } from '../../platform/config';
@@ -8,19 +8,13 @@ import { BadRequestError, ConflictError, errorMessage, NotFoundError } from '../
 import { MODEL_NAME } from '../../model/modelArtifacts';
 import { workflowBackend } from '../../platform/workflow/backend';
 import { InProcessOrchestration, WorkflowLogger } from '../../platform/workflow/inProcessRunner';
+import { durableInstances, inProcessInstances, InstanceStatus, WorkflowInstances } from '../../platform/workflow/instances';
 import { readRetrainingRecord } from './activities';
 import { RETRAIN_ORCHESTRATOR, retrainOrchestrator } from './orchestrator';
 import { retrainingTrainer } from './trainer';
 import { RetrainingInput, RetrainingRecord, RetrainingTrigger } from './types';
 
-export interface RetrainingStatus {
-  id: string;
-  runtimeStatus: string;
-  step?: unknown;
-  createdTime?: string;
-  lastUpdatedTime?: string;
-  record?: RetrainingRecord;
-}
+export type RetrainingStatus = InstanceStatus<RetrainingRecord>;
 
 export interface RetrainingBackend {
   readonly kind: 'durable' | 'in-process';
@@ -114,35 +108,24 @@ export function retrainingBackend(context: InvocationContext): RetrainingBackend
   return backend.kind === 'durable' ? durableRetrainingBackend(backend.client) : inProcessRetrainingBackend(context);
 }
 
-// ----- in-process backend -----------------------------------------------------------------------------------
+// ----- backends ------------------------------------------------------------------------------------------------
 
+function retrainingBackendOver(instances: WorkflowInstances<RetrainingInput, RetrainingRecord>): RetrainingBackend {
+  return {
+    kind: instances.kind,
+    start: (input) => instances.start(input.runId, input),
+    running: () => instances.running(),
+    status: (id) => instances.status(id),
+  };
+}
+
+const RETRAINING = { name: RETRAIN_ORCHESTRATOR, orchestrator: retrainOrchestrator };
+
+// The retrainings this process runs, by id: the in-process stand-in for the Durable task hub's instance table.
 const local = new Map<string, InProcessOrchestration<RetrainingRecord>>();
 
 export function inProcessRetrainingBackend(logger: WorkflowLogger = console): RetrainingBackend {
-  return {
-    kind: 'in-process',
-    async start(input) {
-      const run = new InProcessOrchestration(RETRAIN_ORCHESTRATOR, retrainOrchestrator, input, input.runId, { logger });
-      run.done.catch((err) => logger.error(`[retraining ${input.runId}] failed: ${errorMessage(err)}`));
-      local.set(input.runId, run);
-    },
-    async running() {
-      return [...local.values()].filter((r) => r.getStatus().runtimeStatus === 'Running').map((r) => r.instanceId);
-    },
-    async status(id) {
-      const run = local.get(id);
-      if (!run) return undefined;
-      const s = run.getStatus();
-      return {
-        id,
-        runtimeStatus: s.runtimeStatus,
-        step: s.customStatus,
-        createdTime: s.createdTime,
-        lastUpdatedTime: s.lastUpdatedTime,
-        record: s.runtimeStatus === 'Completed' ? (s.output as RetrainingRecord) : undefined,
-      };
-    },
-  };
+  return retrainingBackendOver(inProcessInstances(RETRAINING, local, logger));
 }
 
 /** The in-process run of a retraining (tests and the CLI await it). */
@@ -150,36 +133,6 @@ export function localRetraining(id: string): InProcessOrchestration<RetrainingRe
   return local.get(id);
 }
 
-// ----- Durable backend ----------------------------------------------------------------------------------------
-
 export function durableRetrainingBackend(client: DurableClient): RetrainingBackend {
-  return {
-    kind: 'durable',
-    async start(input) {
-      await client.startNew(RETRAIN_ORCHESTRATOR, { instanceId: input.runId, input });
-    },
-    async running() {
-      const list = await client.getStatusBy({ runtimeStatus: [OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Pending] });
-      return list.filter((s) => s.name === RETRAIN_ORCHESTRATOR).map((s) => s.instanceId);
-    },
-    async status(id) {
-      let s;
-      try {
-        s = await client.getStatus(id, { showInput: false });
-      } catch (err) {
-        // durable-functions 3.x throws on the extension's 404 (unknown instance) instead of returning nothing.
-        if (err instanceof Error && /HTTP 404/.test(err.message)) return undefined;
-        throw err;
-      }
-      if (!s || !s.instanceId) return undefined;
-      return {
-        id,
-        runtimeStatus: String(s.runtimeStatus),
-        step: s.customStatus,
-        createdTime: new Date(s.createdTime).toISOString(),
-        lastUpdatedTime: new Date(s.lastUpdatedTime).toISOString(),
-        record: String(s.runtimeStatus) === 'Completed' ? (s.output as RetrainingRecord) : undefined,
-      };
-    },
-  };
+  return retrainingBackendOver(durableInstances(RETRAINING, client));
 }
