@@ -1,6 +1,6 @@
 // Typed errors and their one mapping to HTTP. Handlers throw these; `toErrorResponse` turns anything thrown into
 // the JSON error contract of every HTTP route ({ error: { code, message } }) without ever exposing a stack trace.
-import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { HttpResponse, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { ConfigError } from './config';
 
 /** What to say about anything thrown: an Error's message, or the thrown value itself as text (a rejected string, say). */
@@ -124,7 +124,15 @@ export function withErrorContract(handler: HttpHandler): HttpHandler {
   return async (request, context) => {
     try {
       const response = await handler(request, context);
-      return { ...response, headers: { ...(response.headers as Record<string, string> | undefined), ...STANDARD_HEADERS } };
+      // An HttpResponse (the Durable client's check-status answer is one) keeps status, body and headers behind
+      // getters that a spread would drop: add the headers to it in place.
+      if (response instanceof HttpResponse) {
+        for (const [name, value] of Object.entries(STANDARD_HEADERS)) response.headers.set(name, value);
+        return response;
+      }
+      const given = response.headers;
+      const headers = given instanceof Headers || Array.isArray(given) ? Object.fromEntries(given) : given;
+      return { ...response, headers: { ...headers, ...STANDARD_HEADERS } };
     } catch (err) {
       return toErrorResponse(err, context);
     }

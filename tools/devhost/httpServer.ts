@@ -138,7 +138,13 @@ export function startHttpServer(
   const clientGone = rateLimitedWarning(logger, 10_000);
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+    } catch {
+      // A Host header or request target Node's parser lets through but the URL grammar does not (`Host: a b`).
+      return await sendJson(res, errorResponse(400, 'bad_request', 'the request target or Host header is not a valid URL'));
+    }
     const path = url.pathname.replace(/^\/+/, '');
     const method = (req.method ?? 'GET').toUpperCase();
     req.socket.setTimeout(0);

@@ -1,6 +1,6 @@
 // shared/platform/http.ts `readJsonBody` rules and shared/platform/errors.ts `withErrorContract`, in-process (the
 // routes that use them are exercised over real HTTP in test/integration/serving/predict/gateway.test.ts).
-import { HttpRequest, InvocationContext } from '@azure/functions';
+import { HttpRequest, HttpResponse, InvocationContext } from '@azure/functions';
 import { ConfigError } from '../../../shared/platform/config';
 import { AppError, BadRequestError, toErrorResponse, withErrorContract } from '../../../shared/platform/errors';
 import { readJsonBody } from '../../../shared/platform/http';
@@ -143,6 +143,20 @@ describe('withErrorContract', () => {
     expect(await ok(post('{}'), ctx())).toEqual({ status: 201, jsonBody: { ok: true }, headers: { 'X-Content-Type-Options': 'nosniff' } });
     const bad = withErrorContract(() => Promise.reject(new BadRequestError('nope', 'validation_error')));
     expect(await bad(post('{}'), ctx())).toMatchObject({ status: 400, jsonBody: { error: { code: 'validation_error', message: 'nope' } } });
+  });
+
+  it('keeps an HttpResponse whole (a Durable check-status answer is one) and a Headers object too', async () => {
+    const status = new HttpResponse({ status: 202, jsonBody: { id: 'run-1' }, headers: { Location: 'http://host/status/run-1' } });
+    const res = (await withErrorContract(() => Promise.resolve(status))(post('{}'), ctx())) as HttpResponse;
+    expect(res.status).toBe(202);
+    expect(await res.json()).toEqual({ id: 'run-1' });
+    expect(res.headers.get('location')).toBe('http://host/status/run-1');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    const fromHeaders = await withErrorContract(() => Promise.resolve({ status: 200, headers: new Headers({ 'Retry-After': '5' }) }))(
+      post('{}'),
+      ctx(),
+    );
+    expect(fromHeaders.headers).toEqual({ 'retry-after': '5', 'X-Content-Type-Options': 'nosniff' });
   });
 
   it('an unexpected error is a 500 JSON error without the stack, logged to the invocation', async () => {

@@ -137,6 +137,21 @@ describe('local host HTTP server', () => {
     expect(missing.headers['x-content-type-options']).toBe('nosniff');
   });
 
+  it('answers a Host header that is not a URL host with a 400 and keeps serving', async () => {
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(server.port, '127.0.0.1', () =>
+        socket.end('GET /api/echo HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n'),
+      );
+      let text = '';
+      socket.on('data', (d: Buffer) => (text += d.toString()));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+    expect(raw).toContain('"code":"bad_request"');
+    expect((await post(server.port, '{"a":2}')).status).toBe(200);
+  });
+
   it('refuses a declared Content-Length over the route limit before reading the body', async () => {
     // The body is never sent: the answer must come from the header alone.
     const answer = await upload(server.port, 0, { 'content-length': 50 * 1024 * 1024 });
