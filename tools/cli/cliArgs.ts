@@ -230,11 +230,6 @@ export function asUsage<T>(check: () => T): T {
   }
 }
 
-/**
- * Run a command: `main` gets the arguments after the script and returns the exit code (nothing: 0). UsageError →
- * `<name>: <message>` and the usage on stderr, exit 2; HelpRequested → the usage on stdout, exit 0; any other
- * error → `<name>: <message>` on stderr (no stack), exit 1. Always ends the process when main is done.
- */
 /** Every command that touches Blob fails the same way when the local stack is down: say so, and how to fix it. */
 function unreachableStorage(err: unknown): string | undefined {
   let found: ReturnType<typeof storageUnreachable>;
@@ -247,6 +242,11 @@ function unreachableStorage(err: unknown): string | undefined {
   return isLocalEndpoint(found.endpoint) ? `${found.message}: start it with npm start` : `${found.message}: ${errorMessage(err)}`;
 }
 
+/**
+ * Run a command: `main` gets the arguments after the script and returns the exit code (nothing: 0). UsageError →
+ * `<name>: <message>` and the usage on stderr, exit 2; HelpRequested → the usage on stdout, exit 0; any other
+ * error → `<name>: <message>` on stderr (no stack), exit 1. Always ends the process when main is done.
+ */
 export function runCli(name: string, main: (argv: string[]) => Promise<number | void> | number | void, usage: string): void {
   const argv = process.argv.slice(2);
   new Promise<number | void>((resolve) => resolve(main(argv))).then(

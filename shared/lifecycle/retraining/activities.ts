@@ -233,6 +233,13 @@ export async function registerChallenger(
   context: InvocationContext,
 ): Promise<NonNullable<RetrainingRecord['registered']>> {
   const source = challengerPrefix(input.model, input.version);
+  // A rerun with the same champion and cut-off names the same version: never write over one that is registered
+  // (a promotion may be serving it), and tell the orchestrator, so that its clean-up does not delete it either.
+  const anyModelFile = await getContainerClient(CONTAINERS.models)
+    .listBlobsFlat({ prefix: modelPrefix(input.model, input.version) })
+    .next();
+  const baselineExists = await getContainerClient(CONTAINERS.baselines).getBlobClient(baselinePath(input.model, input.version)).exists();
+  if (!anyModelFile.done || baselineExists) return { uploaded: [], alreadyRegistered: true };
   const uploaded: string[] = [];
   let card: ModelCard | undefined;
   for (const file of Object.values(MODEL_FILES)) {

@@ -92,6 +92,9 @@ export function* retrainOrchestrator(context: OrchestrationContext): Generator<T
         yield* unregisterActivity.call(context, { model: input.model, version });
         throw err;
       }
+      if (record.registered.alreadyRegistered) {
+        throw new Error(`version ${version} is already registered; a retraining never replaces a registered version`);
+      }
       record.outcome = 'registered';
       step('promote', settings.autoApprove ? 'auto-approved (RETRAIN_AUTO_APPROVE)' : 'awaiting approval');
       const promotion = yield* promoteActivity.call(context, { version, runId: input.runId, autoApprove: settings.autoApprove });

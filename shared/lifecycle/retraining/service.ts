@@ -55,8 +55,11 @@ export async function startRetraining(backend: RetrainingBackend, request: Retra
   retrainingTrainer();
   const running = await backend.running();
   if (running.length) throw new ConflictError(`retraining ${running[0]} is still running; wait for it first`);
+  const runId = request.runId ?? `retrain-${compactTime(now, { milliseconds: true })}`;
+  // Durable replaces a finished instance started again under its id (a timer slot delivered twice): its record stays.
+  if (await readRetrainingRecord(MODEL_NAME, runId)) throw new ConflictError(`retraining ${runId} has run already`);
   const input: RetrainingInput = {
-    runId: request.runId ?? `retrain-${compactTime(now, { milliseconds: true })}`,
+    runId,
     model: MODEL_NAME,
     cutoff: cutoff.toISOString(),
     trigger: request.trigger,

@@ -92,7 +92,8 @@ export interface RetrainingRecord {
   gate?: GateDecision;
   /** Where the challenger's files are (always kept, registered or not). */
   challengerPrefix?: string;
-  registered?: { uploaded: string[]; mlflow?: string };
+  /** `alreadyRegistered`: the version existed before this run, which then wrote nothing and removes nothing. */
+  registered?: { uploaded: string[]; mlflow?: string; alreadyRegistered?: boolean };
   promotionId?: string;
   steps: RetrainingStep[];
 }

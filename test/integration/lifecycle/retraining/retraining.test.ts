@@ -21,7 +21,7 @@ import { COMMITTED_MODEL_VERSION, MODEL_FILES, publishCommittedModel } from '../
 import { resetInferenceServices } from '../../../../shared/lifecycle/promotion/activities';
 import { inProcessBackend, localPromotion } from '../../../../shared/lifecycle/promotion/service';
 import { registerHeldOutSource } from '../../../../shared/lifecycle/promotion/heldOutSet';
-import { compareActivity } from '../../../../shared/lifecycle/retraining/activities';
+import { compareActivity, registerActivity } from '../../../../shared/lifecycle/retraining/activities';
 import { driftRetrainingId, localRetraining, retrainOnCriticalDrift } from '../../../../shared/lifecycle/retraining/service';
 import { registerRetrainingTrainer } from '../../../../shared/lifecycle/retraining/trainer';
 import { RetrainingRecord } from '../../../../shared/lifecycle/retraining/types';
@@ -316,6 +316,20 @@ test('a crash after training leaves no registered version and no lock; the next 
   } finally {
     spy.mockRestore();
   }
+});
+
+test('a registered version is never written over: the register step refuses it and writes nothing', async () => {
+  // The committed version is registered in this Azurite (beforeEach publishes it), as a rerun's version could be.
+  const card = getContainerClient(CONTAINERS.models).getBlobClient(
+    modelPrefix('spam-detector', COMMITTED_MODEL_VERSION) + MODEL_FILES.card,
+  );
+  const before = (await card.getProperties()).etag;
+  const result = await registerActivity.handler(
+    { model: 'spam-detector', version: COMMITTED_MODEL_VERSION, runId: 'retrain-rerun' },
+    ctx(),
+  );
+  expect(result).toEqual({ uploaded: [], alreadyRegistered: true });
+  expect((await card.getProperties()).etag).toBe(before);
 });
 
 test('a critical drift report starts one retraining per environment and day; without a trainer the start is a 503', async () => {
