@@ -121,21 +121,23 @@ interface Example extends Parsed {
   readonly structured: Parsed;
 }
 
-// Parsing is most of the work; a process that trains twice (the reproducibility test) parses once.
-const parsedCache = new Map<string, Example>();
+// Parsing is most of the work; a process that trains twice (the reproducibility test, a local host that retrains)
+// parses the corpus once. Only the parse is cached, never the message: its label and time are read afresh. Feedback
+// is not cached at all: its label can change between runs, and an erased message must not stay in memory.
+const parsedCache = new Map<string, Omit<Example, 'message'>>();
 
 async function parseCorpus(messages: readonly CorpusMessage[], progress: Progress): Promise<Example[]> {
   const started = performance.now();
   const out: Example[] = [];
   for (const [i, message] of messages.entries()) {
-    let ex = parsedCache.get(message.id);
-    if (!ex) {
+    let parsed = parsedCache.get(message.id);
+    if (!parsed) {
       const email = await parseEmail({ raw: message.raw });
       const projected = await parseEmail(structuredProjection(email));
-      ex = { message, email, tokens: tokenize(email), structured: { email: projected, tokens: tokenize(projected) } };
-      parsedCache.set(message.id, ex);
+      parsed = { email, tokens: tokenize(email), structured: { email: projected, tokens: tokenize(projected) } };
+      if (message.group !== FEEDBACK_GROUP) parsedCache.set(message.id, parsed);
     }
-    out.push(ex);
+    out.push({ ...parsed, message });
     if ((i + 1) % 1000 === 0 || i + 1 === messages.length) {
       progress(`parsed ${i + 1}/${messages.length} messages (${((performance.now() - started) / 1000).toFixed(1)} s)`);
     }
