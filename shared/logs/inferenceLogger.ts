@@ -9,6 +9,7 @@
 import { CONTAINERS, Environment, hourPartition, partitionStart, rawLogBlobName } from '../platform/blobLayout';
 import {
   BatchedBlobWriter,
+  BatchedBlobWriterOptions,
   BatchedBlobWriterStats,
   BatchUploader,
   idempotentBlobUploader,
@@ -22,20 +23,11 @@ import { RAW_LOG_CONTENT_TYPE, rawBatchBody, serializeRow } from './rawLogFormat
 export { newWriterId };
 export type { BatchUploader };
 
-export interface InferenceLoggerOptions {
-  maxBufferedRecords: number;
-  maxBatchRecords: number;
-  flushIntervalMs: number;
-  retryBaseDelayMs: number;
-  retryMaxDelayMs: number;
-  /** Parallel uploads (batches of different partitions or successive batches). */
-  maxConcurrentUploads: number;
-  /** Unique per process; defaults to a random id. */
-  writerId: string;
-  upload: BatchUploader;
-  /** Called on every failed upload (logging); never throws into the logger. */
-  onError?: (err: unknown, blobName: string, attempt: number) => void;
-}
+/** The shared writer's options, less what the logger decides itself (names, bodies, no byte bounds: rows are small). */
+export type InferenceLoggerOptions = Omit<
+  BatchedBlobWriterOptions<unknown, string>,
+  'blobName' | 'body' | 'itemBytes' | 'maxBufferedBytes' | 'maxBatchBytes'
+>;
 
 export type InferenceLoggerStats = BatchedBlobWriterStats;
 

@@ -111,7 +111,11 @@ export async function loadModelDirectory(dir: string): Promise<LoadedModel> {
 
 /** Load a model version from the models container. */
 export async function loadModelFromBlob(version: string, name = MODEL_NAME): Promise<LoadedModel> {
-  const prefix = modelPrefix(name, version);
+  return loadModelFromBlobPrefix(modelPrefix(name, version));
+}
+
+/** Load the model files under a prefix of the models container (a version, or a challenger kept for inspection). */
+export async function loadModelFromBlobPrefix(prefix: string): Promise<LoadedModel> {
   const get = async (file: string) => {
     const bytes = await downloadBuffer(CONTAINERS.models, prefix + file);
     if (!bytes) throw new ModelCardError(`${CONTAINERS.models}/${prefix}${file}: not found`);
@@ -128,12 +132,17 @@ export interface PublishResult {
 
 const contentTypes: Record<string, string> = { '.json': 'application/json', '.onnx': 'application/octet-stream', '.pbtxt': 'text/plain' };
 
+/** The content type a model file is stored with, by its extension. */
+export function modelFileContentType(file: string): string {
+  return contentTypes[path.posix.extname(file)] ?? 'application/octet-stream';
+}
+
 async function uploadFile(container: string, blobName: string, file: string, overwrite: boolean): Promise<boolean> {
   const blob = getContainerClient(container).getBlockBlobClient(blobName);
   const bytes = fs.readFileSync(file);
   try {
     await blob.uploadData(bytes, {
-      blobHTTPHeaders: { blobContentType: contentTypes[path.extname(file)] ?? 'application/octet-stream' },
+      blobHTTPHeaders: { blobContentType: modelFileContentType(file) },
       // Without overwrite, an existing blob wins: a deployment never replaces a published version behind its back.
       conditions: overwrite ? undefined : { ifNoneMatch: '*' },
     });

@@ -2,7 +2,7 @@
 // orchestrator calls it by (functions/promotionOrchestrator.ts registers them; with WORKFLOW_BACKEND=in-process the
 // in-process runner calls the same handlers). Each is safe to run again (Durable retries and replays activities).
 import { CONTAINERS, Environment, modelPrefix, promotionRecordPath, tritonRepositoryPrefix } from '../../platform/blobLayout';
-import { downloadBuffer, getContainerClient } from '../../platform/blobStorage';
+import { getContainerClient, readJsonBlob } from '../../platform/blobStorage';
 import { getConfig } from '../../platform/config';
 import { defineActivity } from '../../platform/workflow/activity';
 import { BadRequestError, errorMessage, NotFoundError } from '../../platform/errors';
@@ -157,8 +157,7 @@ export async function recordPromotion(record: PromotionRecord): Promise<{ blob: 
 }
 
 export async function readPromotionRecord(model: string, promotionId: string): Promise<PromotionRecord | undefined> {
-  const bytes = await downloadBuffer(CONTAINERS.models, promotionRecordPath(model, promotionId));
-  return bytes ? (JSON.parse(bytes.toString('utf8')) as PromotionRecord) : undefined;
+  return (await readJsonBlob<PromotionRecord>(CONTAINERS.models, promotionRecordPath(model, promotionId)))?.value;
 }
 
 export const PROMOTION_CHECK_ARTIFACTS_ACTIVITY = 'promotionCheckArtifacts';

@@ -11,10 +11,10 @@ import {
   retrainingHoldoutPath,
   retrainingRecordPath,
 } from '../../platform/blobLayout';
-import { downloadBuffer, ensureContainers, getContainerClient } from '../../platform/blobStorage';
+import { downloadBuffer, ensureContainers, getContainerClient, readJsonBlob } from '../../platform/blobStorage';
 import { defineActivity } from '../../platform/workflow/activity';
 import { workflowBackend } from '../../platform/workflow/backend';
-import { BASELINE_FILE, loadModelFiles, LoadedModel, MODEL_FILES } from '../../model/modelArtifacts';
+import { BASELINE_FILE, loadModelFromBlobPrefix, LoadedModel, MODEL_FILES, modelFileContentType } from '../../model/modelArtifacts';
 import { ModelCard, parseModelCard } from '../../model/modelCard';
 import { classificationMetrics } from '../../model/metrics';
 import { readFeedback } from '../../feedback/feedbackStore';
@@ -91,9 +91,6 @@ async function putBlob(container: string, name: string, bytes: Buffer, contentTy
     .uploadData(bytes, { blobHTTPHeaders: { blobContentType: contentType } });
 }
 
-const contentType = (name: string) =>
-  name.endsWith('.json') ? 'application/json' : name.endsWith('.pbtxt') ? 'text/plain' : 'application/octet-stream';
-
 /**
  * Train the challenger on the corpus's training period plus the feedback up to the cut-off, and keep its files under
  * challengers/ (never a path an InferenceService reads). The held-out rows go to the run's scratch blob.
@@ -111,7 +108,7 @@ export async function trainChallenger(input: TrainInput, context: InvocationCont
   for (const [rel, bytes] of result.files) {
     // The baseline stays beside the model here: only registration puts it where it activates drift checks.
     const name = rel === baselineName ? prefix + BASELINE_FILE : prefix + rel.slice(modelPrefix(input.model, input.version).length);
-    await putBlob(CONTAINERS.models, name, bytes, contentType(name));
+    await putBlob(CONTAINERS.models, name, bytes, modelFileContentType(name));
   }
   const holdoutPath = retrainingHoldoutPath(input.model, input.runId);
   const lines = result.holdout.map((r) => JSON.stringify({ ...r, raw: r.raw.toString('base64') })).join('\n');
@@ -137,16 +134,6 @@ async function loadHoldout(path: string): Promise<HoldoutRow[]> {
       const r = JSON.parse(line) as Omit<HoldoutRow, 'raw'> & { raw: string };
       return { ...r, raw: Buffer.from(r.raw, 'base64') };
     });
-}
-
-async function loadModelAt(prefix: string): Promise<LoadedModel> {
-  const get = async (file: string) => {
-    const bytes = await downloadBuffer(CONTAINERS.models, prefix + file);
-    if (!bytes) throw new Error(`${CONTAINERS.models}/${prefix}${file}: not found`);
-    return bytes;
-  };
-  const [card, tokens, onnx] = await Promise.all([get(MODEL_FILES.card), get(MODEL_FILES.tokens), get(MODEL_FILES.onnx)]);
-  return loadModelFiles({ card, tokens, onnx }, `${CONTAINERS.models}/${prefix}`);
 }
 
 /** A model's figures on the held-out rows: features as the gateway computes them with its own token table. */
@@ -179,8 +166,8 @@ export async function compareModels(input: {
 }): Promise<Comparison> {
   const rows = await loadHoldout(input.holdoutPath);
   const times = rows.flatMap((r) => (r.receivedAt ? [Date.parse(r.receivedAt)] : []));
-  const champion = await loadModelAt(modelPrefix(input.model, input.champion));
-  const challenger = await loadModelAt(challengerPrefix(input.model, input.challenger));
+  const champion = await loadModelFromBlobPrefix(modelPrefix(input.model, input.champion));
+  const challenger = await loadModelFromBlobPrefix(challengerPrefix(input.model, input.challenger));
   try {
     return {
       holdout: {
@@ -247,7 +234,7 @@ export async function registerChallenger(
     if (!bytes) throw new Error(`${CONTAINERS.models}/${source}${file} is missing`);
     if (file === MODEL_FILES.card) card = parseModelCard(JSON.parse(bytes.toString('utf8')));
     const target = modelPrefix(input.model, input.version) + file;
-    await putBlob(CONTAINERS.models, target, bytes, contentType(target));
+    await putBlob(CONTAINERS.models, target, bytes, modelFileContentType(target));
     uploaded.push(`${CONTAINERS.models}/${target}`);
   }
   const baseline = await downloadBuffer(CONTAINERS.models, source + BASELINE_FILE);
@@ -295,8 +282,7 @@ export async function writeRetrainingRecord(record: RetrainingRecord): Promise<{
 }
 
 export async function readRetrainingRecord(model: string, runId: string): Promise<RetrainingRecord | undefined> {
-  const bytes = await downloadBuffer(CONTAINERS.models, retrainingRecordPath(model, runId));
-  return bytes ? (JSON.parse(bytes.toString('utf8')) as RetrainingRecord) : undefined;
+  return (await readJsonBlob<RetrainingRecord>(CONTAINERS.models, retrainingRecordPath(model, runId)))?.value;
 }
 
 export const RETRAIN_GATHER_ACTIVITY = 'retrainGather';
