@@ -210,6 +210,37 @@ export function timeForwardSplit(messages: readonly CorpusMessage[], options: Ti
   };
 }
 
+/**
+ * The retraining's split of the training period plus feedback (`additional`, mail newer than the training period).
+ * The test part, on which the new model is judged against the served one, is the newest `holdoutFraction` of the
+ * feedback: the mail the served model is failing on now. The rest is fitted, but for a label-stratified random
+ * `validationFraction` slice (seeded) that chooses the L2 penalty and the threshold. A newest-mail validation slice,
+ * as the first training uses, would be the newest feedback again: the model would never be fitted on the mail it
+ * is retrained for. The random slice's threshold is then checked on the newest mail by the retraining's gate.
+ */
+export function retrainingSplit(
+  trainingPeriod: readonly CorpusMessage[],
+  additional: readonly CorpusMessage[],
+  holdoutFraction: number,
+  seed: number,
+  validationFraction = VALIDATION_FRACTION,
+): CorpusSplit {
+  const feedback = [...additional].sort(byTime);
+  const heldOut = Math.round(feedback.length * holdoutFraction);
+  const test = feedback.slice(feedback.length - heldOut);
+  const trained = [...trainingPeriod, ...feedback.slice(0, feedback.length - heldOut)];
+  const [validation, fit] = stratifiedParts(trained, [validationFraction], mulberry32(seed)).map((part) => part.sort(byTime));
+  return {
+    kind: 'time-forward',
+    fit,
+    validation,
+    test,
+    description:
+      `retraining: training period and older feedback ${span(trained)} (fit ${span(fit)}; validation: a random ${validationFraction * 100} % of it, ` +
+      `stratified, seed ${seed}), test: the newest ${holdoutFraction * 100} % of the feedback ${span(test)}`,
+  };
+}
+
 /** Random split stratified by label (seeded), with the same fractions as the time-forward split. */
 export function randomSplit(
   messages: readonly CorpusMessage[],

