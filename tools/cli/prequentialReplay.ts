@@ -1,0 +1,509 @@
+// `npm run replay -- --feedback`: the prequential replay, the honest score of a system that learns. Every message of
+// the time-forward test period is scored once, in mail-time order, by the model the system served at that moment;
+// labels reach the system only as users' feedback, a delay after each message; and the real retraining
+// orchestration runs once a week of mail time, with the cut-off at the week's start, its gate, and (auto-approved)
+// the real promotion through staging, the smoke evaluation and production.
+//
+//   1. Starts a stack of its own: Azurite on a free port with a fresh data folder, and `npm start`'s host over it
+//      (local V2 model servers, the local Kubernetes API, a Feast project of its own). A replay registers and
+//      promotes models, so it must not run on the user's stack, where an earlier replay's versions would also collide.
+//      The Feast project holds the training period's sender statistics as of its end, as for the static model.
+//   2. The static pass: the whole test period through /api/predict, before anything is retrained: the model that
+//      never learns, side by side.
+//   3. The loop pass, week by week: retrain (from the second week on) with the cut-off at the week's start and wait
+//      for the retraining and its promotion; send the week's mail through /api/predict (production); post the
+//      feedback of a share of it, each labelled `--feedback-delay-hours` after the message; run the drift check of
+//      the week's window against the served version's baseline.
+//   4. Prints the week-by-week table and the totals, both passes; `--json FILE` writes them for other tools.
+//
+// Figures are at the threshold each answer was given with (the served model's own), pooled over all answers.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Environment } from '../../shared/platform/blobLayout';
+import { getConfig, resetConfig } from '../../shared/platform/config';
+import { resetBlobServiceClient } from '../../shared/platform/blobStorage';
+import { errorMessage } from '../../shared/platform/errors';
+import { FeatureStore } from '../../shared/serving/featureStore/featureStore';
+import { readFeedback } from '../../shared/feedback/feedbackStore';
+import { rocAuc } from '../../shared/model/metrics';
+import { COMMITTED_MODEL_VERSION, MODEL_NAME } from '../../shared/model/modelArtifacts';
+import { runDriftInProcess } from '../../shared/drift/orchestration';
+import { CorpusMessage, loadCorpus, timeForwardSplit } from '../../training/corpus';
+import { freePort, startAzurite } from '../devhost/azurite';
+import { parseCliArgs, parseInteger, parseNumber, UsageError } from './cliArgs';
+import { ensureCommittedBaselineActive, ReplaySenderStore, sleep, startStack, waitForLoggedRows } from './replayStack';
+
+const DAY_MS = 24 * 3600_000;
+/** The drift check's own lines (its alert text among them) would bury the table; its status is in the table. */
+const QUIET = { log: () => undefined, warn: () => undefined, error: (...args: unknown[]) => console.error(...args) };
+const ENV: Environment = 'production';
+/** The feedback API's batch limit (FEEDBACK_MAX_BATCH default). */
+const FEEDBACK_BATCH = 64;
+
+export const PREQUENTIAL_USAGE = `usage: npm run replay -- --feedback [options]
+  --feedback-share <F>        share of the messages whose feedback is posted, more than 0 and at most 1 (default 1)
+  --feedback-delay-hours <H>  mail time between a message and its feedback, 0 to 720 (default 24)
+  --retrain-every-days <D>    mail time between retrainings, 1 to 28 (default 7)
+  --batch <N>                 messages per /api/predict request, 1 to 64 (default 32)
+  --json <file>               also write the result as JSON
+  --weeks <N>                 only the first N periods of the test period (quick runs; default all)`;
+
+/** Figures at the served threshold over a set of answers. */
+export interface PeriodFigures {
+  rows: number;
+  /** null when the rows hold one class only. */
+  auc: number | null;
+  ham_fpr: number | null;
+  spam_recall: number | null;
+}
+
+export interface ReplayWeek extends PeriodFigures {
+  start: string;
+  served_version: string;
+  drift_status: string;
+  retraining?: { id: string; outcome: string; challenger?: string; reason?: string; feedback?: number };
+  static: PeriodFigures;
+}
+
+export interface PrequentialResult {
+  feedback_share: number;
+  feedback_delay_hours: number;
+  retrain_every_days: number;
+  weeks: ReplayWeek[];
+  loop: Omit<PeriodFigures, 'rows'> & { rows: number; ham_fpr_from_week3: number | null };
+  static: Omit<PeriodFigures, 'rows'> & { rows: number; ham_fpr_from_week3: number | null };
+}
+
+interface Answer {
+  p: number;
+  spam: boolean;
+  flagged: boolean;
+  version: string;
+}
+
+const round4 = (v: number | null) => (v === null || !Number.isFinite(v) ? null : Math.round(v * 1e4) / 1e4);
+
+export function periodFigures(answers: readonly Answer[]): PeriodFigures {
+  let tp = 0;
+  let fp = 0;
+  let spam = 0;
+  for (const a of answers) {
+    if (a.spam) spam++;
+    if (a.spam && a.flagged) tp++;
+    if (!a.spam && a.flagged) fp++;
+  }
+  const ham = answers.length - spam;
+  return {
+    rows: answers.length,
+    auc:
+      spam && ham
+        ? round4(
+            rocAuc(
+              answers.map((a) => a.p),
+              answers.map((a) => (a.spam ? 1 : 0)),
+            ),
+          )
+        : null,
+    ham_fpr: ham ? round4(fp / ham) : null,
+    spam_recall: spam ? round4(tp / spam) : null,
+  };
+}
+
+/** Whether a message's feedback is posted: a fixed hash of its id, so a share's set is the same in every run. */
+export function inFeedbackShare(id: string, share: number): boolean {
+  if (share >= 1) return true;
+  const h = createHash('sha256').update(id).digest().readUInt32BE(0);
+  return h / 2 ** 32 < share;
+}
+
+/** Consecutive periods of `days` from the UTC midnight of the first message; every message in exactly one. */
+export function mailPeriods(messages: readonly CorpusMessage[], days: number): { start: Date; messages: CorpusMessage[] }[] {
+  const first = messages[0].receivedAt!.getTime();
+  const origin = first - (first % DAY_MS);
+  const periods: { start: Date; messages: CorpusMessage[] }[] = [];
+  for (const m of messages) {
+    const k = Math.floor((m.receivedAt!.getTime() - origin) / (days * DAY_MS));
+    while (periods.length <= k) periods.push({ start: new Date(origin + periods.length * days * DAY_MS), messages: [] });
+    periods[k].messages.push(m);
+  }
+  return periods.filter((p) => p.messages.length > 0);
+}
+
+interface PredictAnswer {
+  results: { prediction: string; probability: number; model: { version: string } }[];
+}
+
+async function postJson(url: string, body: unknown): Promise<{ status: number; headers: Headers; json: unknown }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-environment': ENV },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, headers: res.headers, json: await res.json().catch(() => null) };
+}
+
+/**
+ * GET with retries on network errors for up to a minute: the in-process trainer holds the host's event loop for
+ * seconds at a time, and a kept-alive connection the host closed meanwhile fails the next request once.
+ */
+async function getJson(url: string): Promise<unknown> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    let res: Response;
+    try {
+      res = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await sleep(500);
+      continue;
+    }
+    const json: unknown = await res.json().catch(() => null);
+    if (!res.ok) throw new Error(`GET ${url} answered ${res.status}: ${JSON.stringify(json).slice(0, 300)}`);
+    return json;
+  }
+}
+
+/** Score `messages` through /api/predict in order; each answer, and the request id of each message. */
+async function predictAll(
+  api: string,
+  messages: readonly CorpusMessage[],
+  batch: number,
+): Promise<{ answers: Answer[]; requestIds: string[] }> {
+  const answers: Answer[] = [];
+  const requestIds: string[] = [];
+  for (let i = 0; i < messages.length; i += batch) {
+    const chunk = messages.slice(i, i + batch);
+    // The exact bytes (base64): 8-bit mail in other charsets cannot travel in a JSON string.
+    const instances = chunk.map((m) => ({ raw: m.raw.toString('base64'), encoding: 'base64' }));
+    const res = await postJson(`${api}/predict`, { instances });
+    const body = res.json as PredictAnswer & { error?: { message: string } };
+    if (res.status !== 200)
+      throw new Error(`/api/predict answered ${res.status}: ${body?.error?.message ?? JSON.stringify(body).slice(0, 200)}`);
+    const results = body.results;
+    if (results?.length !== chunk.length) throw new Error(`/api/predict returned ${results?.length} results for ${chunk.length} instances`);
+    const requestId = res.headers.get('x-request-id') ?? '';
+    chunk.forEach((m, j) => {
+      const r = results[j];
+      answers.push({ p: r.probability, spam: m.spam, flagged: r.prediction === 'spam', version: r.model.version });
+      // As the inference log names them: a batch of one is logged under the request's own id.
+      requestIds.push(chunk.length > 1 ? `${requestId}#${j}` : requestId);
+    });
+  }
+  return { answers, requestIds };
+}
+
+interface PendingFeedback {
+  message: CorpusMessage;
+  requestId: string;
+  labelledAt: Date;
+}
+
+async function postFeedback(api: string, items: readonly PendingFeedback[]): Promise<void> {
+  for (let i = 0; i < items.length; i += FEEDBACK_BATCH) {
+    const instances = items.slice(i, i + FEEDBACK_BATCH).map((f) => ({
+      label: f.message.spam ? 'spam' : 'ham',
+      request_id: f.requestId,
+      labelled_at: f.labelledAt.toISOString(),
+      email: { raw: f.message.raw.toString('base64'), encoding: 'base64' },
+    }));
+    const res = await postJson(`${api}/feedback`, { instances });
+    if (res.status !== 200) throw new Error(`/api/feedback answered ${res.status}: ${JSON.stringify(res.json).slice(0, 300)}`);
+  }
+}
+
+interface RetrainingStatusBody {
+  runtimeStatus: string;
+  step?: { step?: string; outcome?: string };
+  record?: {
+    outcome: string;
+    reason?: string;
+    challenger?: string;
+    promotionId?: string;
+    feedback?: { messages: number };
+    gate?: { reasons: string[] };
+  };
+}
+
+interface PromotionStatusBody {
+  runtimeStatus: string;
+  step?: { step?: string };
+  record?: { outcome: string; reason?: string };
+}
+
+/** Start the retraining with this cut-off (auto-approved), and wait for it and for the promotion it starts. */
+async function retrain(api: string, cutoff: Date, print: (line: string) => void): Promise<NonNullable<ReplayWeek['retraining']>> {
+  const started = await postJson(`${api}/models/retrain`, {
+    cutoff: cutoff.toISOString(),
+    autoApprove: true,
+    requestedBy: 'prequential replay',
+  });
+  if (started.status !== 202)
+    throw new Error(`/api/models/retrain answered ${started.status}: ${JSON.stringify(started.json).slice(0, 300)}`);
+  const { id } = started.json as { id: string };
+  let lastStep = '';
+  let status: RetrainingStatusBody;
+  for (;;) {
+    status = (await getJson(`${api}/retrainings/${id}`)) as RetrainingStatusBody;
+    const step = status.step?.step ?? status.runtimeStatus;
+    if (step !== lastStep) print(`    retraining ${id}: ${step}`);
+    lastStep = step;
+    if (status.record) break;
+    await sleep(500);
+  }
+  const record = status.record;
+  const result = {
+    id,
+    outcome: record.outcome,
+    ...(record.challenger ? { challenger: record.challenger } : {}),
+    ...(record.reason || record.outcome === 'rejected' ? { reason: record.reason ?? record.gate?.reasons.join('; ') } : {}),
+    ...(record.feedback ? { feedback: record.feedback.messages } : {}),
+  };
+  if (!record.promotionId) return result;
+  lastStep = '';
+  let promotion: PromotionStatusBody;
+  for (;;) {
+    promotion = (await getJson(`${api}/promotions/${record.promotionId}`)) as PromotionStatusBody;
+    const step = promotion.step?.step ?? promotion.runtimeStatus;
+    if (step !== lastStep) print(`    promotion ${record.promotionId}: ${step}`);
+    lastStep = step;
+    if (promotion.record) break;
+    await sleep(500);
+  }
+  const outcome = `promotion ${promotion.record.outcome}`;
+  return { ...result, outcome, ...(promotion.record.reason ? { reason: promotion.record.reason } : {}) };
+}
+
+/** Wait until every posted feedback labelled before `cutoff` is in Blob (the writer flushes every FEEDBACK_FLUSH_INTERVAL_MS). */
+async function waitForFeedback(cutoff: Date, expected: number): Promise<number> {
+  const deadline = Date.now() + 60_000;
+  let stored = (await readFeedback({ until: cutoff })).length;
+  while (stored < expected && Date.now() < deadline) {
+    await sleep(250);
+    stored = (await readFeedback({ until: cutoff })).length;
+  }
+  if (stored < expected)
+    throw new Error(`only ${stored} of ${expected} feedback records labelled before ${cutoff.toISOString()} reached Blob in 60 s`);
+  return stored;
+}
+
+function mostServed(answers: readonly Answer[]): string {
+  const counts = new Map<string, number>();
+  for (const a of answers) counts.set(a.version, (counts.get(a.version) ?? 0) + 1);
+  const sorted = [...counts].sort((a, b) => b[1] - a[1]);
+  return sorted.map(([v]) => v).join('+');
+}
+
+function fromWeek3(weeks: readonly { answers: Answer[] }[]): number | null {
+  return periodFigures(weeks.slice(2).flatMap((w) => w.answers)).ham_fpr;
+}
+
+const fmt = (v: number | null, digits = 4) => (v === null ? '—' : v.toFixed(digits));
+const pct = (v: number | null) => (v === null ? '—' : `${(v * 100).toFixed(2)} %`);
+
+export function formatResult(result: PrequentialResult): string {
+  const lines: string[] = [];
+  const header = [
+    'week of',
+    'rows',
+    'served version',
+    'ROC AUC',
+    'ham FPR',
+    'recall',
+    'drift',
+    '| static AUC',
+    'ham FPR',
+    'recall',
+    '| retraining before the week',
+  ];
+  const rows = result.weeks.map((w) => [
+    w.start.slice(0, 10),
+    String(w.rows),
+    w.served_version,
+    fmt(w.auc),
+    pct(w.ham_fpr),
+    fmt(w.spam_recall),
+    w.drift_status,
+    `| ${fmt(w.static.auc)}`,
+    pct(w.static.ham_fpr),
+    fmt(w.static.spam_recall),
+    `| ${w.retraining ? `${w.retraining.outcome}${w.retraining.feedback !== undefined ? ` (${w.retraining.feedback} feedback)` : ''}${w.retraining.reason ? `: ${w.retraining.reason}` : ''}` : '—'}`,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
+  lines.push(line(header));
+  for (const r of rows) lines.push(line(r));
+  lines.push('');
+  const total = (name: string, t: PrequentialResult['loop']) =>
+    `${name.padEnd(28)} rows ${t.rows}  ROC AUC ${fmt(t.auc)}  ham FPR ${pct(t.ham_fpr)} (from week 3: ${pct(t.ham_fpr_from_week3)})  spam recall ${fmt(t.spam_recall)}`;
+  lines.push(total(`loop (feedback ${Math.round(result.feedback_share * 100)} %)`, result.loop));
+  lines.push(total('static (never retrained)', result.static));
+  return lines.join('\n');
+}
+
+export async function runPrequentialReplay(argv: string[]): Promise<number> {
+  const { values } = parseCliArgs(argv, {
+    'feedback-share': { type: 'string', default: '1' },
+    'feedback-delay-hours': { type: 'string', default: '24' },
+    'retrain-every-days': { type: 'string', default: '7' },
+    batch: { type: 'string', default: '32' },
+    json: { type: 'string' },
+    weeks: { type: 'string' },
+  });
+  const share = parseNumber('feedback-share', values['feedback-share'], { min: 0, max: 1 });
+  if (share === 0) throw new UsageError('--feedback-share must be more than 0 (with no feedback nothing can be retrained)');
+  const delayHours = parseNumber('feedback-delay-hours', values['feedback-delay-hours'], { min: 0, max: 720 });
+  const everyDays = parseInteger('retrain-every-days', values['retrain-every-days'], { min: 1, max: 28 });
+  const batch = parseInteger('batch', values.batch, { min: 1, max: 64 });
+  const maxWeeks = values.weeks === undefined ? Infinity : parseInteger('weeks', values.weeks, { min: 1, max: 1000 });
+  const print = (line: string) => console.log(line);
+
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'prequential-replay-'));
+  const azurite = await startAzurite({ port: await freePort(), location: path.join(work, 'azurite') });
+  // This process reads the same Blob (feedback flushed, logs written, the drift check run here); the drift check run
+  // here must not start a retraining of its own: the replay decides when to retrain.
+  Object.assign(process.env, { AzureWebJobsStorage: azurite.connectionString, RETRAIN_ON_CRITICAL_DRIFT: 'false' });
+  resetConfig();
+  resetBlobServiceClient();
+  const config = getConfig();
+  const feastProject = `prequential_${process.pid}`;
+  const senderStore = new ReplaySenderStore(
+    new FeatureStore({ url: config.redisUrl, project: feastProject, timeoutMs: config.feastTimeoutMs }),
+    config.senderHashKey,
+  );
+  let stack: Awaited<ReturnType<typeof startStack>> | undefined;
+  try {
+    print(`starting a local stack of its own (Azurite on ${azurite.port}, data in ${work})`);
+    stack = await startStack({
+      AzureWebJobsStorage: azurite.connectionString,
+      LOCAL_KSERVE_PRODUCTION_PORT: '0',
+      LOCAL_KSERVE_STAGING_PORT: '0',
+      LOCAL_KUBE_API_PORT: '0',
+      LOCAL_STACK_DIR: path.join(work, 'stack'),
+      FEAST_PROJECT: feastProject,
+      LOCAL_FEAST_SEED: 'false',
+      FEEDBACK_FLUSH_INTERVAL_MS: '250',
+      LOG_FLUSH_INTERVAL_MS: '1000',
+      PROMOTION_READY_POLL_MS: '200',
+      RETRAIN_TIMER_ENABLED: 'false',
+      RETRAIN_ON_CRITICAL_DRIFT: 'false',
+    });
+    const api = stack.url;
+    print(`stack: ${api}`);
+    print(await senderStore.serve('training-end'));
+    await ensureCommittedBaselineActive(COMMITTED_MODEL_VERSION, print);
+
+    const test = timeForwardSplit(loadCorpus()).test.filter((m) => m.receivedAt);
+    const periods = mailPeriods(test, everyDays).slice(0, maxWeeks);
+    const messages = periods.flatMap((p) => p.messages);
+    print(
+      `test period: ${messages.length} messages, ${messages[0].receivedAt!.toISOString().slice(0, 10)} to ${messages.at(-1)!.receivedAt!.toISOString().slice(0, 10)}, ${periods.length} periods of ${everyDays} days; feedback for ${Math.round(share * 100)} %, ${delayHours} h after each message`,
+    );
+
+    print('static pass: the committed model on the whole test period, nothing retrained');
+    const staticPass = await predictAll(api, messages, batch);
+    const staticVersions = new Set(staticPass.answers.map((a) => a.version));
+    if (staticVersions.size !== 1 || !staticVersions.has(COMMITTED_MODEL_VERSION))
+      throw new Error(`the static pass was answered by ${[...staticVersions].join(', ')}, not ${COMMITTED_MODEL_VERSION} alone`);
+    let offset = 0;
+    const staticByPeriod = periods.map((p) => {
+      const answers = staticPass.answers.slice(offset, offset + p.messages.length);
+      offset += p.messages.length;
+      return answers;
+    });
+
+    print('loop pass: weekly retraining on the feedback, auto-approved promotion');
+    const weeks: (ReplayWeek & { answers: Answer[] })[] = [];
+    const pending: PendingFeedback[] = [];
+    let posted = 0;
+    for (const [k, period] of periods.entries()) {
+      const weekStarted = Date.now();
+      print(`week ${k + 1}/${periods.length} from ${period.start.toISOString().slice(0, 10)}: ${period.messages.length} messages`);
+      let retraining: ReplayWeek['retraining'];
+      if (k > 0) {
+        // What users had labelled by the cut-off is posted and in Blob before the retraining reads it.
+        const due = pending.filter((f) => f.labelledAt < period.start);
+        await postFeedback(api, due);
+        posted += due.length;
+        pending.splice(0, pending.length, ...pending.filter((f) => f.labelledAt >= period.start));
+        await waitForFeedback(period.start, posted);
+        try {
+          retraining = await retrain(api, period.start, (line) => print(line));
+        } catch (err) {
+          retraining = { id: '', outcome: 'error', reason: errorMessage(err) };
+        }
+        print(`  retraining: ${retraining.outcome}${retraining.reason ? ` (${retraining.reason})` : ''}`);
+      }
+      const windowStart = new Date();
+      const { answers, requestIds } = await predictAll(api, period.messages, batch);
+      const windowEnd = new Date(Date.now() + 1);
+      period.messages.forEach((m, i) => {
+        if (inFeedbackShare(m.id, share))
+          pending.push({ message: m, requestId: requestIds[i], labelledAt: new Date(m.receivedAt!.getTime() + delayHours * 3600_000) });
+      });
+      const servedVersion = mostServed(answers);
+      let driftStatus = 'unknown';
+      try {
+        await waitForLoggedRows(ENV, windowStart, windowEnd, answers.length, 60_000);
+        const summary = await runDriftInProcess(
+          {
+            env: ENV,
+            modelName: MODEL_NAME,
+            modelVersion: servedVersion.split('+')[0],
+            windowStart: windowStart.toISOString(),
+            windowEnd: windowEnd.toISOString(),
+            windowHours: config.driftWindowHours,
+            trigger: 'replay',
+            runId: `prequential-${process.pid}-week${k + 1}`,
+          },
+          { logger: QUIET },
+        );
+        driftStatus = summary.status === 'skipped' ? `skipped` : summary.status;
+      } catch (err) {
+        driftStatus = 'failed';
+        print(`  drift check failed: ${errorMessage(err)}`);
+      }
+      const figures = periodFigures(answers);
+      const week = {
+        start: period.start.toISOString(),
+        ...figures,
+        served_version: servedVersion,
+        drift_status: driftStatus,
+        ...(retraining ? { retraining } : {}),
+        static: periodFigures(staticByPeriod[k]),
+        answers,
+      };
+      weeks.push(week);
+      print(
+        `  served ${servedVersion}: ROC AUC ${fmt(figures.auc)}, ham FPR ${pct(figures.ham_fpr)}, spam recall ${fmt(figures.spam_recall)}, drift ${driftStatus} (static: ham FPR ${pct(week.static.ham_fpr)}) [${((Date.now() - weekStarted) / 1000).toFixed(0)} s]`,
+      );
+    }
+
+    const totals = (answersOf: (k: number) => Answer[]) => ({
+      ...periodFigures(weeks.flatMap((_w, k) => answersOf(k))),
+      ham_fpr_from_week3: fromWeek3(weeks.map((_w, k) => ({ answers: answersOf(k) }))),
+    });
+    const result: PrequentialResult = {
+      feedback_share: share,
+      feedback_delay_hours: delayHours,
+      retrain_every_days: everyDays,
+      weeks: weeks.map(({ answers: _answers, ...w }) => w),
+      loop: totals((k) => weeks[k].answers),
+      static: totals((k) => staticByPeriod[k]),
+    };
+    print('');
+    print(formatResult(result));
+    if (values.json) {
+      fs.mkdirSync(path.dirname(path.resolve(values.json)), { recursive: true });
+      fs.writeFileSync(values.json, `${JSON.stringify(result, null, 2)}\n`);
+      print(`\nwritten: ${values.json}`);
+    }
+    return 0;
+  } finally {
+    await senderStore.close();
+    await stack?.stop();
+    await azurite.stop();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
