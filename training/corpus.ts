@@ -210,10 +210,14 @@ export function timeForwardSplit(messages: readonly CorpusMessage[], options: Ti
   };
 }
 
+/** The fewest messages of each label the retraining's held-out slice must hold for its figures to mean anything. */
+export const MIN_HELD_OUT_PER_LABEL = 5;
+
 /**
  * The retraining's split of the training period plus feedback (`additional`, mail newer than the training period).
  * The test part, on which the new model is judged against the served one, is the newest `holdoutFraction` of the
- * feedback: the mail the served model is failing on now. The rest is fitted, but for a label-stratified random
+ * feedback (the mail the served model is failing on now), or more of it where that holds fewer than
+ * MIN_HELD_OUT_PER_LABEL of either label. The rest is fitted, but for a label-stratified random
  * `validationFraction` slice (seeded) that chooses the L2 penalty and the threshold. A newest-mail validation slice,
  * as the first training uses, would be the newest feedback again: the model would never be fitted on the mail it
  * is retrained for. The random slice's threshold is then checked on the newest mail by the retraining's gate.
@@ -226,7 +230,16 @@ export function retrainingSplit(
   validationFraction = VALIDATION_FRACTION,
 ): CorpusSplit {
   const feedback = [...additional].sort(byTime);
-  const heldOut = Math.round(feedback.length * holdoutFraction);
+  // A comparison needs both labels: the slice reaches further back until it holds a few of each, up to half the feedback.
+  const spamIn = (n: number) => feedback.slice(feedback.length - n).filter((m) => m.spam).length;
+  const enough = (n: number) => spamIn(n) >= MIN_HELD_OUT_PER_LABEL && n - spamIn(n) >= MIN_HELD_OUT_PER_LABEL;
+  let heldOut = Math.round(feedback.length * holdoutFraction);
+  while (!enough(heldOut) && heldOut < Math.floor(feedback.length / 2)) heldOut++;
+  if (!enough(heldOut)) {
+    throw new Error(
+      `too little feedback to judge a new model: the newest ${heldOut} of ${feedback.length} feedback messages hold ${spamIn(heldOut)} spam and ${heldOut - spamIn(heldOut)} ham, and the comparison needs at least ${MIN_HELD_OUT_PER_LABEL} of each`,
+    );
+  }
   const test = feedback.slice(feedback.length - heldOut);
   const trained = [...trainingPeriod, ...feedback.slice(0, feedback.length - heldOut)];
   const [validation, fit] = stratifiedParts(trained, [validationFraction], mulberry32(seed)).map((part) => part.sort(byTime));

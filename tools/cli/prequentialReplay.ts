@@ -373,6 +373,18 @@ export async function runPrequentialReplay(argv: string[]): Promise<number> {
     config.senderHashKey,
   );
   let stack: Awaited<ReturnType<typeof startStack>> | undefined;
+  const cleanUp = async () => {
+    await senderStore.close();
+    await stack?.stop();
+    await azurite.stop();
+    fs.rmSync(work, { recursive: true, force: true });
+  };
+  // Interrupted, it still stops the stack and Azurite it started and removes their data.
+  const onSignal = (signal: NodeJS.Signals) => {
+    print(`${signal}: stopping the replay's stack`);
+    void cleanUp().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
   try {
     print(`starting a local stack of its own (Azurite on ${azurite.port}, data in ${work})`);
     stack = await startStack({
@@ -501,9 +513,7 @@ export async function runPrequentialReplay(argv: string[]): Promise<number> {
     }
     return 0;
   } finally {
-    await senderStore.close();
-    await stack?.stop();
-    await azurite.stop();
-    fs.rmSync(work, { recursive: true, force: true });
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    await cleanUp();
   }
 }

@@ -6,7 +6,7 @@ import type { CorpusMessage } from '../../../training/corpus';
 
 const message = (id: string, iso: string, spam = false): CorpusMessage => ({
   id,
-  group: 'easy_ham_2',
+  group: 'easy-ham-2',
   spam,
   raw: Buffer.from(''),
   receivedAt: new Date(iso),
