@@ -32,7 +32,7 @@ import { COMMITTED_MODEL_VERSION, MODEL_NAME } from '../../shared/model/modelArt
 import { runDriftInProcess } from '../../shared/drift/orchestration';
 import { CorpusMessage, loadCorpus, timeForwardSplit } from '../../training/corpus';
 import { freePort, startAzurite } from '../devhost/azurite';
-import { parseCliArgs, parseInteger, parseNumber, UsageError } from './cliArgs';
+import { parseChoice, parseCliArgs, parseInteger, parseNumber, UsageError } from './cliArgs';
 import { ensureCommittedBaselineActive, ReplaySenderStore, sleep, startStack, waitForLoggedRows } from './replayStack';
 
 const DAY_MS = 24 * 3600_000;
@@ -45,10 +45,10 @@ const FEEDBACK_BATCH = 64;
 export const PREQUENTIAL_USAGE = `usage: npm run replay -- --feedback [options]
   --feedback-share <F>        share of the messages whose feedback is posted, more than 0 and at most 1 (default 1)
   --feedback-delay-hours <H>  mail time between a message and its feedback, 0 to 720 (default 24)
-  --retrain-every-days <D>    mail time between retrainings, 1 to 28 (default 7)
+  --retrain-every-days 1|7    mail time between retrainings: a week, or a day (default 7)
   --batch <N>                 messages per /api/predict request, 1 to 64 (default 32)
   --json <file>               also write the result as JSON
-  --weeks <N>                 only the first N periods of the test period (quick runs; default all)`;
+  --weeks <N>                 only the first N weeks of the test period (quick runs; default all)`;
 
 /** Figures at the served threshold over a set of answers. */
 export interface PeriodFigures {
@@ -59,11 +59,23 @@ export interface PeriodFigures {
   spam_recall: number | null;
 }
 
+export interface RetrainingSummary {
+  id: string;
+  cutoff?: string;
+  outcome: string;
+  challenger?: string;
+  reason?: string;
+  feedback?: number;
+}
+
 export interface ReplayWeek extends PeriodFigures {
   start: string;
   served_version: string;
   drift_status: string;
-  retraining?: { id: string; outcome: string; challenger?: string; reason?: string; feedback?: number };
+  /** The first retraining whose cut-off lies in the week (the one at its start, when retraining is weekly). */
+  retraining?: RetrainingSummary;
+  /** Every retraining whose cut-off lies in the week. */
+  retrainings?: RetrainingSummary[];
   static: PeriodFigures;
 }
 
@@ -233,7 +245,7 @@ interface PromotionStatusBody {
 }
 
 /** Start the retraining with this cut-off (auto-approved), and wait for it and for the promotion it starts. */
-async function retrain(api: string, cutoff: Date, print: (line: string) => void): Promise<NonNullable<ReplayWeek['retraining']>> {
+async function retrain(api: string, cutoff: Date, print: (line: string) => void): Promise<RetrainingSummary> {
   const started = await postJson(`${api}/models/retrain`, {
     cutoff: cutoff.toISOString(),
     autoApprove: true,
@@ -295,12 +307,20 @@ function mostServed(answers: readonly Answer[]): string {
   return sorted.map(([v]) => v).join('+');
 }
 
-function fromWeek3(weeks: readonly { answers: Answer[] }[]): number | null {
-  return periodFigures(weeks.slice(2).flatMap((w) => w.answers)).ham_fpr;
-}
-
 const fmt = (v: number | null, digits = 4) => (v === null ? '—' : v.toFixed(digits));
 const pct = (v: number | null) => (v === null ? '—' : `${(v * 100).toFixed(2)} %`);
+
+function retrainingCell(week: ReplayWeek): string {
+  const all = week.retrainings ?? [];
+  if (all.length === 1) {
+    const r = all[0];
+    return `${r.outcome}${r.feedback !== undefined ? ` (${r.feedback} feedback)` : ''}${r.reason ? `: ${r.reason}` : ''}`;
+  }
+  if (!all.length) return '—';
+  const counts = new Map<string, number>();
+  for (const r of all) counts.set(r.outcome, (counts.get(r.outcome) ?? 0) + 1);
+  return `${all.length} retrainings: ${[...counts].map(([outcome, n]) => `${n} ${outcome}`).join(', ')}`;
+}
 
 export function formatResult(result: PrequentialResult): string {
   const lines: string[] = [];
@@ -315,7 +335,7 @@ export function formatResult(result: PrequentialResult): string {
     '| static AUC',
     'ham FPR',
     'recall',
-    '| retraining before the week',
+    '| retraining (cut-off in the week)',
   ];
   const rows = result.weeks.map((w) => [
     w.start.slice(0, 10),
@@ -328,7 +348,7 @@ export function formatResult(result: PrequentialResult): string {
     `| ${fmt(w.static.auc)}`,
     pct(w.static.ham_fpr),
     fmt(w.static.spam_recall),
-    `| ${w.retraining ? `${w.retraining.outcome}${w.retraining.feedback !== undefined ? ` (${w.retraining.feedback} feedback)` : ''}${w.retraining.reason ? `: ${w.retraining.reason}` : ''}` : '—'}`,
+    `| ${retrainingCell(w)}`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
@@ -354,7 +374,7 @@ export async function runPrequentialReplay(argv: string[]): Promise<number> {
   const share = parseNumber('feedback-share', values['feedback-share'], { min: 0, max: 1 });
   if (share === 0) throw new UsageError('--feedback-share must be more than 0 (with no feedback nothing can be retrained)');
   const delayHours = parseNumber('feedback-delay-hours', values['feedback-delay-hours'], { min: 0, max: 720 });
-  const everyDays = parseInteger('retrain-every-days', values['retrain-every-days'], { min: 1, max: 28 });
+  const everyDays = Number(parseChoice('retrain-every-days', values['retrain-every-days'], ['1', '7'] as const));
   const batch = parseInteger('batch', values.batch, { min: 1, max: 64 });
   const maxWeeks = values.weeks === undefined ? Infinity : parseInteger('weeks', values.weeks, { min: 1, max: 1000 });
   const print = (line: string) => console.log(line);
@@ -407,10 +427,12 @@ export async function runPrequentialReplay(argv: string[]): Promise<number> {
     await ensureCommittedBaselineActive(COMMITTED_MODEL_VERSION, print);
 
     const test = timeForwardSplit(loadCorpus()).test.filter((m) => m.receivedAt);
-    const periods = mailPeriods(test, everyDays).slice(0, maxWeeks);
-    const messages = periods.flatMap((p) => p.messages);
+    const weeks = mailPeriods(test, 7).slice(0, maxWeeks);
+    const messages = weeks.flatMap((w) => w.messages);
+    // The retraining moments: every `everyDays` from the same midnight as the weeks (1 or 7, so none straddles a week).
+    const steps = mailPeriods(messages, everyDays);
     print(
-      `test period: ${messages.length} messages, ${messages[0].receivedAt!.toISOString().slice(0, 10)} to ${messages.at(-1)!.receivedAt!.toISOString().slice(0, 10)}, ${periods.length} periods of ${everyDays} days; feedback for ${Math.round(share * 100)} %, ${delayHours} h after each message`,
+      `test period: ${messages.length} messages, ${messages[0].receivedAt!.toISOString().slice(0, 10)} to ${messages.at(-1)!.receivedAt!.toISOString().slice(0, 10)}, ${weeks.length} weeks; retraining every ${everyDays} day(s) of mail time; feedback for ${Math.round(share * 100)} %, ${delayHours} h after each message`,
     );
 
     print('static pass: the committed model on the whole test period, nothing retrained');
@@ -418,91 +440,101 @@ export async function runPrequentialReplay(argv: string[]): Promise<number> {
     const staticVersions = new Set(staticPass.answers.map((a) => a.version));
     if (staticVersions.size !== 1 || !staticVersions.has(COMMITTED_MODEL_VERSION))
       throw new Error(`the static pass was answered by ${[...staticVersions].join(', ')}, not ${COMMITTED_MODEL_VERSION} alone`);
-    let offset = 0;
-    const staticByPeriod = periods.map((p) => {
-      const answers = staticPass.answers.slice(offset, offset + p.messages.length);
-      offset += p.messages.length;
-      return answers;
-    });
+    const staticAnswers = new Map(messages.map((m, i) => [m.id, staticPass.answers[i]]));
 
-    print('loop pass: weekly retraining on the feedback, auto-approved promotion');
-    const weeks: (ReplayWeek & { answers: Answer[] })[] = [];
+    print(`loop pass: retraining on the feedback every ${everyDays} day(s), auto-approved promotion`);
+    const loopAnswers = new Map<string, Answer>();
+    const retrainings: (RetrainingSummary & { cutoff: string })[] = [];
+    const windows: { start: Date; end: Date }[] = [];
     const pending: PendingFeedback[] = [];
     let posted = 0;
-    for (const [k, period] of periods.entries()) {
-      const weekStarted = Date.now();
-      print(`week ${k + 1}/${periods.length} from ${period.start.toISOString().slice(0, 10)}: ${period.messages.length} messages`);
-      let retraining: ReplayWeek['retraining'];
+    for (const [k, step] of steps.entries()) {
+      const stepStarted = Date.now();
+      const week = Math.floor((step.start.getTime() - weeks[0].start.getTime()) / (7 * DAY_MS));
+      print(`${step.start.toISOString().slice(0, 10)} (week ${week + 1}/${weeks.length}): ${step.messages.length} messages`);
       if (k > 0) {
         // What users had labelled by the cut-off is posted and in Blob before the retraining reads it.
-        const due = pending.filter((f) => f.labelledAt < period.start);
+        const due = pending.filter((f) => f.labelledAt < step.start);
         await postFeedback(api, due);
         posted += due.length;
-        pending.splice(0, pending.length, ...pending.filter((f) => f.labelledAt >= period.start));
-        await waitForFeedback(period.start, posted);
+        pending.splice(0, pending.length, ...pending.filter((f) => f.labelledAt >= step.start));
+        await waitForFeedback(step.start, posted);
+        let retraining: RetrainingSummary;
         try {
-          retraining = await retrain(api, period.start, (line) => print(line));
+          retraining = await retrain(api, step.start, (line) => print(line));
         } catch (err) {
           retraining = { id: '', outcome: 'error', reason: errorMessage(err) };
         }
+        retrainings.push({ ...retraining, cutoff: step.start.toISOString() });
         print(`  retraining: ${retraining.outcome}${retraining.reason ? ` (${retraining.reason})` : ''}`);
       }
-      const windowStart = new Date();
-      const { answers, requestIds } = await predictAll(api, period.messages, batch);
-      const windowEnd = new Date(Date.now() + 1);
-      period.messages.forEach((m, i) => {
+      const start = new Date();
+      const { answers, requestIds } = await predictAll(api, step.messages, batch);
+      windows[week] = { start: windows[week]?.start ?? start, end: new Date(Date.now() + 1) };
+      step.messages.forEach((m, i) => {
+        loopAnswers.set(m.id, answers[i]);
         if (inFeedbackShare(m.id, share))
           pending.push({ message: m, requestId: requestIds[i], labelledAt: new Date(m.receivedAt!.getTime() + delayHours * 3600_000) });
       });
+      const figures = periodFigures(answers);
+      print(
+        `  served ${mostServed(answers)}: ham FPR ${pct(figures.ham_fpr)}, spam recall ${fmt(figures.spam_recall)} [${((Date.now() - stepStarted) / 1000).toFixed(0)} s]`,
+      );
+    }
+
+    const weekRows: (ReplayWeek & { answers: Answer[]; staticAnswers: Answer[] })[] = [];
+    for (const [k, week] of weeks.entries()) {
+      const answers = week.messages.map((m) => loopAnswers.get(m.id)!);
       const servedVersion = mostServed(answers);
       let driftStatus = 'unknown';
       try {
-        await waitForLoggedRows(ENV, windowStart, windowEnd, answers.length, 60_000);
+        const { start, end } = windows[k];
+        await waitForLoggedRows(ENV, start, end, answers.length, 60_000);
+        // Against the baseline of the version that served most of the week; the check reads that version's rows.
         const summary = await runDriftInProcess(
           {
             env: ENV,
             modelName: MODEL_NAME,
             modelVersion: servedVersion.split('+')[0],
-            windowStart: windowStart.toISOString(),
-            windowEnd: windowEnd.toISOString(),
+            windowStart: start.toISOString(),
+            windowEnd: end.toISOString(),
             windowHours: config.driftWindowHours,
             trigger: 'replay',
             runId: `prequential-${process.pid}-week${k + 1}`,
           },
           { logger: QUIET },
         );
-        driftStatus = summary.status === 'skipped' ? `skipped` : summary.status;
+        driftStatus = summary.status;
       } catch (err) {
         driftStatus = 'failed';
-        print(`  drift check failed: ${errorMessage(err)}`);
+        print(`  drift check of week ${k + 1} failed: ${errorMessage(err)}`);
       }
-      const figures = periodFigures(answers);
-      const week = {
-        start: period.start.toISOString(),
-        ...figures,
+      const weekEnd = week.start.getTime() + 7 * DAY_MS;
+      const before = retrainings.filter((r) => Date.parse(r.cutoff) >= week.start.getTime() && Date.parse(r.cutoff) < weekEnd);
+      const staticWeek = week.messages.map((m) => staticAnswers.get(m.id)!);
+      weekRows.push({
+        start: week.start.toISOString(),
+        ...periodFigures(answers),
         served_version: servedVersion,
         drift_status: driftStatus,
-        ...(retraining ? { retraining } : {}),
-        static: periodFigures(staticByPeriod[k]),
+        ...(before.length ? { retraining: before[0], retrainings: before } : {}),
+        static: periodFigures(staticWeek),
         answers,
-      };
-      weeks.push(week);
-      print(
-        `  served ${servedVersion}: ROC AUC ${fmt(figures.auc)}, ham FPR ${pct(figures.ham_fpr)}, spam recall ${fmt(figures.spam_recall)}, drift ${driftStatus} (static: ham FPR ${pct(week.static.ham_fpr)}) [${((Date.now() - weekStarted) / 1000).toFixed(0)} s]`,
-      );
+        staticAnswers: staticWeek,
+      });
     }
 
-    const totals = (answersOf: (k: number) => Answer[]) => ({
-      ...periodFigures(weeks.flatMap((_w, k) => answersOf(k))),
-      ham_fpr_from_week3: fromWeek3(weeks.map((_w, k) => ({ answers: answersOf(k) }))),
+    const totals = (pick: (w: (typeof weekRows)[number]) => Answer[]) => ({
+      ...periodFigures(weekRows.flatMap(pick)),
+      ham_fpr_from_week3: periodFigures(weekRows.slice(2).flatMap(pick)).ham_fpr,
     });
     const result: PrequentialResult = {
       feedback_share: share,
       feedback_delay_hours: delayHours,
       retrain_every_days: everyDays,
-      weeks: weeks.map(({ answers: _answers, ...w }) => w),
-      loop: totals((k) => weeks[k].answers),
-      static: totals((k) => staticByPeriod[k]),
+      weeks: weekRows.map(({ answers: _a, staticAnswers: _s, ...w }) => w),
+      loop: totals((w) => w.answers),
+      static: totals((w) => w.staticAnswers),
     };
     print('');
     print(formatResult(result));
