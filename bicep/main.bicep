@@ -105,7 +105,7 @@ var gatewayKeySecretName = 'promotion-gateway-key'
 var kserveProductionHost = '${kserveProductionHostLabel}.${kserveDnsZoneName}'
 var kserveStagingHost = '${kserveStagingHostLabel}.${kserveDnsZoneName}'
 // Storage rejects /31 and /32 prefixes (a single address is written without one); Key Vault takes either form.
-var operatorAddresses = [for range in operatorIpRanges: replace(range, '/32', '')]
+var operatorAddresses = [for cidr in operatorIpRanges: replace(cidr, '/32', '')]
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-${environmentName}'

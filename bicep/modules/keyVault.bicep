@@ -29,7 +29,7 @@ param privateEndpointSubnetId string
 @description('VNet to link the privatelink DNS zone to.')
 param vnetId string
 
-var firewallIpRules = [for range in operatorIpRanges: { value: range }]
+var firewallIpRules = [for cidr in operatorIpRanges: { value: cidr }]
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name

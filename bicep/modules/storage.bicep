@@ -47,7 +47,7 @@ param vnetId string
 // What the Functions host and Durable Functions use: blobs (leases, the package, the app's data), queues and tables.
 var endpointServices = ['blob', 'queue', 'table']
 
-var firewallIpRules = [for range in operatorIpRanges: { value: range }]
+var firewallIpRules = [for cidr in operatorIpRanges: { value: cidr }]
 
 resource account 'Microsoft.Storage/storageAccounts@2024-01-01' = {
   name: name

@@ -269,12 +269,12 @@ describe('network exposure', () => {
     expect(text).toMatch(
       /networkAcls: networkIsolation \? \{\s*defaultAction: 'Deny'\s*bypass: 'None'\s*ipRules: firewallIpRules\s*\} : \{\s*defaultAction: 'Allow'/,
     );
-    expect(module(name).source).toMatch(/^var firewallIpRules = \[for range in operatorIpRanges: \{ value: range \}\]$/m);
+    expect(module(name).source).toMatch(/^var firewallIpRules = \[for cidr in operatorIpRanges: \{ value: cidr \}\]$/m);
     const call = callParams(main(), `modules/${name}.bicep`);
     expect(call.get('networkIsolation')?.text).toBe('networkIsolation');
     // Storage takes a single address without a prefix; the conversion is made once for both.
     expect(call.get('operatorIpRanges')?.text).toBe('operatorAddresses');
-    expect(main().source).toMatch(/^var operatorAddresses = \[for range in operatorIpRanges: replace\(range, '\/32', ''\)\]$/m);
+    expect(main().source).toMatch(/^var operatorAddresses = \[for cidr in operatorIpRanges: replace\(cidr, '\/32', ''\)\]$/m);
     expect(call.get('privateEndpointSubnetId')?.text).toBe('network.outputs.privateEndpointSubnetId');
     expect(call.get('vnetId')?.text).toBe('network.outputs.vnetId');
   });
