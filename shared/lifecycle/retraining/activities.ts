@@ -12,7 +12,7 @@ import {
   retrainingRecordPath,
   retrainingsPrefix,
 } from '../../platform/blobLayout';
-import { downloadBuffer, ensureContainers, getContainerClient, readJsonBlob } from '../../platform/blobStorage';
+import { downloadBuffer, ensureContainers, getContainerClient, isBlobNotFound, readJsonBlob } from '../../platform/blobStorage';
 import { defineActivity } from '../../platform/workflow/activity';
 import { BASELINE_FILE, loadModelFromBlobPrefix, LoadedModel, MODEL_FILES, modelFileContentType } from '../../model/modelArtifacts';
 import { ModelCard, parseModelCard } from '../../model/modelCard';
@@ -85,11 +85,16 @@ async function deleteOrphanedHoldouts(model: string, runId: string): Promise<str
   const container = getContainerClient(CONTAINERS.models);
   const prefix = retrainingsPrefix(model);
   const deleted: string[] = [];
-  for await (const blob of container.listBlobsFlat({ prefix })) {
-    const owner = blob.name.slice(prefix.length).split('/')[0];
-    if (owner === runId || blob.name !== retrainingHoldoutPath(model, owner)) continue;
-    await container.deleteBlob(blob.name).catch(() => undefined);
-    deleted.push(blob.name);
+  try {
+    for await (const blob of container.listBlobsFlat({ prefix })) {
+      const owner = blob.name.slice(prefix.length).split('/')[0];
+      if (owner === runId || blob.name !== retrainingHoldoutPath(model, owner)) continue;
+      await container.deleteBlob(blob.name).catch(() => undefined);
+      deleted.push(blob.name);
+    }
+  } catch (err) {
+    // No models container yet: nothing was left behind.
+    if (!isBlobNotFound(err)) throw err;
   }
   return deleted;
 }
