@@ -15,7 +15,13 @@ export function decideGate(comparison: Comparison, settings: GateSettings): Gate
   const fprOk = Number.isFinite(hamFprIncrease) && hamFprIncrease <= settings.maxHamFprIncrease;
   const recallOk = Number.isFinite(spamRecallDrop) && spamRecallDrop <= settings.maxSpamRecallDrop;
   const f = (n: number) => n.toFixed(4);
+  const { holdout } = comparison;
   const reasons = [
+    ...(holdout.optimisticForChampion
+      ? [
+          `scored on ${holdout.rows} held-out rows of which ${holdout.championSeen} are no newer than the champion's training mail (too few newer ones): the figures favour the champion`,
+        ]
+      : []),
     `ROC AUC ${f(challenger.metrics.rocAuc)} vs ${f(champion.metrics.rocAuc)} (gain ${f(aucGain)}, ${aucOk ? 'at least' : 'below'} ${settings.minAucGain})`,
     `ham FPR ${f(challenger.metrics.hamFalsePositiveRate)} vs ${f(champion.metrics.hamFalsePositiveRate)} (increase ${f(hamFprIncrease)}, ${fprOk ? 'within' : 'beyond'} ${settings.maxHamFprIncrease})`,
     `spam recall ${f(challenger.metrics.spamRecall)} vs ${f(champion.metrics.spamRecall)} (drop ${f(spamRecallDrop)}, ${recallOk ? 'within' : 'beyond'} ${settings.maxSpamRecallDrop})`,
