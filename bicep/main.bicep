@@ -83,6 +83,15 @@ param redisSkuName string = 'Balanced_B1'
 @minValue(1)
 param feedbackRetentionDays int = 180
 
+@description('Production network posture (docs/deploy.md, "Network exposure"): Storage and Key Vault deny public traffic except from operatorIpRanges and are reached from the VNet through private endpoints; the public AKS API server answers only the Function App\'s NAT address and operatorIpRanges. false for a throwaway development environment: public endpoints stay open (every call still needs Entra ID).')
+param networkIsolation bool = true
+
+@description('Public IPv4 CIDRs of the operators (workstations, a CI runner\'s egress; a single address as /32) that reach Storage, Key Vault and the AKS API server from outside the VNet when networkIsolation is on, e.g. [\'203.0.113.7/32\']. Empty: nobody outside the VNet.')
+param operatorIpRanges string[] = []
+
+@description('Private AKS API server (reachable from the VNet only; operators use `az aks command invoke`). Decided when the cluster is created.')
+param aksPrivateCluster bool = false
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
   'azd-env-name': environmentName
@@ -95,6 +104,8 @@ var senderHashKeySecretName = 'sender-hash-key'
 var gatewayKeySecretName = 'promotion-gateway-key'
 var kserveProductionHost = '${kserveProductionHostLabel}.${kserveDnsZoneName}'
 var kserveStagingHost = '${kserveStagingHostLabel}.${kserveDnsZoneName}'
+// Storage rejects /31 and /32 prefixes (a single address is written without one); Key Vault takes either form.
+var operatorAddresses = [for cidr in operatorIpRanges: replace(cidr, '/32', '')]
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-${environmentName}'
@@ -126,6 +137,10 @@ module storage 'modules/storage.bicep' = {
     feedbackContainerName: dataContainers[4]
     feedbackRetentionDays: feedbackRetentionDays
     driftReportsContainerName: dataContainers[3]
+    networkIsolation: networkIsolation
+    operatorIpRanges: operatorAddresses
+    privateEndpointSubnetId: network.outputs.privateEndpointSubnetId
+    vnetId: network.outputs.vnetId
   }
 }
 
@@ -181,6 +196,10 @@ module keyVault 'modules/keyVault.bicep' = {
     location: location
     tags: tags
     name: 'kv-${resourceToken}'
+    networkIsolation: networkIsolation
+    operatorIpRanges: operatorAddresses
+    privateEndpointSubnetId: network.outputs.privateEndpointSubnetId
+    vnetId: network.outputs.vnetId
   }
 }
 
@@ -222,6 +241,9 @@ module aks 'modules/aks.bicep' = {
     adminPrincipalId: principalId
     adminPrincipalType: principalType
     logAnalyticsWorkspaceId: logAnalytics.outputs.resourceId
+    privateCluster: aksPrivateCluster
+    // The promotion's Kubernetes calls leave the Function App through the NAT gateway.
+    authorizedIpRanges: networkIsolation ? concat(['${network.outputs.natPublicIp}/32'], operatorIpRanges) : []
   }
 }
 
@@ -282,7 +304,8 @@ var appSettings = {
   AKS_CA_DATA: aks.outputs.apiServerCaData
   AKS_CLIENT_ID: appIdentity.outputs.clientId
   PROMOTION_GATEWAY_URL: 'https://${functionAppName}.azurewebsites.net/api'
-  // predict has function-level auth; postdeploy.sh stores the app's default function key under this name.
+  // predict has function-level auth: the smoke evaluation is a caller like any other, so postdeploy.sh stores the
+  // app's default function key (never the master key) under this name.
   PROMOTION_GATEWAY_KEY: '@Microsoft.KeyVault(VaultName=${keyVault.outputs.name};SecretName=${gatewayKeySecretName})'
 }
 
@@ -336,6 +359,8 @@ output AZURE_KSERVE_SERVICE_ACCOUNT string = kserveServiceAccount
 output AZURE_KSERVE_IDENTITY_CLIENT_ID string = aks.outputs.kserveIdentityClientId
 output AZURE_KSERVE_STORAGE_URI string = '${storage.outputs.blobEndpoint}${dataContainers[0]}/'
 output AZURE_KSERVE_INGRESS_PRIVATE_IP string = network.outputs.ingressPrivateIp
+output AZURE_FUNCTIONS_SUBNET_PREFIX string = network.outputs.functionsSubnetPrefix
+output AZURE_FUNCTION_OUTBOUND_IP string = network.outputs.natPublicIp
 output AZURE_TRAINER_NAMESPACE string = trainerNamespace
 output AZURE_TRAINER_SERVICE_ACCOUNT string = trainerServiceAccount
 output AZURE_TRAINER_IDENTITY_CLIENT_ID string = aks.outputs.trainerIdentityClientId

@@ -11,3 +11,9 @@ param functionMaximumInstanceCount = int(readEnvironmentVariable('FUNCTION_MAXIM
 param redisSkuName = readEnvironmentVariable('REDIS_SKU_NAME', 'Balanced_B1')
 param aksServingNodeMaxCount = int(readEnvironmentVariable('AKS_SERVING_NODE_MAX_COUNT', '6'))
 param nodeExtraCaCertsPath = readEnvironmentVariable('NODE_EXTRA_CA_CERTS_PATH', '')
+// Network exposure (docs/deploy.md): NETWORK_ISOLATION=false for a development environment; OPERATOR_IP_RANGES is a
+// comma-separated list (no spaces) of the public addresses or CIDRs that may reach Storage, Key Vault and the AKS API
+// server from outside the VNet.
+param networkIsolation = bool(readEnvironmentVariable('NETWORK_ISOLATION', 'true'))
+param operatorIpRanges = empty(readEnvironmentVariable('OPERATOR_IP_RANGES', '')) ? [] : split(readEnvironmentVariable('OPERATOR_IP_RANGES', ''), ',')
+param aksPrivateCluster = bool(readEnvironmentVariable('AKS_PRIVATE_CLUSTER', 'false'))

@@ -4,12 +4,14 @@
 import * as df from 'durable-functions';
 import {
   compareActivity,
+  deleteHoldoutActivity,
   gatherActivity,
   promoteActivity,
   recordActivity,
   recordChallengerActivity,
   registerActivity,
   RETRAIN_COMPARE_ACTIVITY,
+  RETRAIN_DELETE_HOLDOUT_ACTIVITY,
   RETRAIN_GATHER_ACTIVITY,
   RETRAIN_PROMOTE_ACTIVITY,
   RETRAIN_RECORD_ACTIVITY,
@@ -23,12 +25,13 @@ import {
 import { RETRAIN_ORCHESTRATOR, retrainOrchestrator } from '../shared/lifecycle/retraining/orchestrator';
 
 df.app.orchestration(RETRAIN_ORCHESTRATOR, retrainOrchestrator);
-df.app.activity(RETRAIN_GATHER_ACTIVITY, { handler: gatherActivity.handler });
+// Gather checks that no promotion is running, and starting the promotion needs a Durable client.
+df.app.activity(RETRAIN_GATHER_ACTIVITY, { handler: gatherActivity.handler, extraInputs: [df.input.durableClient()] });
 df.app.activity(RETRAIN_TRAIN_ACTIVITY, { handler: trainActivity.handler });
 df.app.activity(RETRAIN_COMPARE_ACTIVITY, { handler: compareActivity.handler });
 df.app.activity(RETRAIN_RECORD_CHALLENGER_ACTIVITY, { handler: recordChallengerActivity.handler });
 df.app.activity(RETRAIN_REGISTER_ACTIVITY, { handler: registerActivity.handler });
 df.app.activity(RETRAIN_UNREGISTER_ACTIVITY, { handler: unregisterActivity.handler });
-// Starting the promotion needs a Durable client.
 df.app.activity(RETRAIN_PROMOTE_ACTIVITY, { handler: promoteActivity.handler, extraInputs: [df.input.durableClient()] });
+df.app.activity(RETRAIN_DELETE_HOLDOUT_ACTIVITY, { handler: deleteHoldoutActivity.handler });
 df.app.activity(RETRAIN_RECORD_ACTIVITY, { handler: recordActivity.handler });

@@ -5,8 +5,10 @@
 #    from the registrations in the compiled code (tools/cli/azureBindings.ts), so a new blob trigger gets its
 #    subscription without touching this script; `create` replaces a subscription of the same name;
 # 2. the app's default function key in Key Vault (PROMOTION_GATEWAY_KEY: the promotion's smoke evaluation calls
-#    the function-level predict endpoint), restarting the app when the stored key changed.
+#    the function-level predict endpoint like any caller), restarting the app when the stored key changed. Never
+#    the master key: that one stays with the operators (docs/deploy.md, "Keys").
 set -eu
+. "$(dirname "$0")/keyVaultAccess.sh"
 
 : "${AZURE_RESOURCE_GROUP:?run through azd, or export the azd environment (azd env get-values)}"
 : "${AZURE_FUNCTION_APP_NAME:?}"
@@ -16,7 +18,12 @@ set -eu
 
 store_gateway_key() {
   function_key=$(az functionapp keys list -g "$AZURE_RESOURCE_GROUP" -n "$AZURE_FUNCTION_APP_NAME" --query "functionKeys.default" -o tsv)
-  stored=$(az keyvault secret show --vault-name "$AZURE_KEY_VAULT_NAME" --name "$AZURE_GATEWAY_KEY_SECRET_NAME" --query value -o tsv 2>/dev/null || true)
+  errors=$(mktemp)
+  stored=$(az keyvault secret show --vault-name "$AZURE_KEY_VAULT_NAME" --name "$AZURE_GATEWAY_KEY_SECRET_NAME" --query value -o tsv 2>"$errors" || true)
+  if keyvault_refused "$errors" postdeploy; then
+    rm -f "$errors"
+    exit 1
+  fi
   if [ -n "$function_key" ] && [ "$function_key" != "$stored" ]; then
     old_umask=$(umask)
     umask 077
@@ -29,6 +36,7 @@ store_gateway_key() {
     az functionapp restart -g "$AZURE_RESOURCE_GROUP" -n "$AZURE_FUNCTION_APP_NAME" --output none
     echo "Stored the default function key as $AZURE_GATEWAY_KEY_SECRET_NAME and restarted the app."
   fi
+  rm -f "$errors"
 }
 
 cd "$(dirname "$0")/../.."

@@ -3,7 +3,8 @@
 // in AKS; the KServe HPAs scale on CPU through it), a system pool and a separate autoscaled pool for the model
 // replicas, Azure CNI overlay in the shared VNet, and ACR with AcrPull for the kubelet identity. Two workload
 // identities: KServe's (reads models/) and the training job's (writes models/ and baselines/); rbac.bicep gives
-// them their Blob roles.
+// them their Blob roles. The API server is either private (a private endpoint in the node subnet) or public with
+// authorized IP ranges (the Function App's NAT address and the operators' ranges, from main.bicep).
 import { roleIds } from 'roles.bicep'
 
 @description('Azure region.')
@@ -66,6 +67,12 @@ param adminPrincipalType string
 @description('Log Analytics workspace for Container Insights.')
 param logAnalyticsWorkspaceId string
 
+@description('Private API server: reachable only from the VNet (and peered networks); authorizedIpRanges is then ignored. Cannot be changed on an existing cluster.')
+param privateCluster bool
+
+@description('CIDRs the public API server answers (the cluster\'s own egress is added by AKS); empty for no restriction.')
+param authorizedIpRanges string[]
+
 resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' existing = {
   name: vnetName
 }
@@ -107,6 +114,10 @@ resource cluster 'Microsoft.ContainerService/managedClusters@2025-05-01' = {
       dnsServiceIP: '172.16.0.10'
       loadBalancerSku: 'standard'
       outboundType: 'loadBalancer'
+    }
+    apiServerAccessProfile: {
+      enablePrivateCluster: privateCluster
+      authorizedIPRanges: privateCluster ? null : authorizedIpRanges
     }
     autoUpgradeProfile: {
       upgradeChannel: 'patch'
@@ -159,9 +170,9 @@ resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
   sku: {
     name: 'Standard'
   }
+  // Anonymous pull is off by default; the property that says so explicitly does not exist in this API version.
   properties: {
     adminUserEnabled: false
-    anonymousPullEnabled: false
   }
 }
 
@@ -236,7 +247,8 @@ var apiServerCaData = trim(split(split(userKubeconfig, 'certificate-authority-da
 output clusterName string = cluster.name
 output clusterId string = cluster.id
 output oidcIssuerUrl string = cluster.properties.oidcIssuerProfile.issuerURL
-output apiServerFqdn string = cluster.properties.fqdn
+// A private cluster's API server is reached by its private name (resolved by the zone AKS links to the VNet).
+output apiServerFqdn string = privateCluster ? cluster.properties.privateFQDN : cluster.properties.fqdn
 output registryName string = registry.name
 output registryLoginServer string = registry.properties.loginServer
 output kserveIdentityClientId string = kserveIdentity.properties.clientId

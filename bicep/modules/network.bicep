@@ -1,8 +1,16 @@
 // The private network the Function App and AKS share: the AKS node subnet (which also holds the internal load
 // balancer of the Istio ingress gateway, aks/ingress/internal-loadbalancer.yaml), the Function App's VNet
-// integration subnet, and a subnet for private endpoints (Azure Managed Redis). A private DNS zone gives the
-// per-environment KServe hostnames (aks/ingress/gateway.yaml); its A records point at the load balancer's fixed
-// address (output ingressPrivateIp), which is the address the aks/ Service requests.
+// integration subnet, and a subnet for private endpoints (Azure Managed Redis; Storage and Key Vault when the
+// deployment is network-isolated). A private DNS zone gives the per-environment KServe hostnames
+// (aks/ingress/gateway.yaml); its A records point at the load balancer's fixed address (output ingressPrivateIp),
+// which is the address the aks/ Service requests.
+//
+// Each subnet has a network security group. Inside the VNet the Function App may open only HTTPS (the KServe
+// ingress, the private endpoints, a private AKS API server) and Redis' TLS port; the private endpoints accept only
+// those two ports from the Function App and the AKS nodes; the AKS nodes accept from the Function App only HTTPS.
+// Nothing on the Internet reaches the nodes: the default rules deny it, and a subnet NSG is evaluated besides the
+// one AKS manages, so even a public LoadBalancer Service created in the cluster (for example the default one of an
+// Istio install) stays unreachable.
 
 @description('Azure region.')
 param location string
@@ -29,9 +37,127 @@ var functionsSubnetPrefix = cidrSubnet(addressPrefix, 24, 16)
 var privateEndpointSubnetPrefix = cidrSubnet(addressPrefix, 24, 17)
 // cidrHost counts from the first usable address: index 249 is x.x.0.250, far above the addresses nodes take.
 var ingressPrivateIp = cidrHost(aksNodesSubnetPrefix, 249)
+// Ports the Function App opens inside the VNet: HTTPS (KServe ingress, private endpoints, AKS API) and Redis TLS.
+var vnetServicePorts = ['443', '10000']
 
-// Explicit egress for the Function App's integrated subnet (App Insights, Key Vault, Storage and the AKS API are
-// reached on public endpoints), rather than relying on default outbound access, which new subnets no longer get.
+resource functionsNsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' = {
+  name: 'nsg-functions-${vnetName}'
+  location: location
+  tags: tags
+  properties: {
+    securityRules: [
+      {
+        name: 'allow-vnet-services-out'
+        properties: {
+          description: 'The KServe ingress, the private endpoints and a private AKS API server (443), Redis (10000).'
+          priority: 100
+          direction: 'Outbound'
+          access: 'Allow'
+          protocol: 'Tcp'
+          sourceAddressPrefix: functionsSubnetPrefix
+          sourcePortRange: '*'
+          destinationAddressPrefix: 'VirtualNetwork'
+          destinationPortRanges: vnetServicePorts
+        }
+      }
+      {
+        name: 'deny-vnet-out'
+        properties: {
+          description: 'No other port of anything in the VNet (node SSH, kubelet, NodePorts). Internet egress (NAT) is not affected.'
+          priority: 4000
+          direction: 'Outbound'
+          access: 'Deny'
+          protocol: '*'
+          sourceAddressPrefix: '*'
+          sourcePortRange: '*'
+          destinationAddressPrefix: 'VirtualNetwork'
+          destinationPortRange: '*'
+        }
+      }
+    ]
+  }
+}
+
+resource privateEndpointsNsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' = {
+  name: 'nsg-private-endpoints-${vnetName}'
+  location: location
+  tags: tags
+  properties: {
+    securityRules: [
+      {
+        name: 'allow-app-and-aks-in'
+        properties: {
+          description: 'Storage, Key Vault (443) and Redis (10000) for the Function App and the AKS nodes (pod traffic leaves a node with its address).'
+          priority: 100
+          direction: 'Inbound'
+          access: 'Allow'
+          protocol: 'Tcp'
+          sourceAddressPrefixes: [functionsSubnetPrefix, aksNodesSubnetPrefix]
+          sourcePortRange: '*'
+          destinationAddressPrefix: privateEndpointSubnetPrefix
+          destinationPortRanges: vnetServicePorts
+        }
+      }
+      {
+        name: 'deny-vnet-in'
+        properties: {
+          description: 'Nothing else in the VNet (or peered with it) reaches the private endpoints.'
+          priority: 4000
+          direction: 'Inbound'
+          access: 'Deny'
+          protocol: '*'
+          sourceAddressPrefix: 'VirtualNetwork'
+          sourcePortRange: '*'
+          destinationAddressPrefix: '*'
+          destinationPortRange: '*'
+        }
+      }
+    ]
+  }
+}
+
+resource aksNodesNsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' = {
+  name: 'nsg-aks-nodes-${vnetName}'
+  location: location
+  tags: tags
+  properties: {
+    securityRules: [
+      {
+        name: 'allow-functions-https-in'
+        properties: {
+          // AKS load-balancing rules use floating IP: packets reach a node addressed to the frontend (x.x.0.250), in this range.
+          description: 'The Function App calls KServe through the internal load balancer (and a private API server) on 443.'
+          priority: 100
+          direction: 'Inbound'
+          access: 'Allow'
+          protocol: 'Tcp'
+          sourceAddressPrefix: functionsSubnetPrefix
+          sourcePortRange: '*'
+          destinationAddressPrefix: aksNodesSubnetPrefix
+          destinationPortRange: '443'
+        }
+      }
+      {
+        name: 'deny-functions-in'
+        properties: {
+          description: 'No other port of the nodes from the Function App subnet.'
+          priority: 110
+          direction: 'Inbound'
+          access: 'Deny'
+          protocol: '*'
+          sourceAddressPrefix: functionsSubnetPrefix
+          sourcePortRange: '*'
+          destinationAddressPrefix: aksNodesSubnetPrefix
+          destinationPortRange: '*'
+        }
+      }
+    ]
+  }
+}
+
+// Explicit egress for the Function App's integrated subnet (App Insights, Entra ID, a public AKS API server, and
+// Key Vault and Storage when they are not behind private endpoints), rather than relying on default outbound
+// access, which new subnets no longer get. Its fixed address is what the AKS API server's authorized ranges admit.
 resource natIp 'Microsoft.Network/publicIPAddresses@2024-05-01' = {
   name: 'pip-nat-${vnetName}'
   location: location
@@ -73,6 +199,9 @@ resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
         name: 'snet-functions'
         properties: {
           addressPrefix: functionsSubnetPrefix
+          networkSecurityGroup: {
+            id: functionsNsg.id
+          }
           natGateway: {
             id: nat.id
           }
@@ -91,13 +220,20 @@ resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
         name: 'snet-private-endpoints'
         properties: {
           addressPrefix: privateEndpointSubnetPrefix
-          privateEndpointNetworkPolicies: 'Disabled'
+          networkSecurityGroup: {
+            id: privateEndpointsNsg.id
+          }
+          // Private endpoints ignore the subnet's NSG unless this says otherwise.
+          privateEndpointNetworkPolicies: 'NetworkSecurityGroupEnabled'
         }
       }
       {
         name: 'snet-aks-nodes'
         properties: {
           addressPrefix: aksNodesSubnetPrefix
+          networkSecurityGroup: {
+            id: aksNodesNsg.id
+          }
         }
       }
     ]
@@ -143,5 +279,10 @@ output vnetName string = vnet.name
 output functionsSubnetId string = '${vnet.id}/subnets/snet-functions'
 output privateEndpointSubnetId string = '${vnet.id}/subnets/snet-private-endpoints'
 output aksNodesSubnetId string = '${vnet.id}/subnets/snet-aks-nodes'
+// The address range the Function App's VNet traffic comes from: the only source aks/ingress/authorization-policy.yaml
+// lets call the InferenceServices.
+output functionsSubnetPrefix string = functionsSubnetPrefix
+// The Function App's Internet egress address (NAT gateway): what the AKS API server's authorized ranges must hold.
+output natPublicIp string = natIp.properties.ipAddress
 output kserveDnsZoneName string = kserveZone.name
 output ingressPrivateIp string = ingressPrivateIp

@@ -65,57 +65,20 @@ resource accessPolicies 'Microsoft.Cache/redisEnterprise/databases/accessPolicyA
   }
 ]
 
-resource dnsZone 'Microsoft.Network/privateDnsZones@2024-06-01' = {
-  name: 'privatelink.redis.azure.net'
-  location: 'global'
-  tags: tags
-}
-
-resource dnsLink 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2024-06-01' = {
-  parent: dnsZone
-  name: 'redis-link'
-  location: 'global'
-  tags: tags
-  properties: {
-    registrationEnabled: false
-    virtualNetwork: {
-      id: vnetId
-    }
-  }
-}
-
-resource endpoint 'Microsoft.Network/privateEndpoints@2024-05-01' = {
-  name: 'pe-${name}'
-  location: location
-  tags: tags
-  properties: {
-    subnet: {
-      id: privateEndpointSubnetId
-    }
-    privateLinkServiceConnections: [
-      {
-        name: 'redis'
-        properties: {
-          privateLinkServiceId: cluster.id
-          groupIds: ['redisEnterprise']
-        }
-      }
-    ]
-  }
-}
-
-resource endpointDns 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2024-05-01' = {
-  parent: endpoint
-  name: 'default'
-  properties: {
-    privateDnsZoneConfigs: [
-      {
-        name: 'redis'
-        properties: {
-          privateDnsZoneId: dnsZone.id
-        }
-      }
-    ]
+// The names are those the endpoint had before it moved into the shared module: the deployment leaves it as it is.
+module endpoint 'privateEndpoint.bicep' = {
+  name: 'pe-redis'
+  params: {
+    location: location
+    tags: tags
+    name: 'pe-${name}'
+    serviceId: cluster.id
+    groupId: 'redisEnterprise'
+    connectionName: 'redis'
+    dnsZoneName: 'privatelink.redis.azure.net'
+    dnsLinkName: 'redis-link'
+    subnetId: privateEndpointSubnetId
+    vnetId: vnetId
   }
 }
 

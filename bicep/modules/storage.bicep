@@ -1,6 +1,12 @@
 // The Function App's storage account: the host's own state (AzureWebJobsStorage: leases, timers, Durable Functions
 // queues and tables), the app's data containers (shared/platform/blobLayout.ts) and the Flex Consumption deployment package.
 // Identity-only: shared-key access is off, so every client (host, app, KServe, azd, the deployer) uses Entra ID.
+//
+// Network-isolated (the production default): the public endpoint admits only operatorIpRanges (model uploads,
+// drift reports, the held-out set) and no trusted-service bypass; the Function App (host state, Durable Functions,
+// its data, the Flex Consumption package) and the AKS pods (KServe's storage initializer, the training job) use
+// private endpoints for blob, queue and table in the VNet. Event Grid's system topic is fed by the storage service
+// itself, not through this firewall.
 
 @description('Azure region.')
 param location string
@@ -26,6 +32,23 @@ param feedbackContainerName string
 @minValue(1)
 param feedbackRetentionDays int
 
+@description('Deny public traffic except operatorIpRanges, and add private endpoints in the VNet.')
+param networkIsolation bool
+
+@description('Public IPv4 addresses or CIDRs (not /31 or /32: a single address goes without a prefix) allowed through the firewall when networkIsolation is on.')
+param operatorIpRanges string[]
+
+@description('Subnet of the private endpoints.')
+param privateEndpointSubnetId string
+
+@description('VNet to link the privatelink DNS zones to.')
+param vnetId string
+
+// What the Functions host and Durable Functions use: blobs (leases, the package, the app's data), queues and tables.
+var endpointServices = ['blob', 'queue', 'table']
+
+var firewallIpRules = [for cidr in operatorIpRanges: { value: cidr }]
+
 resource account 'Microsoft.Storage/storageAccounts@2024-01-01' = {
   name: name
   location: location
@@ -41,14 +64,35 @@ resource account 'Microsoft.Storage/storageAccounts@2024-01-01' = {
     defaultToOAuthAuthentication: true
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
-    // Public endpoint with Entra-only auth: Event Grid, azd and the deployer reach it from outside the VNet.
+    // Enabled so that the firewall below decides; with networkIsolation it admits only the operators' addresses.
     publicNetworkAccess: 'Enabled'
-    networkAcls: {
+    networkAcls: networkIsolation ? {
+      defaultAction: 'Deny'
+      bypass: 'None'
+      ipRules: firewallIpRules
+    } : {
       defaultAction: 'Allow'
       bypass: 'AzureServices'
     }
   }
 }
+
+module endpoints 'privateEndpoint.bicep' = [
+  for service in endpointServices: if (networkIsolation) {
+    name: 'pe-storage-${service}'
+    params: {
+      location: location
+      tags: tags
+      name: 'pe-${name}-${service}'
+      serviceId: account.id
+      groupId: service
+      dnsZoneName: 'privatelink.${service}.${environment().suffixes.storage}'
+      dnsLinkName: 'storage-${service}-link'
+      subnetId: privateEndpointSubnetId
+      vnetId: vnetId
+    }
+  }
+]
 
 resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2024-01-01' = {
   parent: account

@@ -85,6 +85,9 @@ export const retrainingSectionSchema = z.object({
     feedback: z.number().int(),
     receivedFrom: z.string().nullable(),
     receivedTo: z.string().nullable(),
+    heldOut: z.number().int().optional(),
+    championSeen: z.number().int().optional(),
+    optimisticForChampion: z.boolean().optional(),
   }),
   gate: z.object({
     passed: z.boolean(),

@@ -180,14 +180,24 @@ export function challengerPrefix(model: string, version: string): string {
   return `challengers/${modelPrefix(model, version)}`;
 }
 
+/** `retrainings/{model}/` in the models container: the records of the model's retraining runs and their scratch. */
+export function retrainingsPrefix(model: string): string {
+  return `retrainings/${model}/`;
+}
+
 /** `retrainings/{model}/{runId}.json` in the models container: the record of a retraining run. */
 export function retrainingRecordPath(model: string, runId: string): string {
-  return `retrainings/${model}/${runId}.json`;
+  return `${retrainingsPrefix(model)}${runId}.json`;
 }
 
 /** `retrainings/{model}/{runId}/holdout.ndjson.gz`: the run's held-out mail, scratch (deleted when the run ends). */
 export function retrainingHoldoutPath(model: string, runId: string): string {
-  return `retrainings/${model}/${runId}/holdout.ndjson.gz`;
+  return `${retrainingsPrefix(model)}${runId}/holdout.ndjson.gz`;
+}
+
+/** `retrainings/{model}/start.lock`: the blob whose lease makes starting a retraining one caller at a time. */
+export function retrainingStartLockPath(model: string): string {
+  return `${retrainingsPrefix(model)}start.lock`;
 }
 
 /** `evaluation/{model}/heldout.ndjson.gz` in the models container: the held-out mail the promotion's smoke

@@ -10,10 +10,10 @@ import {
   modelPrefix,
   retrainingHoldoutPath,
   retrainingRecordPath,
+  retrainingsPrefix,
 } from '../../platform/blobLayout';
-import { downloadBuffer, ensureContainers, getContainerClient, readJsonBlob } from '../../platform/blobStorage';
+import { downloadBuffer, ensureContainers, getContainerClient, isBlobNotFound, readJsonBlob } from '../../platform/blobStorage';
 import { defineActivity } from '../../platform/workflow/activity';
-import { workflowBackend } from '../../platform/workflow/backend';
 import { BASELINE_FILE, loadModelFromBlobPrefix, LoadedModel, MODEL_FILES, modelFileContentType } from '../../model/modelArtifacts';
 import { ModelCard, parseModelCard } from '../../model/modelCard';
 import { classificationMetrics } from '../../model/metrics';
@@ -23,7 +23,10 @@ import { tokenize } from '../../serving/features/tokenizer';
 import { featuresFromTokens } from '../../serving/features/transformer';
 import { FEATURE_NAMES } from '../../serving/features/featureList';
 import { inferenceServiceName, inferenceServices } from '../promotion/activities';
-import { durableBackend, inProcessBackend, startPromotion } from '../promotion/service';
+import { promotionBackend } from '../promotion/http';
+import { startPromotion } from '../promotion/service';
+import { pseudonymizeSenderDomains } from './cardPrivacy';
+import { holdoutRowsToScore, trainedUntil } from './holdout';
 import { retrainingTrainer } from './trainer';
 import { Comparison, FeedbackSummary, GateDecision, HoldoutRow, LabelledMessage, ModelScore, RetrainingRecord } from './types';
 
@@ -61,11 +64,45 @@ export interface Gathered {
   feedback: FeedbackSummary;
 }
 
-export async function gather(input: { cutoff: string }): Promise<Gathered> {
-  // Fails before any training when no trainer is available here.
+/**
+ * What the run starts from. Fails before any training when the run could not finish: no trainer here, or a
+ * promotion still running (a winner could not be promoted; the production InferenceService may be about to change).
+ */
+export async function gather(input: { model: string; runId: string; cutoff: string }, context: InvocationContext): Promise<Gathered> {
   retrainingTrainer();
+  const promotions = await promotionBackend(context).running();
+  if (promotions.length) throw new Error(`promotion ${promotions[0]} is still running; retrain when it has finished`);
+  await deleteOrphanedHoldouts(input.model, input.runId);
   const [champion, messages] = await Promise.all([servedProductionVersion(), feedbackMessages(new Date(input.cutoff))]);
   return { champion, feedback: summarize(messages) };
+}
+
+/**
+ * Held-out mail of other runs: a run deletes its own when it ends, but one stopped from outside (terminated, its
+ * process killed) never ends. Only one retraining runs at a time, and this one is it, so any other is an orphan.
+ */
+async function deleteOrphanedHoldouts(model: string, runId: string): Promise<string[]> {
+  const container = getContainerClient(CONTAINERS.models);
+  const prefix = retrainingsPrefix(model);
+  const deleted: string[] = [];
+  try {
+    for await (const blob of container.listBlobsFlat({ prefix })) {
+      const owner = blob.name.slice(prefix.length).split('/')[0];
+      if (owner === runId || blob.name !== retrainingHoldoutPath(model, owner)) continue;
+      await container.deleteBlob(blob.name).catch(() => undefined);
+      deleted.push(blob.name);
+    }
+  } catch (err) {
+    // No models container yet: nothing was left behind.
+    if (!isBlobNotFound(err)) throw err;
+  }
+  return deleted;
+}
+
+/** Delete the run's held-out mail (it holds feedback messages: feedback erasure must reach every copy). */
+export async function deleteHoldout(input: { model: string; runId: string }): Promise<{ deleted: boolean }> {
+  const blob = getContainerClient(CONTAINERS.models).getBlobClient(retrainingHoldoutPath(input.model, input.runId));
+  return { deleted: (await blob.deleteIfExists()).succeeded };
 }
 
 export interface TrainInput {
@@ -91,6 +128,9 @@ async function putBlob(container: string, name: string, bytes: Buffer, contentTy
     .uploadData(bytes, { blobHTTPHeaders: { blobContentType: contentType } });
 }
 
+/** A card as training writes it (indented JSON and a newline). */
+const cardBytes = (card: ModelCard) => Buffer.from(`${JSON.stringify(card, null, 2)}\n`, 'utf8');
+
 /**
  * Train the challenger on the corpus's training period plus the feedback up to the cut-off, and keep its files under
  * challengers/ (never a path an InferenceService reads). The held-out rows go to the run's scratch blob.
@@ -105,10 +145,13 @@ export async function trainChallenger(input: TrainInput, context: InvocationCont
   await ensureContainers([CONTAINERS.models]);
   const prefix = challengerPrefix(input.model, input.version);
   const baselineName = `${CONTAINERS.baselines}/${baselinePath(input.model, input.version)}`;
+  const cardName = modelPrefix(input.model, input.version) + MODEL_FILES.card;
   for (const [rel, bytes] of result.files) {
     // The baseline stays beside the model here: only registration puts it where it activates drift checks.
     const name = rel === baselineName ? prefix + BASELINE_FILE : prefix + rel.slice(modelPrefix(input.model, input.version).length);
-    await putBlob(CONTAINERS.models, name, bytes, modelFileContentType(name));
+    // The card goes wherever the model goes (registry, MLflow): no sender domain of the feedback in clear.
+    const content = rel === cardName ? cardBytes(pseudonymizeSenderDomains(result.card)) : bytes;
+    await putBlob(CONTAINERS.models, name, content, modelFileContentType(name));
   }
   const holdoutPath = retrainingHoldoutPath(input.model, input.runId);
   const lines = result.holdout.map((r) => JSON.stringify({ ...r, raw: r.raw.toString('base64') })).join('\n');
@@ -165,21 +208,25 @@ export async function compareModels(input: {
   holdoutPath: string;
 }): Promise<Comparison> {
   const rows = await loadHoldout(input.holdoutPath);
-  const times = rows.flatMap((r) => (r.receivedAt ? [Date.parse(r.receivedAt)] : []));
   const champion = await loadModelFromBlobPrefix(modelPrefix(input.model, input.champion));
   const challenger = await loadModelFromBlobPrefix(challengerPrefix(input.model, input.challenger));
   try {
+    const { scored, championSeen, optimisticForChampion } = holdoutRowsToScore(rows, trainedUntil(champion.card));
+    const times = scored.flatMap((r) => (r.receivedAt ? [Date.parse(r.receivedAt)] : []));
     return {
       holdout: {
-        rows: rows.length,
-        spam: rows.filter((r) => r.spam).length,
-        ham: rows.filter((r) => !r.spam).length,
-        feedback: rows.filter((r) => r.id.startsWith('feedback/')).length,
+        rows: scored.length,
+        spam: scored.filter((r) => r.spam).length,
+        ham: scored.filter((r) => !r.spam).length,
+        feedback: scored.filter((r) => r.id.startsWith('feedback/')).length,
         receivedFrom: times.length ? new Date(Math.min(...times)).toISOString() : null,
         receivedTo: times.length ? new Date(Math.max(...times)).toISOString() : null,
+        heldOut: rows.length,
+        championSeen,
+        optimisticForChampion,
       },
-      champion: await scoreModel(champion, rows),
-      challenger: await scoreModel(challenger, rows),
+      champion: await scoreModel(champion, scored),
+      challenger: await scoreModel(challenger, scored),
     };
   } finally {
     await Promise.all([champion.onnx.close(), challenger.onnx.close()]);
@@ -207,7 +254,7 @@ export async function recordChallenger(input: {
     holdout: input.comparison.holdout,
     gate: input.gate,
   };
-  await putBlob(CONTAINERS.models, name, Buffer.from(`${JSON.stringify(card, null, 2)}\n`, 'utf8'), 'application/json');
+  await putBlob(CONTAINERS.models, name, cardBytes(card), 'application/json');
   return { card: `${CONTAINERS.models}/${name}` };
 }
 
@@ -264,9 +311,7 @@ export async function promoteChallenger(
   input: { version: string; runId: string; autoApprove: boolean },
   context: InvocationContext,
 ): Promise<{ promotionId: string }> {
-  const backend = workflowBackend(context);
-  const promotions = backend.kind === 'durable' ? durableBackend(backend.client) : inProcessBackend(context);
-  const started = await startPromotion(promotions, input.version, `retraining ${input.runId}`, new Date(), {
+  const started = await startPromotion(promotionBackend(context), input.version, `retraining ${input.runId}`, new Date(), {
     autoApprove: input.autoApprove,
   });
   return { promotionId: started.promotionId };
@@ -276,8 +321,6 @@ export async function writeRetrainingRecord(record: RetrainingRecord): Promise<{
   await ensureContainers([CONTAINERS.models]);
   const blob = retrainingRecordPath(record.model, record.runId);
   await putBlob(CONTAINERS.models, blob, Buffer.from(JSON.stringify(record, null, 2), 'utf8'), 'application/json');
-  // The held-out mail holds feedback messages: it lives no longer than the run (feedback erasure must reach it).
-  await getContainerClient(CONTAINERS.models).getBlobClient(retrainingHoldoutPath(record.model, record.runId)).deleteIfExists();
   return { blob: `${CONTAINERS.models}/${blob}` };
 }
 
@@ -292,6 +335,7 @@ export const RETRAIN_RECORD_CHALLENGER_ACTIVITY = 'retrainRecordChallenger';
 export const RETRAIN_REGISTER_ACTIVITY = 'retrainRegister';
 export const RETRAIN_UNREGISTER_ACTIVITY = 'retrainUnregister';
 export const RETRAIN_PROMOTE_ACTIVITY = 'retrainPromote';
+export const RETRAIN_DELETE_HOLDOUT_ACTIVITY = 'retrainDeleteHoldout';
 export const RETRAIN_RECORD_ACTIVITY = 'retrainRecord';
 
 export const gatherActivity = defineActivity(RETRAIN_GATHER_ACTIVITY, gather);
@@ -301,4 +345,5 @@ export const recordChallengerActivity = defineActivity(RETRAIN_RECORD_CHALLENGER
 export const registerActivity = defineActivity(RETRAIN_REGISTER_ACTIVITY, registerChallenger);
 export const unregisterActivity = defineActivity(RETRAIN_UNREGISTER_ACTIVITY, unregisterChallenger);
 export const promoteActivity = defineActivity(RETRAIN_PROMOTE_ACTIVITY, promoteChallenger);
+export const deleteHoldoutActivity = defineActivity(RETRAIN_DELETE_HOLDOUT_ACTIVITY, deleteHoldout);
 export const recordActivity = defineActivity(RETRAIN_RECORD_ACTIVITY, writeRetrainingRecord);

@@ -21,7 +21,13 @@ export function decideGate(comparison: Comparison, settings: GateSettings): Gate
   const fprOk = hamFprIncrease <= settings.maxHamFprIncrease;
   const recallOk = spamRecallDrop <= settings.maxSpamRecallDrop;
   const f = (n: number) => n.toFixed(4);
+  const { holdout } = comparison;
   const reasons = [
+    ...(holdout.optimisticForChampion
+      ? [
+          `scored on ${holdout.rows} held-out rows of which ${holdout.championSeen} are no newer than the champion's training mail (too few newer ones): the figures favour the champion`,
+        ]
+      : []),
     `ROC AUC ${f(challenger.metrics.rocAuc)} vs ${f(champion.metrics.rocAuc)} (gain ${f(aucGain)}: ${ranksBetter ? `better by at least ${settings.minAucGain}` : aucOk ? 'no clear gain' : `lower by more than ${settings.minAucGain}`})`,
     `ham FPR ${f(challenger.metrics.hamFalsePositiveRate)} vs ${f(champion.metrics.hamFalsePositiveRate)} (increase ${f(hamFprIncrease)}: ${flagsLessHam ? `lower by at least ${settings.minHamFprDecrease}` : fprOk ? `within ${settings.maxHamFprIncrease}` : `beyond ${settings.maxHamFprIncrease}`})`,
     `spam recall ${f(challenger.metrics.spamRecall)} vs ${f(champion.metrics.spamRecall)} (drop ${f(spamRecallDrop)}, ${recallOk ? 'within' : 'beyond'} ${settings.maxSpamRecallDrop})`,

@@ -2,12 +2,14 @@
 //   gather (champion, feedback up to the cut-off) -> train the challenger -> compare both on the held-out newest
 //   mail -> gate -> record the comparison in the challenger's card -> (winner) register -> start the promotion.
 // A loser stays under challengers/ for inspection. A failure at registration undoes it, so no version is left half
-// in models/ and baselines/. Time only from context.df.currentUtcDateTime; the same generator runs under Durable and
-// under shared/platform/workflow/inProcessRunner.ts.
+// in models/ and baselines/. Whatever the outcome, the run's copy of the held-out mail is deleted before the record is
+// written. Time only from context.df.currentUtcDateTime; the same generator runs under Durable and under
+// shared/platform/workflow/inProcessRunner.ts.
 import type { OrchestrationContext, Task } from 'durable-functions';
 import { errorMessage } from '../../platform/errors';
 import {
   compareActivity,
+  deleteHoldoutActivity,
   gatherActivity,
   promoteActivity,
   recordActivity,
@@ -46,7 +48,7 @@ export function* retrainOrchestrator(context: OrchestrationContext): Generator<T
 
   try {
     step('gather', `feedback received before ${input.cutoff}`);
-    const gathered = yield* gatherActivity.call(context, { cutoff: input.cutoff });
+    const gathered = yield* gatherActivity.call(context, { model: input.model, runId: input.runId, cutoff: input.cutoff });
     record.champion = gathered.champion;
     record.feedback = gathered.feedback;
     const version = challengerVersion(gathered.champion, new Date(input.cutoff));
@@ -105,6 +107,12 @@ export function* retrainOrchestrator(context: OrchestrationContext): Generator<T
     record.outcome = 'failed';
     record.reason = `${record.steps.at(-1)?.step ?? 'start'}: ${errorMessage(err)}`;
     step('failed', record.reason);
+  }
+  try {
+    yield* deleteHoldoutActivity.call(context, { model: input.model, runId: input.runId });
+  } catch (err) {
+    // The outcome stands; the next run's gather deletes what is left.
+    step('delete held-out mail', `failed: ${errorMessage(err)}`);
   }
   record.finishedAt = now().toISOString();
   yield* recordActivity.call(context, record);

@@ -1,8 +1,12 @@
 // Starting and inspecting retrainings on the backend WORKFLOW_BACKEND names (Durable Functions in Azure, the
 // in-process runner locally). At most one runs at a time: a second start is refused with the running one's id.
+// "Is one running? No: start mine" is two calls, so two starters at once could both pass the check; a short Blob
+// lease on a lock blob makes the check and the start one caller at a time (the instance table stays the only record
+// of what runs, so nothing has to be unlocked when a run ends, and a starter that dies frees the lease by expiry).
 import type { DurableClient } from 'durable-functions';
 import type { InvocationContext } from '@azure/functions';
-import { compactTime, Environment } from '../../platform/blobLayout';
+import { CONTAINERS, compactTime, Environment, retrainingStartLockPath } from '../../platform/blobLayout';
+import { ensureContainers, getContainerClient, isBlobNotFound } from '../../platform/blobStorage';
 import { getConfig } from '../../platform/config';
 import { BadRequestError, ConflictError, errorMessage, NotFoundError } from '../../platform/errors';
 import { MODEL_NAME } from '../../model/modelArtifacts';
@@ -54,11 +58,7 @@ export async function startRetraining(backend: RetrainingBackend, request: Retra
   if (cutoff.getTime() > now.getTime()) throw new BadRequestError('cutoff must not lie in the future', 'validation_error');
   // Refused here, before a run starts, when the train step could not run in this app.
   retrainingTrainer();
-  const running = await backend.running();
-  if (running.length) throw new ConflictError(`retraining ${running[0]} is still running; wait for it first`);
   const runId = request.runId ?? `retrain-${compactTime(now, { milliseconds: true })}`;
-  // Durable replaces a finished instance started again under its id (a timer slot delivered twice): its record stays.
-  if (await readRetrainingRecord(MODEL_NAME, runId)) throw new ConflictError(`retraining ${runId} has run already`);
   const input: RetrainingInput = {
     runId,
     model: MODEL_NAME,
@@ -68,8 +68,48 @@ export async function startRetraining(backend: RetrainingBackend, request: Retra
     requestedAt: now.toISOString(),
     settings: retrainingSettings(request.autoApprove),
   };
-  await backend.start(input);
+  await whileStarting(MODEL_NAME, async () => {
+    const running = await backend.running();
+    if (running.length) throw new ConflictError(`retraining ${running[0]} is still running; wait for it first`);
+    // Durable replaces a finished instance started again under its id (a timer slot delivered twice): its record stays.
+    if (await readRetrainingRecord(MODEL_NAME, runId)) throw new ConflictError(`retraining ${runId} has run already`);
+    await backend.start(input);
+  });
   return input;
+}
+
+/** Longer than any check-and-start takes; what a starter that died holds is free again after it. */
+const START_LEASE_SECONDS = 30;
+
+/**
+ * Run `start` holding the lease on the model's start lock: another starter at the same moment gets a 409 at once,
+ * the same answer it would get a moment later from the run this one starts.
+ */
+async function whileStarting(model: string, start: () => Promise<void>): Promise<void> {
+  const lock = getContainerClient(CONTAINERS.models).getBlockBlobClient(retrainingStartLockPath(model));
+  const lease = lock.getBlobLeaseClient();
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await lease.acquireLease(START_LEASE_SECONDS);
+      break;
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 409) {
+        throw new ConflictError('another retraining is being started at this moment; try again when it is running');
+      }
+      if (!isBlobNotFound(err) || attempt > 0) throw err;
+      // First use in this storage account: create the (empty) lock blob, unless a racing starter just did.
+      await ensureContainers([CONTAINERS.models]);
+      await lock.upload('', 0, { conditions: { ifNoneMatch: '*' } }).catch((e: unknown) => {
+        const status = (e as { statusCode?: number }).statusCode;
+        if (status !== 409 && status !== 412) throw e;
+      });
+    }
+  }
+  try {
+    await start();
+  } finally {
+    await lease.releaseLease().catch(() => undefined);
+  }
 }
 
 export async function getRetrainingStatus(backend: RetrainingBackend, id: string): Promise<RetrainingStatus> {

@@ -52,7 +52,21 @@ export interface ModelScore {
 }
 
 export interface Comparison {
-  holdout: { rows: number; spam: number; ham: number; feedback: number; receivedFrom: string | null; receivedTo: string | null };
+  /** The rows both models were scored on (their counts and times), and how they relate to the held-out slice. */
+  holdout: {
+    rows: number;
+    spam: number;
+    ham: number;
+    feedback: number;
+    receivedFrom: string | null;
+    receivedTo: string | null;
+    /** Rows the challenger held out; `rows` of them were scored. */
+    heldOut: number;
+    /** Held-out rows no newer than the champion's training mail: it may have been fitted or tuned on them. */
+    championSeen: number;
+    /** Scored on rows the champion may have seen (too few newer ones): the figures favour the champion. */
+    optimisticForChampion: boolean;
+  };
   champion: ModelScore;
   challenger: ModelScore;
 }

@@ -1,7 +1,8 @@
 // The azd hooks (bicep/hooks/*.sh) run against a stand-in `az` on PATH: the Azure CLI is not installed on these
 // machines and nothing here can reach Azure, so the stand-in records each call and keeps Key Vault secrets in files.
 // What is checked is the hooks' own logic: which subscriptions they create for the registered blob triggers, the
-// webhook URL and filters, waiting for the system key, never putting a secret on a command line, idempotence.
+// webhook URL and filters, waiting for the system key, never putting a secret on a command line, idempotence, and
+// stopping at once with the fix when Key Vault's firewall refuses the deployer's address (network isolation).
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,6 +26,13 @@ case "$1 $2" in
   "functionapp show") echo "func-spam-test.azurewebsites.net"; exit 0 ;;
   "functionapp restart") exit 0 ;;
   "keyvault secret")
+    if [ -n "\${FAKE_AZ_KV_FIREWALL:-}" ]; then
+      # What the CLI prints when the vault's firewall refuses the caller's address.
+      echo "(Forbidden) Client address is not authorized and caller is not a trusted service." >&2
+      echo "Client address: 203.0.113.9" >&2
+      echo 'Inner error: {"code": "ForbiddenByFirewall"}' >&2
+      exit 1
+    fi
     name=$(value_of --name "$@")
     case "$3" in
       show)
@@ -48,7 +56,11 @@ interface Run {
   calls: string[];
 }
 
-function setup(): { dir: string; run: (hook: string) => Run; secret: (name: string) => string | undefined } {
+function setup(extraEnv: Record<string, string> = {}): {
+  dir: string;
+  run: (hook: string) => Run;
+  secret: (name: string) => string | undefined;
+} {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'azd-hooks-'));
   fs.mkdirSync(path.join(dir, 'bin'));
   fs.writeFileSync(path.join(dir, 'bin', 'az'), FAKE_AZ, { mode: 0o755 });
@@ -63,6 +75,7 @@ function setup(): { dir: string; run: (hook: string) => Run; secret: (name: stri
     AZURE_KEY_VAULT_NAME: 'kv-test',
     AZURE_SENDER_HASH_KEY_SECRET_NAME: 'sender-hash-key',
     AZURE_GATEWAY_KEY_SECRET_NAME: 'promotion-gateway-key',
+    ...extraEnv,
   };
   return {
     dir,
@@ -120,6 +133,18 @@ describe('postdeploy hook', () => {
   });
 });
 
+describe('postdeploy hook behind the Key Vault firewall', () => {
+  it('stops before storing the key or restarting the app, and says how to let the machine in', () => {
+    const hooks = setup({ FAKE_AZ_KV_FIREWALL: '1' });
+    const r = hooks.run('postdeploy.sh');
+    expect(r.status).toBe(1);
+    expect(r.output).toMatch(/does not accept requests from this machine's address[\s\S]*azd hooks run postdeploy/);
+    expect(r.calls.filter((c) => c.startsWith('keyvault secret set') || c.startsWith('functionapp restart'))).toEqual([]);
+    // Only the callers' function key was read, never the master key.
+    expect(r.calls.filter((c) => c.startsWith('functionapp keys list')).every((c) => !/masterKey/.test(c))).toBe(true);
+  });
+});
+
 describe('postprovision hook', () => {
   it('creates the sender-hash key once, from a file, and keeps it afterwards', () => {
     const hooks = setup();
@@ -134,6 +159,19 @@ describe('postprovision hook', () => {
     expect(second.output).toMatch(/exists; kept/);
     expect(second.calls.filter((c) => c.startsWith('keyvault secret set'))).toEqual([]);
     expect(hooks.secret('sender-hash-key')).toBe(key);
+  });
+
+  it("stops at once, saying how to let the machine in, when Key Vault's firewall refuses it", () => {
+    const hooks = setup({ FAKE_AZ_KV_FIREWALL: '1' });
+    const r = hooks.run('postprovision.sh');
+    expect(r.status).toBe(1);
+    expect(r.output).toMatch(/ForbiddenByFirewall/);
+    expect(r.output).toMatch(/Key Vault kv-test does not accept requests from this machine's address/);
+    expect(r.output).toMatch(/azd env set OPERATOR_IP_RANGES <address>\/32[\s\S]*azd hooks run postprovision/);
+    // No waiting for a role to propagate: one look, one write, then the message.
+    expect(r.calls.filter((c) => c.startsWith('keyvault secret set'))).toHaveLength(1);
+    expect(r.output).not.toMatch(/Waiting for Key Vault access/);
+    expect(hooks.secret('sender-hash-key')).toBeUndefined();
   });
 
   it('stops with a message naming the missing azd value when run outside azd', () => {

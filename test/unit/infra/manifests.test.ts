@@ -1,6 +1,8 @@
 // The aks/ manifests: every YAML parses; every core Kubernetes kind (and Istio's) validates against the JSON
 // schemas of the kubernetes-models packages (generated from the Kubernetes OpenAPI and Istio's CRDs); the
-// InferenceServices hold the invariants of docs/aks.md; kustomizations name files that exist. This is not
+// InferenceServices hold the invariants of docs/aks.md; only the Function App's subnet may call them; every
+// placeholder is a Bicep output that aks/deploy.sh fills and checks; kustomizations name files that exist. The
+// checks run on the manifests as aks/deploy.sh renders them, with sample values for the placeholders. This is not
 // `kubectl apply --dry-run=server` (no cluster here; docs/aks.md says how to run that): unknown fields, CRDs
 // missing from the cluster and admission webhooks are only caught there.
 import fs from 'node:fs';
@@ -27,9 +29,25 @@ type Doc = {
   metadata?: { name?: string; namespace?: string; annotations?: Record<string, string> };
   [k: string]: any;
 };
+// Values of the shape the Bicep outputs have, for the ${NAME} placeholders that aks/deploy.sh fills.
+const SAMPLE_OUTPUTS: Record<string, string> = {
+  AZURE_KSERVE_IDENTITY_CLIENT_ID: '6f1c2a4e-0b5d-4c4e-9a51-2f0e8d7c1b11',
+  AZURE_TRAINER_IDENTITY_CLIENT_ID: '0d3e9b8a-7c61-4f2a-8e05-5b4c3d2e1f22',
+  AZURE_FUNCTION_IDENTITY_PRINCIPAL_ID: '9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c33',
+  AZURE_KSERVE_INGRESS_PRIVATE_IP: '10.10.0.250',
+  AZURE_FUNCTIONS_SUBNET_PREFIX: '10.10.16.0/24',
+  AZURE_STORAGE_ACCOUNT_NAME: 'stsample01',
+  AZURE_KSERVE_STORAGE_URI: 'https://stsample01.blob.core.windows.net/models/',
+  AZURE_CONTAINER_REGISTRY_ENDPOINT: 'crsample01.azurecr.io',
+};
+const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+const render = (text: string) => text.replace(PLACEHOLDER, (whole, name: string) => SAMPLE_OUTPUTS[name] ?? whole);
+
 const files = yamlFiles(AKS);
 const docs: Array<{ file: string; doc: Doc }> = files.flatMap((file) =>
-  (yaml.loadAll(fs.readFileSync(file, 'utf8')) as Doc[]).filter((d) => d != null).map((doc) => ({ file: path.relative(AKS, file), doc })),
+  (yaml.loadAll(render(fs.readFileSync(file, 'utf8'))) as Doc[])
+    .filter((d) => d != null)
+    .map((doc) => ({ file: path.relative(AKS, file), doc })),
 );
 const k8sObjects = docs.filter(({ doc }) => doc.apiVersion && doc.kind && doc.kind !== 'Kustomization');
 
@@ -86,6 +104,7 @@ test('core and Istio kinds validate against their schemas', () => {
       'Service',
       'Gateway',
       'VirtualService',
+      'AuthorizationPolicy',
       'PersistentVolumeClaim',
       'Deployment',
       'CronJob',
@@ -147,7 +166,7 @@ describe('InferenceServices hold the invariants of docs/aks.md', () => {
     expect(p.labels['azure.workload.identity/use']).toBe('true');
     const sa = k8sObjects.find(({ doc }) => doc.kind === 'ServiceAccount' && doc.metadata!.name === p.serviceAccountName)?.doc;
     expect(sa?.metadata!.namespace).toBe(d.metadata!.namespace);
-    expect(sa?.metadata!.annotations!['azure.workload.identity/client-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(sa?.metadata!.annotations!['azure.workload.identity/client-id']).toBe(SAMPLE_OUTPUTS.AZURE_KSERVE_IDENTITY_CLIENT_ID);
   });
 });
 
@@ -178,7 +197,8 @@ test('the promotion may get and patch InferenceServices in their namespace, and 
   expect(binding.metadata!.namespace).toBe(role.metadata!.namespace);
 });
 
-test('kustomizations reference files and folders that exist, and every manifest is reachable from aks/', () => {
+/** The kustomization files and the resources they name, from aks/ down. */
+function kustomized(): Set<string> {
   const reached = new Set<string>();
   const walk = (dir: string) => {
     const k = yaml.load(fs.readFileSync(path.join(dir, 'kustomization.yaml'), 'utf8')) as { resources: string[] };
@@ -191,6 +211,11 @@ test('kustomizations reference files and folders that exist, and every manifest 
     }
   };
   walk(AKS);
+  return reached;
+}
+
+test('kustomizations reference files and folders that exist, and every manifest is reachable from aks/', () => {
+  const reached = kustomized();
   const manifests = files.filter((f) => (yaml.loadAll(fs.readFileSync(f, 'utf8')) as Doc[]).some((d) => d?.apiVersion && d?.kind));
   expect(manifests.filter((f) => !reached.has(f)).map((f) => path.relative(AKS, f))).toEqual([]);
 });
@@ -213,6 +238,91 @@ test('the training job runs the training CLI from the image built by the Dockerf
   const mlflowService = k8sObjects.find(({ doc }) => doc.kind === 'Service' && doc.metadata!.name === 'mlflow')!.doc;
   expect(mlflowService.metadata!.namespace).toBe('mlflow');
   expect(mlflowService.spec.ports[0].port).toBe(5000);
+});
+
+describe('only the Function App calls the InferenceServices', () => {
+  const find = (kind: string) => k8sObjects.filter(({ doc }) => doc.kind === kind).map(({ doc }) => doc);
+  const policy = () => find('AuthorizationPolicy')[0];
+  const gateway = () => find('Gateway')[0];
+
+  test('an ALLOW policy on the ingress gateway pods admits the Function App subnet only', () => {
+    expect(find('AuthorizationPolicy')).toHaveLength(1);
+    const p = policy();
+    expect(p.apiVersion).toBe('security.istio.io/v1');
+    expect(p.metadata!.namespace).toBe(gateway().metadata!.namespace);
+    // ALLOW: whatever no rule matches is denied, so the rules below are the whole list of callers.
+    expect(p.spec.action).toBe('ALLOW');
+    expect(p.spec.selector.matchLabels).toEqual(gateway().spec.selector);
+    expect(p.spec.rules).toHaveLength(1);
+    expect(p.spec.rules[0].from).toEqual([{ source: { ipBlocks: [SAMPLE_OUTPUTS.AZURE_FUNCTIONS_SUBNET_PREFIX] } }]);
+    // In the file, the address range is the Bicep output the script fills in.
+    const raw = fs.readFileSync(path.join(AKS, 'ingress', 'authorization-policy.yaml'), 'utf8');
+    expect([...raw.matchAll(PLACEHOLDER)].map((m) => m[1])).toEqual(['AZURE_FUNCTIONS_SUBNET_PREFIX']);
+  });
+
+  test('the policy covers every host and path the gateway routes to a model, with and without a port', () => {
+    const [operation] = policy().spec.rules[0].to.map((t: { operation: unknown }) => t.operation);
+    const hosts: string[] = gateway().spec.servers.flatMap((srv: { hosts: string[] }) => srv.hosts);
+    expect([...operation.hosts].sort()).toEqual(hosts.flatMap((h) => [h, `${h}:*`]).sort());
+    const prefixes = find('VirtualService').flatMap((v) =>
+      v.spec.http.flatMap((h: { match: { uri: { prefix: string } }[] }) => h.match.map((m) => m.uri.prefix)),
+    );
+    expect(new Set(prefixes)).toEqual(new Set(['/v2/']));
+    expect(operation.paths).toEqual(['/v2/*']);
+  });
+
+  test('the internal load balancer keeps client addresses, which the policy matches on', () => {
+    const lb = find('Service').find((svc) => svc.metadata!.name === 'istio-ingressgateway-internal')!;
+    expect(lb.spec.externalTrafficPolicy).toBe('Local');
+    expect(lb.spec.selector).toEqual(policy().spec.selector.matchLabels);
+  });
+
+  test('the schema check does catch a broken policy', () => {
+    const AuthorizationPolicy = modelClass('security.istio.io/v1', 'AuthorizationPolicy')!;
+    const bad = structuredClone(policy());
+    bad.spec.action = 'PERMIT';
+    expect(() => new AuthorizationPolicy(bad).validate()).toThrow(/action must be equal to one of the allowed values/);
+  });
+});
+
+describe('placeholders are Bicep outputs that aks/deploy.sh fills and checks', () => {
+  const raw = () =>
+    [...kustomized()]
+      .filter((f) => !f.endsWith('kustomization.yaml'))
+      .map((f) => ({ file: path.relative(AKS, f), text: fs.readFileSync(f, 'utf8') }));
+  const placeholders = () => new Set(raw().flatMap(({ text }) => [...text.matchAll(PLACEHOLDER)].map((m) => m[1])));
+  const deployScript = fs.readFileSync(path.join(AKS, 'deploy.sh'), 'utf8');
+  /** Names in the case labels of pattern_of(), the values aks/deploy.sh knows how to check. */
+  const known = new Set(
+    [...deployScript.matchAll(/^\s+((?:AZURE_[A-Z0-9_]+)(?:\s*\|\s*AZURE_[A-Z0-9_]+)*)\)/gm)].flatMap((m) => m[1].split(/\s*\|\s*/)),
+  );
+
+  test('every placeholder is an output of bicep/main.bicep, and the script checks exactly those', () => {
+    const outputs = new Set(
+      [...fs.readFileSync(path.join(REPO_ROOT, 'bicep', 'main.bicep'), 'utf8').matchAll(/^output (\w+) /gm)].map((m) => m[1]),
+    );
+    expect(placeholders().size).toBeGreaterThanOrEqual(8);
+    expect([...placeholders()].filter((p) => !outputs.has(p))).toEqual([]);
+    expect([...known].sort()).toEqual([...placeholders()].sort());
+    expect(Object.keys(SAMPLE_OUTPUTS).sort()).toEqual([...placeholders()].sort());
+  });
+
+  test('no manifest carries a value the user had to fill in by hand', () => {
+    for (const { file, text } of raw()) {
+      expect({ file, zeros: /0{8}-0{4}-0{4}-0{4}-0{12}/.test(text), legacy: /\b(STORAGE_ACCOUNT|REGISTRY)\./.test(text) }).toEqual({
+        file,
+        zeros: false,
+        legacy: false,
+      });
+    }
+    // The identities and the address range are placeholders, not literals.
+    const binding = k8sObjects.find(({ doc }) => doc.kind === 'RoleBinding')!.doc;
+    expect(binding.subjects).toEqual([
+      { apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: SAMPLE_OUTPUTS.AZURE_FUNCTION_IDENTITY_PRINCIPAL_ID },
+    ]);
+    const trainer = k8sObjects.find(({ doc }) => doc.kind === 'ServiceAccount' && doc.metadata!.name === 'spam-detector-trainer')!.doc;
+    expect(trainer.metadata!.annotations!['azure.workload.identity/client-id']).toBe(SAMPLE_OUTPUTS.AZURE_TRAINER_IDENTITY_CLIENT_ID);
+  });
 });
 
 // ---- The Triton model repository committed with each model version must describe the ONNX graph it holds ----

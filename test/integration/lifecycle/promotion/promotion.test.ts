@@ -4,8 +4,6 @@
 // Kubernetes/KServe docs: no cluster runs here) and a gateway over HTTP.
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { execFileSync } from 'node:child_process';
-import http from 'node:http';
-import { AddressInfo } from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,76 +29,13 @@ import { promotionDecision } from '../../../../functions/promotionDecision';
 import { promotionStatus } from '../../../../functions/promotionStatus';
 import { startTestAzurite, TestAzurite } from '../../../helpers/azurite';
 import { setAppEnv } from '../../../helpers/env';
-import { FakeKubeApi, fakeKubeconfigYaml, startFakeKubeApi } from '../../../helpers/fakeKubeApi';
-import { loadCorpus } from '../../../../training/corpus';
+import { FakeKubeApi, startFakeKubeApi } from '../../../helpers/fakeKubeApi';
+import { promotionTestSettings, StandInGateway, startStandInGateway, uriOf } from '../../../helpers/promotionStack';
 import { REPO_ROOT } from '../../../helpers/paths';
 import { registerHeldOutSource } from '../../../../shared/lifecycle/promotion/heldOutSet';
 import { corpusHeldOutSource } from '../../../../training/heldOutCorpus';
 
-// The gateway as docs/gateway.md documents its batch response, standing in for functions/predict.ts: it
-// answers with the model version the staging InferenceService serves (read from the Kubernetes API, as KServe's
-// Ready Triton would) and scores from the corpus labels, well ('good') or inverted ('bad').
-interface StandInGateway {
-  url: string;
-  quality: 'good' | 'bad';
-  environments: Set<string>;
-  close(): Promise<void>;
-}
-
-async function startStandInGateway(kubeApi: FakeKubeApi, namespace: string): Promise<StandInGateway> {
-  const labels = new Map(loadCorpus().map((m) => [m.raw.toString('base64'), m.spam]));
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      const env = String(req.headers['x-environment'] ?? 'production');
-      gw.environments.add(env);
-      const isvc = kubeApi.get(namespace, env === 'staging' ? 'spam-detector-staging' : 'spam-detector')!;
-      const version = isvc.metadata.annotations[ANNOTATIONS.modelVersion];
-      const instances = (JSON.parse(body) as { instances: Array<{ raw: string }> }).instances;
-      const results = instances.map((inst, i) => {
-        const spam = labels.get(inst.raw);
-        if (spam === undefined) throw new Error('not a corpus message');
-        const p = (spam ? 0.8 : 0.2) + ((i % 7) - 3) * 0.02;
-        const probability = gw.quality === 'good' ? p : 1 - p;
-        return {
-          prediction: probability >= 0.5 ? 'spam' : 'ham',
-          probability,
-          probabilities: [1 - probability, probability],
-          threshold: 0.5,
-          model: { name: 'spam-detector', version },
-          environment: env,
-          degraded: false,
-        };
-      });
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          request_id: req.headers['x-request-id'],
-          environment: env,
-          model: { name: 'spam-detector', version },
-          degraded: false,
-          count: results.length,
-          results,
-          latency_ms: 1,
-        }),
-      );
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const gw: StandInGateway = {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    quality: 'good',
-    environments: new Set(),
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-  return gw;
-}
-
 const NS = 'kserve';
-const MODELS_URI = 'https://acct.blob.core.windows.net/models';
-const uriOf = (version: string) => `${MODELS_URI}/spam-detector/${version}/triton/`;
 
 let azurite: TestAzurite;
 let kube: FakeKubeApi;
@@ -236,18 +171,10 @@ beforeEach(async () => {
   });
   gateway = await startStandInGateway(kube, NS);
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'promotion-'));
-  fs.writeFileSync(path.join(dir, 'kubeconfig'), fakeKubeconfigYaml(kube.url, kube.caData));
   restoreEnv = setAppEnv({
     AzureWebJobsStorage: azurite.connectionString,
-    WORKFLOW_BACKEND: 'in-process',
-    KUBE_CONNECTION: 'kubeconfig',
-    KUBECONFIG: path.join(dir, 'kubeconfig'),
-    KSERVE_MODELS_URI: MODELS_URI,
-    PROMOTION_GATEWAY_URL: `${gateway.url}/api`,
-    PROMOTION_READY_POLL_MS: '20',
-    PROMOTION_READY_TIMEOUT_S: '10',
+    ...promotionTestSettings(kube, gateway, dir),
     PROMOTION_APPROVAL_TIMEOUT_S: '60',
-    PROMOTION_SMOKE_SAMPLES: '60',
   });
   resetInferenceServices();
   await ensureContainers([CONTAINERS.models]);

@@ -23,8 +23,18 @@ function score(version: string, figures: Pick<ClassificationMetrics, 'rocAuc' | 
 const settings = { minAucGain: 0.005, minHamFprDecrease: 0.005, maxHamFprIncrease: 0.002, maxSpamRecallDrop: 0.02 };
 const champion = score('1.2.0', { rocAuc: 0.97, hamFalsePositiveRate: 0.01, spamRecall: 0.9 });
 
-function compare(challenger: ModelScore): Comparison {
-  const holdout = { rows: 200, spam: 100, ham: 100, feedback: 200, receivedFrom: null, receivedTo: null };
+function compare(challenger: ModelScore, seen = 0): Comparison {
+  const holdout = {
+    rows: 200,
+    spam: 100,
+    ham: 100,
+    feedback: 200 - seen,
+    receivedFrom: null,
+    receivedTo: null,
+    heldOut: 200,
+    championSeen: seen,
+    optimisticForChampion: seen > 0,
+  };
   return { holdout, champion, challenger };
 }
 
@@ -64,5 +74,12 @@ describe('champion/challenger gate', () => {
     const decision = decideGate(compare(score('1.3.0', figures)), settings);
     expect(decision.passed).toBe(false);
     expect(decision.reasons.join('; ')).toMatch(reason);
+  });
+
+  it('says so when the figures favour the champion, and decides on them all the same', () => {
+    const decision = decideGate(compare(score('1.3.0', { rocAuc: 0.99, hamFalsePositiveRate: 0.005, spamRecall: 0.95 }), 150), settings);
+    expect(decision.passed).toBe(true);
+    expect(decision.reasons).toHaveLength(4);
+    expect(decision.reasons[0]).toMatch(/of which 150 are no newer than the champion's training mail .* favour the champion/);
   });
 });
