@@ -17,7 +17,8 @@ export function decideGate(comparison: Comparison, settings: GateSettings): Gate
   const finite = [aucGain, hamFprIncrease, spamRecallDrop].every(Number.isFinite);
   const ranksBetter = aucGain >= settings.minAucGain;
   const flagsLessHam = -hamFprIncrease >= settings.minHamFprDecrease;
-  const aucOk = aucGain >= -settings.minAucGain;
+  // The margin is also the tolerance downwards; a negative margin (a gate opened wide) tolerates as much.
+  const aucOk = aucGain >= -Math.abs(settings.minAucGain);
   const fprOk = hamFprIncrease <= settings.maxHamFprIncrease;
   const recallOk = spamRecallDrop <= settings.maxSpamRecallDrop;
   const f = (n: number) => n.toFixed(4);
@@ -28,7 +29,7 @@ export function decideGate(comparison: Comparison, settings: GateSettings): Gate
           `scored on ${holdout.rows} held-out rows of which ${holdout.championSeen} are no newer than the champion's training mail (too few newer ones): the figures favour the champion`,
         ]
       : []),
-    `ROC AUC ${f(challenger.metrics.rocAuc)} vs ${f(champion.metrics.rocAuc)} (gain ${f(aucGain)}: ${ranksBetter ? `better by at least ${settings.minAucGain}` : aucOk ? 'no clear gain' : `lower by more than ${settings.minAucGain}`})`,
+    `ROC AUC ${f(challenger.metrics.rocAuc)} vs ${f(champion.metrics.rocAuc)} (gain ${f(aucGain)}: ${ranksBetter ? `better by at least ${settings.minAucGain}` : aucOk ? 'no clear gain' : `lower by more than ${Math.abs(settings.minAucGain)}`})`,
     `ham FPR ${f(challenger.metrics.hamFalsePositiveRate)} vs ${f(champion.metrics.hamFalsePositiveRate)} (increase ${f(hamFprIncrease)}: ${flagsLessHam ? `lower by at least ${settings.minHamFprDecrease}` : fprOk ? `within ${settings.maxHamFprIncrease}` : `beyond ${settings.maxHamFprIncrease}`})`,
     `spam recall ${f(challenger.metrics.spamRecall)} vs ${f(champion.metrics.spamRecall)} (drop ${f(spamRecallDrop)}, ${recallOk ? 'within' : 'beyond'} ${settings.maxSpamRecallDrop})`,
   ];

@@ -56,6 +56,11 @@ describe('champion/challenger gate', () => {
     expect(decision.reasons[1]).toMatch(/lower by at least 0.005/);
   });
 
+  it('lets every challenger through when opened wide (the benchmark times registration)', () => {
+    const wide = { minAucGain: -1, minHamFprDecrease: 0, maxHamFprIncrease: 1, maxSpamRecallDrop: 1 };
+    expect(decideGate(compare(score('1.3.0', { rocAuc: 0.5, hamFalsePositiveRate: 0.5, spamRecall: 0.1 })), wide).passed).toBe(true);
+  });
+
   it.each([
     [
       'no clear gain in ranking or in ham flagged',
