@@ -38,7 +38,14 @@ import { LogisticModel, fitLogisticRegression, predictSpamBatch } from './logist
 import { classificationMetrics, oracleRecallAtHamFpr, thresholdForHamFpr } from '../shared/model/metrics';
 import { COMMITTED_MODEL_VERSION, MODEL_FILES, MODEL_NAME, BASELINE_FILE } from '../shared/model/modelArtifacts';
 import { sha256 } from '../shared/platform/hash';
-import { ClassificationMetrics, InputFormsSection, MODEL_CARD_SCHEMA_VERSION, ModelCard, parseModelCard } from '../shared/model/modelCard';
+import {
+  ClassificationMetrics,
+  InputFormsSection,
+  MODEL_CARD_SCHEMA_VERSION,
+  ModelCard,
+  parseModelCard,
+  SMOKE_METRICS_KEY,
+} from '../shared/model/modelCard';
 import { SHORT_HAM_EXAMPLES } from './shortHamExamples';
 import { exportOnnx, tritonConfig } from './onnxExport';
 import { INPUT_NAME, OUTPUT_NAME, OnnxModel } from '../shared/model/onnxModel';
@@ -161,10 +168,15 @@ interface SplitFeatures {
   /** The sender statistics each test row read: a model compared on the test rows must read the same. */
   readonly testSenders: SenderFeatures[];
   readonly table: TokenTable;
+  readonly smoke?: FormRows;
 }
 
 type Part = 'fit' | 'validation' | 'test';
-type SplitExamples = Record<Part, readonly Example[]>;
+/**
+ * `smoke`: a retraining's copy of the promotion's smoke evaluation set (the corpus's test period), scored as the
+ * test part is, so that the card states what the gateway must reproduce on it.
+ */
+type SplitExamples = Record<Part, readonly Example[]> & { readonly smoke?: readonly Example[] };
 
 /** The moment at which a row reads the sender statistics: the store as it was materialized then. */
 type SenderAsOf = (ex: Example, part: Part) => Date;
@@ -221,11 +233,18 @@ function splitFeatures(split: SplitExamples, asOf: SenderAsOf, options: TrainOpt
     split.fit.map((ex) => ({ tokens: ex.tokens, spam: ex.message.spam })),
     options.tokenTable,
   );
-  const rows = (part: 'validation' | 'test'): FormRows => {
-    const pairs = split[part].map((ex) => both(ex, table, part));
+  const rows = (examples: readonly Example[], part: 'validation' | 'test'): FormRows => {
+    const pairs = examples.map((ex) => both(ex, table, part));
     return { raw: pairs.map((p) => p[0]), structured: pairs.map((p) => p[1]) };
   };
-  return { fit, validation: rows('validation'), test: rows('test'), testSenders: split.test.map((ex) => sender(ex, 'test')), table };
+  return {
+    fit,
+    validation: rows(split.validation, 'validation'),
+    test: rows(split.test, 'test'),
+    testSenders: split.test.map((ex) => sender(ex, 'test')),
+    table,
+    ...(split.smoke ? { smoke: rows(split.smoke, 'test') } : {}),
+  };
 }
 
 interface FittedSplit {
@@ -243,6 +262,8 @@ interface FittedSplit {
     readonly testScores: Float64Array;
   };
   readonly l2Tried: { l2: number; validationLogLoss: number }[];
+  /** On the smoke evaluation set, raw, at the threshold (a retraining's split only). */
+  readonly smoke?: ClassificationMetrics;
 }
 
 /** The rows of `part` in the given forms, raw first, and their labels. */
@@ -293,7 +314,9 @@ function fitSplit(name: string, kind: CorpusSplit['kind'], split: SplitExamples,
       `structured ham FPR ${structured.validation.hamFalsePositiveRate}, recall ${structured.validation.spamRecall}); test ${figures(test)}`,
   );
   progress(`${name}: structured form: test ${figures(structured.test)}`);
-  return { model, features, threshold, validationScores, testScores, validation, test, structured, l2Tried };
+  const smoke =
+    split.smoke && features.smoke ? metrics(predictSpamBatch(model, features.smoke.raw), Uint8Array.from(split.smoke, label)) : undefined;
+  return { model, features, threshold, validationScores, testScores, validation, test, structured, l2Tried, ...(smoke ? { smoke } : {}) };
 }
 
 export interface TrainingResult {
@@ -358,6 +381,10 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
     validation: split.validation.map((m) => byId.get(m.id)!),
     test: split.test.map((m) => byId.get(m.id)!),
   });
+  // A retrained model is promoted like any other: the smoke evaluation sends the corpus's test period through the
+  // gateway and compares with the card. Its test part here is the held-out feedback, so the card also states its
+  // figures on that set (SMOKE_METRICS_KEY), which the promotion then compares with.
+  const smoke = additional ? await parseCorpus(timeForwardSplit(loadCorpus()).test, progress) : undefined;
 
   const timeSplit = additional
     ? retrainingSplit(
@@ -369,7 +396,7 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
     : timeForwardSplit(corpus, options.validationSlice === 'random' ? { randomValidationSeed: options.seed } : {});
   // A retraining's validation slice is random (retrainingSplit): its rows read the sender store point in time.
   const timeOptions: TrainOptions = additional ? { ...options, validationSlice: 'random' } : options;
-  const time = fitSplit('time-forward', 'time-forward', asExamples(timeSplit), timeOptions, progress);
+  const time = fitSplit('time-forward', 'time-forward', { ...asExamples(timeSplit), ...(smoke ? { smoke } : {}) }, timeOptions, progress);
   const rndSplit = randomSplit(corpus, options.seed);
   const rnd = fitSplit('random', 'random', asExamples(rndSplit), options, progress);
   const timeRows = asExamples(timeSplit);
@@ -510,6 +537,7 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
       timeForwardValidation: time.validation,
       randomTest: rnd.test,
       randomValidation: rnd.validation,
+      ...(time.smoke ? { [SMOKE_METRICS_KEY]: time.smoke } : {}),
     },
     baseline: {
       path: `${CONTAINERS.baselines}/${options.name}/${options.version}/${BASELINE_FILE}`,
