@@ -450,7 +450,8 @@ export async function runPrequentialReplay(argv: string[]): Promise<number> {
     let posted = 0;
     for (const [k, step] of steps.entries()) {
       const stepStarted = Date.now();
-      const week = Math.floor((step.start.getTime() - weeks[0].start.getTime()) / (7 * DAY_MS));
+      // Weeks without mail are not in `weeks`: the step's week is found by its start, not counted from the first.
+      const week = weeks.findIndex((w) => step.start.getTime() < w.start.getTime() + 7 * DAY_MS);
       print(`${step.start.toISOString().slice(0, 10)} (week ${week + 1}/${weeks.length}): ${step.messages.length} messages`);
       if (k > 0) {
         // What users had labelled by the cut-off is posted and in Blob before the retraining reads it.
