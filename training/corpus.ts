@@ -216,8 +216,7 @@ export const MIN_HELD_OUT_PER_LABEL = 5;
 /**
  * The retraining's split of the training period plus feedback (`additional`, mail newer than the training period).
  * The test part, on which the new model is judged against the served one, is the newest `holdoutFraction` of the
- * feedback (the mail the served model is failing on now), or more of it where that holds fewer than
- * MIN_HELD_OUT_PER_LABEL of either label. The rest is fitted, but for a label-stratified random
+ * feedback of each label (the mail the served model is failing on now), at least MIN_HELD_OUT_PER_LABEL of each. The rest is fitted, but for a label-stratified random
  * `validationFraction` slice (seeded) that chooses the L2 penalty and the threshold. A newest-mail validation slice,
  * as the first training uses, would be the newest feedback again: the model would never be fitted on the mail it
  * is retrained for. The random slice's threshold is then checked on the newest mail by the retraining's gate.
@@ -229,19 +228,22 @@ export function retrainingSplit(
   seed: number,
   validationFraction = VALIDATION_FRACTION,
 ): CorpusSplit {
-  const feedback = [...additional].sort(byTime);
-  // A comparison needs both labels: the slice reaches further back until it holds a few of each, up to half the feedback.
-  const spamIn = (n: number) => feedback.slice(feedback.length - n).filter((m) => m.spam).length;
-  const enough = (n: number) => spamIn(n) >= MIN_HELD_OUT_PER_LABEL && n - spamIn(n) >= MIN_HELD_OUT_PER_LABEL;
-  let heldOut = Math.round(feedback.length * holdoutFraction);
-  while (!enough(heldOut) && heldOut < Math.floor(feedback.length / 2)) heldOut++;
-  if (!enough(heldOut)) {
-    throw new Error(
-      `too little feedback to judge a new model: the newest ${heldOut} of ${feedback.length} feedback messages hold ${spamIn(heldOut)} spam and ${heldOut - spamIn(heldOut)} ham, and the comparison needs at least ${MIN_HELD_OUT_PER_LABEL} of each`,
-    );
+  // The newest share of each label: spam is rarer, and the newest few days may hold none, while the slice must hold
+  // both for its figures to mean anything. Taking more of the newest mail instead would keep it out of the fit.
+  const test: CorpusMessage[] = [];
+  for (const spam of [true, false]) {
+    const rows = additional.filter((m) => m.spam === spam).sort(byTime);
+    const n = Math.max(Math.round(rows.length * holdoutFraction), Math.min(MIN_HELD_OUT_PER_LABEL, Math.floor(rows.length / 2)));
+    if (n < MIN_HELD_OUT_PER_LABEL) {
+      throw new Error(
+        `too little feedback to judge a new model: ${rows.length} ${spam ? 'spam' : 'ham'} messages, and the comparison needs at least ${MIN_HELD_OUT_PER_LABEL} of each held out (half of them at most)`,
+      );
+    }
+    test.push(...rows.slice(rows.length - n));
   }
-  const test = feedback.slice(feedback.length - heldOut);
-  const trained = [...trainingPeriod, ...feedback.slice(0, feedback.length - heldOut)];
+  test.sort(byTime);
+  const heldOut = new Set(test);
+  const trained = [...trainingPeriod, ...additional.filter((m) => !heldOut.has(m))];
   const [validation, fit] = stratifiedParts(trained, [validationFraction], mulberry32(seed)).map((part) => part.sort(byTime));
   return {
     kind: 'time-forward',
@@ -250,7 +252,7 @@ export function retrainingSplit(
     test,
     description:
       `retraining: training period and older feedback ${span(trained)} (fit ${span(fit)}; validation: a random ${validationFraction * 100} % of it, ` +
-      `stratified, seed ${seed}), test: the newest ${holdoutFraction * 100} % of the feedback ${span(test)}`,
+      `stratified, seed ${seed}), test: the newest ${holdoutFraction * 100} % of the feedback of each label ${span(test)}`,
   };
 }
 

@@ -13,7 +13,7 @@ const message = (group: string, i: number, day: number, spam: boolean): CorpusMe
 
 const trainingPeriod = Array.from({ length: 400 }, (_, i) => message('corpus', i, -100 + i / 4, i % 3 === 0));
 
-it('holds out the newest share of the feedback, and splits the rest into fit and a random validation slice', () => {
+it('holds out the newest share of each label of the feedback, and splits the rest into fit and a random validation slice', () => {
   const feedback = Array.from({ length: 200 }, (_, i) => message('feedback', i, i / 10, i % 2 === 0));
   const split = retrainingSplit(trainingPeriod, feedback, 0.15, 42);
   expect(split.test.map((m) => m.id)).toEqual(feedback.slice(170).map((m) => m.id));
@@ -26,11 +26,16 @@ it('holds out the newest share of the feedback, and splits the rest into fit and
   expect(split.fit.some((m) => m.group === FEEDBACK_GROUP)).toBe(true);
 });
 
-it('reaches further back for a slice with both labels, and refuses when even half the feedback has too few', () => {
+it('takes the newest of the rarer label from further back, and refuses when a label has too few', () => {
+  // Spam only in the older 70 % of the feedback: the newest ham and the newest spam are held out all the same.
   const feedback = Array.from({ length: 100 }, (_, i) => message('feedback', i, i / 10, i < 70 && i % 2 === 0));
   const split = retrainingSplit(trainingPeriod, feedback, 0.15, 42);
-  expect(split.test.filter((m) => m.spam)).toHaveLength(MIN_HELD_OUT_PER_LABEL);
-  expect(split.test.length).toBeGreaterThan(15);
+  const spam = feedback.filter((m) => m.spam);
+  const ham = feedback.filter((m) => !m.spam);
+  expect(split.test.filter((m) => m.spam).map((m) => m.id)).toEqual(
+    spam.slice(-Math.max(Math.round(spam.length * 0.15), MIN_HELD_OUT_PER_LABEL)).map((m) => m.id),
+  );
+  expect(split.test.filter((m) => !m.spam).map((m) => m.id)).toEqual(ham.slice(-Math.round(ham.length * 0.15)).map((m) => m.id));
   const allHam = feedback.map((m) => ({ ...m, spam: false }));
-  expect(() => retrainingSplit(trainingPeriod, allHam, 0.15, 42)).toThrow(/0 spam and 50 ham.*at least 5 of each/);
+  expect(() => retrainingSplit(trainingPeriod, allHam, 0.15, 42)).toThrow(/0 spam messages.*at least 5 of each/);
 });
