@@ -157,11 +157,12 @@ async function postJson(url: string, body: unknown): Promise<{ status: number; h
 }
 
 /**
- * GET with retries on network errors for up to a minute: the in-process trainer holds the host's event loop for
- * seconds at a time, and a kept-alive connection the host closed meanwhile fails the next request once.
+ * GET with retries on network errors and timeouts for up to 15 minutes: the in-process trainer holds the host's event
+ * loop for as long as a training takes, and a kept-alive connection the host closed meanwhile fails the next request.
  */
 async function getJson(url: string): Promise<unknown> {
-  const deadline = Date.now() + 60_000;
+  // A whole training can hold the loop (minutes on a loaded machine); the run goes on meanwhile, so keep asking.
+  const deadline = Date.now() + 15 * 60_000;
   for (;;) {
     let res: Response;
     try {
