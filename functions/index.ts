@@ -6,6 +6,7 @@ import { ENVIRONMENTS } from '../shared/platform/blobLayout';
 import { flushFeedbackWriter } from '../shared/feedback/feedbackWriter';
 import { flushInferenceLogger } from '../shared/logs/inferenceLogger';
 import { getEnvironmentModel } from '../shared/serving/predict/environmentModels';
+import { cancelLocalDriftRuns } from '../shared/drift/driftRuns';
 import { sweepTempRoot, tempRoot } from '../shared/platform/tempSpace';
 
 // Buffered HTTP bodies in Azure: the Functions host reads a body (up to its own 100 MB) before calling the worker.
@@ -29,5 +30,8 @@ app.hook.appStart(() => {
 });
 
 // The inference logger and the feedback writer buffer records in memory; the host's shutdown (scale-in, deployment,
-// Ctrl-C locally) must write them.
-app.hook.appTerminate(() => Promise.all([flushInferenceLogger(), flushFeedbackWriter()]).then(() => undefined));
+// Ctrl-C locally) must write them. Drift runs in this process (WORKFLOW_BACKEND=in-process) are cancelled: each
+// stops at its next checkpoint and removes its temp files and partial counts, instead of being cut off mid-write.
+app.hook.appTerminate(() =>
+  Promise.all([flushInferenceLogger(), flushFeedbackWriter(), cancelLocalDriftRuns('the host is stopping')]).then(() => undefined),
+);
