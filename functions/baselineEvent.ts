@@ -7,7 +7,7 @@ import * as df from 'durable-functions';
 import { CONTAINERS } from '../shared/platform/blobLayout';
 import { STORAGE_CONNECTION } from '../shared/platform/config';
 import { BaselineEventResult, onBaselineUploaded } from '../shared/drift/baselineEvents';
-import { startDriftCheck } from '../shared/drift/orchestration';
+import { startDriftCheck } from '../shared/drift/driftRuns';
 import { workflowBackend } from '../shared/platform/workflow/backend';
 
 export async function baselineEvent(blob: unknown, context: InvocationContext): Promise<BaselineEventResult> {

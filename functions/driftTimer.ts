@@ -9,7 +9,7 @@ import { app, InvocationContext, Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 import { DriftRunSummary } from '../shared/drift/driftRun';
 import { scheduledRequests, scheduleSlot } from '../shared/drift/driftSchedule';
-import { startDriftCheck } from '../shared/drift/orchestration';
+import { startDriftCheck } from '../shared/drift/driftRuns';
 import { workflowBackend } from '../shared/platform/workflow/backend';
 import { errorMessage } from '../shared/platform/errors';
 

@@ -10,7 +10,8 @@ export const healthDetails = withErrorContract(async (_request: HttpRequest): Pr
 
 app.http('healthDetails', {
   methods: ['GET'],
-  authLevel: 'function',
+  // Served versions, breaker state and error messages that name internal hosts are for operators.
+  authLevel: 'admin',
   route: 'health/details',
   handler: healthDetails,
 });

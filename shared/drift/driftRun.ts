@@ -15,10 +15,18 @@ import { getActiveBaseline, listActiveVersions } from './activeBaseline';
 import { alertOnDrift, DriftLogger } from './alerts';
 import { Baseline } from './baseline';
 import { computeDriftReport } from './driftScore';
-import { addValues, createPartialCounts, mergePartialCounts, PartialCounts } from './statistics/partialCounts';
+import {
+  addValues,
+  createPartialCounts,
+  finalizeDistribution,
+  mergePartialCounts,
+  PartialCounts,
+  referenceDistributions,
+} from './statistics/partialCounts';
 import { DriftReport, DriftStatus, DriftTrigger } from './report';
 import { renderReportHtml } from './reportHtml';
 import { deleteJsonBlobIfUnchanged } from './stateStore';
+import { checkpoint } from '../platform/cooperative';
 
 export interface DriftRunRequest {
   env: Environment;
@@ -133,6 +141,7 @@ async function servedVersion(
         const v = versions[i];
         if (v !== null && rank.has(v)) rows.set(v, (rows.get(v) ?? 0) + 1);
       }
+      await checkpoint();
     }
     // Ties go to the version activated last, so the choice does not depend on row order.
     const ranked = [...rows].sort((a, b) => b[1] - a[1] || rank.get(b[0])! - rank.get(a[0])!);
@@ -210,8 +219,14 @@ export async function countDriftPartition(task: PartitionTask): Promise<Partitio
     }
     const pick = <T extends Float32Array | Float64Array>(values: T): ArrayLike<number> =>
       keep ? Float64Array.from(keep, (i) => values[i]) : values.subarray(0, batch.rowCount);
-    names.forEach((name, j) => addValues(baseline, partial, j, pick(batch.features[name as keyof typeof batch.features]!)));
+    // One column of a batch is a few milliseconds of binary searches; a whole batch, 51 columns, would hold the
+    // event loop (and the host's other requests) for a tenth of a second or more.
+    for (const [j, name] of names.entries()) {
+      addValues(baseline, partial, j, pick(batch.features[name as keyof typeof batch.features]!));
+      await checkpoint();
+    }
     addValues(baseline, partial, names.length, pick(batch.probability!));
+    await checkpoint();
     rows += keep ? keep.length : batch.rowCount;
   }
   // To Blob, not in the result: under Durable a result goes into the orchestration history, megabytes per partition.
@@ -239,29 +254,41 @@ export async function finishDriftRun(input: FinishInput, options: FinishOptions 
     const stored = await readJsonBlob<PartialCounts>(CONTAINERS.driftReports, r.partialPath);
     if (!stored) throw new Error(`partial counts ${r.partialPath} are missing`);
     merged = mergePartialCounts(baseline, [merged, stored.value]);
+    await checkpoint();
   }
   const otherVersions: Record<string, number> = {};
   for (const r of results) for (const [k, v] of Object.entries(r.otherVersions)) otherVersions[k] = (otherVersions[k] ?? 0) + v;
   const end = new Date(plan.ref.windowEnd);
   const runId = plan.ref.runId;
   const env = plan.ref.env;
-  const report = computeDriftReport(baseline, merged, {
-    runId,
-    createdAt: end,
-    trigger: plan.request.trigger,
-    environment: env,
-    window: {
-      start: plan.ref.windowStart,
-      end: plan.ref.windowEnd,
-      hours: (end.getTime() - new Date(plan.ref.windowStart).getTime()) / 3600_000,
+  // The KS p-values are the costly part (the exact path up to 10,000 values a side): one distribution at a time.
+  const finalized = [];
+  for (const [i, ref] of referenceDistributions(baseline).entries()) {
+    finalized.push(finalizeDistribution(ref, merged, i));
+    await checkpoint();
+  }
+  const report = computeDriftReport(
+    baseline,
+    merged,
+    {
+      runId,
+      createdAt: end,
+      trigger: plan.request.trigger,
+      environment: env,
+      window: {
+        start: plan.ref.windowStart,
+        end: plan.ref.windowEnd,
+        hours: (end.getTime() - new Date(plan.ref.windowStart).getTime()) / 3600_000,
+      },
+      baselineSource: `${CONTAINERS.driftReports}/${plan.ref.baseline.path}`,
+      baselineSha256: plan.ref.baseline.sha256,
+      activatedAt: plan.ref.baseline.activatedAt,
+      currentSource: 'logs',
+      otherModelVersions: otherVersions,
+      partitions: results.length,
     },
-    baselineSource: `${CONTAINERS.driftReports}/${plan.ref.baseline.path}`,
-    baselineSha256: plan.ref.baseline.sha256,
-    activatedAt: plan.ref.baseline.activatedAt,
-    currentSource: 'logs',
-    otherModelVersions: otherVersions,
-    partitions: results.length,
-  });
+    finalized,
+  );
   report.paths = { json: driftReportPath(env, end, runId, 'json'), html: driftReportPath(env, end, runId, 'html') };
   if (options.alert !== false) report.alert = await alertOnDrift(report, { logger: options.logger });
   else report.alert = { ...report.alert, action: 'disabled', reason: 'run without the alert step (CLI without --alert)' };

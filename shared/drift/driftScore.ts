@@ -68,12 +68,18 @@ function statusOf(psi: number | null, pAdjusted: number | null, finite: number, 
 
 /**
  * Merged counts → the report: statistics per distribution, BH adjustment over the features, statuses, score and
- * overall status. The alert outcome is filled in later by the caller (file mode has none).
+ * overall status. The alert outcome is filled in later by the caller (file mode has none). `finalized`: the
+ * distributions' statistics (`finalizeDistribution` of each, in order) when the caller computed them already.
  */
-export function computeDriftReport(baseline: Baseline, merged: PartialCounts, ctx: ReportContext): DriftReport {
+export function computeDriftReport(
+  baseline: Baseline,
+  merged: PartialCounts,
+  ctx: ReportContext,
+  finalized?: readonly ReturnType<typeof finalizeDistribution>[],
+): DriftReport {
   const t = ctx.thresholds ?? driftThresholds();
   const refs = referenceDistributions(baseline);
-  const finals = refs.map((ref, i) => ({ ref, fin: finalizeDistribution(ref, merged, i) }));
+  const finals = refs.map((ref, i) => ({ ref, fin: finalized?.[i] ?? finalizeDistribution(ref, merged, i) }));
   const featureFinals = finals.slice(0, baseline.features.length);
   const predictionFinal = finals[finals.length - 1];
 

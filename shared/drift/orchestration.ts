@@ -5,11 +5,10 @@
 // results, so replays take the same path. WORKFLOW_BACKEND=in-process runs the same generator in the invoking
 // process (shared/platform/workflow/inProcessRunner.ts), partitions a few at a time. Both give the same report for
 // the same logs: the statistics depend only on the merged counts, merged in partition order, not completion order.
-import type { DurableClient, OrchestrationContext, Task } from 'durable-functions';
+import type { OrchestrationContext, Task } from 'durable-functions';
 import { CONTAINERS } from '../platform/blobLayout';
 import { readJsonBlob } from '../platform/blobStorage';
 import { defineActivity, whenAll } from '../platform/workflow/activity';
-import type { WorkflowBackend } from '../platform/workflow/backend';
 import { InProcessOrchestration, WorkflowLogger } from '../platform/workflow/inProcessRunner';
 import {
   countDriftPartition,
@@ -106,31 +105,4 @@ export async function readRunReport(summary: DriftRunSummary): Promise<DriftRepo
   const stored = await readJsonBlob<DriftReport>(CONTAINERS.driftReports, path);
   if (!stored) throw new Error(`drift report ${CONTAINERS.driftReports}/${path} is missing`);
   return stored.value;
-}
-
-/**
- * Start the orchestration for a request, once: the run id is the instance id, so a repeated timer tick or event
- * finds the instance already there and does not start a second one (a failed or terminated one is started again).
- */
-export async function startDriftOrchestration(client: DurableClient, request: DriftRunRequest): Promise<DriftRunSummary> {
-  const existing = await client.getStatus(request.runId).catch(() => undefined);
-  const restartable = ['Failed', 'Terminated', 'Canceled'];
-  if (existing?.runtimeStatus && !restartable.includes(String(existing.runtimeStatus))) {
-    return {
-      run_id: request.runId,
-      environment: request.env,
-      status: 'started',
-      reason: `orchestration already ${existing.runtimeStatus}`,
-    };
-  }
-  await client.startNew(DRIFT_ORCHESTRATOR, { instanceId: request.runId, input: request });
-  return { run_id: request.runId, environment: request.env, status: 'started', reason: 'Durable orchestration started' };
-}
-
-/**
- * A check on the backend WORKFLOW_BACKEND names: in-process it runs here and resolves with its result; under
- * Durable it starts the orchestration (once per run id) and resolves with 'started'.
- */
-export function startDriftCheck(backend: WorkflowBackend, request: DriftRunRequest, logger: WorkflowLogger): Promise<DriftRunSummary> {
-  return backend.kind === 'durable' ? startDriftOrchestration(backend.client, request) : runDriftInProcess(request, { logger });
 }

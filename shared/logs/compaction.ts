@@ -21,7 +21,6 @@
 // row.
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { ContainerClient } from '@azure/storage-blob';
 import { z } from 'zod';
@@ -45,6 +44,7 @@ import { getConfig } from '../platform/config';
 import { LOG_SCHEMA_VERSION } from './logSchema';
 import { mergeParquetFiles, validateRawFiles, writeParquetFromRawFiles } from './parquet';
 import { errorMessage } from '../platform/errors';
+import { makeTempDir, removeTempDir } from '../platform/tempSpace';
 
 export type HourPartition = Pick<LogPartition, 'env' | 'date' | 'hour'>;
 
@@ -336,7 +336,7 @@ export async function compactPartition(p: HourPartition, o: CompactionOptions): 
     result.status = 'busy';
     return result;
   }
-  const work = fs.mkdtempSync(path.join(o.tempDir ?? os.tmpdir(), 'compact-'));
+  const work = o.tempDir ? fs.mkdtempSync(path.join(o.tempDir, 'compact-')) : makeTempDir('compact-');
   try {
     // New raw blobs of a closed hour can arrive while a run works (late flushes): go round until none are left.
     for (let round = 0; round < 5; round++) {
@@ -346,8 +346,8 @@ export async function compactPartition(p: HourPartition, o: CompactionOptions): 
     await mergeParts(container, p, o, lease, work, result);
     return result;
   } finally {
+    removeTempDir(work);
     await lease.release();
-    fs.rmSync(work, { recursive: true, force: true });
   }
 }
 

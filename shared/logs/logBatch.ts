@@ -27,17 +27,19 @@ export function checkProjection(columns: readonly string[] | undefined): readonl
   return [...new Set(columns)];
 }
 
-/** Fills one batch of fixed capacity column by column or row by row. */
+/**
+ * Fills one batch of fixed capacity column by column or row by row. The arrays of the next batch are allocated when
+ * its first value is written, not when the previous one is taken: a file's last, partial batch does not leave a
+ * full-capacity set of arrays behind (53 columns of 65,536 rows are 14 MB).
+ */
 export class LogBatchBuilder {
-  private batch!: LogBatch;
+  private current: LogBatch | undefined;
   private n = 0;
 
   constructor(
     readonly columns: readonly string[],
     readonly capacity: number,
-  ) {
-    this.reset();
-  }
+  ) {}
 
   get length(): number {
     return this.n;
@@ -47,7 +49,8 @@ export class LogBatchBuilder {
     return this.n >= this.capacity;
   }
 
-  private reset(): void {
+  private get batch(): LogBatch {
+    if (this.current) return this.current;
     const b: LogBatch = { rowCount: 0, features: {}, text: {} };
     for (const c of this.columns) {
       const type = logColumn(c)!.type;
@@ -56,13 +59,13 @@ export class LogBatchBuilder {
       else if (c === 'degraded') b.degraded = new Uint8Array(this.capacity);
       else b.text[c as TextColumn] = new Array(this.capacity);
     }
-    this.batch = b;
-    this.n = 0;
+    this.current = b;
+    return b;
   }
 
   pushRow(row: FlatLogRow): void {
-    const i = this.n++;
     const b = this.batch;
+    const i = this.n++;
     for (const c of this.columns) {
       const f = b.features[c as FeatureName];
       if (f) f[i] = row[c as FeatureName];
@@ -99,7 +102,8 @@ export class LogBatchBuilder {
     for (const k of ['probability', 'latency_ms', 'time'] as const) if (b[k]) out[k] = n === this.capacity ? b[k] : b[k].subarray(0, n);
     if (b.degraded) out.degraded = n === this.capacity ? b.degraded : b.degraded.subarray(0, n);
     for (const [k, v] of Object.entries(b.text)) out.text[k as TextColumn] = n === this.capacity ? v : v.slice(0, n);
-    this.reset();
+    this.current = undefined;
+    this.n = 0;
     return out;
   }
 }

@@ -12,7 +12,6 @@
 // Memory: files are streamed to a temp folder; Parquet is read row group by row group with only the projected
 // columns, raw blobs one at a time; a batch holds at most `batchRows` rows (raw rows come in batches of their own).
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { ContainerClient } from '@azure/storage-blob';
 import { CONTAINERS, Environment, hourPartition, logPartitionPrefix, partitionStart, RAW_LOG_EXTENSION } from '../platform/blobLayout';
@@ -20,6 +19,7 @@ import { getContainerClient, isBlobNotFound } from '../platform/blobStorage';
 import { HourPartition, listRawBlobs, readManifest } from './compaction';
 import { checkProjection, LogBatch } from './logBatch';
 import { readParquetBatches, readRawBatches, validateRawFiles } from './parquet';
+import { makeTempDir, removeTempDir } from '../platform/tempSpace';
 
 export interface WindowReadOptions {
   /** Columns to read (default: all). Ask only for what you use: unread Parquet columns cost nothing. */
@@ -27,6 +27,7 @@ export interface WindowReadOptions {
   /** Rows per batch at most (default 65,536). */
   batchRows?: number;
   container?: ContainerClient;
+  /** Parent of the hour's temp folder; default: this process's folder under the app's temp root (tempSpace.ts). */
   tempDir?: string;
   /** Filled while reading: where the rows came from. */
   stats?: WindowReadStats;
@@ -153,7 +154,7 @@ export async function* readPartition(p: HourPartition, from: Date, to: Date, opt
   const toMs = to.getTime();
   const start = partitionStart(p).getTime();
   if (start + HOUR_MS <= fromMs || start >= toMs) return;
-  const dir = fs.mkdtempSync(path.join(options.tempDir ?? os.tmpdir(), 'logwindow-'));
+  const dir = options.tempDir ? fs.mkdtempSync(path.join(options.tempDir, 'logwindow-')) : makeTempDir('logwindow-');
   try {
     let fetched: Awaited<ReturnType<typeof fetchPlan>>;
     for (let attempt = 0; ; attempt++) {
@@ -191,7 +192,7 @@ export async function* readPartition(p: HourPartition, from: Date, to: Date, opt
       fs.rmSync(file, { force: true });
     }
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    removeTempDir(dir);
   }
 }
 

@@ -1,5 +1,5 @@
 // The dependencies the app's health endpoints report on. `GET /api/health` (anonymous, for probes and load
-// balancers) shows their states only; `GET /api/health/details` (function key) adds what operators need and a
+// balancers) shows their states only; `GET /api/health/details` (admin key) adds what operators need and a
 // stranger should not read: served versions, breaker state, logger counters, error messages naming internal hosts.
 import { redisHealthCheck } from '../serving/featureStore/featureStore';
 import { blobHealthCheck, HealthCheck, HealthReport, healthTimeoutMs, runHealthChecks } from './health';

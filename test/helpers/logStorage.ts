@@ -3,8 +3,6 @@
 import type { ContainerClient } from '@azure/storage-blob';
 import { CONTAINERS } from '../../shared/platform/blobLayout';
 import { getContainerClient } from '../../shared/platform/blobStorage';
-import { blobBatchUploader, InferenceLogger, InferenceLoggerStats, newWriterId } from '../../shared/logs/inferenceLogger';
-import { InferenceLogRecord } from '../../shared/logs/logSchema';
 import { closeParquetEngine } from '../../shared/logs/parquet';
 import { startTestAzurite, TestAzurite } from './azurite';
 import { setAppEnv } from './env';
@@ -32,23 +30,5 @@ export function useLogStorage(): LogStorage {
   return storage;
 }
 
-/**
- * Log `records` through the gateway's logger (raw blobs of `batchRecords` rows, in the app's storage) and wait until
- * they are written; throws when any record was not.
- */
-export async function logRecords(records: readonly InferenceLogRecord[], batchRecords = 250): Promise<InferenceLoggerStats> {
-  const logger = new InferenceLogger({
-    maxBufferedRecords: 1_000_000,
-    maxBatchRecords: batchRecords,
-    flushIntervalMs: 60_000,
-    retryBaseDelayMs: 20,
-    retryMaxDelayMs: 200,
-    maxConcurrentUploads: 4,
-    writerId: newWriterId(),
-    upload: blobBatchUploader,
-  });
-  for (const r of records) logger.log(r);
-  const stats = await logger.flush();
-  if (stats.written !== records.length) throw new Error(`logged ${stats.written} of ${records.length}`);
-  return stats;
-}
+// Records go to Blob through the gateway's own logger, as the benchmarks write them.
+export { writeLogRecords as logRecords } from '../../tools/bench/syntheticRecords';

@@ -4,6 +4,7 @@ import { Environment } from '../../shared/platform/blobLayout';
 import { mulberry32 } from '../../shared/platform/random';
 import { FEATURE_NAMES } from '../../shared/serving/features/featureList';
 import { InferenceLogRecord } from '../../shared/logs/logSchema';
+import { blobBatchUploader, InferenceLogger, InferenceLoggerStats, newWriterId } from '../../shared/logs/inferenceLogger';
 
 export interface SyntheticOptions {
   env: Environment;
@@ -40,4 +41,29 @@ export function* syntheticRecords(count: number, o: SyntheticOptions): Generator
       sender_key: rnd() < 0.1 ? null : `k${Math.floor(rnd() * 1000).toString(16)}`,
     };
   }
+}
+
+/**
+ * Log `records` through the gateway's logger (raw blobs of `batchRecords` rows, in the app's storage) and wait until
+ * they are written; throws when any record was not.
+ */
+export async function writeLogRecords(records: Iterable<InferenceLogRecord>, batchRecords = 250): Promise<InferenceLoggerStats> {
+  const logger = new InferenceLogger({
+    maxBufferedRecords: 1_000_000,
+    maxBatchRecords: batchRecords,
+    flushIntervalMs: 60_000,
+    retryBaseDelayMs: 20,
+    retryMaxDelayMs: 200,
+    maxConcurrentUploads: 4,
+    writerId: newWriterId(),
+    upload: blobBatchUploader,
+  });
+  let count = 0;
+  for (const r of records) {
+    logger.log(r);
+    count++;
+  }
+  const stats = await logger.flush();
+  if (stats.written !== count) throw new Error(`logged ${stats.written} of ${count}`);
+  return stats;
 }

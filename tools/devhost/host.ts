@@ -55,7 +55,8 @@ function describeTrigger(fn: RegisteredFunction, url: string, schedules: Record<
   switch (t.type) {
     case 'httpTrigger': {
       const methods = Array.isArray(t.methods) ? (t.methods as string[]).join(',') : 'ANY';
-      return `${fn.name}: [${methods}] ${url}/${bindingText(t.route, fn.name)}`;
+      // The level Azure enforces; this host, like Core Tools, checks no key (httpServer.ts).
+      return `${fn.name}: [${methods}] ${url}/${bindingText(t.route, fn.name)} (${bindingText(t.authLevel, 'anonymous')})`;
     }
     case 'timerTrigger':
       return `${fn.name}: timer '${schedules[fn.name]}' (UTC)`;

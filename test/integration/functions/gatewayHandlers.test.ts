@@ -26,14 +26,14 @@ require('../../../functions/healthDetails');
 require('../../../functions/index');
 
 describe('registrations', () => {
-  it('predict, transform and the health details need a function key in Azure; the health summary is anonymous', () => {
+  it('predict and transform need a function key in Azure, the health details the admin key; the health summary is anonymous', () => {
     const trigger = (name: string) => registry.functions.find((f) => f.name === name)?.trigger;
     expect(trigger('predict')).toMatchObject({ type: 'httpTrigger', authLevel: 'function', methods: ['POST'], route: 'predict' });
     expect(trigger('transform')).toMatchObject({ type: 'httpTrigger', authLevel: 'function', methods: ['POST'], route: 'transform' });
     expect(trigger('health')).toMatchObject({ type: 'httpTrigger', authLevel: 'anonymous', route: 'health' });
     expect(trigger('healthDetails')).toMatchObject({
       type: 'httpTrigger',
-      authLevel: 'function',
+      authLevel: 'admin',
       methods: ['GET'],
       route: 'health/details',
     });

@@ -1,84 +1,25 @@
 // The HTTP functions in Azure (WORKFLOW_BACKEND=durable): the promotion goes to Durable Functions through the
-// invocation's Durable client, and a missing client is a configuration error, never a quiet in-process run. The durable-functions 3.x DurableClient talks HTTP to the Durable extension; here a local
-// server plays that extension's HTTP API (instances/, orchestrators/{name}/{id}, instances/{id}/raiseEvent/{event},
-// status JSON with name, instanceId, runtimeStatus, customStatus, input, output, createdTime, lastUpdatedTime, as
-// the Durable Functions "HTTP API reference" documents them). The extension itself only runs inside the Functions host.
+// invocation's Durable client, and a missing client is a configuration error, never a quiet in-process run. A local
+// server plays the Durable extension's HTTP API (test/helpers/fakeDurableExtension.ts).
 import { HttpRequest, InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
-import http from 'node:http';
-import { AddressInfo } from 'node:net';
 import { promoteModel } from '../../../../functions/promoteModel';
 import { promotionDecision } from '../../../../functions/promotionDecision';
 import { promotionStatus } from '../../../../functions/promotionStatus';
 import { promotionBackend } from '../../../../shared/lifecycle/promotion/http';
 import { ConfigError } from '../../../../shared/platform/config';
 import { setAppEnv } from '../../../helpers/env';
+import { FakeDurableExtension, startFakeDurableExtension } from '../../../helpers/fakeDurableExtension';
 
-interface Instance {
-  name: string;
-  instanceId: string;
-  runtimeStatus: string;
-  customStatus: unknown;
-  input: unknown;
-  output: unknown;
-  createdTime: string;
-  lastUpdatedTime: string;
-}
-
-let server: http.Server;
-let base: string;
-const instances = new Map<string, Instance>();
-const requests: Array<{ method: string; path: string; body: string }> = [];
+let extension: FakeDurableExtension;
+let instances: FakeDurableExtension['instances'];
+let requests: FakeDurableExtension['requests'];
 
 beforeAll(async () => {
-  server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      const url = new URL(req.url ?? '/', 'http://x');
-      const path = url.pathname.replace(/^\/durabletask\//, '');
-      requests.push({ method: req.method ?? '', path: `${path}${url.search}`, body });
-      const send = (status: number, json?: unknown) => {
-        res.writeHead(status, { 'Content-Type': 'application/json' });
-        res.end(json === undefined ? '' : JSON.stringify(json));
-      };
-      let m: RegExpExecArray | null;
-      if (req.method === 'GET' && path === 'instances/') {
-        const wanted = (url.searchParams.get('runtimeStatus') ?? '').split(',').filter(Boolean);
-        return send(
-          200,
-          [...instances.values()].filter((i) => !wanted.length || wanted.includes(i.runtimeStatus)),
-        );
-      }
-      if (req.method === 'POST' && (m = /^orchestrators\/([^/]+)\/([^/]+)$/.exec(path))) {
-        const now = new Date().toISOString();
-        instances.set(m[2], {
-          name: m[1],
-          instanceId: m[2],
-          runtimeStatus: 'Pending',
-          customStatus: null,
-          input: JSON.parse(body),
-          output: null,
-          createdTime: now,
-          lastUpdatedTime: now,
-        });
-        return send(202, { id: m[2], statusQueryGetUri: `${base}instances/${m[2]}` });
-      }
-      if (req.method === 'GET' && (m = /^instances\/([^/]+)$/.exec(path))) {
-        const instance = instances.get(m[1]);
-        return instance ? send(200, instance) : send(404);
-      }
-      if (req.method === 'POST' && (m = /^instances\/([^/]+)\/raiseEvent\/([^/]+)$/.exec(path))) {
-        return instances.has(m[1]) ? send(202) : send(404);
-      }
-      send(400, { message: `not implemented: ${req.method} ${path}` });
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/durabletask/`;
+  extension = await startFakeDurableExtension();
+  ({ instances, requests } = extension);
 });
 
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(() => extension.close());
 
 let restoreEnv: () => void;
 beforeEach(() => {
@@ -86,20 +27,7 @@ beforeEach(() => {
 });
 afterEach(() => restoreEnv());
 
-/** An invocation as the Functions host gives it to a function with a Durable client input. */
-function durableContext(): InvocationContext {
-  const clientInput = df.input.durableClient();
-  const context = new InvocationContext({ functionName: 'test', logHandler: () => undefined, options: { extraInputs: [clientInput] } });
-  context.extraInputs.set(clientInput, {
-    taskHubName: 'spamdetection',
-    creationUrls: {},
-    managementUrls: {},
-    baseUrl: base,
-    requiredQueryStringParameters: '',
-    rpcBaseUrl: base,
-  });
-  return context;
-}
+const durableContext = () => extension.context();
 
 test('WORKFLOW_BACKEND alone picks the backend; durable without a Durable client is an error, not an in-process run', async () => {
   expect(promotionBackend(durableContext()).kind).toBe('durable');
