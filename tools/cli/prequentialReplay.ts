@@ -1,8 +1,8 @@
 // `npm run replay -- --feedback`: the prequential replay, the honest score of a system that learns. Every message of
 // the time-forward test period is scored once, in mail-time order, by the model the system served at that moment;
 // labels reach the system only as users' feedback, a delay after each message; and the real retraining
-// orchestration runs once a week of mail time, with the cut-off at the week's start, its gate, and (auto-approved)
-// the real promotion through staging, the smoke evaluation and production.
+// orchestration runs once a week of mail time (or a day), with that moment as its cut-off, its gate, and
+// (auto-approved) the real promotion through staging, the smoke evaluation and production.
 //
 //   1. Starts a stack of its own: Azurite on a free port with a fresh data folder, and `npm start`'s host over it
 //      (local V2 model servers, the local Kubernetes API, a Feast project of its own). A replay registers and
@@ -10,10 +10,10 @@
 //      The Feast project holds the training period's sender statistics as of its end, as for the static model.
 //   2. The static pass: the whole test period through /api/predict, before anything is retrained: the model that
 //      never learns, side by side.
-//   3. The loop pass, week by week: retrain (from the second week on) with the cut-off at the week's start and wait
-//      for the retraining and its promotion; send the week's mail through /api/predict (production); post the
-//      feedback of a share of it, each labelled `--feedback-delay-hours` after the message; run the drift check of
-//      the week's window against the served version's baseline.
+//   3. The loop pass, every `--retrain-every-days` of mail time: retrain (from the second step on) with the cut-off
+//      at the step's start and wait for the retraining and its promotion; send the step's mail through /api/predict
+//      (production); queue the feedback of a share of it, each labelled `--feedback-delay-hours` after the message.
+//      Then each week's window of the log gets a drift check against the baseline of the version that served it.
 //   4. Prints the week-by-week table and the totals, both passes; `--json FILE` writes them for other tools.
 //
 // Figures are at the threshold each answer was given with (the served model's own), pooled over all answers.
