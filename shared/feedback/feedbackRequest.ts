@@ -20,6 +20,7 @@ const envelope = z
       .regex(PREDICTION_REQUEST_ID, 'expected the request_id of a prediction (1-128 characters [A-Za-z0-9._:@-], optionally #n)')
       .optional(),
     label: z.enum(FEEDBACK_LABELS, { error: 'expected "spam" or "ham"' }),
+    labelled_at: z.iso.datetime({ offset: true, error: 'expected an ISO 8601 time with a zone, such as 2026-01-31T09:30:00Z' }).optional(),
     email: z.unknown().refine((v) => v !== undefined, 'required: the email the feedback is about'),
   })
   .strict();
@@ -27,6 +28,11 @@ const envelope = z
 export interface FeedbackInput {
   readonly label: FeedbackLabel;
   readonly requestId?: string;
+  /**
+   * When the user gave the label, as the client says (a mail client that queued it offline, an import of labelled
+   * mail); the record counts from then. Absent: when the gateway received it.
+   */
+  readonly labelledAt?: Date;
   readonly email: EmailInput;
 }
 
@@ -36,7 +42,7 @@ function parseFeedbackItem(value: unknown, prefix: (string | number)[]): Feedbac
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new BadRequestError(
       describeIssues(
-        [{ code: 'custom', path: [], input: value, message: 'expected a feedback object ({ label, email, request_id? })' }],
+        [{ code: 'custom', path: [], input: value, message: 'expected a feedback object ({ label, email, request_id?, labelled_at? })' }],
         prefix,
       ),
       'validation_error',
@@ -45,7 +51,13 @@ function parseFeedbackItem(value: unknown, prefix: (string | number)[]): Feedbac
   const parsed = envelope.safeParse(value);
   if (!parsed.success) throw new BadRequestError(describeIssues(parsed.error.issues, prefix), 'validation_error');
   const { email } = parseInstance(parsed.data.email, [...prefix, 'email']);
-  return { label: parsed.data.label, email, ...(parsed.data.request_id !== undefined ? { requestId: parsed.data.request_id } : {}) };
+  const { label, request_id, labelled_at } = parsed.data;
+  return {
+    label,
+    email,
+    ...(request_id !== undefined ? { requestId: request_id } : {}),
+    ...(labelled_at !== undefined ? { labelledAt: new Date(labelled_at) } : {}),
+  };
 }
 
 /** Validate a parsed JSON body as a single or batch feedback request (400s worded as the predict API's). */

@@ -21,9 +21,17 @@ function ack(r: FeedbackRecord): FeedbackAck {
   return { message_key: r.message_key, label: r.label, ...(r.request_id !== undefined ? { request_id: r.request_id } : {}) };
 }
 
+/** How far a client's clock may run ahead of the gateway's before its `labelled_at` counts as in the future. */
+const LABELLED_AT_MAX_SKEW_MS = 5 * 60_000;
+
 /** Buffer the request's records for writing; 503 when the buffer is full (nothing of the request is kept then). */
 export function submitFeedback(request: FeedbackRequest, writer: FeedbackWriter = getFeedbackWriter(), now = new Date()): FeedbackResponse {
   const items = request.kind === 'single' ? [request.item] : request.items;
+  const future = items.findIndex((item) => item.labelledAt && item.labelledAt.getTime() > now.getTime() + LABELLED_AT_MAX_SKEW_MS);
+  if (future >= 0) {
+    const where = request.kind === 'single' ? 'labelled_at' : `instances[${future}].labelled_at`;
+    throw new BadRequestError(`${where} lies in the future (the gateway's time is ${now.toISOString()})`, 'validation_error');
+  }
   const records = writer.accept(items, now);
   if (!records)
     throw new ServiceUnavailableError(

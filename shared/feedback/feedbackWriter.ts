@@ -53,21 +53,23 @@ export class FeedbackWriter {
   }
 
   /**
-   * The records of `items`, received now, buffered for writing; undefined when the buffer has no room for all of
-   * them (nothing is buffered then, and the caller answers 503: a resubmission is harmless, latest wins).
+   * The records of `items`, received at `receivedAt` (or labelled at their own `labelledAt`), buffered for writing;
+   * undefined when the buffer has no room for all of them (nothing is buffered then, and the caller answers 503: a
+   * resubmission is harmless, latest wins).
    */
   accept(items: readonly FeedbackInput[], receivedAt = new Date(), key?: string): FeedbackRecord[] | undefined {
-    const stamp = compactTime(receivedAt, { milliseconds: true });
-    const records = items.map((item) =>
-      toFeedbackRecord(item, receivedAt, `${stamp}-${this.writerId}-${String(this.seq++).padStart(10, '0')}`, key),
-    );
-    const date = receivedAt.toISOString().slice(0, 10);
-    const buffered = records.map((r) => ({
-      line: serializeFeedbackRecord(r),
-      ...(r.request_id !== undefined ? { requestId: r.request_id } : {}),
-    }));
+    const records = items.map((item) => {
+      const at = item.labelledAt ?? receivedAt;
+      const id = `${compactTime(at, { milliseconds: true })}-${this.writerId}-${String(this.seq++).padStart(10, '0')}`;
+      return toFeedbackRecord(item, at, id, key);
+    });
+    const entries = records.map((r) => {
+      const date = r.received_at.slice(0, 10);
+      const item = { line: serializeFeedbackRecord(r), ...(r.request_id !== undefined ? { requestId: r.request_id } : {}) };
+      return { key: date, partition: date, item };
+    });
     // All or nothing, so that a 503 means "nothing of this request is stored".
-    return this.writer.addAll(date, date, buffered) ? records : undefined;
+    return this.writer.addAll(entries) ? records : undefined;
   }
 
   /**

@@ -207,7 +207,7 @@ export async function validateRawFiles(files: readonly string[], p: RawPartition
  * engine failing to start, a bad setting) says nothing about the blob: it must fail the run, which leaves the raw
  * blobs in place for the next one, instead of quarantining valid logs.
  */
-function isFileContentError(err: unknown): boolean {
+export function isFileContentError(err: unknown): boolean {
   // Duck-typed: the native binding's errors need not be instances of this realm's Error (jest runs tests in a vm).
   const message = (err as { message?: unknown } | undefined)?.message;
   return typeof message === 'string' && /^(Invalid Input Error|Conversion Error): /.test(message);
@@ -253,6 +253,8 @@ export interface ParquetFileInfo {
   rowGroups: number;
   schemaVersion: number | undefined;
   columns: { name: string; type: string; logicalType: string | null }[];
+  /** The footer's key-value metadata. */
+  metadata: Record<string, string>;
 }
 
 export async function parquetFileInfo(file: string): Promise<ParquetFileInfo> {
@@ -263,6 +265,7 @@ export async function parquetFileInfo(file: string): Promise<ParquetFileInfo> {
     const schema = await rowsOf(`SELECT name, type, logical_type FROM parquet_schema(${lit(file)}) WHERE type IS NOT NULL`);
     const version = kv.find((r) => r.key === SCHEMA_VERSION_KEY)?.value;
     return {
+      metadata: Object.fromEntries(kv.map((r) => [r.key as string, r.value as string])),
       rows: Number(meta.num_rows),
       rowGroups: Number(meta.num_row_groups),
       schemaVersion: version === undefined ? undefined : Number(version),
@@ -352,4 +355,85 @@ export function readRawBatches(file: string, options: ParquetReadOptions): Async
 /** Run a read-only query over local Parquet files and return plain JS rows (tests, tools). */
 export async function queryParquet(sql: string): Promise<Record<string, unknown>[]> {
   return withConnection(async (c) => (await c.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[]);
+}
+
+// Files written from JS values (the training dataset, shared/dataset/trainingDataset.ts): the same engine, so the one
+// Parquet dialect the repo writes is DuckDB's, whatever the data.
+
+/** Column types `writeParquetRows` takes JS values for. */
+export type ParquetValueType = 'VARCHAR' | 'BOOLEAN' | 'TIMESTAMPTZ' | 'BLOB';
+
+export interface ParquetColumn {
+  readonly name: string;
+  readonly type: ParquetValueType;
+  readonly nullable: boolean;
+}
+
+/** A value of a row: string (VARCHAR), boolean, Date (TIMESTAMPTZ, millisecond precision), bytes (BLOB) or null. */
+export type ParquetCell = string | boolean | Date | Uint8Array | null;
+
+export interface ParquetRowsWriteOptions {
+  rowGroupRows: number;
+  compression: 'snappy' | 'zstd';
+  /** Written to the footer's key-value metadata. */
+  metadata: Readonly<Record<string, string>>;
+}
+
+let tableSeq = 0;
+
+/**
+ * Write rows to one Parquet file in the order given: DuckDB's appender fills a temporary table of a connection of
+ * its own, which COPY then writes (DuckDB spills the table beyond its memory limit). Given the same rows, DuckDB's
+ * single-threaded writer gives the same bytes. Returns the number of rows written.
+ */
+export async function writeParquetRows(
+  columns: readonly ParquetColumn[],
+  rows: Iterable<readonly ParquetCell[]>,
+  outFile: string,
+  options: ParquetRowsWriteOptions,
+): Promise<number> {
+  const { timestampTZValue } = await import('@duckdb/node-api');
+  const table = `rows_${process.pid}_${++tableSeq}`;
+  return withConnection(async (c) => {
+    const definition = columns.map((col) => `${ident(col.name)} ${col.type}${col.nullable ? '' : ' NOT NULL'}`).join(', ');
+    await c.run(`CREATE TEMP TABLE ${ident(table)} (${definition})`);
+    try {
+      const appender = await c.createAppender(table, 'main', 'temp');
+      try {
+        for (const row of rows) {
+          columns.forEach((col, i) => {
+            const value = row[i];
+            if (value === null) appender.appendNull();
+            else if (col.type === 'VARCHAR' && typeof value === 'string') appender.appendVarchar(value);
+            else if (col.type === 'BOOLEAN' && typeof value === 'boolean') appender.appendBoolean(value);
+            else if (col.type === 'TIMESTAMPTZ' && value instanceof Date)
+              appender.appendTimestampTZ(timestampTZValue(BigInt(value.getTime()) * 1000n));
+            else if (col.type === 'BLOB' && value instanceof Uint8Array) appender.appendBlob(value);
+            else throw new TypeError(`column ${col.name} (${col.type}): unexpected value of type ${typeof value}`);
+          });
+          appender.endRow();
+        }
+      } finally {
+        appender.closeSync();
+      }
+      const metadata = Object.entries(options.metadata)
+        .map(([k, v]) => `${ident(k)}: ${lit(v)}`)
+        .join(', ');
+      const result = await c.run(
+        `COPY temp.main.${ident(table)} TO ${lit(outFile)} (FORMAT parquet, COMPRESSION ${options.compression}, ` +
+          `ROW_GROUP_SIZE ${Math.floor(options.rowGroupRows)}${metadata ? `, KV_METADATA {${metadata}}` : ''})`,
+      );
+      return Number(result.rowsChanged);
+    } finally {
+      await c.run(`DROP TABLE IF EXISTS temp.main.${ident(table)}`);
+    }
+  });
+}
+
+/**
+ * The named columns of a Parquet file as plain JS rows, in file order: VARCHAR as string, BOOLEAN as boolean,
+ * TIMESTAMPTZ as Date, BLOB as Buffer, NULL as null.
+ */
+export async function readParquetRows(file: string, columns: readonly string[]): Promise<Record<string, unknown>[]> {
+  return queryParquet(`SELECT ${columns.map(ident).join(', ')} FROM read_parquet(${lit(file)})`);
 }

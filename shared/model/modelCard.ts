@@ -95,11 +95,18 @@ export const retrainingSectionSchema = z.object({
     hamFprIncrease: z.number(),
     spamRecallDrop: z.number(),
     minAucGain: z.number(),
+    minHamFprDecrease: z.number().optional(),
     maxHamFprIncrease: z.number(),
     maxSpamRecallDrop: z.number(),
     reasons: z.array(z.string()),
   }),
 });
+
+/**
+ * The card's metrics on the promotion's smoke evaluation set, where that set is not the card's own test part (a
+ * retrained model is tested on the newest feedback): what the smoke evaluation compares the gateway's answers with.
+ */
+export const SMOKE_METRICS_KEY = 'smokeEvaluationSet';
 
 export const modelCardSchema = z.object({
   schemaVersion: z.literal(MODEL_CARD_SCHEMA_VERSION),

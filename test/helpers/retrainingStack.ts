@@ -137,7 +137,8 @@ export function useRetrainingStack(): RetrainingStack {
       ...promotionTestSettings(stack.kube, gateway, dir),
       RETRAIN_MIN_AUC_GAIN: '0.02',
       RETRAIN_MAX_HAM_FPR_INCREASE: '0.05',
-      RETRAIN_HOLDOUT_FRACTION: '0.15',
+      // A quarter of the 240 feedback messages: the held-out ham must be enough that one hard message is not the whole verdict.
+      RETRAIN_HOLDOUT_FRACTION: '0.25',
       RETRAIN_ON_CRITICAL_DRIFT: 'true',
     });
     resetInferenceServices();

@@ -1,4 +1,5 @@
-// `npm run replay`: the drift scenario end to end on the local stack.
+// `npm run replay`: the drift scenario end to end on the local stack. With --feedback, the prequential replay of the
+// learning loop instead (tools/cli/prequentialReplay.ts).
 //
 //   1. Uses the stack at --url (default http://127.0.0.1:7071/api), or starts `npm start`'s host itself when none
 //      answers there, and waits until the committed model's baseline is active (npm start publishes it; the
@@ -15,65 +16,33 @@
 //      window (the same activities as the timer, in this process) and prints both summaries; the reports are stored
 //      in drift-reports/ and copied to .local/replay/.
 // Exit code 0 when the training-period phase is healthy and the test-period phase is critical, else 1.
-import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Environment, ENVIRONMENTS } from '../../shared/platform/blobLayout';
 import { getConfig } from '../../shared/platform/config';
 import { CorpusMessage, baselineReplaySplit, loadCorpus, timeForwardSplit } from '../../training/corpus';
-import { loadTrainingSenders, TrainingSenders, TrainingStoreMoment } from '../../training/trainingSenderStats';
+import { TrainingStoreMoment } from '../../training/trainingSenderStats';
 import { FeatureStore } from '../../shared/serving/featureStore/featureStore';
-import { getActiveBaseline } from '../../shared/drift/activeBaseline';
 import { DriftRunRequest } from '../../shared/drift/driftRun';
 import { readRunReport, runDriftInProcess } from '../../shared/drift/orchestration';
 import { DriftReport, formatReportSummary, serializeReport } from '../../shared/drift/report';
 import { renderReportHtml } from '../../shared/drift/reportHtml';
-import { listWindowPartitions, readPartition } from '../../shared/logs/windowReader';
-import { sha256 } from '../../shared/platform/hash';
-import { COMMITTED_MODEL_VERSION, MODEL_NAME, baselineFile, committedModelDir, publishModel } from '../../shared/model/modelArtifacts';
+import { COMMITTED_MODEL_VERSION, MODEL_NAME } from '../../shared/model/modelArtifacts';
 import { DEFAULT_TRAIN_OPTIONS } from '../../training/trainModel';
 import { parseChoice, parseCliArgs, parseInteger, runCli, UsageError } from './cliArgs';
 import { projectRoot } from '../../shared/platform/projectRoot';
-import { errorMessage } from '../../shared/platform/errors';
+import {
+  ensureCommittedBaselineActive,
+  reachable,
+  ReplaySenderStore,
+  sleep,
+  startStack,
+  StartedStack,
+  waitForLoggedRows,
+} from './replayStack';
+import { PREQUENTIAL_USAGE, runPrequentialReplay } from './prequentialReplay';
 
 const ROOT = projectRoot();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function reachable(url: string): Promise<boolean> {
-  try {
-    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
-    await res.arrayBuffer();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Start the local stack (what `npm start` runs; its Feast project left to the replay) and resolve with its API URL. */
-async function startStack(feastProject: string): Promise<{ url: string; child: ChildProcess }> {
-  const env = { ...process.env, LOCAL_HOST_PORT: '0', FEAST_PROJECT: feastProject, LOCAL_FEAST_SEED: 'false' };
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'tools', 'cli', 'start.js')], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the local stack did not start in 120 s:\n${output}`)), 120_000);
-    const onData = (d: Buffer) => {
-      output += d.toString();
-      const m = /Host listening on (\S+)/.exec(output);
-      if (m) {
-        clearTimeout(timer);
-        resolve(`${m[1].replace('localhost', '127.0.0.1')}`);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.once('exit', (code) => reject(new Error(`the local stack exited with ${code}:\n${output}`)));
-  });
-  return { url: url.endsWith('/api') ? url : `${url.replace(/\/$/, '')}/api`, child };
-}
 
 interface Phase {
   name: string;
@@ -85,35 +54,6 @@ interface Phase {
   sent: number;
   spamPredicted: number;
   degraded: number;
-}
-
-/** The replay's own Feast project: before each phase, exactly the rows of the store that phase's mail was read with. */
-class PhaseStore {
-  private written: string[] = [];
-  private senders: Promise<TrainingSenders> | undefined;
-
-  constructor(
-    private readonly store: FeatureStore,
-    private readonly hashKey: string,
-  ) {}
-
-  async serve(asOf: TrainingStoreMoment): Promise<string> {
-    try {
-      this.senders ??= loadTrainingSenders(this.hashKey); // parsed once for both phases
-      const stats = (await this.senders).storeAt(asOf);
-      await this.store.deleteSenderFeatures(this.written);
-      await this.store.writeSenderFeatures(stats.rows);
-      this.written = stats.rows.map((r) => r.entity);
-      return `Feast project ${this.store.project}: the store as of ${stats.asOf.toISOString()} (${asOf}), ${stats.rows.length} senders`;
-    } catch (err) {
-      return `Feast project ${this.store.project}: not written (${errorMessage(err)}); senders read as unknown`;
-    }
-  }
-
-  async close(): Promise<void> {
-    await this.store.deleteSenderFeatures(this.written).catch(() => 0);
-    await this.store.close();
-  }
 }
 
 async function sendPhase(url: string, env: Environment, phase: Phase, batchSize: number, concurrency: number): Promise<void> {
@@ -154,15 +94,6 @@ async function sendPhase(url: string, env: Environment, phase: Phase, batchSize:
   phase.end = new Date(Date.now() + 1);
 }
 
-/** Rows of `env` in [start, end) that are in Blob (raw or Parquet). */
-async function loggedRows(env: Environment, start: Date, end: Date): Promise<number> {
-  let rows = 0;
-  for (const p of await listWindowPartitions(env, start, end)) {
-    for await (const batch of readPartition(p, start, end, { columns: ['model_version'] })) rows += batch.rowCount;
-  }
-  return rows;
-}
-
 /** The largest batch PREDICT_MAX_BATCH allows; the stack's own limit (default 64) may be lower. */
 const MAX_BATCH = 1024;
 const MAX_CONCURRENCY = 64;
@@ -176,6 +107,7 @@ const USAGE = `usage: npm run replay [-- options]
   --feast-project <name>    the Feast project of the stack it starts (default: one of its own, filled per phase)`;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--feedback')) return runPrequentialReplay(argv.filter((a) => a !== '--feedback'));
   const { values } = parseCliArgs(argv, {
     url: { type: 'string' },
     env: { type: 'string', default: 'production' },
@@ -193,8 +125,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = getConfig();
   let url = values.url ?? `http://127.0.0.1:${config.localHostPort}/api`;
-  let stack: ChildProcess | undefined;
-  let senderStore: PhaseStore | undefined;
+  let stack: StartedStack | undefined;
+  let senderStore: ReplaySenderStore | undefined;
   if (!(await reachable(url))) {
     // --feast-project names a project to use as it is (say, one materialized from logs); by default the replay owns
     // one and serves each phase the store the model read that mail with in training.
@@ -203,11 +135,10 @@ async function main(argv: string[]): Promise<number> {
     if (batchSize > config.predictMaxBatch)
       throw new UsageError(`--batch ${batchSize} is more than the stack's PREDICT_MAX_BATCH (${config.predictMaxBatch})`);
     console.log(`no stack at ${url}; starting the local stack (npm start) with Feast project ${feastProject}`);
-    const started = await startStack(feastProject);
-    url = started.url;
-    stack = started.child;
+    stack = await startStack({ FEAST_PROJECT: feastProject, LOCAL_FEAST_SEED: 'false' });
+    url = stack.url;
     if (!values['feast-project'])
-      senderStore = new PhaseStore(
+      senderStore = new ReplaySenderStore(
         new FeatureStore({ url: config.redisUrl, project: feastProject, timeoutMs: config.feastTimeoutMs }),
         config.senderHashKey,
       );
@@ -216,32 +147,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(`stack: ${url}`);
     if (!stack) console.log('using the running stack: its Feast project decides the two sender features (see --feast-project)');
     const version = COMMITTED_MODEL_VERSION;
-    console.log(`waiting for the active baseline of ${MODEL_NAME} ${version} (published by npm start, activated by the baseline event)`);
-    const committedSha = sha256(fs.readFileSync(baselineFile(version)));
-    const waitForActive = async (accept: (sha: string) => boolean) => {
-      const deadline = Date.now() + 60_000;
-      let active = await getActiveBaseline(MODEL_NAME, version);
-      while (!(active && accept(active.record.sha256)) && Date.now() < deadline) {
-        await sleep(1000);
-        active = await getActiveBaseline(MODEL_NAME, version);
-      }
-      return active;
-    };
-    let active = await waitForActive(() => true);
-    if (!active) throw new Error(`no active baseline for ${MODEL_NAME} ${version} after 60 s: is the baselineEvent function running?`);
-    if (active.record.sha256 !== committedSha) {
-      // The healthy phase is only meaningful against the baseline the replay's rows were held out from.
-      console.log(
-        `active baseline ${active.record.sha256.slice(0, 12)} is not the committed one (${committedSha.slice(0, 12)}); uploading the committed model and baseline`,
-      );
-      await publishModel(committedModelDir(), baselineFile(version), { version, overwrite: true });
-      active = await waitForActive((sha) => sha === committedSha);
-      if (active?.record.sha256 !== committedSha)
-        throw new Error(`the committed baseline ${committedSha.slice(0, 12)} was not activated within 60 s`);
-    }
-    console.log(
-      `baseline ${active.record.sha256.slice(0, 12)} (${active.baseline.sampling.referenceRows} rows) active since ${active.record.activated_at}`,
-    );
+    await ensureCommittedBaselineActive(version, console.log);
 
     const split = timeForwardSplit(loadCorpus());
     const halves = baselineReplaySplit(split.validation, DEFAULT_TRAIN_OPTIONS.seed);
@@ -267,12 +173,7 @@ async function main(argv: string[]): Promise<number> {
 
     console.log(`waiting for the inference logger to flush (LOG_FLUSH_INTERVAL_MS=${config.logFlushIntervalMs})`);
     for (const phase of phases) {
-      const flushDeadline = Date.now() + Math.max(60_000, 6 * config.logFlushIntervalMs);
-      let rows = await loggedRows(env, phase.start!, phase.end!);
-      while (rows < phase.sent && Date.now() < flushDeadline) {
-        await sleep(1000);
-        rows = await loggedRows(env, phase.start!, phase.end!);
-      }
+      const rows = await waitForLoggedRows(env, phase.start!, phase.end!, phase.sent, Math.max(60_000, 6 * config.logFlushIntervalMs));
       console.log(`  ${phase.name}: ${rows} of ${phase.sent} rows logged`);
       if (rows < phase.sent) console.log(`  warning: ${phase.sent - rows} rows not in Blob yet; the check runs on what is there`);
     }
@@ -314,12 +215,15 @@ async function main(argv: string[]): Promise<number> {
     return ok ? 0 : 1;
   } finally {
     await senderStore?.close();
-    if (stack && stack.exitCode === null) {
-      const exited = new Promise((r) => stack.once('exit', r));
-      stack.kill('SIGINT');
-      await exited;
-    }
+    await stack?.stop();
   }
 }
 
-if (require.main === module) runCli('replay', main, USAGE);
+if (require.main === module)
+  runCli(
+    'replay',
+    main,
+    `${USAGE}
+
+${PREQUENTIAL_USAGE}`,
+  );

@@ -7,7 +7,7 @@ import { getConfig } from '../../platform/config';
 import { defineActivity } from '../../platform/workflow/activity';
 import { BadRequestError, errorMessage, NotFoundError } from '../../platform/errors';
 import { MODEL_FILES, MODEL_NAME } from '../../model/modelArtifacts';
-import { ModelCard, ModelCardError, parseModelCard } from '../../model/modelCard';
+import { ModelCard, ModelCardError, parseModelCard, SMOKE_METRICS_KEY } from '../../model/modelCard';
 import { InferenceServiceClient, describeReadiness, readinessVerdict } from '../kubernetes/inferenceService';
 import { kubeConfigSource } from '../kubernetes/kubeConfig';
 import { loadHeldOutSet } from './heldOutSet';
@@ -48,7 +48,11 @@ export function modelStorageUri(model: string, version: string): string {
  */
 export function referenceMetrics(card: ModelCard): { key: string; accuracy: number; rocAuc: number } {
   const keys = Object.keys(card.metrics);
-  const key = keys.find((k) => /time.?forward/i.test(k) && /test/i.test(k)) ?? keys.find((k) => /test/i.test(k)) ?? keys[0];
+  const key =
+    (card.metrics[SMOKE_METRICS_KEY] ? SMOKE_METRICS_KEY : undefined) ??
+    keys.find((k) => /time.?forward/i.test(k) && /test/i.test(k)) ??
+    keys.find((k) => /test/i.test(k)) ??
+    keys[0];
   if (!key) throw new ModelCardError('model.json: the card has no metrics to compare the smoke evaluation with');
   return { key, accuracy: card.metrics[key].accuracy, rocAuc: card.metrics[key].rocAuc };
 }

@@ -18,6 +18,7 @@ import { BASELINE_FILE, loadModelFromBlobPrefix, LoadedModel, MODEL_FILES, model
 import { ModelCard, parseModelCard } from '../../model/modelCard';
 import { classificationMetrics } from '../../model/metrics';
 import { readFeedback } from '../../feedback/feedbackStore';
+import { deleteFeedbackSnapshots, writeFeedbackSnapshot } from '../../dataset/trainingDataset';
 import { parseEmail } from '../../serving/features/email';
 import { tokenize } from '../../serving/features/tokenizer';
 import { featuresFromTokens } from '../../serving/features/transformer';
@@ -73,6 +74,7 @@ export async function gather(input: { model: string; runId: string; cutoff: stri
   const promotions = await promotionBackend(context).running();
   if (promotions.length) throw new Error(`promotion ${promotions[0]} is still running; retrain when it has finished`);
   await deleteOrphanedHoldouts(input.model, input.runId);
+  await deleteFeedbackSnapshots(input.model, { except: input.runId });
   const [champion, messages] = await Promise.all([servedProductionVersion(), feedbackMessages(new Date(input.cutoff))]);
   return { champion, feedback: summarize(messages) };
 }
@@ -99,10 +101,11 @@ async function deleteOrphanedHoldouts(model: string, runId: string): Promise<str
   return deleted;
 }
 
-/** Delete the run's held-out mail (it holds feedback messages: feedback erasure must reach every copy). */
-export async function deleteHoldout(input: { model: string; runId: string }): Promise<{ deleted: boolean }> {
+/** Delete the run's held-out mail and its feedback snapshot (feedback messages: feedback erasure must reach every copy). */
+export async function deleteHoldout(input: { model: string; runId: string }): Promise<{ deleted: boolean; snapshotDeleted: boolean }> {
   const blob = getContainerClient(CONTAINERS.models).getBlobClient(retrainingHoldoutPath(input.model, input.runId));
-  return { deleted: (await blob.deleteIfExists()).succeeded };
+  const snapshot = await deleteFeedbackSnapshots(input.model, { only: input.runId });
+  return { deleted: (await blob.deleteIfExists()).succeeded, snapshotDeleted: snapshot.length > 0 };
 }
 
 export interface TrainInput {
@@ -138,8 +141,10 @@ const cardBytes = (card: ModelCard) => Buffer.from(`${JSON.stringify(card, null,
 export async function trainChallenger(input: TrainInput, context: InvocationContext): Promise<Trained> {
   const trainer = retrainingTrainer();
   const messages = await feedbackMessages(new Date(input.cutoff));
+  // The dataset a trainer reads from Blob: the initial set and this snapshot, named by the run (deleted when it ends).
+  await writeFeedbackSnapshot(input.model, input.runId, new Date(input.cutoff), messages);
   const result = await trainer.train(
-    { model: input.model, version: input.version, messages, holdoutFraction: input.holdoutFraction },
+    { model: input.model, version: input.version, messages, feedbackSnapshot: input.runId, holdoutFraction: input.holdoutFraction },
     (line) => context.log(`[retraining ${input.runId}] ${line}`),
   );
   await ensureContainers([CONTAINERS.models]);

@@ -44,6 +44,7 @@ export function retrainingSettings(autoApprove?: boolean): RetrainingInput['sett
   const c = getConfig();
   return {
     minAucGain: c.retrainMinAucGain,
+    minHamFprDecrease: c.retrainMinHamFprDecrease,
     maxHamFprIncrease: c.retrainMaxHamFprIncrease,
     maxSpamRecallDrop: c.retrainMaxSpamRecallDrop,
     holdoutFraction: c.retrainHoldoutFraction,

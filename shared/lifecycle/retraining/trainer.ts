@@ -12,6 +12,8 @@ export interface TrainChallengerRequest {
   version: string;
   /** Labelled mail beyond the corpus's training period: the feedback up to the cut-off. */
   messages: readonly LabelledMessage[];
+  /** The same feedback as the snapshot the train step wrote to Blob (shared/dataset/trainingDataset.ts): its id. */
+  feedbackSnapshot: string;
   holdoutFraction: number;
 }
 

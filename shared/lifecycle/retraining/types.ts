@@ -7,6 +7,7 @@ export type RetrainingTrigger = 'http' | 'timer' | 'drift';
 
 export interface RetrainingSettings {
   minAucGain: number;
+  minHamFprDecrease: number;
   maxHamFprIncrease: number;
   maxSpamRecallDrop: number;
   holdoutFraction: number;
@@ -76,6 +77,7 @@ export interface GateDecision {
   hamFprIncrease: number;
   spamRecallDrop: number;
   minAucGain: number;
+  minHamFprDecrease?: number;
   maxHamFprIncrease: number;
   maxSpamRecallDrop: number;
   reasons: string[];

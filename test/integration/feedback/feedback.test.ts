@@ -129,6 +129,37 @@ describe('POST /api/feedback', () => {
     expect(before.find((r) => r.message_key === ack.message_key)?.label).toBe('spam');
   });
 
+  it('a label given earlier counts from labelled_at: its day partition and the cut-off follow it; none from the future', async () => {
+    const labelledAt = '2002-09-12T06:00:00.000Z';
+    const res = await post({
+      instances: [
+        { label: 'spam', email: raw(500), labelled_at: '2002-09-12T08:00:00+02:00' },
+        { label: 'ham', email: raw(501) },
+      ],
+    });
+    expect(res.status).toBe(200);
+    await getFeedbackWriter().flush();
+    const keys = (res.jsonBody as { results: { message_key: string }[] }).results.map((r) => r.message_key);
+    const stored = await storedRecords();
+    const early = stored.find((r) => r.message_key === keys[0])!;
+    expect(early).toMatchObject({ received_at: labelledAt, blob: expect.stringMatching(/^records\/date=2002-09-12\//) });
+    expect(early.feedback_id.startsWith('20020912T060000000Z-')).toBe(true);
+    const asOf = (iso: string) => readFeedback({ until: new Date(iso) }).then((d) => d.map((r) => r.message_key));
+    expect(await asOf('2002-09-12T06:00:00.001Z')).toEqual([keys[0]]);
+    expect(await asOf(labelledAt)).toEqual([]);
+    expect((await readFeedback()).map((r) => r.message_key)).toEqual(expect.arrayContaining(keys));
+
+    const future = new Date(Date.now() + 3600_000).toISOString();
+    const refused = await post({
+      instances: [
+        { label: 'ham', email: raw(502) },
+        { label: 'ham', email: raw(503), labelled_at: future },
+      ],
+    });
+    expect(refused.status).toBe(400);
+    expect((refused.jsonBody as { error: { message: string } }).error.message).toMatch(/^instances\[1\]\.labelled_at lies in the future/);
+  });
+
   it('loses nothing while Blob is down: accepted feedback is written once it is back', async () => {
     const writer = getFeedbackWriter();
     const before = (await storedRecords()).length;

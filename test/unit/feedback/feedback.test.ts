@@ -52,6 +52,18 @@ describe('parseFeedbackRequest', () => {
     expect(badRequest(() => parseFeedbackRequest({ instances: [] }, 2)).message).toBe('instances: the batch is empty');
   });
 
+  it('takes the time the label was given, with a zone, and refuses one without', () => {
+    expect(parseFeedbackRequest({ label: 'ham', email: raw, labelled_at: '2002-09-12T08:00:00+02:00' }, 64)).toEqual({
+      kind: 'single',
+      item: { label: 'ham', email: raw, labelledAt: new Date('2002-09-12T06:00:00Z') },
+    });
+    for (const bad of ['2002-09-12T08:00:00', 'yesterday', 1031817600000]) {
+      expect(badRequest(() => parseFeedbackRequest({ label: 'ham', email: raw, labelled_at: bad }, 64)).message).toMatch(
+        /^labelled_at: expected an ISO 8601 time with a zone/,
+      );
+    }
+  });
+
   it('names the path of what is wrong, with the email errors worded as predict words them', () => {
     expect(badRequest(() => parseFeedbackRequest({ email: raw }, 64)).message).toMatch(/^label: /);
     expect(badRequest(() => parseFeedbackRequest({ label: 'junk', email: raw }, 64)).message).toBe('label: expected "spam" or "ham"');

@@ -17,7 +17,8 @@ import { compareActivity, recordActivity, registerActivity } from '../../../../s
 import { inProcessRetrainingBackend, localRetraining, startRetraining } from '../../../../shared/lifecycle/retraining/service';
 import { registerRetrainingTrainer } from '../../../../shared/lifecycle/retraining/trainer';
 import { challengerVersion } from '../../../../shared/lifecycle/retraining/version';
-import { parseModelCard } from '../../../../shared/model/modelCard';
+import { parseModelCard, SMOKE_METRICS_KEY } from '../../../../shared/model/modelCard';
+import { referenceMetrics } from '../../../../shared/lifecycle/promotion/activities';
 import { retrainModel } from '../../../../functions/retrainModel';
 import { retrainingStatus } from '../../../../functions/retrainingStatus';
 import {
@@ -85,6 +86,14 @@ test('a challenger that beats the champion on the newest feedback is registered 
   );
   expect(card.retraining?.gate.passed).toBe(true);
   expect(card.retraining?.champion.version).toBe(COMMITTED_MODEL_VERSION);
+  // Its test part is the held-out feedback, so the card also states its figures on the promotion's smoke evaluation
+  // set (the corpus's whole test period), and that is what the promotion compares the gateway's answers with.
+  expect(card.metrics[SMOKE_METRICS_KEY]).toMatchObject({ rows: 1814 });
+  expect(referenceMetrics(card)).toEqual({
+    key: SMOKE_METRICS_KEY,
+    accuracy: card.metrics[SMOKE_METRICS_KEY].accuracy,
+    rocAuc: card.metrics[SMOKE_METRICS_KEY].rocAuc,
+  });
   expect(await getContainerClient(CONTAINERS.baselines).getBlobClient(baselinePath('spam-detector', version)).exists()).toBe(true);
   // The held-out mail (feedback bytes) does not outlive the run.
   expect(await getContainerClient(CONTAINERS.models).getBlobClient(retrainingHoldoutPath('spam-detector', id)).exists()).toBe(false);
