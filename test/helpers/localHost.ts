@@ -23,6 +23,8 @@ export async function startHostProcess(options: {
   env: Record<string, string>;
   projectDir?: string;
   timeoutMs?: number;
+  /** Its own process group, as a terminal's foreground job: a test signals the group (`process.kill(-pid, ...)`). */
+  processGroup?: boolean;
 }): Promise<RunningHost> {
   const args = [distPath('tools', 'cli', 'start.js')];
   if (options.projectDir) args.push(options.projectDir);
@@ -40,6 +42,7 @@ export async function startHostProcess(options: {
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.processGroup ?? false,
   });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
@@ -67,7 +70,7 @@ export async function startHostProcess(options: {
     process: child,
     stop: () =>
       new Promise((resolve) => {
-        if (child.exitCode !== null) {
+        if (child.exitCode !== null || child.signalCode !== null) {
           fs.rmSync(stackDir, { recursive: true, force: true });
           return resolve(child.exitCode);
         }

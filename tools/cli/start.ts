@@ -4,7 +4,10 @@
 //   a Kubernetes API for the two InferenceServices on https://127.0.0.1:6443, whose controller loads a patched
 //     storageUri from Blob into the environment's model server; the app's Kubernetes settings point at it
 //   the Function App's functions on http://localhost:7071/api (HTTP, timers, blob triggers)
-// Ctrl-C stops triggers, waits for invocations in flight, flushes buffers (appTerminate hooks) and stops Azurite.
+// Ctrl-C (SIGINT) or SIGTERM stops triggers, waits for invocations in flight, flushes buffers (appTerminate hooks),
+// then stops the model servers and Azurite; a second one exits at once. The children run in process groups of
+// their own, so the terminal's Ctrl-C reaches only this process, and they stop when it dies (tools/devhost/ownedChild.ts);
+// a model server that dies is started again (tools/devhost/modelServerSupervisor.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import { CONTAINERS, Environment } from '../../shared/platform/blobLayout';
@@ -18,10 +21,10 @@ import {
 } from '../../shared/platform/blobStorage';
 import { getConfig, loadConfig, resetConfig, settingDefault } from '../../shared/platform/config';
 import { AZURITE_DEFAULT_BLOB_PORT, AzuriteProcess, isPortOpen, startAzurite } from '../devhost/azurite';
-import { startLocalHost } from '../devhost/host';
+import { LocalHost, startLocalHost } from '../devhost/host';
 import { loadLocalSettings } from '../devhost/localSettings';
-import { consoleLogger } from '../devhost/logging';
-import { ModelServerProcess, startModelServerProcess } from '../devhost/modelServer';
+import { consoleLogger, HostLogger } from '../devhost/logging';
+import { SupervisedModelServer, superviseModelServer } from '../devhost/modelServerSupervisor';
 import { getFeatureStore } from '../../shared/serving/featureStore/featureStore';
 import { trainingSenderStats } from '../../training/trainingSenderStats';
 import { modelDirFor } from '../../shared/serving/predict/environmentModels';
@@ -58,7 +61,7 @@ const projectDir = path.resolve(process.argv[2] ?? projectRoot());
  * the stack state) reaches it through a kubeconfig in LOCAL_STACK_DIR.
  */
 async function startKserveControlPlane(
-  servers: ReadonlyArray<{ environment: Environment; server: ModelServerProcess }>,
+  servers: ReadonlyArray<{ environment: Environment; server: SupervisedModelServer }>,
   port: number,
   dir: string,
 ): Promise<{ api: LocalKubeApi; kubeconfig: string }> {
@@ -71,6 +74,9 @@ async function startKserveControlPlane(
     modelName: MODEL_NAME,
     workDir,
     predictors: new Map(servers.map((s) => [inferenceServiceName(s.environment), s.server.url])),
+    // A model server started again after a crash must serve what the InferenceService says, not the start-up model.
+    loaded: (name, modelDir, version) =>
+      servers.find((s) => inferenceServiceName(s.environment) === name)?.server.serving(modelDir, version),
   });
   let api: LocalKubeApi;
   try {
@@ -93,11 +99,76 @@ async function startKserveControlPlane(
   return { api, kubeconfig };
 }
 
+/** What runs, filled in as it starts; a stop stops what there is, the Functions host first. */
+interface LocalStack {
+  host?: LocalHost;
+  kubeApi?: LocalKubeApi;
+  stackDir?: string;
+  modelServers: Array<{ environment: Environment; server: SupervisedModelServer }>;
+  azurite?: AzuriteProcess;
+}
+
+/** Longest a stop may take (a flush to a Blob service that does not answer retries until then). */
+const STOP_TIMEOUT_MS = 30_000;
+/**
+ * Under `npm start` one Ctrl-C arrives twice: the terminal signals the foreground process group, and npm forwards
+ * the SIGINT it got to its child. A signal this soon after the first is that echo, not a second Ctrl-C.
+ */
+const SAME_SIGNAL_MS = 1000;
+
+/** When the first SIGINT or SIGTERM arrived. */
+let stoppingSince: number | undefined;
+
+/**
+ * SIGINT (Ctrl-C) and SIGTERM: the host stops its triggers, waits for invocations in flight and flushes (the
+ * appTerminate hooks), while the model servers and Azurite still run for them; then those stop. A second signal
+ * exits at once; the children then stop by themselves as their channel to this process closes.
+ */
+function stopOnSignals(stack: LocalStack, logger: HostLogger): void {
+  const stop = async (signal: NodeJS.Signals) => {
+    const started = performance.now();
+    logger.info(
+      `${signal}: stopping (waiting for invocations in flight, then flushing the inference log and feedback); again to exit at once`,
+    );
+    setTimeout(() => {
+      logger.error(`Stopping took longer than ${STOP_TIMEOUT_MS / 1000} s; exiting`);
+      process.exit(1);
+    }, STOP_TIMEOUT_MS).unref();
+    try {
+      await stack.host?.stop();
+      await stack.kubeApi?.close();
+      if (stack.stackDir) removeStackState(stack.stackDir);
+      await Promise.all(stack.modelServers.map((m) => m.server.stop()));
+      await stack.azurite?.stop();
+      logger.info(`Stopped in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      process.exit(0);
+    } catch (err) {
+      logger.error('Stopping failed', err);
+      process.exit(1);
+    }
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stoppingSince === undefined) {
+      stoppingSince = performance.now();
+      void stop(signal);
+      return;
+    }
+    if (performance.now() - stoppingSince < SAME_SIGNAL_MS) return;
+    logger.warn(`${signal} again: exiting without waiting (buffered records not yet written are lost)`);
+    process.exit(130);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
 async function main(): Promise<void> {
   const started = performance.now();
   // Debug lines follow LOCAL_HOST_VERBOSE once the settings are loaded (local.settings.json may set it).
   let verbose = false;
   const logger = consoleLogger({ verbose: () => verbose });
+  // From the start: a stop during start-up stops what has started so far.
+  const stack: LocalStack = { modelServers: [] };
+  stopOnSignals(stack, logger);
   logger.info(`Node ${process.version}, project ${projectDir}`);
   const settingsFile = loadLocalSettings(projectDir);
   logger.info(settingsFile ? `Settings from ${settingsFile} and the environment` : 'Settings from the environment and embedded defaults');
@@ -108,14 +179,12 @@ async function main(): Promise<void> {
   registerHeldOutSource(corpusHeldOutSource());
   registerRetrainingTrainer(inProcessTrainer());
 
-  let azurite: AzuriteProcess | undefined;
-  process.once('exit', () => azurite?.kill());
   if (storageAuth(config).kind === 'connectionString' && config.storageConnectionString === 'UseDevelopmentStorage=true') {
     if (await isPortOpen(AZURITE_DEFAULT_BLOB_PORT)) {
       logger.info(`Blob: something already listens on 127.0.0.1:${AZURITE_DEFAULT_BLOB_PORT}; using it as Azurite`);
     } else {
-      azurite = await startAzurite({ port: AZURITE_DEFAULT_BLOB_PORT, location: path.join(projectDir, '.azurite') });
-      logger.info(`Blob: Azurite on http://127.0.0.1:${azurite.port} (data in .azurite/)`);
+      stack.azurite = await startAzurite({ port: AZURITE_DEFAULT_BLOB_PORT, location: path.join(projectDir, '.azurite') });
+      logger.info(`Blob: Azurite on http://127.0.0.1:${stack.azurite.port} (data in .azurite/, pid ${stack.azurite.pid})`);
     }
   } else {
     logger.info(`Blob: ${storageAuth(config).kind === 'identity' ? 'identity-based connection' : 'connection string from settings'}`);
@@ -132,8 +201,7 @@ async function main(): Promise<void> {
   await publishCommittedModel((line) => logger.info(line));
 
   // Stand-ins for KServe: one V2 model server per environment, each serving that environment's model directory.
-  const modelServers: Array<{ environment: Environment; server: ModelServerProcess }> = [];
-  process.once('exit', () => modelServers.forEach((m) => m.server.kill()));
+  const modelServers = stack.modelServers;
   if (config.localModelServers) {
     const servers = [
       { environment: 'production' as const, port: config.localKserveProductionPort, urlSetting: 'KSERVE_PRODUCTION_URL' },
@@ -143,14 +211,14 @@ async function main(): Promise<void> {
       servers.map(async (s) => {
         const modelDir = modelDirFor(s.environment);
         const explicitUrl = process.env[s.urlSetting];
-        let server: ModelServerProcess;
+        let server: SupervisedModelServer;
         try {
-          server = await startModelServerProcess({ port: s.port, modelDir, environment: s.environment });
+          server = await superviseModelServer({ port: s.port, modelDir, environment: s.environment, logger });
         } catch (err) {
           // The default port is taken (another local stack, a parallel test run): when the gateway's URL is ours to
           // choose, any free port will do.
           if (explicitUrl) throw err;
-          server = await startModelServerProcess({ port: 0, modelDir, environment: s.environment });
+          server = await superviseModelServer({ port: 0, modelDir, environment: s.environment, logger });
         }
         modelServers.push({ environment: s.environment, server });
         if (!explicitUrl) process.env[s.urlSetting] = server.url;
@@ -158,7 +226,9 @@ async function main(): Promise<void> {
           explicitUrl && new URL(explicitUrl).port !== String(server.port)
             ? ` (${s.urlSetting} is ${explicitUrl}: the gateway will not use it)`
             : '';
-        logger.info(`KServe ${s.environment}: local V2 model server on ${server.url}, model version ${server.version}${note}`);
+        logger.info(
+          `KServe ${s.environment}: local V2 model server on ${server.url}, model version ${server.version}, pid ${server.pid}${note}`,
+        );
       }),
     );
     resetConfig(); // KSERVE_*_URL may now name the servers' actual ports
@@ -169,7 +239,8 @@ async function main(): Promise<void> {
   let kubeApi: LocalKubeApi | undefined;
   if (config.localKubeApi && modelServers.length) {
     const started = await startKserveControlPlane(modelServers, config.localKubeApiPort, dir);
-    kubeApi = started.api;
+    kubeApi = stack.kubeApi = started.api;
+    stack.stackDir = dir;
     process.once('exit', () => removeStackState(dir));
     useKubeconfig(started.kubeconfig);
     logger.info(
@@ -202,14 +273,14 @@ async function main(): Promise<void> {
       );
   }
 
-  const host = await startLocalHost({
+  const host = (stack.host = await startLocalHost({
     projectDir,
     port: config.localHostPort,
     blobService: getBlobServiceClient(),
     blobPollIntervalMs: config.blobPollIntervalMs,
     appSetting: (name) => process.env[name] ?? settingDefault(name),
     logger,
-  });
+  }));
   if (kubeApi) {
     // The smoke evaluation of a promotion calls this host, on whatever port it got.
     process.env.PROMOTION_GATEWAY_URL ??= host.url;
@@ -223,35 +294,11 @@ async function main(): Promise<void> {
   }
   logger.info(`Host listening on ${host.url} (ready in ${((performance.now() - started) / 1000).toFixed(1)} s)`);
   logger.info(`Try: curl ${host.url}/health`);
-
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info(`${signal}: stopping (flushing buffers, waiting for invocations in flight)`);
-    const force = setTimeout(() => {
-      logger.error('Shutdown took longer than 30 s; exiting');
-      process.exit(1);
-    }, 30000);
-    force.unref();
-    try {
-      await host.stop();
-      await kubeApi?.close();
-      removeStackState(dir);
-      await Promise.all(modelServers.map((m) => m.server.stop()));
-      await azurite?.stop();
-      logger.info('Stopped');
-      process.exit(0);
-    } catch (err) {
-      logger.error('Shutdown failed', err);
-      process.exit(1);
-    }
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
 }
 
 main().catch((err) => {
+  // A stop during start-up takes away what the start-up still needs (Azurite, say): that failure is the stop's.
+  if (stoppingSince !== undefined) return;
   console.error(`Local host failed to start: ${errorMessage(err)}`);
   process.exit(1);
 });

@@ -1,7 +1,11 @@
-// Azurite (Blob only) from node_modules, as a child process, for `npm start` and the tests.
-import { ChildProcess, spawn } from 'node:child_process';
+// Azurite (Blob only) from node_modules, as a child process, for `npm start` and the tests. The child is this
+// file, compiled: it runs Azurite's own entry point in its process and stops it, the way Azurite's Ctrl-C does, when
+// the channel to its parent closes (ownedChild.ts), so Azurite outlives neither a clean stop nor a killed parent.
+//   node dist/tools/devhost/azurite.js --blobHost 127.0.0.1 --blobPort N --location DIR ...   (Azurite's options)
+import { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import { compiledScript, isRunning, spawnOwnedChild, stopChild, stopWithParent } from './ownedChild';
 
 /** Azurite's well-known development account (public, documented by Microsoft; not a secret). */
 export const AZURITE_ACCOUNT = 'devstoreaccount1';
@@ -18,9 +22,8 @@ export function azuriteConnectionString(port: number): string {
 export interface AzuriteProcess {
   readonly port: number;
   readonly connectionString: string;
+  readonly pid: number | undefined;
   stop(): Promise<void>;
-  /** Synchronous last resort when the parent exits without a clean stop. */
-  kill(): void;
 }
 
 export function isPortOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
@@ -48,7 +51,7 @@ export function freePort(): Promise<number> {
 async function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`Azurite exited with code ${child.exitCode}`);
+    if (!isRunning(child)) throw new Error(`Azurite exited (${child.exitCode ?? child.signalCode})`);
     if (await isPortOpen(port)) return;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -57,11 +60,9 @@ async function waitForPort(port: number, child: ChildProcess, timeoutMs: number)
 
 export async function startAzurite(options: { port: number; location: string; timeoutMs?: number }): Promise<AzuriteProcess> {
   fs.mkdirSync(options.location, { recursive: true });
-  const main = require.resolve('azurite/dist/src/blob/main.js');
-  const child = spawn(
-    process.execPath,
+  const child = spawnOwnedChild(
+    compiledScript('tools', 'devhost', 'azurite.js'),
     [
-      main,
       '--blobHost',
       '127.0.0.1',
       '--blobPort',
@@ -73,7 +74,7 @@ export async function startAzurite(options: { port: number; location: string; ti
       '--silent',
       '--disableTelemetry',
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    { stdout: 'ignore' },
   );
   let stderr = '';
   child.stderr?.on('data', (d) => (stderr += d));
@@ -86,15 +87,19 @@ export async function startAzurite(options: { port: number; location: string; ti
   return {
     port: options.port,
     connectionString: azuriteConnectionString(options.port),
-    kill: () => {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGINT');
-        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-      }),
+    pid: child.pid,
+    // Closing the channel is the child's signal to stop (a signal alone would leave the channel holding it open).
+    stop: () => stopChild(child, (c) => (c.connected ? c.disconnect() : c.kill('SIGINT'))),
   };
 }
+
+/** The child: Azurite's Blob service in this process, stopped through its own SIGINT handler when the parent goes. */
+function runAzuriteChild(): void {
+  // Before Azurite has installed its handler, SIGINT's default action ends the process, which is as good.
+  stopWithParent(() => process.kill(process.pid, 'SIGINT'));
+  // Azurite's entry point reads its options from process.argv, which are this script's arguments as they are.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- Azurite's CLI entry point, run for its side effects
+  require('azurite/dist/src/blob/main.js');
+}
+
+if (require.main === module) runAzuriteChild();

@@ -48,7 +48,7 @@ interface HttpFunction {
 export interface LocalHttpServer {
   readonly url: string;
   readonly port: number;
-  /** Stop accepting connections and wait for requests in flight. */
+  /** Stop accepting connections, answer the requests in flight (closing their connections) and wait for them. */
   close(): Promise<void>;
 }
 
@@ -137,7 +137,17 @@ export function startHttpServer(
   // burst of them must not flood the console either.
   const clientGone = rateLimitedWarning(logger, 10_000);
 
+  // Closing, no connection is kept alive: Node goes on serving requests that arrive on an open keep-alive
+  // connection after close(), so a client that keeps sending (a load test, a replay) would hold the server, and the
+  // flush that follows it, forever. Every answer not yet sent says `Connection: close`, and Node closes its
+  // connection once it is written; connections idle at that moment are closed at once.
+  let closing = false;
+  const answering = new Set<http.ServerResponse>();
+
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    if (closing) res.setHeader('connection', 'close');
+    answering.add(res);
+    res.once('close', () => answering.delete(res));
     let url: URL;
     try {
       url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
@@ -245,6 +255,8 @@ export function startHttpServer(
         port: actual,
         close: () =>
           new Promise<void>((done) => {
+            closing = true;
+            for (const res of answering) if (!res.headersSent) res.setHeader('connection', 'close');
             server.close(() => done());
             server.closeIdleConnections();
           }),

@@ -22,6 +22,11 @@ export interface KserveControllerOptions {
   workDir: string;
   /** The V2 model server of each InferenceService, by name. */
   predictors: ReadonlyMap<string, string>;
+  /**
+   * A server has loaded `modelDir` (the downloaded Triton repository's model) and answers with `version`; the
+   * download stays until the next one is loaded, so a restarted server can load it again.
+   */
+  loaded?(name: string, modelDir: string, version: string): void;
 }
 
 /** The blob prefix a storageUri names in the models container, or undefined when it points elsewhere. */
@@ -59,25 +64,28 @@ export function kserveController(options: KserveControllerOptions): Reconciler {
     const parent = path.join(options.workDir, name);
     const dir = path.join(parent, `generation-${generation}`);
     fs.rmSync(dir, { recursive: true, force: true });
+    let version: string;
     try {
       const files = await download(options.models, prefix, dir);
       if (!files) throw new NotFoundError(`storage initializer: nothing to download at ${storageUri}`);
       const loaded = (await postJson(`${server}/v2/repository/models/${encodeURIComponent(options.modelName)}/load`, {
         parameters: { model_repository: dir },
       })) as { versions?: string[] };
-      const version = loaded.versions?.[0];
+      const answered = loaded.versions?.[0];
       // Ready means the server answers with the new version, not merely that it accepted the load.
       const metadata = (await (await fetch(`${server}/v2/models/${encodeURIComponent(options.modelName)}`)).json()) as {
         versions?: string[];
       };
-      if (!version || !metadata.versions?.includes(version)) {
+      if (!answered || !metadata.versions?.includes(answered)) {
         throw new BadGatewayError(`the model server serves ${JSON.stringify(metadata.versions)} after loading ${storageUri}`);
       }
+      version = answered;
     } catch (err) {
       fs.rmSync(dir, { recursive: true, force: true });
       throw new Error(`failed to load model from ${storageUri}: ${errorMessage(err)}`, { cause: err });
     }
-    // The server has loaded the model into memory: older downloads are of no further use.
+    options.loaded?.(name, path.join(dir, options.modelName), version);
+    // The server has loaded the model into memory: older downloads are of no further use (a restart loads this one).
     for (const old of fs.readdirSync(parent))
       if (old !== path.basename(dir)) fs.rmSync(path.join(parent, old), { recursive: true, force: true });
   };

@@ -10,16 +10,16 @@
 //
 // Run standalone (what `npm start` does, one child process per environment):
 //   node dist/tools/devhost/modelServer.js --port 8080 --model-dir models/spam-detector/<version> [--environment production]
-import { spawn } from 'node:child_process';
+//   node dist/tools/devhost/modelServer.js --port 8080 --triton-model DIR   (a Triton repository's model, as loaded by the controller)
 import fs from 'node:fs';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { FEATURE_COUNT } from '../../shared/serving/features/featureList';
 import { INPUT_NAME, OnnxModel, OUTPUT_NAME } from '../../shared/model/onnxModel';
-import { projectRoot } from '../../shared/platform/projectRoot';
 import { loadServingModel } from '../../shared/serving/predict/environmentModels';
 import { errorMessage } from '../../shared/platform/errors';
+import { compiledScript, spawnOwnedChild, stopChild, stopWithParent } from './ownedChild';
 
 export interface TensorSpec {
   name: string;
@@ -361,42 +361,55 @@ export async function loadTritonModelBackend(dir: string): Promise<ModelBackend 
   return onnxBackend(await OnnxModel.load(onnxFile), { name, version });
 }
 
+export interface ModelServerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
 export interface ModelServerProcess {
   readonly url: string;
   readonly port: number;
   readonly version: string;
   readonly pid: number | undefined;
+  /** Settles when the process has exited, for whatever reason. */
+  readonly exited: Promise<ModelServerExit>;
   stop(): Promise<void>;
-  kill(): void;
 }
 
 /**
  * Run the server as a child process (`npm start` and the tests): KServe is a separate process in AKS, and a
- * separate process can be stopped and started to inject an outage.
+ * separate process can be stopped and started to inject an outage. It is owned by this process (ownedChild.ts): out
+ * of the terminal's process group, and gone when this process is.
  */
 export async function startModelServerProcess(options: {
   port: number;
+  /** A model directory (model.json, tokens, ONNX), or with `triton` a model of a Triton repository, as a storageUri names it. */
   modelDir: string;
+  triton?: boolean;
   environment: string;
   timeoutMs?: number;
 }): Promise<ModelServerProcess> {
-  // The compiled file, also when the caller runs from TypeScript sources (jest): the child runs plain Node.
-  const script = path.join(projectRoot(), 'dist', 'tools', 'devhost', 'modelServer.js');
-  const child = spawn(
-    process.execPath,
-    [script, '--port', String(options.port), '--model-dir', options.modelDir, '--environment', options.environment],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+  const child = spawnOwnedChild(
+    compiledScript('tools', 'devhost', 'modelServer.js'),
+    [
+      '--port',
+      String(options.port),
+      options.triton ? '--triton-model' : '--model-dir',
+      options.modelDir,
+      '--environment',
+      options.environment,
+    ],
+    { stdout: 'pipe' },
   );
+  const exited = new Promise<ModelServerExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   let output = '';
-  child.stderr.on('data', (d) => (output += d));
+  child.stderr?.on('data', (d) => (output += d));
   const ready = await new Promise<{ url: string; version: string }>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`V2 model server (${options.environment}) did not start in time: ${output}`));
     }, options.timeoutMs ?? 20000);
-    child.stdout.on('data', (d) => {
+    child.stdout?.on('data', (d) => {
       output += d;
       const m = /V2 model server listening on (\S+) serving \S+ version (\S+)/.exec(output);
       if (m) {
@@ -404,28 +417,19 @@ export async function startModelServerProcess(options: {
         resolve({ url: m[1], version: m[2] });
       }
     });
-    child.once('exit', (code) => {
+    void exited.then(({ code, signal }) => {
       clearTimeout(timer);
-      reject(new Error(`V2 model server (${options.environment}) exited with ${code}: ${output.trim()}`));
+      reject(new Error(`V2 model server (${options.environment}) exited with ${code ?? signal}: ${output.trim()}`));
     });
   });
-  child.removeAllListeners('exit');
   const port = Number(new URL(ready.url).port);
   return {
     url: ready.url,
     port,
     version: ready.version,
     pid: child.pid,
-    kill: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-      }),
+    exited,
+    stop: () => stopChild(child, (c) => c.kill('SIGTERM')),
   };
 }
 
@@ -435,22 +439,36 @@ function argValue(args: string[], name: string): string | undefined {
 }
 
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const dir = argValue(args, '--model-dir');
-  if (!dir) throw new Error('usage: modelServer --model-dir DIR [--port N] [--environment NAME] [--model-name NAME]');
-  const backend = await loadModelBackend(dir, { name: argValue(args, '--model-name') });
-  const server = await startModelServer(backend, { port: Number(argValue(args, '--port') ?? 8080), loader: loadTritonModelBackend });
-  const env = argValue(args, '--environment') ?? 'local';
-  console.log(`V2 model server listening on ${server.url} serving ${backend.name} version ${backend.version} (${env})`);
+  let server: ModelServer | undefined;
+  let stopping = false;
   const stop = () => {
+    // Asked once or three times (a signal, then the parent's channel closing as it exits): stopped once.
+    if (stopping) return;
+    stopping = true;
+    if (!server) process.exit(0);
     // Exits whether or not closing succeeds, so nothing is left to handle a rejection.
     void server
       .close()
-      .then(() => server.model.close?.())
+      .then(() => server?.model.close?.())
       .finally(() => process.exit(0));
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  // Before the model loads (a second or more): a parent that dies meanwhile must not leave this server behind.
+  stopWithParent(stop);
+
+  const args = process.argv.slice(2);
+  const dir = argValue(args, '--model-dir');
+  const tritonModel = argValue(args, '--triton-model');
+  if (!dir === !tritonModel) {
+    throw new Error('usage: modelServer (--model-dir DIR [--model-name NAME] | --triton-model DIR) [--port N] [--environment NAME]');
+  }
+  const backend = tritonModel
+    ? await loadTritonModelBackend(tritonModel)
+    : await loadModelBackend(dir!, { name: argValue(args, '--model-name') });
+  server = await startModelServer(backend, { port: Number(argValue(args, '--port') ?? 8080), loader: loadTritonModelBackend });
+  const env = argValue(args, '--environment') ?? 'local';
+  console.log(`V2 model server listening on ${server.url} serving ${backend.name} version ${backend.version} (${env})`);
 }
 
 if (require.main === module) {

@@ -231,3 +231,45 @@ describe('local host HTTP server connections', () => {
     }
   });
 });
+
+describe('local host HTTP server stop', () => {
+  it('closes while clients keep sending on keep-alive connections, answering each request it accepted', async () => {
+    const server = await startEcho([]);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
+    const get = () =>
+      new Promise<Answer>((resolve) => {
+        http
+          .get({ host: '127.0.0.1', port: server.port, path: '/api/slow', agent }, (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: '' }));
+          })
+          .on('error', () => resolve({ status: 0, headers: {}, body: '' }));
+      });
+    let closing = false;
+    let settled = false;
+    const answers: Answer[] = [];
+    // Two clients that send their next request as soon as the last is answered, until the server refuses them.
+    const client = async () => {
+      while (!settled && (!closing || answers.at(-1)?.status === 200)) answers.push(await get());
+    };
+    const clients = [client(), client()];
+    await new Promise((r) => setTimeout(r, 300));
+    const started = Date.now();
+    closing = true;
+    let timer: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([
+      server.close().then(() => Date.now() - started),
+      new Promise<number>((r) => (timer = setTimeout(() => r(Infinity), 5000))),
+    ]);
+    clearTimeout(timer);
+    settled = true;
+    await Promise.all(clients);
+    agent.destroy();
+    // Node serves a request that arrives on an open keep-alive connection after close(): unless the server closes
+    // those connections, the clients keep it open for as long as they send.
+    expect(closed).toBeLessThan(2500);
+    // The two requests in flight when the close began are answered, with Connection: close.
+    expect(answers.filter((a) => a.status === 200)).toHaveLength(2);
+    expect(answers.filter((a) => a.status === 200).map((a) => a.headers.connection)).toEqual(['close', 'close']);
+  });
+});
