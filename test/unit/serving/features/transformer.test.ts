@@ -10,6 +10,7 @@ import {
   toRfc822,
 } from '../../../../shared/serving/features/email';
 import { htmlToPlainText } from '../../../../shared/serving/features/htmlText';
+import { prepareEmails } from '../../../../shared/serving/features/parsePool';
 import {
   FEATURES,
   FEATURE_COUNT,
@@ -20,7 +21,13 @@ import {
 } from '../../../../shared/serving/features/featureList';
 import { ARTEFACT_MARKERS, tokenize } from '../../../../shared/serving/features/tokenizer';
 import { EMPTY_TOKEN_TABLE, buildTokenTable, chi2Q, robinsonFisher, summariseTokens } from '../../../../shared/serving/features/tokenStats';
-import { computeFeatures, namedFeatures, transformEmail } from '../../../../shared/serving/features/transformer';
+import {
+  computeFeatures,
+  namedFeatures,
+  prepareEmail,
+  preparedFeatures,
+  transformEmail,
+} from '../../../../shared/serving/features/transformer';
 import { hostileEmails, REPORTED_HOSTILE_EMAILS } from '../../../helpers/hostileEmails';
 import { loadModelDirectory, committedModelDir, LoadedModel } from '../../../../shared/model/modelArtifacts';
 
@@ -285,6 +292,16 @@ describe('edge cases', () => {
     expect(within.text).toContain('html words');
     expect(past.text).toContain('plain words');
     expect(past.text).not.toContain('html words');
+  });
+
+  it('prepares emails for the features as computeFeatures computes them, each failing alone', async () => {
+    const raw = corpusMessage('spam-2/00001.317e78fa8ee2f54cd4890fdc09ba8176');
+    const [ok, bad] = prepareEmails([{ raw }, { raw: 'not base64!', encoding: 'base64' }]);
+    await expect(bad).rejects.toThrow(/base64/);
+    const prepared = await ok;
+    const email = await parseEmail({ raw });
+    expect(preparedFeatures(prepared, model.tokens)).toEqual(computeFeatures(email, model.tokens));
+    expect(prepared).toEqual(prepareEmail(email));
   });
 
   it('structured header values cannot inject headers', async () => {
