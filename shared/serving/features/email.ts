@@ -281,7 +281,7 @@ export async function parseEmail(input: EmailInput): Promise<ParsedEmail> {
   const shape = await mimeShape(source);
   if (shape.headerBytes > MAX_HEADER_BYTES) {
     throw new RangeError(
-      `the email's headers (its MIME parts' included) are ${shape.headerBytes} bytes, more than the ${MAX_HEADER_BYTES} read`,
+      `the email's headers (its MIME parts' included) are ${shape.headerBytes} bytes, more than the ${MAX_HEADER_BYTES} accepted`,
     );
   }
   const htmlToText = shape.htmlBytes <= HTML_TO_TEXT_MAX_BYTES && shape.htmlParts <= HTML_TO_TEXT_MAX_PARTS;

@@ -3,8 +3,8 @@
 // by copying it whole at every tag, which took 10 s on 1 MiB. The features need the words and the links, not a
 // rendering, so this writes what html-to-text would for the common cases (words, line breaks at block elements,
 // lines wrapped at 80 columns, `text [href]` for a link, `alt [src]` for an image, a rule of dashes for `<hr>`,
-// entities decoded, script and style left out) and nothing for the rest (tables, lists, headings are plain text here). Every input character is
-// looked at a bounded number of times, and no regex can retry from many positions of one run.
+// entities decoded, script and style left out) and no more (tables, lists and headings come out as plain text).
+// Every input character is looked at a bounded number of times, and no regex can retry from many positions of a run.
 
 /** html-to-text's default line width: the line counts of both converters stay comparable. */
 const WRAP_COLUMNS = 80;

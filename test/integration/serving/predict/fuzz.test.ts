@@ -502,8 +502,8 @@ describe('hostile emails beside ordinary traffic', () => {
           .map(([name, o]) => `  ${o.ms.join(' / ').padEnd(16)} ${o.status.padEnd(20)} ${String(o.bytes).padStart(7)} B  ${name}`)
           .join('\n') +
         '\n' +
-        `ordinary traffic at ${BACKGROUND_PER_SECOND}/s: alone ${summary(phases.quiet)}; beside the hostile emails ${summary(phases.hostile)}; ` +
-        `beside the four at once ${summary(phases.atOnce)}`,
+        `ordinary traffic at ${BACKGROUND_PER_SECOND}/s: alone ${summary(phases.quiet)}; ` +
+        `beside the hostile emails ${summary(phases.hostile)}; beside the four at once ${summary(phases.atOnce)}`,
     );
     expect(problems).toEqual([]);
     expect(backgroundFailures).toEqual([]);
