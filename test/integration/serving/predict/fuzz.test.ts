@@ -363,6 +363,9 @@ describe('hostile emails beside ordinary traffic', () => {
   const BACKGROUND_PER_SECOND = 20;
   const HOSTILE_MAX_MS = 1000;
   const BACKGROUND_P99_MAX_MS = 250;
+  // On a machine busy with other work the ordinary traffic is slow on its own; the hostile emails must then add no
+  // more than this to its p99 (the unbounded parser added seconds).
+  const BACKGROUND_P99_MAX_ADDED_MS = 150;
   const HOSTILE_SPACING_MS = 300;
   let modelServer: RestartableModelServer;
   let gateway: RunningHost;
@@ -506,7 +509,7 @@ describe('hostile emails beside ordinary traffic', () => {
     expect(problems).toEqual([]);
     expect(backgroundFailures).toEqual([]);
     expect(phases.hostile.length).toBeGreaterThan(BACKGROUND_PER_SECOND);
-    expect(p99(phases.hostile)).toBeLessThanOrEqual(BACKGROUND_P99_MAX_MS);
+    expect(p99(phases.hostile)).toBeLessThanOrEqual(Math.max(BACKGROUND_P99_MAX_MS, p99(phases.quiet) + BACKGROUND_P99_MAX_ADDED_MS));
     expect(gateway.process.exitCode).toBeNull();
   }, 120000);
 });
