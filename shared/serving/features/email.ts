@@ -5,12 +5,34 @@
 // Parsing is done by libraries, not regexes over the raw text: mailparser decodes headers (RFC 2047), bodies
 // (base64, quoted-printable, charsets via iconv) and converts HTML to text; its MIME splitter (@zone-eu/mailsplit)
 // walks the MIME tree for the part metadata mailparser does not expose (transfer encodings, charsets per part).
+//
+// That walk comes first and bounds what the libraries are given, so that no message costs more than its size
+// allows (docs/gateway.md, parsing bounds): headers past MAX_HEADER_BYTES are refused, and HTML past the
+// html-to-text budget is converted by the linear htmlText.ts instead.
 import type { Transform } from 'node:stream';
 import { Splitter } from '@zone-eu/mailsplit';
 import { simpleParser } from 'mailparser';
 import type { AddressObject } from 'mailparser';
 import { z } from 'zod';
+import { htmlToPlainText } from './htmlText';
 import { trimTrailing } from './trimTrailing';
+
+/**
+ * Header bytes of one message, the headers of its MIME parts included, beyond which it is refused. mailparser decodes
+ * every header line and parses every address header of every part (1 MB of `To: g:a@b.c;` groups took 1-2.6 s);
+ * 64 KiB of the costliest kind takes about 40 ms. Real mail stays far below: the corpus' largest is 15 KB.
+ */
+export const MAX_HEADER_BYTES = 64 * 1024;
+
+/**
+ * HTML that html-to-text converts per message, and in how many parts. Its word wrapping copies a word that runs
+ * across tags at every tag, quadratic in the word (1 MiB of `<img src=cid:x>` took 10-14 s), and each call costs
+ * about a millisecond of set-up (1,000 small HTML parts took 0.9 s). Within these bounds its worst case is about
+ * 30 ms; the corpus' largest converted HTML is 47 kB in one part, so training and serving see the same text.
+ * Past them the HTML goes to htmlToPlainText, which is linear.
+ */
+export const HTML_TO_TEXT_MAX_BYTES = 64 * 1024;
+export const HTML_TO_TEXT_MAX_PARTS = 4;
 
 export interface StructuredEmail {
   readonly subject: string;
@@ -204,15 +226,42 @@ function headerMap(headerLines: ReadonlyArray<{ key: string; line: string }>): M
   return map;
 }
 
-/** The leaves of the MIME tree, in order. */
-export function mimeParts(source: Buffer): Promise<MimePart[]> {
+/** What one walk of the MIME tree learns before the message is parsed. */
+export interface MimeShape {
+  /** The leaves, in order. */
+  readonly parts: readonly MimePart[];
+  /** Bytes of every header block, the parts' included. */
+  readonly headerBytes: number;
+  /** Encoded bytes of the text/html leaves (at least the length of their decoded text) and their number. */
+  readonly htmlBytes: number;
+  readonly htmlParts: number;
+}
+
+/** The MIME tree's leaves and sizes, in one pass of the splitter (linear in the message). */
+export function mimeShape(source: Buffer): Promise<MimeShape> {
   return new Promise((resolve, reject) => {
     const parts: MimePart[] = [];
-    const splitter = new Splitter();
+    let headerBytes = 0;
+    let htmlBytes = 0;
+    let htmlParts = 0;
+    let htmlNode: unknown;
+    // One oversized header block fails here, before the splitter parses it.
+    const splitter = new Splitter({ maxHeadSize: MAX_HEADER_BYTES });
     splitter.on('data', (chunk) => {
-      if (chunk.type !== 'node' || chunk.multipart) return;
+      if (chunk.type === 'body') {
+        if (chunk.node === htmlNode) htmlBytes += chunk.value.length;
+        return;
+      }
+      if (chunk.type !== 'node') return;
+      headerBytes += chunk.getHeaders().length;
+      if (chunk.multipart) return;
+      const contentType = (chunk.contentType || 'text/plain').toLowerCase();
+      if (contentType === 'text/html') {
+        htmlParts++;
+        htmlNode = chunk;
+      }
       parts.push({
-        contentType: (chunk.contentType || 'text/plain').toLowerCase(),
+        contentType,
         encoding: (chunk.encoding || '').toLowerCase(),
         charset: (chunk.charset || '').toLowerCase(),
         disposition: (chunk.disposition || '').toLowerCase(),
@@ -221,21 +270,31 @@ export function mimeParts(source: Buffer): Promise<MimePart[]> {
     // The package types declare only the 'data' event; Splitter is a Transform stream like any other.
     const stream = splitter as unknown as Transform;
     stream.once('error', reject);
-    stream.once('end', () => resolve(parts));
+    stream.once('end', () => resolve({ parts, headerBytes, htmlBytes, htmlParts }));
     splitter.end(source);
   });
 }
 
-/** Parse an email once; everything the features and the Feast lookup need. */
+/** Parse an email once; everything the features and the Feast lookup need. Linear in the message's size. */
 export async function parseEmail(input: EmailInput): Promise<ParsedEmail> {
   const source = emailSource(input);
+  const shape = await mimeShape(source);
+  if (shape.headerBytes > MAX_HEADER_BYTES) {
+    throw new RangeError(
+      `the email's headers (its MIME parts' included) are ${shape.headerBytes} bytes, more than the ${MAX_HEADER_BYTES} accepted`,
+    );
+  }
+  const htmlToText = shape.htmlBytes <= HTML_TO_TEXT_MAX_BYTES && shape.htmlParts <= HTML_TO_TEXT_MAX_PARTS;
   // keepCidLinks: embedded images stay `cid:` references instead of being inlined as data: URLs (size, speed).
-  const [mail, parts] = await Promise.all([
-    simpleParser(source, { keepCidLinks: true, skipImageLinks: true, skipTextToHtml: true }),
-    mimeParts(source),
-  ]);
+  const mail = await simpleParser(source, {
+    keepCidLinks: true,
+    skipImageLinks: true,
+    skipTextToHtml: true,
+    skipHtmlToText: !htmlToText,
+  });
   const from = mailbox(mail.from);
   const html = typeof mail.html === 'string' ? mail.html : undefined;
+  const parts = shape.parts;
   return {
     subject: mail.subject ?? '',
     from,
@@ -243,7 +302,9 @@ export async function parseEmail(input: EmailInput): Promise<ParsedEmail> {
     replyTo: mailbox(mail.replyTo),
     recipientCount: addressCount(mail.to) + addressCount(mail.cc),
     headers: headerMap(mail.headerLines ?? []),
-    text: mail.text ?? '',
+    // Without html-to-text, mailparser leaves '' in the text for each HTML part it would have converted: a text of
+    // nothing else is an HTML message's. A text with text parts too keeps theirs only.
+    text: htmlToText || mail.text !== '' ? (mail.text ?? '') : htmlToPlainText(html ?? ''),
     html,
     parts,
     hasTextPart: parts.some((p) => p.contentType === 'text/plain' && p.disposition !== 'attachment'),

@@ -1,9 +1,13 @@
 // The feature transformer: one parsed email + the model's token table + the
 // sender's Feast features → the 50 float32 features of featureList.ts, in order. Training and serving both call
-// `computeFeatures`, so there is no second implementation to drift apart.
+// `computeFeatures` (or its two halves), so there is no second implementation to drift apart.
 //
 //   const email = await parseEmail(input);                  // once per message; email.senderDomain → Feast lookup
 //   const x = computeFeatures(email, model.tokens, sender);  // Float32Array(50)
+//
+// The halves: `prepareEmail` takes from the email everything that needs neither the model nor the sender (where it
+// was parsed, a worker thread for the gateway: parsePool.ts), `preparedFeatures` adds the token table's and the
+// sender's features.
 import { FEATURE_COUNT, FEATURE_NAMES, FeatureName, SenderFeatures, UNKNOWN_SENDER, senderFeatureValues } from './featureList';
 import { EmailInput, ParsedEmail, header, parseEmail } from './email';
 import { parseMailDate } from './mailDate';
@@ -133,7 +137,7 @@ function relatedDomains(a: string, b: string): boolean {
 
 type Values = Record<FeatureName, number>;
 
-function contentFeatures(email: ParsedEmail, v: Values): void {
+function contentFeatures(email: ParsedEmail, v: Partial<Values>): void {
   const text = email.text.slice(0, MAX_SCANNED_CHARS);
   const stats = charStats(text);
   v.body_chars_log = Math.log1p(email.text.length);
@@ -173,7 +177,7 @@ function contentFeatures(email: ParsedEmail, v: Values): void {
   v.html_link_text_mismatch = ratio(mismatched, links.length);
 }
 
-function mimeFeatures(email: ParsedEmail, v: Values): void {
+function mimeFeatures(email: ParsedEmail, v: Partial<Values>): void {
   v.mime_part_count = email.parts.length;
   v.attachment_count = email.attachmentCount;
   v.transfer_encoded = email.parts.some(
@@ -184,7 +188,7 @@ function mimeFeatures(email: ParsedEmail, v: Values): void {
   v.charset_uncommon = email.parts.some((p) => !uncommonCharsetAllowed.has(p.charset.replace(/^"|"$/g, ''))) ? 1 : 0;
 }
 
-function headerFeatures(email: ParsedEmail, v: Values): void {
+function headerFeatures(email: ParsedEmail, v: Partial<Values>): void {
   const subject = email.subject;
   const s = charStats(subject);
   v.subject_chars_log = Math.log1p(subject.length);
@@ -222,11 +226,30 @@ export function featuresFromTokens(
   tokens: TokenTable,
   sender: SenderFeatures = UNKNOWN_SENDER,
 ): Float32Array {
-  const v = {} as Values;
-  contentFeatures(email, v);
-  mimeFeatures(email, v);
-  headerFeatures(email, v);
-  Object.assign(v, summariseTokens(messageTokens, tokens), senderFeatureValues(sender));
+  return preparedFeatures(prepareEmail(email, messageTokens), tokens, sender);
+}
+
+/** What the features take from one email whatever the model and the sender. Plain data: it crosses threads. */
+export interface PreparedEmail {
+  /** The From domain, lower case: the Feast entity. */
+  readonly senderDomain?: string;
+  /** The features of the email itself (content, MIME structure, headers). */
+  readonly values: Readonly<Partial<Record<FeatureName, number>>>;
+  /** The message's distinct tokens, for the model's token table. */
+  readonly tokens: ReadonlySet<string>;
+}
+
+export function prepareEmail(email: ParsedEmail, messageTokens: ReadonlySet<string> = tokenize(email)): PreparedEmail {
+  const values: Partial<Values> = {};
+  contentFeatures(email, values);
+  mimeFeatures(email, values);
+  headerFeatures(email, values);
+  return { senderDomain: email.senderDomain, values, tokens: messageTokens };
+}
+
+/** The 50 features of a prepared email with the model's token table and the sender's features, as float32. */
+export function preparedFeatures(email: PreparedEmail, tokens: TokenTable, sender: SenderFeatures = UNKNOWN_SENDER): Float32Array {
+  const v = { ...email.values, ...summariseTokens(email.tokens, tokens), ...senderFeatureValues(sender) } as Values;
   const out = new Float32Array(FEATURE_COUNT);
   FEATURE_NAMES.forEach((name, i) => {
     const x = v[name];

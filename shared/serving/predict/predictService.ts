@@ -8,7 +8,8 @@ import { Config, getConfig } from '../../platform/config';
 import { BadRequestError, errorMessage, ServiceUnavailableError } from '../../platform/errors';
 import { FeatureStore, getFeatureStore, SenderLookup } from '../featureStore/featureStore';
 import { FEATURE_COUNT, FeatureName, SenderFeatures, UNKNOWN_SENDER } from '../features/featureList';
-import { namedFeatures, computeFeatures, parseEmail, ParsedEmail } from '../features/transformer';
+import { prepareEmails, startParsePool } from '../features/parsePool';
+import { namedFeatures, PreparedEmail, preparedFeatures } from '../features/transformer';
 import { getKServeClient, KServeClient, KServeUnavailableError } from '../kserve/kserveClient';
 import { getInferenceLogger } from '../../logs/inferenceLogger';
 import type { InferenceLogRecord } from '../../logs/logSchema';
@@ -59,7 +60,7 @@ export interface PredictDependencies {
 
 /** What a request needs before any model is involved: parsed emails and their senders' Feast features. */
 interface Lookup {
-  emails: ParsedEmail[];
+  emails: PreparedEmail[];
   senders: (SenderFeatures | undefined)[];
   senderKeys: (string | null)[];
   known: boolean[];
@@ -71,11 +72,11 @@ const round = (x: number, digits = 6) => Math.round(x * 10 ** digits) / 10 ** di
 export class PredictService {
   constructor(private readonly deps: PredictDependencies) {}
 
-  private async parse(instances: readonly PredictInstance[]): Promise<ParsedEmail[]> {
+  private async parse(instances: readonly PredictInstance[]): Promise<PreparedEmail[]> {
     return Promise.all(
-      instances.map(async (inst, i) => {
+      prepareEmails(instances.map((inst) => inst.email)).map(async (prepared, i) => {
         try {
-          return await parseEmail(inst.email);
+          return await prepared;
         } catch (err) {
           const where = instances.length > 1 ? `instances[${i}]: ` : '';
           throw new BadRequestError(`${where}the email could not be parsed: ${(err as Error).message.slice(0, 200)}`, 'unparseable_email');
@@ -116,7 +117,7 @@ export class PredictService {
   /** The n x 50 feature matrix, with the token table of `model`. */
   private features(lookup: Lookup, model: ServingModel): Float32Array {
     const out = new Float32Array(lookup.emails.length * FEATURE_COUNT);
-    lookup.emails.forEach((email, i) => out.set(computeFeatures(email, model.tokens, lookup.senders[i]), i * FEATURE_COUNT));
+    lookup.emails.forEach((email, i) => out.set(preparedFeatures(email, model.tokens, lookup.senders[i]), i * FEATURE_COUNT));
     return out;
   }
 
@@ -248,6 +249,7 @@ let service: PredictService | undefined;
 
 /** The app's predict service over the configured KServe backends, Feast store, models and inference logger. */
 export function getPredictService(): PredictService {
+  startParsePool();
   service ??= new PredictService({
     config: getConfig,
     kserve: getKServeClient,

@@ -1,7 +1,16 @@
 // The feature transformer on real corpus mail and on edge cases: always 50 finite float32 values, the same for the
 // raw and structured forms of one email, and no corpus artefact in the tokens.
 import { loadCorpus, timeForwardSplit } from '../../../../training/corpus';
-import { EmailInput, parseEmail, toRfc822 } from '../../../../shared/serving/features/email';
+import {
+  EmailInput,
+  HTML_TO_TEXT_MAX_BYTES,
+  HTML_TO_TEXT_MAX_PARTS,
+  MAX_HEADER_BYTES,
+  parseEmail,
+  toRfc822,
+} from '../../../../shared/serving/features/email';
+import { htmlToPlainText } from '../../../../shared/serving/features/htmlText';
+import { prepareEmails } from '../../../../shared/serving/features/parsePool';
 import {
   FEATURES,
   FEATURE_COUNT,
@@ -12,7 +21,14 @@ import {
 } from '../../../../shared/serving/features/featureList';
 import { ARTEFACT_MARKERS, tokenize } from '../../../../shared/serving/features/tokenizer';
 import { EMPTY_TOKEN_TABLE, buildTokenTable, chi2Q, robinsonFisher, summariseTokens } from '../../../../shared/serving/features/tokenStats';
-import { computeFeatures, namedFeatures, transformEmail } from '../../../../shared/serving/features/transformer';
+import {
+  computeFeatures,
+  namedFeatures,
+  prepareEmail,
+  preparedFeatures,
+  transformEmail,
+} from '../../../../shared/serving/features/transformer';
+import { hostileEmails, REPORTED_HOSTILE_EMAILS } from '../../../helpers/hostileEmails';
 import { loadModelDirectory, committedModelDir, LoadedModel } from '../../../../shared/model/modelArtifacts';
 
 const corpus = new Map(loadCorpus().map((m) => [m.id, m]));
@@ -208,13 +224,15 @@ describe('edge cases', () => {
   // as long as ordinary mail of its size; the bound is loose so that a loaded machine does not fail it, and tight
   // enough that quadratic work cannot pass.
   const N = 150_000;
+  // Headers are read up to MAX_HEADER_BYTES (past it the email is refused, tested below), so header cases stay under.
+  const H = MAX_HEADER_BYTES - 4096;
   const plain = (extra: string, body: string, contentType = 'text/plain') =>
     `From: a@example.com\r\nTo: b@example.org\r\nSubject: hi\r\n${extra}MIME-Version: 1.0\r\nContent-Type: ${contentType}\r\n\r\n${body}`;
   it.each([
-    ['a Date header of spaces', plain(`Date: a${' '.repeat(N)}x\r\n`, 'hello')],
-    ['a Date header of parentheses', plain(`Date: ${'('.repeat(N)}\r\n`, 'hello')],
-    ['a Subject of spaces after "re"', `From: a@example.com\r\nSubject: re${' '.repeat(N)}x\r\n\r\nhello`],
-    ['a From domain of dots', `From: a@b${'.'.repeat(N)}x\r\nSubject: x\r\n\r\nhello`],
+    ['a Date header of spaces', plain(`Date: a${' '.repeat(H)}x\r\n`, 'hello')],
+    ['a Date header of parentheses', plain(`Date: ${'('.repeat(H)}\r\n`, 'hello')],
+    ['a Subject of spaces after "re"', `From: a@example.com\r\nSubject: re${' '.repeat(H)}x\r\n\r\nhello`],
+    ['a From domain of dots', `From: a@b${'.'.repeat(H)}x\r\nSubject: x\r\n\r\nhello`],
     ['HTML of unclosed <a', plain('', `<html><body>${'<a'.repeat(N)}</body></html>`, 'text/html')],
     ['HTML of one <a> tag with many hrefs and no >', plain('', `<html><body><a ${'href=x '.repeat(N / 4)}</body></html>`, 'text/html')],
     ['HTML of unclosed tags', plain('', `<html><body>${'<'.repeat(N)}</body></html>`, 'text/html')],
@@ -223,6 +241,67 @@ describe('edge cases', () => {
     const started = performance.now();
     expectFiftyFinite(await transformEmail({ raw }, model.tokens));
     expect(performance.now() - started).toBeLessThan(3000);
+  });
+
+  // The shapes first reported, a megabyte each: html-to-text took 10 s on the first, and 0.5-2.6 s on the others.
+  it.each(hostileEmails(1 << 20, REPORTED_HOSTILE_EMAILS).map((h) => [h.name, h.email] as const))(
+    'hostile input at a megabyte, %s: parsed or refused within a second',
+    async (_name, email) => {
+      const started = performance.now();
+      try {
+        expectFiftyFinite(await transformEmail(email, model.tokens));
+      } catch (err) {
+        expect((err as Error).message).toMatch(/header/i);
+      }
+      expect(performance.now() - started).toBeLessThan(1000);
+    },
+  );
+
+  const multipartOf = (parts: readonly string[]) => ({
+    raw:
+      'From: a@example.com\r\nTo: b@example.org\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n' +
+      `${parts.map((p) => `--b\r\n${p}\r\n`).join('')}--b--\r\n`,
+  });
+
+  it('refuses an email whose headers, its MIME parts included, pass MAX_HEADER_BYTES', async () => {
+    const groups = 'g:a@b.c;'.repeat(MAX_HEADER_BYTES / 8);
+    await expect(parseEmail({ subject: 'x', from: 'a@example.com', to: groups, body: 'hi' })).rejects.toThrow(/header/i);
+    const padded = `Content-Type: text/plain\r\nX-Pad: ${'p'.repeat(1000)}\r\n\r\nx`;
+    await expect(parseEmail(multipartOf(Array.from({ length: 70 }, () => padded)))).rejects.toThrow(`more than the ${MAX_HEADER_BYTES}`);
+    // Just under the limit every recipient still counts.
+    const email = await parseEmail({ subject: 'x', from: 'a@example.com', to: 'a@b.c,'.repeat(10_000), body: 'hi' });
+    expect(email.recipientCount).toBe(10_000);
+  });
+
+  it('converts HTML past the html-to-text budget with the linear converter, to the same words', async () => {
+    const chunk = '<p>Cheap <b>meds</b> at <a href="http://pills.example/buy">our shop</a>!</p>\n';
+    const html = (body: string) => ({ subject: 'x', from: 'a@example.com', to: 'b@example.org', body, contentType: 'text/html' });
+    const small = await parseEmail(html(chunk.repeat(10)));
+    const large = await parseEmail(html(chunk.repeat(Math.ceil(HTML_TO_TEXT_MAX_BYTES / chunk.length) + 1)));
+    expect(large.text).toBe(htmlToPlainText(large.html!));
+    for (const email of [small, large]) expect(email.text).toContain('Cheap meds at our shop [http://pills.example/buy]!');
+  });
+
+  it('keeps html-to-text to a few HTML parts: past them, the text parts are the text', async () => {
+    const parts = (html: number) => [
+      'Content-Type: text/plain\r\n\r\nplain words',
+      ...Array.from({ length: html }, () => 'Content-Type: text/html\r\n\r\n<p>html words</p>'),
+    ];
+    const within = await parseEmail(multipartOf(parts(HTML_TO_TEXT_MAX_PARTS)));
+    const past = await parseEmail(multipartOf(parts(HTML_TO_TEXT_MAX_PARTS + 1)));
+    expect(within.text).toContain('html words');
+    expect(past.text).toContain('plain words');
+    expect(past.text).not.toContain('html words');
+  });
+
+  it('prepares emails for the features as computeFeatures computes them, each failing alone', async () => {
+    const raw = corpusMessage('spam-2/00001.317e78fa8ee2f54cd4890fdc09ba8176');
+    const [ok, bad] = prepareEmails([{ raw }, { raw: 'not base64!', encoding: 'base64' }]);
+    await expect(bad).rejects.toThrow(/base64/);
+    const prepared = await ok;
+    const email = await parseEmail({ raw });
+    expect(preparedFeatures(prepared, model.tokens)).toEqual(computeFeatures(email, model.tokens));
+    expect(prepared).toEqual(prepareEmail(email));
   });
 
   it('structured header values cannot inject headers', async () => {
