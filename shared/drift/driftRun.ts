@@ -25,8 +25,10 @@ import {
 } from './statistics/partialCounts';
 import { DriftReport, DriftStatus, DriftTrigger } from './report';
 import { renderReportHtml } from './reportHtml';
+import { updateDriftIndex } from './reportIndex';
 import { deleteJsonBlobIfUnchanged } from './stateStore';
 import { checkpoint } from '../platform/cooperative';
+import { errorMessage } from '../platform/errors';
 
 export interface DriftRunRequest {
   env: Environment;
@@ -293,6 +295,10 @@ export async function finishDriftRun(input: FinishInput, options: FinishOptions 
   if (options.alert !== false) report.alert = await alertOnDrift(report, { logger: options.logger });
   else report.alert = { ...report.alert, action: 'disabled', reason: 'run without the alert step (CLI without --alert)' };
   await writeReport(report);
+  // The index is for people browsing the history; the report is stored, so the run has done its job without it.
+  await updateDriftIndex(report).catch((err: unknown) =>
+    (options.logger ?? console).warn(`drift run ${runId}: the index of reports was not updated: ${errorMessage(err)}`),
+  );
   // Partials are scratch: drop them once the report that depends on them is stored.
   for (const r of results) {
     await deleteJsonBlobIfUnchanged(CONTAINERS.driftReports, r.partialPath, '*').catch(() => undefined);

@@ -5,7 +5,7 @@
 import { DistributionDrift, DriftReport, DriftStatus } from './report';
 import { nextDown } from './statistics/psi';
 
-const STATUS_COLOURS: Record<DriftStatus, string> = {
+export const STATUS_COLOURS: Record<DriftStatus, string> = {
   healthy: '#1a7f37',
   warning: '#b08800',
   critical: '#cf222e',
@@ -18,7 +18,7 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-function num(value: number | null, digits = 4): string {
+export function num(value: number | null, digits = 4): string {
   if (value === null || Number.isNaN(value)) return '–';
   if (value !== 0 && Math.abs(value) < 10 ** -digits) return value.toExponential(2);
   return value.toFixed(digits);
@@ -49,7 +49,7 @@ export function binLabels(edges: number[], referenceMin?: number): string[] {
 }
 
 /** A y-axis top with four round ticks: 4 × (1, 2, 2.5, 5 or 10 %, …). */
-function axisTop(maxP: number): number {
+export function axisTop(maxP: number): number {
   for (const step of [0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.25]) if (4 * step >= maxP) return 4 * step;
   return 1;
 }
@@ -61,8 +61,8 @@ export function durationLabel(hours: number): string {
   return `${Number((hours * 3600).toPrecision(3))} s`;
 }
 
-function badge(status: DriftStatus): string {
-  return `<span class="badge" style="background:${STATUS_COLOURS[status]}">${status.replace('_', ' ')}</span>`;
+export function badge(status: DriftStatus): string {
+  return `<span class="badge" style="background:${STATUS_COLOURS[status]}">${escapeHtml(status.replace('_', ' '))}</span>`;
 }
 
 /** Grouped bars of reference vs current proportions per bin, as inline SVG. */
@@ -110,7 +110,7 @@ function nonFinite(d: DistributionDrift): number {
   return d.non_finite.nan + d.non_finite.pos_inf + d.non_finite.neg_inf;
 }
 
-const STATUS_RANK: Record<DriftStatus, number> = { critical: 3, warning: 2, insufficient_data: 1, healthy: 0 };
+export const STATUS_RANK: Record<DriftStatus, number> = { critical: 3, warning: 2, insufficient_data: 1, healthy: 0 };
 
 function tableRow(d: DistributionDrift): string {
   const cell = (value: number | null, text: string) => `<td data-v="${value === null || Number.isNaN(value) ? '' : value}">${text}</td>`;
@@ -137,8 +137,9 @@ ${distributionChartSvg(d)}
 </figure>`;
 }
 
-// Sorting: click a header; numbers compare numerically, empty cells last. Kept tiny and inline on purpose.
-const SORT_SCRIPT = `
+// Sorting (tables of class `sortable`): click a header; numbers compare by value (cells' data-v), empty cells last.
+// Kept tiny and inline on purpose.
+export const SORT_SCRIPT = `
 document.querySelectorAll('table.sortable th').forEach(function (th, col) {
   th.addEventListener('click', function () {
     var table = th.closest('table'), body = table.tBodies[0];
@@ -157,23 +158,7 @@ document.querySelectorAll('table.sortable th').forEach(function (th, col) {
   });
 });`;
 
-/** The whole page. Charts are ordered most drifted first; the table starts in the same order and sorts on click. */
-export function renderReportHtml(report: DriftReport): string {
-  const ordered = [...report.features].sort((a, b) => STATUS_RANK[b.status] - STATUS_RANK[a.status] || (b.psi ?? -1) - (a.psi ?? -1));
-  const all = [...(report.prediction ? [report.prediction] : []), ...ordered];
-  const where = report.environment
-    ? `environment <b>${escapeHtml(report.environment)}</b>`
-    : `file <b>${escapeHtml(report.current_source)}</b>`;
-  const window = report.window
-    ? `<br>window ${escapeHtml(report.window.start)} → ${escapeHtml(report.window.end)} (${escapeHtml(durationLabel(report.window.hours))})`
-    : '';
-  const t = report.thresholds;
-  const otherVersions = Object.entries(report.rows.other_model_versions);
-  const title = `Drift ${report.status.replace('_', ' ')} · ${report.model.name} ${report.model.version}${report.environment ? ` · ${report.environment}` : ''}`;
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
-<style>
+const PAGE_CSS = `
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#1f2328;background:#fff}
 h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px}
 .badge{display:inline-block;color:#fff;border-radius:10px;padding:1px 8px;font-size:12px;font-weight:600;text-transform:uppercase}
@@ -187,7 +172,30 @@ th[aria-sort=ascending]::after{content:" ▲"} th[aria-sort=descending]::after{c
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(430px,1fr));gap:12px}
 .card{border:1px solid #d8dee4;border-radius:6px;padding:8px;margin:0} .tick{font-size:9px;fill:#57606a}
 .legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px;vertical-align:middle}
-</style></head><body>
+`;
+
+/** Everything up to and including `<body>`: the report and the index of reports (reportIndex.ts) share it. */
+export function pageHead(title: string, extraCss = ''): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)}</title>
+<style>${PAGE_CSS}${extraCss}</style></head><body>`;
+}
+
+/** The whole page. Charts are ordered most drifted first; the table starts in the same order and sorts on click. */
+export function renderReportHtml(report: DriftReport): string {
+  const ordered = [...report.features].sort((a, b) => STATUS_RANK[b.status] - STATUS_RANK[a.status] || (b.psi ?? -1) - (a.psi ?? -1));
+  const all = [...(report.prediction ? [report.prediction] : []), ...ordered];
+  const where = report.environment
+    ? `environment <b>${escapeHtml(report.environment)}</b>`
+    : `file <b>${escapeHtml(report.current_source)}</b>`;
+  const window = report.window
+    ? `<br>window ${escapeHtml(report.window.start)} → ${escapeHtml(report.window.end)} (${escapeHtml(durationLabel(report.window.hours))})`
+    : '';
+  const t = report.thresholds;
+  const otherVersions = Object.entries(report.rows.other_model_versions);
+  const title = `Drift ${report.status.replace('_', ' ')} · ${report.model.name} ${report.model.version}${report.environment ? ` · ${report.environment}` : ''}`;
+  return `${pageHead(title)}
 <h1 class="big">${escapeHtml(report.model.name)} ${escapeHtml(report.model.version)} ${badge(report.status)}</h1>
 <div class="meta">${where}${window}<br>run ${escapeHtml(report.run_id)} · ${escapeHtml(report.trigger)} · ${escapeHtml(report.created_at)} · code ${escapeHtml(report.code_version.version)}${report.code_version.commit ? ` (${escapeHtml(report.code_version.commit.slice(0, 12))})` : ''}</div>
 <div class="facts">

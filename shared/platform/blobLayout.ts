@@ -38,6 +38,12 @@ export function driftReportPath(env: Environment, time: Date, runId: string, ext
   return `env=${env}/date=${hourPartition(time).date}/${runId}.${ext}`;
 }
 
+/** `index.json`: the compact list of the newest drift runs (shared/drift/reportIndex.ts), beside the reports. */
+export const DRIFT_REPORT_INDEX_JSON = 'index.json';
+
+/** `index.html`: the page people open to see every environment's drift over time; links the reports relatively. */
+export const DRIFT_REPORT_INDEX_HTML = 'index.html';
+
 export interface LogPartition {
   readonly kind: 'raw' | 'parquet';
   readonly env: Environment;

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Screenshot a drift report's HTML page with headless Chromium (Debian package `chromium`), to look at what a user
-# sees. Usage: tools/scripts/report-screenshot.sh report.html [out.png] [width] [height]
+# Screenshot a drift page with headless Chromium (Debian package `chromium`), to look at what a user sees: a report's
+# HTML page, or the index of reports (drift-reports/index.html, whose links are relative, so a downloaded copy of the
+# container opens as it does in Blob). Usage: tools/scripts/report-screenshot.sh page.html [out.png] [width] [height]
 # The flags keep Chromium off the network (the page is self-contained, so nothing it needs is lost) and give it a
 # fresh profile, so that it starts cleanly as root and in containers.
 set -euo pipefail
-html=${1:?usage: $0 report.html [out.png] [width] [height]}
+html=${1:?usage: $0 page.html [out.png] [width] [height]}
 out=${2:-${html%.html}.png}
 width=${3:-1400}
 height=${4:-2200}
