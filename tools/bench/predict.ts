@@ -201,7 +201,7 @@ async function main(argv: string[]): Promise<void> {
     const host = await spawnAndWait([path.join(dist, 'tools', 'cli', 'start.js')], env, /Host listening on (\S+)/);
     children.push(host.child);
     const bare = await spawnAndWait(
-      [path.join(dist, 'bench', 'predict.js'), '--bare-server', String(barePort)],
+      [path.join(dist, 'tools', 'bench', 'predict.js'), '--bare-server', String(barePort)],
       env,
       /bare ONNX server listening on (\d+)/,
     );
