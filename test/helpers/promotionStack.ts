@@ -1,6 +1,7 @@
 // What the promotion runs against in the promotion and retraining tests: a stand-in for the predict gateway of the
 // smoke evaluation (real HTTP on loopback), the fake Kubernetes API's kubeconfig, and the settings that point the app
 // at both with the in-process runner. Not a test file.
+import { HttpRequest } from '@azure/functions';
 import fs from 'node:fs';
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
@@ -86,4 +87,15 @@ export function promotionTestSettings(kube: FakeKubeApi, gateway: StandInGateway
     PROMOTION_READY_TIMEOUT_S: '10',
     PROMOTION_SMOKE_SAMPLES: '60',
   };
+}
+
+/** An admin route's request as the Functions host hands it to a handler: route parameters, and a JSON body if any. */
+export function adminRequest(method: string, url: string, params: Record<string, string>, body?: unknown): HttpRequest {
+  return new HttpRequest({
+    method,
+    url,
+    params,
+    headers: { 'content-type': 'application/json' },
+    ...(body !== undefined ? { body: { string: JSON.stringify(body) } } : {}),
+  });
 }

@@ -91,13 +91,8 @@ export interface RetrainingStep {
   detail?: string;
 }
 
-export interface RetrainingRecord {
-  runId: string;
-  model: string;
-  cutoff: string;
-  trigger: RetrainingTrigger;
-  requestedBy: string;
-  requestedAt: string;
+/** The run's input but its settings (the gate decision repeats those it used), and what came of it. */
+export interface RetrainingRecord extends Omit<RetrainingInput, 'settings'> {
   finishedAt: string;
   outcome: RetrainingOutcome;
   reason?: string;

@@ -30,7 +30,7 @@ import { promotionStatus } from '../../../../functions/promotionStatus';
 import { startTestAzurite, TestAzurite } from '../../../helpers/azurite';
 import { setAppEnv } from '../../../helpers/env';
 import { FakeKubeApi, startFakeKubeApi } from '../../../helpers/fakeKubeApi';
-import { promotionTestSettings, StandInGateway, startStandInGateway, uriOf } from '../../../helpers/promotionStack';
+import { adminRequest, promotionTestSettings, StandInGateway, startStandInGateway, uriOf } from '../../../helpers/promotionStack';
 import { REPO_ROOT } from '../../../helpers/paths';
 import { registerHeldOutSource } from '../../../../shared/lifecycle/promotion/heldOutSet';
 import { corpusHeldOutSource } from '../../../../training/heldOutCorpus';
@@ -97,29 +97,26 @@ async function publishVersion(version: string, options: { features?: string[]; s
   }
 }
 
-function request(method: string, url: string, params: Record<string, string>, body?: unknown): HttpRequest {
-  return new HttpRequest({
-    method,
-    url,
-    params,
-    headers: { 'content-type': 'application/json' },
-    ...(body !== undefined ? { body: { string: JSON.stringify(body) } } : {}),
-  });
-}
 const ctx = () => new InvocationContext({ functionName: 'test', logHandler: () => undefined });
 
 async function start(version: string, requestedBy = 'alice') {
-  const res = await promoteModel(request('POST', `http://localhost/api/models/${version}/promote`, { version }, { requestedBy }), ctx());
+  const res = await promoteModel(
+    adminRequest('POST', `http://localhost/api/models/${version}/promote`, { version }, { requestedBy }),
+    ctx(),
+  );
   return res;
 }
 async function status(id: string) {
-  return (await promotionStatus(request('GET', `http://localhost/api/promotions/${id}`, { id }), ctx())) as {
+  return (await promotionStatus(adminRequest('GET', `http://localhost/api/promotions/${id}`, { id }), ctx())) as {
     status: number;
     jsonBody: any;
   };
 }
 async function decide(id: string, decision: string, body: unknown = { by: 'bob', comment: 'looks good' }) {
-  return (await promotionDecision(request('POST', `http://localhost/api/promotions/${id}/${decision}`, { id, decision }, body), ctx())) as {
+  return (await promotionDecision(
+    adminRequest('POST', `http://localhost/api/promotions/${id}/${decision}`, { id, decision }, body),
+    ctx(),
+  )) as {
     status: number;
     jsonBody: any;
   };

@@ -1,7 +1,6 @@
 // Retraining end to end on the in-process runner against Azurite (test/helpers/retrainingStack.ts): a winner that is
 // registered and promoted, a loser kept aside, crashes, a registered version never written over, concurrent starts,
 // a promotion that is already running, and what a retrained model's card and the run's scratch may hold.
-import { HttpRequest } from '@azure/functions';
 import {
   baselinePath,
   challengerPrefix,
@@ -32,22 +31,17 @@ import {
   uriOf,
   useRetrainingStack,
 } from '../../../helpers/retrainingStack';
+import { adminRequest } from '../../../helpers/promotionStack';
 
 jest.setTimeout(180_000);
 
 const stack = useRetrainingStack();
 
-function request(method: string, url: string, params: Record<string, string>, body?: unknown): HttpRequest {
-  return new HttpRequest({
-    method,
-    url,
-    params,
-    headers: { 'content-type': 'application/json' },
-    ...(body !== undefined ? { body: { string: JSON.stringify(body) } } : {}),
-  });
-}
 async function startRun(body: unknown): Promise<{ status: number; jsonBody: any }> {
-  return (await retrainModel(request('POST', 'http://localhost/api/models/retrain', {}, body), ctx())) as { status: number; jsonBody: any };
+  return (await retrainModel(adminRequest('POST', 'http://localhost/api/models/retrain', {}, body), ctx())) as {
+    status: number;
+    jsonBody: any;
+  };
 }
 const download = async (container: string, name: string) =>
   (await getContainerClient(container).getBlobClient(name).downloadToBuffer()).toString();
@@ -124,7 +118,7 @@ test('a challenger that beats the champion on the newest feedback is registered 
   expect(promotion.approval).toMatchObject({ approved: true, automatic: true, by: `retraining ${id}` });
   expect(stack.kube.get(NS, 'spam-detector')!.spec.predictor.model.storageUri).toBe(uriOf(version));
 
-  const status = (await retrainingStatus(request('GET', `http://localhost/api/retrainings/${id}`, { id }), ctx())) as {
+  const status = (await retrainingStatus(adminRequest('GET', `http://localhost/api/retrainings/${id}`, { id }), ctx())) as {
     status: number;
     jsonBody: any;
   };
